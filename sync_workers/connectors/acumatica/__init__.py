@@ -1,0 +1,1 @@
+"""Acumatica contract-based REST and OData client with a fleet-wide session pool."""

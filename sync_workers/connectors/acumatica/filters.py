@@ -1,0 +1,155 @@
+"""Safe ``$filter`` building for Acumatica (OData v3 URI conventions).
+
+Every literal is rendered from its Python type and escaped; field names are checked against a
+strict pattern. A SKU, e-mail or name holding quotes, slashes or OData keywords stays inside
+its quoted literal, so it can neither break nor alter the query::
+
+    flt = (F("CustomerOrder") == "O'NEIL/42") & (F("LastModified") >= since)
+    flt.render()  # "(CustomerOrder eq 'O''NEIL/42') and (LastModified ge datetimeoffset'...')"
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sync_workers.connectors.dates import to_utc_iso
+
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
+
+Literal = str | bool | int | float | Decimal | datetime | date | uuid.UUID | None
+
+
+def literal(value: Literal) -> str:
+    """Render one typed literal. Naive datetimes are refused: the caller must say the zone."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float | Decimal):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("non-finite numbers have no OData literal")
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise ValueError("non-finite numbers have no OData literal")
+        return format(Decimal(str(value)), "f")
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime in a filter; give it a time zone")
+        return f"datetimeoffset'{to_utc_iso(value)}'"
+    if isinstance(value, date):
+        return f"date'{value.isoformat()}'"
+    if isinstance(value, uuid.UUID):
+        return f"guid'{value}'"
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("NUL character in a filter literal")
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no OData literal for {type(value).__name__}")
+
+
+class Expr:
+    """A rendered boolean expression; combine with ``&``, ``|`` and ``~``."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def render(self) -> str:
+        return self._text
+
+    def __and__(self, other: Expr) -> Expr:
+        return Expr(f"({self._text}) and ({_expr(other)._text})")
+
+    def __or__(self, other: Expr) -> Expr:
+        return Expr(f"({self._text}) or ({_expr(other)._text})")
+
+    def __invert__(self) -> Expr:
+        return Expr(f"not ({self._text})")
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Expr({self._text!r})"
+
+    def __bool__(self) -> bool:
+        raise TypeError("use & and | to combine filter expressions, not 'and'/'or'")
+
+
+def _expr(value: Any) -> Expr:
+    if not isinstance(value, Expr):
+        raise TypeError("filters combine only with other filter expressions")
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class F:
+    """A field reference (``F("MainContact/Email")``) whose comparisons build :class:`Expr`."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _FIELD.match(self.name):
+            raise ValueError(f"invalid field name for a filter: {self.name!r}")
+
+    def _cmp(self, op: str, value: Literal) -> Expr:
+        return Expr(f"{self.name} {op} {literal(value)}")
+
+    def __eq__(self, value: object) -> Expr:  # type: ignore[override]
+        return self._cmp("eq", value)  # type: ignore[arg-type]
+
+    def __ne__(self, value: object) -> Expr:  # type: ignore[override]
+        return self._cmp("ne", value)  # type: ignore[arg-type]
+
+    def __gt__(self, value: Literal) -> Expr:
+        return self._cmp("gt", value)
+
+    def __ge__(self, value: Literal) -> Expr:
+        return self._cmp("ge", value)
+
+    def __lt__(self, value: Literal) -> Expr:
+        return self._cmp("lt", value)
+
+    def __le__(self, value: Literal) -> Expr:
+        return self._cmp("le", value)
+
+    def startswith(self, value: str) -> Expr:
+        return Expr(f"startswith({self.name},{literal(value)})")
+
+    def endswith(self, value: str) -> Expr:
+        return Expr(f"endswith({self.name},{literal(value)})")
+
+    def contains(self, value: str) -> Expr:
+        return Expr(f"substringof({literal(value)},{self.name})")
+
+
+def all_of(*exprs: Expr) -> Expr:
+    """``a and b and ...`` (one expression is returned as is)."""
+    if not exprs:
+        raise ValueError("all_of needs at least one expression")
+    result = exprs[0]
+    for expr in exprs[1:]:
+        result = result & expr
+    return result
+
+
+def any_of(*exprs: Expr) -> Expr:
+    """``a or b or ...`` (one expression is returned as is)."""
+    if not exprs:
+        raise ValueError("any_of needs at least one expression")
+    result = exprs[0]
+    for expr in exprs[1:]:
+        result = result | expr
+    return result
+
+
+def one_of(field: str, values: list[Literal]) -> Expr:
+    """``field eq v1 or field eq v2 ...`` (OData v3 has no ``in``)."""
+    ref = F(field)
+    return any_of(*(ref == value for value in values))

@@ -1,0 +1,152 @@
+"""Poll cursors that lose nothing.
+
+One poll reads the window ``[position - overlap, now - settle]`` (both ends inclusive, in UTC):
+
+* ``settle`` leaves out the last seconds, where a record can still commit late or the other
+  system's clock can run a little ahead;
+* ``overlap`` re-reads the end of the previous window, so records that became visible late are
+  caught; the records already handled there are dropped by their ``(id, version)`` key, where
+  the version is the update time (any offset, normalised to UTC) or a content hash.
+
+A record is guaranteed to be delivered once when it becomes visible at most
+``settle + overlap`` after its update time. The cursor moves only in :meth:`PollCursor.commit`
+(after every record of the window is handled) or :meth:`PollCursor.checkpoint` (after every
+record up to a time is handled, for sources read in ascending order).
+
+State is one JSON string per ``(flow, direction)`` in a :class:`CursorStorage`; the ledger
+provides the SQL one, :class:`MemoryCursorStorage` serves tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sync_workers.connectors.dates import parse_datetime, to_utc_iso, utcnow
+
+_SEP = "\x1f"
+
+
+class CursorStorage(Protocol):
+    def get(self, flow: str, direction: str) -> str | None: ...
+
+    def set(self, flow: str, direction: str, value: str) -> None: ...
+
+
+class MemoryCursorStorage:
+    """Process-local :class:`CursorStorage` for tests and one-off runs."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str], str] = {}
+
+    def get(self, flow: str, direction: str) -> str | None:
+        return self._values.get((flow, direction))
+
+    def set(self, flow: str, direction: str, value: str) -> None:
+        self._values[(flow, direction)] = value
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time range one poll reads; ``start`` is ``None`` on the very first poll."""
+
+    start: datetime | None
+    end: datetime
+
+    def __contains__(self, moment: datetime) -> bool:
+        return (self.start is None or moment >= self.start) and moment <= self.end
+
+
+def record_key(record_id: object, version: object) -> str:
+    """The dedupe key of one version of a record; datetimes are normalised to UTC."""
+    if isinstance(version, datetime):
+        version = to_utc_iso(version)
+    return f"{record_id}{_SEP}{version}"
+
+
+class PollCursor:
+    """Window and dedupe logic for one run of one ``(flow, direction)`` poll.
+
+    Create one per run: the window is fixed the first time it is asked for.
+    """
+
+    def __init__(
+        self,
+        storage: CursorStorage,
+        flow: str,
+        direction: str,
+        *,
+        overlap: timedelta = timedelta(minutes=5),
+        settle: timedelta = timedelta(seconds=30),
+        start_at: datetime | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        if overlap < timedelta(0) or settle < timedelta(0):
+            raise ValueError("overlap and settle must not be negative")
+        self._storage = storage
+        self.flow = flow
+        self.direction = direction
+        self.overlap = overlap
+        self.settle = settle
+        self._clock = clock
+        self._window: Window | None = None
+        self._handled: dict[str, datetime] = {}
+        self.position, self._seen = self._load(start_at)
+
+    def _load(self, start_at: datetime | None) -> tuple[datetime | None, dict[str, datetime]]:
+        raw = self._storage.get(self.flow, self.direction)
+        if not raw:
+            return (parse_datetime(start_at) if start_at else None), {}
+        state = json.loads(raw)
+        position = parse_datetime(state["position"]) if state.get("position") else None
+        seen = {key: parse_datetime(moment) for key, moment in state.get("seen", {}).items()}
+        return position, seen
+
+    def window(self) -> Window:
+        if self._window is None:
+            end = parse_datetime(self._clock()) - self.settle
+            if self.position is not None:
+                end = max(end, self.position)
+            start = None if self.position is None else self.position - self.overlap
+            self._window = Window(start, end)
+        return self._window
+
+    def accept(self, record_id: object, version: object, updated_at: datetime | str) -> bool:
+        """True when this version of the record is in the window and was not handled before.
+
+        Call it for every record the source returns, in any order; handle the record only when
+        it answers True. Records after the window end are left for the next poll.
+        """
+        moment = parse_datetime(updated_at)
+        if moment not in self.window():
+            return False
+        key = record_key(record_id, version)
+        if key in self._seen or key in self._handled:
+            return False
+        self._handled[key] = moment
+        return True
+
+    def checkpoint(self, upto: datetime | str) -> None:
+        """Persist progress: every record of the window updated at or before ``upto`` is handled."""
+        moment = min(parse_datetime(upto), self.window().end)
+        if self.position is None or moment > self.position:
+            self._save(moment)
+
+    def commit(self) -> None:
+        """Persist the end of the window: every record of the window is handled."""
+        self._save(self.window().end)
+
+    def _save(self, position: datetime) -> None:
+        keep_from = position - self.overlap
+        seen = {**self._seen, **self._handled}
+        kept = {key: moment for key, moment in seen.items() if moment >= keep_from}
+        state = {
+            "position": to_utc_iso(position),
+            "seen": {key: to_utc_iso(moment) for key, moment in sorted(kept.items())},
+        }
+        self._storage.set(self.flow, self.direction, json.dumps(state, sort_keys=True))
+        self.position = position
+        self._seen = kept
