@@ -1,4 +1,4 @@
-"""Safe ``$filter`` building for Acumatica (OData v3 URI conventions).
+"""Safe ``$filter`` building for Acumatica: OData v3 (contract REST) and v4 (OData endpoints).
 
 Every literal is rendered from its Python type and escaped; field names are checked against a
 strict pattern. A SKU, e-mail or name holding quotes, slashes or OData keywords stays inside
@@ -6,6 +6,9 @@ its quoted literal, so it can neither break nor alter the query::
 
     flt = (F("CustomerOrder") == "O'NEIL/42") & (F("LastModified") >= since)
     flt.render()  # "(CustomerOrder eq 'O''NEIL/42') and (LastModified ge datetimeoffset'...')"
+    flt.render("v4")  # same, with OData v4 literals for the generic-inquiry endpoint
+
+Literals stay typed inside an expression until it is rendered for a dialect.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from sync_workers.connectors.dates import to_utc_iso
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$")
 
 Literal = str | bool | int | float | Decimal | datetime | date | uuid.UUID | None
+Dialect = str  # "v3" (contract-based REST) or "v4" (OData endpoints)
 
 
-def literal(value: Literal) -> str:
+def literal(value: Literal, dialect: Dialect = "v3") -> str:
     """Render one typed literal. Naive datetimes are refused: the caller must say the zone."""
     if value is None:
         return "null"
@@ -42,11 +46,12 @@ def literal(value: Literal) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime in a filter; give it a time zone")
-        return f"datetimeoffset'{to_utc_iso(value)}'"
+        text = to_utc_iso(value)
+        return text.replace("+00:00", "Z") if dialect == "v4" else f"datetimeoffset'{text}'"
     if isinstance(value, date):
-        return f"date'{value.isoformat()}'"
+        return value.isoformat() if dialect == "v4" else f"date'{value.isoformat()}'"
     if isinstance(value, uuid.UUID):
-        return f"guid'{value}'"
+        return str(value) if dialect == "v4" else f"guid'{value}'"
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("NUL character in a filter literal")
@@ -54,29 +59,39 @@ def literal(value: Literal) -> str:
     raise TypeError(f"no OData literal for {type(value).__name__}")
 
 
+@dataclass(frozen=True)
+class _Lit:
+    value: Literal
+
+
+_Part = str | _Lit
+
+
 class Expr:
-    """A rendered boolean expression; combine with ``&``, ``|`` and ``~``."""
+    """A boolean expression; combine with ``&``, ``|`` and ``~``; render for a dialect."""
 
-    def __init__(self, text: str) -> None:
-        self._text = text
+    def __init__(self, *parts: _Part) -> None:
+        self._parts: tuple[_Part, ...] = parts
 
-    def render(self) -> str:
-        return self._text
+    def render(self, dialect: Dialect = "v3") -> str:
+        return "".join(
+            part if isinstance(part, str) else literal(part.value, dialect) for part in self._parts
+        )
 
     def __and__(self, other: Expr) -> Expr:
-        return Expr(f"({self._text}) and ({_expr(other)._text})")
+        return Expr("(", *self._parts, ") and (", *_expr(other)._parts, ")")
 
     def __or__(self, other: Expr) -> Expr:
-        return Expr(f"({self._text}) or ({_expr(other)._text})")
+        return Expr("(", *self._parts, ") or (", *_expr(other)._parts, ")")
 
     def __invert__(self) -> Expr:
-        return Expr(f"not ({self._text})")
+        return Expr("not (", *self._parts, ")")
 
     def __str__(self) -> str:
-        return self._text
+        return self.render()
 
     def __repr__(self) -> str:
-        return f"Expr({self._text!r})"
+        return f"Expr({self.render()!r})"
 
     def __bool__(self) -> bool:
         raise TypeError("use & and | to combine filter expressions, not 'and'/'or'")
@@ -99,7 +114,8 @@ class F:
             raise ValueError(f"invalid field name for a filter: {self.name!r}")
 
     def _cmp(self, op: str, value: Literal) -> Expr:
-        return Expr(f"{self.name} {op} {literal(value)}")
+        literal(value)  # refuse unrenderable values now, not at render time
+        return Expr(f"{self.name} {op} ", _Lit(value))
 
     def __eq__(self, value: object) -> Expr:  # type: ignore[override]
         return self._cmp("eq", value)  # type: ignore[arg-type]
@@ -120,13 +136,21 @@ class F:
         return self._cmp("le", value)
 
     def startswith(self, value: str) -> Expr:
-        return Expr(f"startswith({self.name},{literal(value)})")
+        literal(value)
+        return Expr(f"startswith({self.name},", _Lit(value), ")")
 
     def endswith(self, value: str) -> Expr:
-        return Expr(f"endswith({self.name},{literal(value)})")
+        literal(value)
+        return Expr(f"endswith({self.name},", _Lit(value), ")")
 
     def contains(self, value: str) -> Expr:
-        return Expr(f"substringof({literal(value)},{self.name})")
+        """``substringof('x',Field)``; use :func:`contains_v4` for the OData v4 endpoints."""
+        literal(value)
+        return Expr("substringof(", _Lit(value), f",{self.name})")
+
+    def contains_v4(self, value: str) -> Expr:
+        literal(value)
+        return Expr(f"contains({self.name},", _Lit(value), ")")
 
 
 def all_of(*exprs: Expr) -> Expr:

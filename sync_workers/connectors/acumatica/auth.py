@@ -1,0 +1,110 @@
+"""Signing in and out of Acumatica: cookie login, OAuth 2.0 tokens, sign-out.
+
+A credential is a small JSON-safe dict kept in Redis by the session pool: ``{"cookies": {...}}``
+for a cookie session or ``{"access_token", "refresh_token", "expires_at"}`` for OAuth. It is a
+secret: never logged, never put in an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from sync_workers.connectors.config import AcumaticaConfig
+from sync_workers.connectors.errors import AuthError, LoginLimitReached, ValidationFailed
+from sync_workers.connectors.http import Transport
+from sync_workers.errors import TransientError
+
+Credential = dict[str, Any]
+
+
+def headers_for(credential: Credential) -> dict[str, str]:
+    """The request headers that present ``credential``."""
+    if "access_token" in credential:
+        return {"Authorization": f"Bearer {credential['access_token']}"}
+    cookies = credential.get("cookies", {})
+    return {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())}
+
+
+def login(transport: Transport, config: AcumaticaConfig) -> Credential:
+    """Open one API session (one licence seat)."""
+    if config.auth_mode == "oauth":
+        return _token(transport, config, _password_grant(config))
+    body: dict[str, Any] = {"name": config.username, "password": config.password}
+    for key, value in (
+        ("tenant", config.tenant),
+        ("branch", config.branch),
+        ("locale", config.locale),
+    ):
+        if value:
+            body[key] = value
+    url = f"{config.base_url.rstrip('/')}/entity/auth/login"
+    response = transport.request("POST", url, json=body)
+    cookies = {cookie.name: cookie.value for cookie in response.cookies}
+    if not cookies:
+        raise TransientError(
+            "acumatica login answered without session cookies",
+            details={"system": "acumatica", "status": response.status_code},
+        )
+    return {"cookies": cookies}
+
+
+def renew(transport: Transport, config: AcumaticaConfig, stale: Credential | None) -> Credential:
+    """A fresh credential after expiry: an OAuth refresh when possible, else a new login."""
+    if config.auth_mode == "oauth" and stale and stale.get("refresh_token"):
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": stale["refresh_token"],
+            "client_id": config.client_id or "",
+            "client_secret": config.client_secret or "",
+        }
+        try:
+            return _token(transport, config, form)
+        except (AuthError, ValidationFailed):
+            pass  # refresh chain expired: fall back to the password grant
+    return login(transport, config)
+
+
+def logout(transport: Transport, config: AcumaticaConfig, credential: Credential) -> None:
+    """Close the session; failures are ignored (the session times out by itself)."""
+    url = f"{config.base_url.rstrip('/')}/entity/auth/logout"
+    with contextlib.suppress(Exception):  # sign-out must never break shutdown
+        transport.request("POST", url, headers=headers_for(credential), limited=False)
+
+
+def needs_refresh(credential: Credential, margin: float = 60.0) -> bool:
+    """True when an OAuth access token expires within ``margin`` seconds."""
+    expires_at = credential.get("expires_at")
+    return expires_at is not None and float(expires_at) - margin <= time.time()
+
+
+def _password_grant(config: AcumaticaConfig) -> dict[str, str]:
+    return {
+        "grant_type": "password",
+        "username": config.username,
+        "password": config.password,
+        "client_id": config.client_id or "",
+        "client_secret": config.client_secret or "",
+        "scope": config.oauth_scope,
+    }
+
+
+def _token(transport: Transport, config: AcumaticaConfig, form: dict[str, str]) -> Credential:
+    url = f"{config.base_url.rstrip('/')}/identity/connect/token"
+    response = transport.request("POST", url, data=form)
+    try:
+        payload = response.json()
+        access = payload["access_token"]
+    except (ValueError, KeyError, TypeError):
+        if "API Login Limit" in response.text:
+            raise LoginLimitReached("acumatica: API Login Limit on token request") from None
+        raise TransientError(
+            "acumatica token endpoint answered without a token",
+            details={"system": "acumatica", "status": response.status_code},
+        ) from None
+    return {
+        "access_token": access,
+        "refresh_token": payload.get("refresh_token"),
+        "expires_at": time.time() + float(payload.get("expires_in", 3600)),
+    }

@@ -1,0 +1,138 @@
+"""One HTTP call path for both connectors: pooled session, timeouts, shared limits, error table.
+
+:meth:`Transport.request` returns the response for a 2xx answer and raises a
+:class:`~sync_workers.errors.TransientError` or :class:`~sync_workers.errors.PermanentError`
+(through :mod:`sync_workers.connectors.errors`) for everything else; a raw ``requests``
+exception never escapes.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from sync_workers.connectors.errors import RateLimited, classify_exception, classify_response
+from sync_workers.connectors.limits import SharedLimits
+
+log = logging.getLogger(__name__)
+
+
+_QUERY_SAFE = ",'()$"
+
+
+def query_string(params: Mapping[str, Any]) -> str:
+    """Encode query parameters with ``%20`` for spaces and ``%2B`` for ``+`` (never ``+``);
+    ``None`` values are left out."""
+    parts = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        parts.append(f"{quote(key, safe='$[]')}={quote(str(value), safe=_QUERY_SAFE)}")
+    return "&".join(parts)
+
+
+def pooled_session(pool_connections: int = 10) -> requests.Session:
+    """A session with a connection pool, no automatic retries and no cookie jar.
+
+    Cookies are handled explicitly (the Acumatica session pool shares them through Redis), so
+    the jar is told to refuse everything.
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(
+        pool_connections=pool_connections, pool_maxsize=pool_connections, max_retries=0
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+class Transport:
+    """Sends requests to one system; ``system`` names its rows in the error table."""
+
+    def __init__(
+        self,
+        system: str,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        limits: SharedLimits | None = None,
+        headers: Mapping[str, str] | None = None,
+        session: requests.Session | None = None,
+        pool_connections: int = 10,
+    ) -> None:
+        self.system = system
+        self.timeout = (connect_timeout, read_timeout)
+        self.limits = limits
+        self.session = session or pooled_session(pool_connections)
+        self.session.headers.update(headers or {})
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | str | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        limited: bool = True,
+        allow_redirects: bool = False,
+    ) -> requests.Response:
+        """Send one request under the shared limits; raise the mapped error on failure.
+
+        ``limited=False`` skips the limits (Acumatica's sign-out is never queued).
+        """
+        if limited and self.limits is not None:
+            with self.limits.slot():
+                response = self._send(
+                    method, url, params, json, data, headers, auth, allow_redirects
+                )
+        else:
+            response = self._send(method, url, params, json, data, headers, auth, allow_redirects)
+        error = classify_response(self.system, response)
+        if error is None:
+            if self.limits is not None:
+                self.limits.relax()
+            return response
+        if isinstance(error, RateLimited) and self.limits is not None:
+            pause = self.limits.penalize(error.retry_after)
+            error.retry_after = max(error.retry_after or 0.0, pause)
+        log.debug("%s", error.message)
+        raise error
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | str | None,
+        json: Any,
+        data: Any,
+        headers: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+        allow_redirects: bool,
+    ) -> requests.Response:
+        try:
+            return self.session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                headers=dict(headers or {}),
+                auth=auth,
+                timeout=self.timeout,
+                allow_redirects=allow_redirects,
+            )
+        except requests.RequestException as exc:
+            raise classify_exception(self.system, exc, method, url) from exc
+
+    def close(self) -> None:
+        self.session.close()

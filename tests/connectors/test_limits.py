@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from sync_workers.connectors.errors import RateLimited
+from sync_workers.connectors.limits import SharedLimits
+
+
+def test_concurrency_never_exceeds_the_cap_across_clients(redis_client):
+    limits = [SharedLimits(redis_client, "sys", max_concurrent=2, max_wait=10) for _ in range(5)]
+    lock, current, peak = threading.Lock(), [0], [0]
+
+    def work(shared: SharedLimits) -> None:
+        for _ in range(4):
+            with shared.slot():
+                with lock:
+                    current[0] += 1
+                    peak[0] = max(peak[0], current[0])
+                time.sleep(0.01)
+                with lock:
+                    current[0] -= 1
+
+    threads = [threading.Thread(target=work, args=(item,)) for item in limits]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 2
+    assert limits[0].in_flight() == 0
+
+
+def test_dead_holders_lease_expires(redis_client):
+    dead = SharedLimits(redis_client, "sys", max_concurrent=1, lease_seconds=0.3, max_wait=0.1)
+    context = dead.slot()
+    context.__enter__()  # never released: the process "died"
+    alive = SharedLimits(redis_client, "sys", max_concurrent=1, lease_seconds=0.3, max_wait=0.1)
+    with pytest.raises(RateLimited), alive.slot():
+        pass
+    time.sleep(0.35)
+    with alive.slot():
+        assert alive.in_flight() == 1
+
+
+def test_rate_is_shared_and_waits_for_the_window(redis_client):
+    one = SharedLimits(redis_client, "sys", requests_per_window=5, window_seconds=1, max_wait=5)
+    two = SharedLimits(redis_client, "sys", requests_per_window=5, window_seconds=1, max_wait=5)
+    started = time.monotonic()
+    for i in range(10):
+        with (one if i % 2 else two).slot():
+            pass
+    assert time.monotonic() - started >= 0.9
+
+
+def test_rate_wait_longer_than_max_wait_raises(redis_client):
+    limits = SharedLimits(
+        redis_client, "sys", requests_per_window=1, window_seconds=10, max_wait=0.2
+    )
+    with limits.slot():
+        pass
+    with pytest.raises(RateLimited) as caught, limits.slot():
+        pass
+    assert caught.value.retry_after > 5
+
+
+def test_429_pauses_every_client_and_grows(redis_client):
+    one = SharedLimits(redis_client, "sys", backoff_base=0.2, backoff_cap=5, max_wait=0.05)
+    two = SharedLimits(redis_client, "sys", backoff_base=0.2, backoff_cap=5, max_wait=0.05)
+    assert one.penalize() == pytest.approx(0.2)
+    assert two.penalize() == pytest.approx(0.4)
+    with pytest.raises(RateLimited), two.slot():
+        pass
+    assert one.penalize(retry_after=3) == pytest.approx(3)
+    one.relax()
+    assert redis_client.get("sync:limits:sys:strikes") is None
+
+
+def test_short_cooldown_is_waited_out(redis_client):
+    limits = SharedLimits(redis_client, "sys", backoff_base=0.15, max_wait=2)
+    limits.penalize()
+    started = time.monotonic()
+    with limits.slot():
+        pass
+    assert time.monotonic() - started >= 0.14
