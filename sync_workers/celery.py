@@ -1,0 +1,132 @@
+"""The Celery application: ``celery -A sync_workers worker|beat|flower|...``.
+
+Settings come from the environment (``sync_workers.settings``); a bad variable stops the process
+with one line per problem. Reliability defaults follow the Redis-transport facts: late ack,
+prefetch 1, a visibility timeout above every delay, no result backend, soft and hard time limits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+from kombu import Queue
+
+from sync_workers import tracing
+from sync_workers.logs import configure_logging
+from sync_workers.settings import Settings, settings_or_exit
+from sync_workers.task import SyncTask, on_task_failure
+
+FLOW_QUEUES = ("orders", "customers", "payments", "shipments", "products", "inventory")
+REALTIME_QUEUE = "realtime"
+QUEUES = (*FLOW_QUEUES, REALTIME_QUEUE)
+
+#: Task modules, named (not imported) so the engine never depends on ``tasks/``.
+TASK_MODULES: tuple[str, ...] = ()
+
+
+def route_task(
+    name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any
+) -> dict:
+    """A step goes to its flow's queue (the task's ``flow``, else ``tasks.<flow>.<step>``);
+    ``realtime_*`` steps and everything else go to ``realtime``."""
+    parts = name.split(".")
+    flow = getattr(task, "flow", None) or (parts[1] if len(parts) >= 3 else None)
+    if parts[-1].startswith("realtime_") or flow not in FLOW_QUEUES:
+        return {"queue": REALTIME_QUEUE}
+    return {"queue": flow}
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    visibility = settings.broker_visibility_timeout
+    transport = {
+        "visibility_timeout": visibility,
+        "global_keyprefix": settings.redis_key_prefix,
+        "socket_timeout": 30,
+        "socket_connect_timeout": 5,
+        "health_check_interval": 25,
+    }
+    return {
+        "broker_url": settings.redis_url.reveal(),
+        "broker_transport_options": transport,
+        "broker_connection_retry_on_startup": True,
+        "visibility_timeout": visibility,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "timezone": "UTC",
+        "enable_utc": True,
+        "task_acks_late": True,
+        "task_acks_on_failure_or_timeout": True,
+        "task_reject_on_worker_lost": False,
+        "task_retry_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_time_limit,
+        "task_default_queue": REALTIME_QUEUE,
+        "task_queues": [Queue(name) for name in QUEUES],
+        "task_routes": (route_task,),
+        "task_track_started": False,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "worker_hijack_root_logger": False,
+        "worker_eta_task_limit": 10_000,
+        "imports": TASK_MODULES,
+        "redbeat_redis_url": settings.redis_url.reveal(),
+        "redbeat_key_prefix": settings.redis_key_prefix + "redbeat:",
+        "redbeat_lock_timeout": 150,
+        "beat_max_loop_interval": 30,
+    }
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    settings = settings or settings_or_exit()
+    celery_app = Celery("sync_workers", task_cls=SyncTask)
+    celery_app.conf.update(celery_config(settings))
+    return celery_app
+
+
+def _setup_logging(**_: Any) -> None:
+    settings = settings_or_exit()
+    configure_logging(settings.log_level, settings.log_format)
+
+
+signals.setup_logging.connect(_setup_logging, weak=False)
+signals.before_task_publish.connect(tracing.on_before_publish, weak=False)
+signals.task_prerun.connect(tracing.on_task_prerun, weak=False)
+signals.task_postrun.connect(tracing.on_task_postrun, weak=False)
+signals.task_failure.connect(on_task_failure, weak=False)
+
+
+@signals.worker_process_init.connect
+def _after_fork(**_: Any) -> None:
+    from sync_workers.ledger.db import dispose_engines
+
+    dispose_engines()
+
+
+def publish(
+    task: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    *,
+    queue: str | None,
+    chain: list[dict[str, Any]],
+    trace_id: str | None,
+    headers: dict[str, Any],
+) -> str:
+    """Publish ``task`` by name with the rest of its chain (the dead-letter queue replays with it)."""
+    options: dict[str, Any] = {
+        "headers": {**headers, tracing.HEADER: trace_id or tracing.new_trace_id()}
+    }
+    if queue:
+        options["queue"] = queue
+    if chain:
+        options["chain"] = chain
+    result = app.send_task(task, args=args, kwargs=kwargs, **options)
+    return str(result.id)
+
+
+app = create_app()

@@ -1,0 +1,111 @@
+"""Ledger tables: what was synced, where it went, and every attempt.
+
+A ``SyncRecord`` is one source record in one flow and direction. Its unique constraints are the
+backbone of exactly-once effects: one row per source record, one per target key.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s_%(column_1_name)s_%(column_2_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class Status(enum.StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    SYNCED = "synced"
+    DEFERRED = "deferred"
+    DEAD_LETTERED = "dead_lettered"
+    SKIPPED = "skipped"
+
+
+class SyncRecord(Base):
+    __tablename__ = "sync_records"
+    __table_args__ = (
+        UniqueConstraint("flow", "direction", "source_id"),
+        UniqueConstraint("flow", "direction", "target_key"),
+        Index("ix_sync_records_flow_status", "flow", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flow: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(48))
+    source_id: Mapped[str] = mapped_column(String(191))
+    target_key: Mapped[str | None] = mapped_column(String(191))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=Status.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    trace_id: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_updated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    synced_at: Mapped[datetime | None]
+
+    attempt_history: Mapped[list[SyncAttempt]] = relationship(
+        back_populates="record", order_by="SyncAttempt.id", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return (
+            f"SyncRecord({self.flow}/{self.direction} {self.source_id!r} -> {self.target_key!r},"
+            f" {self.status})"
+        )
+
+
+class SyncAttempt(Base):
+    __tablename__ = "sync_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("sync_records.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    trace_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    record: Mapped[SyncRecord] = relationship(back_populates="attempt_history")
+
+
+class Cursor(Base):
+    __tablename__ = "cursors"
+
+    flow: Mapped[str] = mapped_column(String(32), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(48), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

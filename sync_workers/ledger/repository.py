@@ -1,0 +1,169 @@
+"""Ledger operations the tasks call. Each takes a session; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sync_workers.errors import PermanentError
+from sync_workers.ledger.db import session_scope
+from sync_workers.ledger.models import Cursor, Status, SyncAttempt, SyncRecord, utcnow
+
+
+def _insert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    return (postgresql if name == "postgresql" else sqlite).insert
+
+
+def claim_record(
+    session: Session, flow: str, direction: str, source_id: str, *, trace_id: str | None = None
+) -> SyncRecord:
+    """The record for a source id, created if missing. Safe when many workers race for it."""
+    stmt = (
+        _insert(session)(SyncRecord)
+        .values(
+            flow=flow,
+            direction=direction,
+            source_id=source_id,
+            status=Status.PENDING.value,
+            attempts=0,
+            data={},
+            trace_id=trace_id,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["flow", "direction", "source_id"])
+    )
+    session.execute(stmt)
+    record = find_by_source(session, flow, direction, source_id)
+    assert record is not None
+    return record
+
+
+def find_by_source(
+    session: Session, flow: str, direction: str, source_id: str
+) -> SyncRecord | None:
+    return session.scalars(
+        select(SyncRecord).where(
+            SyncRecord.flow == flow,
+            SyncRecord.direction == direction,
+            SyncRecord.source_id == source_id,
+        )
+    ).one_or_none()
+
+
+def find_by_target(
+    session: Session, flow: str, direction: str, target_key: str
+) -> SyncRecord | None:
+    return session.scalars(
+        select(SyncRecord).where(
+            SyncRecord.flow == flow,
+            SyncRecord.direction == direction,
+            SyncRecord.target_key == target_key,
+        )
+    ).one_or_none()
+
+
+def mark_synced(
+    session: Session,
+    record: SyncRecord,
+    *,
+    target_key: str,
+    content_hash: str | None = None,
+    data: dict[str, Any] | None = None,
+    source_updated_at: datetime | None = None,
+) -> SyncRecord:
+    """Link the record to its target and mark it synced.
+
+    A target key already linked to another source record is a permanent error: two source records
+    would otherwise share one target.
+    """
+    record.target_key = target_key
+    record.status = Status.SYNCED.value
+    record.last_error = None
+    record.synced_at = utcnow()
+    if content_hash is not None:
+        record.content_hash = content_hash
+    if source_updated_at is not None:
+        record.source_updated_at = source_updated_at
+    if data:
+        record.data = {**(record.data or {}), **data}
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        other = find_by_target(session, record.flow, record.direction, target_key)
+        raise PermanentError(
+            f"{record.flow}: target {target_key!r} is already linked to source "
+            f"{other.source_id if other else '?'!r}",
+            details={"source_id": record.source_id, "target_key": target_key},
+        ) from exc
+    return record
+
+
+def mark_status(
+    session: Session, record: SyncRecord, status: Status, *, error: str | None = None
+) -> SyncRecord:
+    record.status = status.value
+    if error is not None:
+        record.last_error = error
+    session.flush()
+    return record
+
+
+def record_attempt(
+    session: Session,
+    record: SyncRecord,
+    *,
+    step: str,
+    outcome: str,
+    task_id: str | None = None,
+    error: str | None = None,
+    trace_id: str | None = None,
+    started_at: datetime | None = None,
+) -> SyncAttempt:
+    """Append one attempt to the record's history and count it."""
+    attempt = SyncAttempt(
+        record_id=record.id,
+        step=step,
+        task_id=task_id,
+        outcome=outcome,
+        error=error,
+        trace_id=trace_id or record.trace_id,
+        started_at=started_at or utcnow(),
+        finished_at=utcnow(),
+    )
+    session.add(attempt)
+    record.attempts = (record.attempts or 0) + 1
+    if error is not None:
+        record.last_error = error
+    session.flush()
+    return attempt
+
+
+class CursorStore:
+    """Cursors per (flow, direction) in the ledger; the storage the connectors' cursors use."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine
+
+    def get(self, flow: str, direction: str) -> str | None:
+        with session_scope(self._engine) as session:
+            row = session.get(Cursor, (flow, direction))
+            return row.value if row else None
+
+    def set(self, flow: str, direction: str, value: str) -> None:
+        with session_scope(self._engine) as session:
+            stmt = _insert(session)(Cursor).values(
+                flow=flow, direction=direction, value=value, updated_at=utcnow()
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["flow", "direction"],
+                set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+            )
+            session.execute(stmt)

@@ -1,0 +1,39 @@
+"""The process-wide Redis client for locks, limits, the dead-letter queue and dedupe keys."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import redis
+
+_clients: dict[tuple[int, str], redis.Redis] = {}
+_lock = threading.Lock()
+
+
+def get_redis(url: str | None = None) -> redis.Redis:
+    """A client for ``url`` (default: ``REDIS_URL``), one per process (safe after fork)."""
+    if url is None:
+        from sync_workers.settings import get_settings
+
+        url = get_settings().redis_url.reveal()
+    key = (os.getpid(), url)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = redis.Redis.from_url(
+                url,
+                decode_responses=True,
+                socket_connect_timeout=5,
+                socket_timeout=30,
+                health_check_interval=25,
+                retry_on_timeout=True,
+            )
+        return client
+
+
+def prefixed(*parts: str) -> str:
+    """A key under ``REDIS_KEY_PREFIX``: ``prefixed("dlq", "entries")`` → ``sync:dlq:entries``."""
+    from sync_workers.settings import get_settings
+
+    return get_settings().redis_key_prefix + ":".join(parts)

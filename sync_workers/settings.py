@@ -1,0 +1,416 @@
+"""One settings object, read from environment variables and validated at start-up.
+
+Every variable is declared once in ``VARIABLES`` (name, type, default, meaning); `.env.example` and
+the README's configuration table are checked against that list by the tests. A bad variable gives
+one line naming it and what is wrong; secrets are wrapped in :class:`Secret` so they never show in
+``repr``, logs or errors, and each can also be read from a ``<NAME>_FILE`` path (Docker secrets).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from sync_workers.redaction import Secret, redact_url
+
+SANDBOX_XCART_URL = "http://127.0.0.1:8091"
+SANDBOX_ACUMATICA_URL = "http://127.0.0.1:8092"
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    field: fields.Field
+    default: str | None
+    help: str
+    secret: bool = False
+
+
+def _int(minimum: int = 0, maximum: int | None = None) -> fields.Integer:
+    return fields.Integer(strict=False, validate=validate.Range(min=minimum, max=maximum))
+
+
+def _float(minimum: float = 0.0) -> fields.Float:
+    return fields.Float(validate=validate.Range(min=minimum))
+
+
+def _url(schemes: set[str]) -> fields.String:
+    def check(value: str) -> None:
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            raise ValidationError(f"must be a URL with scheme {' or '.join(sorted(schemes))}")
+
+    return fields.String(validate=check)
+
+
+_HTTP = {"http", "https"}
+_REDIS = {"redis", "rediss", "unix"}
+
+VARIABLES: tuple[Variable, ...] = (
+    # Storage and broker
+    Variable(
+        "DATA_DIR",
+        fields.String(),
+        "data",
+        "Directory for the embedded SQLite ledger and sandbox data",
+    ),
+    Variable(
+        "DATABASE_URL",
+        fields.String(validate=validate.Length(min=1)),
+        None,
+        "SQLAlchemy URL of the ledger; default: SQLite file in DATA_DIR",
+        secret=True,
+    ),
+    Variable(
+        "REDIS_URL",
+        _url(_REDIS),
+        "redis://127.0.0.1:6379/0",
+        "Redis for the broker, locks, shared limits and the dead-letter queue",
+        secret=True,
+    ),
+    Variable(
+        "REDIS_KEY_PREFIX",
+        fields.String(validate=validate.Length(min=1, max=40)),
+        "sync:",
+        "Prefix of every Redis key the engine writes (broker keys included)",
+    ),
+    # X-Cart
+    Variable(
+        "XCART_BASE_URL",
+        _url(_HTTP),
+        None,
+        f"Store URL (API under /api); default: the X-Cart sandbox at {SANDBOX_XCART_URL}",
+    ),
+    Variable(
+        "XCART_API_TOKEN",
+        fields.String(validate=validate.Length(min=1)),
+        None,
+        "X-Cart read/write API key; required with XCART_BASE_URL",
+        secret=True,
+    ),
+    Variable(
+        "XCART_REQUESTS_PER_MINUTE", _int(1), "600", "Fleet-wide cap on X-Cart requests per minute"
+    ),
+    Variable("XCART_MAX_CONCURRENT", _int(1), "8", "Fleet-wide cap on concurrent X-Cart requests"),
+    Variable(
+        "XCART_TRACKING_ENDPOINT",
+        fields.Boolean(),
+        "false",
+        "The store has the tracking-number module (POST /api/orders/{id}/tracking_numbers)",
+    ),
+    # Acumatica
+    Variable(
+        "ACUMATICA_BASE_URL",
+        _url(_HTTP),
+        None,
+        f"Instance URL; default: the Acumatica sandbox at {SANDBOX_ACUMATICA_URL}",
+    ),
+    Variable(
+        "ACUMATICA_USERNAME",
+        fields.String(validate=validate.Length(min=1)),
+        None,
+        "API user; required with ACUMATICA_BASE_URL",
+    ),
+    Variable(
+        "ACUMATICA_PASSWORD",
+        fields.String(validate=validate.Length(min=1)),
+        None,
+        "API user's password; required with ACUMATICA_BASE_URL",
+        secret=True,
+    ),
+    Variable("ACUMATICA_TENANT", fields.String(), None, "Tenant (company) name; sandbox: Company"),
+    Variable("ACUMATICA_BRANCH", fields.String(), None, "Branch to sign in to (optional)"),
+    Variable(
+        "ACUMATICA_ENDPOINT",
+        fields.String(
+            validate=validate.Regexp(
+                r"^[A-Za-z0-9_]+/\d+\.\d+\.\d+$", error="must look like Default/24.200.001"
+            )
+        ),
+        "Default/24.200.001",
+        "Contract-based endpoint name/version",
+    ),
+    Variable(
+        "ACUMATICA_AUTH_MODE",
+        fields.String(validate=validate.OneOf(["cookie", "oauth"])),
+        "cookie",
+        "cookie (login/logout) or oauth (password grant + refresh token)",
+    ),
+    Variable("ACUMATICA_CLIENT_ID", fields.String(), None, "OAuth client id (oauth mode)"),
+    Variable(
+        "ACUMATICA_CLIENT_SECRET",
+        fields.String(),
+        None,
+        "OAuth client secret (oauth mode)",
+        secret=True,
+    ),
+    Variable(
+        "ACUMATICA_MAX_SESSIONS", _int(1, 100), "1", "API sessions the whole fleet may hold at once"
+    ),
+    Variable(
+        "ACUMATICA_REQUESTS_PER_MINUTE",
+        _int(1),
+        "300",
+        "Fleet-wide cap on Acumatica requests per minute",
+    ),
+    Variable(
+        "ACUMATICA_MAX_CONCURRENT", _int(1), "4", "Fleet-wide cap on concurrent Acumatica requests"
+    ),
+    Variable("ACUMATICA_CONNECT_TIMEOUT", _float(0.1), "5", "Seconds to open a connection"),
+    Variable(
+        "ACUMATICA_READ_TIMEOUT",
+        _float(1),
+        "120",
+        "Seconds to wait for an answer (Acumatica queues rather than refuses)",
+    ),
+    Variable("XCART_CONNECT_TIMEOUT", _float(0.1), "5", "Seconds to open a connection to X-Cart"),
+    Variable("XCART_READ_TIMEOUT", _float(1), "30", "Seconds to wait for an X-Cart answer"),
+    # Tasks and retries
+    Variable(
+        "RETRY_MAX", _int(0, 100), "8", "Retries of a transient failure before dead-lettering"
+    ),
+    Variable(
+        "RETRY_BACKOFF_BASE", _float(0.01), "2", "First retry delay in seconds; doubles each retry"
+    ),
+    Variable("RETRY_BACKOFF_MAX", _float(0.01), "300", "Longest retry delay in seconds"),
+    Variable("TASK_SOFT_TIME_LIMIT", _int(1), "240", "Seconds before a task is asked to stop"),
+    Variable("TASK_TIME_LIMIT", _int(1), "300", "Seconds before a task's process is killed"),
+    Variable(
+        "BROKER_VISIBILITY_TIMEOUT",
+        _int(60),
+        "7200",
+        "Seconds before an unacknowledged message is redelivered; must exceed every delay",
+    ),
+    Variable("LOCK_TIMEOUT", _int(1), "600", "Seconds a per-record lock lives if its holder dies"),
+    # Polling
+    Variable("POLL_INTERVAL_SECONDS", _float(1), "30", "Default interval of every poll"),
+    Variable(
+        "POLL_OVERLAP_SECONDS", _float(0), "120", "How far before the cursor each poll looks again"
+    ),
+    Variable(
+        "POLL_SETTLE_SECONDS",
+        _float(0),
+        "2",
+        "Records newer than now minus this wait for the next poll",
+    ),
+    # Operations
+    Variable(
+        "LOG_LEVEL",
+        fields.String(validate=validate.OneOf(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])),
+        "INFO",
+        "Log level",
+    ),
+    Variable(
+        "LOG_FORMAT",
+        fields.String(validate=validate.OneOf(["auto", "json", "text"])),
+        "auto",
+        "json, text, or auto (text on a terminal, JSON otherwise)",
+    ),
+    Variable(
+        "SENTRY_DSN", fields.String(), None, "Sentry DSN; Sentry is off when unset", secret=True
+    ),
+    Variable("SENTRY_ENVIRONMENT", fields.String(), "production", "Sentry environment name"),
+    Variable(
+        "WEBHOOK_ACUMATICA_SECRET",
+        fields.String(),
+        None,
+        "Value of the custom header Acumatica push notifications must carry",
+        secret=True,
+    ),
+    Variable(
+        "WEBHOOK_XCART_SECRET",
+        fields.String(),
+        None,
+        "HMAC key of signed webhooks from the X-Cart store module",
+        secret=True,
+    ),
+    Variable(
+        "FLOWER_BASIC_AUTH",
+        fields.String(validate=validate.Regexp(r"^[^:]+:.+$", error="must be user:password")),
+        None,
+        "Flower credentials (user:password)",
+        secret=True,
+    ),
+)
+
+_BY_NAME = {v.name: v for v in VARIABLES}
+
+
+class SettingsError(Exception):
+    """One or more variables are wrong; ``problems`` holds one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _field_name(name: str) -> str:
+    return name.lower()
+
+
+class _EnvSchema(Schema):
+    @validates_schema(skip_on_field_errors=False)
+    def _pairs(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, list[str]] = {}
+        if data.get("xcart_base_url") and not data.get("xcart_api_token"):
+            errors["xcart_api_token"] = ["required when XCART_BASE_URL is set"]
+        if data.get("acumatica_base_url"):
+            for key in ("acumatica_username", "acumatica_password"):
+                if not data.get(key) and data.get("acumatica_auth_mode") != "oauth":
+                    errors[key] = ["required when ACUMATICA_BASE_URL is set"]
+        if data.get("acumatica_auth_mode") == "oauth":
+            for key in ("acumatica_client_id", "acumatica_client_secret"):
+                if not data.get(key):
+                    errors[key] = ["required when ACUMATICA_AUTH_MODE is oauth"]
+        soft, hard = data.get("task_soft_time_limit"), data.get("task_time_limit")
+        if soft is not None and hard is not None and soft >= hard:
+            errors["task_soft_time_limit"] = [f"must be below TASK_TIME_LIMIT ({hard})"]
+        vis = data.get("broker_visibility_timeout")
+        longest = max(data.get("retry_backoff_max") or 0, hard or 0)
+        if vis is not None and vis <= longest * 1.5:
+            errors["broker_visibility_timeout"] = [
+                f"must exceed 1.5 x the longest delay or time limit ({longest:g} s), "
+                "or messages run twice"
+            ]
+        if errors:
+            raise ValidationError(errors)
+
+
+EnvSchema = _EnvSchema.from_dict({_field_name(v.name): v.field for v in VARIABLES})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration. Secrets are :class:`Secret`; call ``.reveal()`` where needed."""
+
+    values: Mapping[str, Any] = field(repr=False)
+    sandbox_xcart: bool
+    sandbox_acumatica: bool
+
+    def __getattr__(self, item: str) -> Any:
+        values = object.__getattribute__(self, "values")
+        try:
+            return values[item]
+        except KeyError:
+            raise AttributeError(item) from None
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={self._shown(k)!r}" for k in sorted(self.values))
+        return f"Settings({shown})"
+
+    def _shown(self, key: str) -> Any:
+        value = self.values[key]
+        if key in ("database_url", "redis_url") and isinstance(value, Secret):
+            return redact_url(value.reveal())
+        return value
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.values["data_dir"])
+
+    @property
+    def acumatica_endpoint_name(self) -> str:
+        return str(self.values["acumatica_endpoint"]).split("/")[0]
+
+    @property
+    def acumatica_endpoint_version(self) -> str:
+        return str(self.values["acumatica_endpoint"]).split("/")[1]
+
+
+def _read_raw(environ: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    raw: dict[str, str] = {}
+    for var in VARIABLES:
+        value = environ.get(var.name)
+        file_path = environ.get(f"{var.name}_FILE") if var.secret else None
+        if file_path:
+            if value not in (None, ""):
+                problems.append(f"{var.name}: set either {var.name} or {var.name}_FILE, not both")
+                continue
+            try:
+                value = Path(file_path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                problems.append(f"{var.name}_FILE: cannot read {file_path} ({exc.strerror})")
+                continue
+        if value is None or value == "":
+            value = var.default
+        if value is not None:
+            raw[_field_name(var.name)] = value
+    return raw
+
+
+def _describe(name: str, messages: Any, raw: Mapping[str, str]) -> str:
+    var = _BY_NAME.get(name.upper())
+    text = "; ".join(_flatten(messages))
+    if var is None:
+        return f"{name}: {text}"
+    if var.secret or name not in raw:
+        return f"{var.name}: {text}"
+    return f"{var.name}: {text} (got {raw[name]!r})"
+
+
+def _flatten(messages: Any) -> list[str]:
+    if isinstance(messages, dict):
+        return [m for v in messages.values() for m in _flatten(v)]
+    if isinstance(messages, list):
+        return [str(m) for m in messages]
+    return [str(messages)]
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the environment; raise :class:`SettingsError` naming each bad variable."""
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    raw = _read_raw(env, problems)
+    try:
+        data = EnvSchema().load(raw)
+    except ValidationError as exc:
+        errors = exc.messages if isinstance(exc.messages, dict) else {"": exc.messages}
+        problems.extend(_describe(name, msgs, raw) for name, msgs in sorted(errors.items()))
+        data = {}
+    if problems:
+        raise SettingsError(problems)
+
+    sandbox_xcart = not data.get("xcart_base_url")
+    sandbox_acumatica = not data.get("acumatica_base_url")
+    if sandbox_xcart:
+        data["xcart_base_url"] = SANDBOX_XCART_URL
+        data["xcart_api_token"] = "sandbox-rw"
+    if sandbox_acumatica:
+        data["acumatica_base_url"] = SANDBOX_ACUMATICA_URL
+        data.setdefault("acumatica_username", "admin")
+        data.setdefault("acumatica_password", "sandbox")
+        data.setdefault("acumatica_tenant", "Company")
+    if not data.get("database_url"):
+        db_file = Path(data["data_dir"]).resolve() / "sync_workers.db"
+        data["database_url"] = f"sqlite:///{db_file}"
+    for var in VARIABLES:
+        key = _field_name(var.name)
+        if var.secret and data.get(key) is not None:
+            data[key] = Secret(data[key])
+    for key in ("xcart_base_url", "acumatica_base_url"):
+        data[key] = str(data[key]).rstrip("/")
+    return Settings(values=data, sandbox_xcart=sandbox_xcart, sandbox_acumatica=sandbox_acumatica)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached). Call ``get_settings.cache_clear()`` after changing env."""
+    return load_settings()
+
+
+def settings_or_exit(loader: Callable[[], Settings] = get_settings) -> Settings:
+    """For entry points: print one line per bad variable to stderr and exit 2, no traceback."""
+    try:
+        return loader()
+    except SettingsError as exc:
+        for line in exc.problems:
+            print(f"configuration error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,211 @@
+"""The base task every sync step runs on: retry policy, dead-lettering and tracing in one place.
+
+* A ``TransientError`` (or an infrastructure hiccup, see ``errors_policy``) is retried with
+  exponential backoff and jitter: each delay lies in [d/2, d] with d = base x 2^retries capped at
+  the maximum, so delays grow while staying spread out. ``retry_after`` from the remote wins.
+* A ``PermanentError`` or any unexpected exception goes to the dead-letter queue at once.
+* An exhausted retry goes there exactly once, also when the hard time limit killed the process or
+  the worker was lost (``task_failure`` signal path), deduplicated by task id.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import traceback as tb
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Retry
+from celery.utils.dispatch import Signal
+
+from sync_workers.dlq import DeadLetter, DeadLetterQueue, now_iso
+from sync_workers.errors import DependencyNotReady, PermanentError, SyncError, TransientError
+from sync_workers.errors_policy import as_transient
+from sync_workers.redis_client import get_redis, prefixed
+from sync_workers.settings import get_settings
+from sync_workers.tracing import current_trace_id
+
+log = logging.getLogger(__name__)
+
+#: Sent once per new dead-letter entry (Sentry alerts and metrics listen to it).
+dead_lettered = Signal(name="dead_lettered", providing_args={"entry"})
+
+FIRST_FAILURE_TTL = 7 * 24 * 3600
+
+
+def backoff_delay(retries: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Delay before retry number ``retries + 1``: uniform in [d/2, d], d = min(cap, base x 2^n)."""
+    ceiling = min(cap, base * (2**retries))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def get_dlq() -> DeadLetterQueue:
+    return DeadLetterQueue(get_redis(), get_settings().redis_key_prefix)
+
+
+class SyncTask(Task):
+    """Base class of every sync step (``@app.task(base=SyncTask, name="tasks.<flow>.<step>")``)."""
+
+    abstract = True
+    acks_late = True
+    #: Flow this step belongs to (``orders``, ``inventory``...): shown in the dead-letter queue.
+    flow: str = "engine"
+    #: Name of the kwarg (or index of the positional arg) holding the record id; a dict there
+    #: (the previous chain step's result) is read for its ``record_id``.
+    record_arg: str | int = "record_id"
+
+    @property
+    def default_retry_delay(self) -> float:  # type: ignore[override]
+        """Delay of the retry Celery sends itself when the worker process was lost."""
+        return float(get_settings().retry_backoff_base)
+
+    @property
+    def step(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    def record_id_of(self, args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> str | None:
+        if isinstance(self.record_arg, int):
+            value = args[self.record_arg] if len(args) > self.record_arg else None
+        else:
+            value = kwargs.get(self.record_arg)
+        if isinstance(value, dict):  # a chain step receiving the previous step's result
+            value = value.get("record_id")
+        return None if value is None else str(value)
+
+    # -- retry ------------------------------------------------------------------------------
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Retry:
+            raise
+        except Exception as exc:
+            transient = as_transient(exc)
+            if transient is None or self.request.called_directly:
+                raise
+            raise self._retry_later(transient, exc) from exc
+
+    def _retry_later(self, transient: TransientError, original: Exception) -> BaseException:
+        settings = get_settings()
+        retries = self.request.retries
+        countdown = backoff_delay(retries, settings.retry_backoff_base, settings.retry_backoff_max)
+        if transient.retry_after is not None:
+            countdown = max(
+                countdown, min(float(transient.retry_after), settings.retry_backoff_max)
+            )
+        self._note_first_failure()
+        level = logging.INFO if isinstance(transient, DependencyNotReady) else logging.WARNING
+        log.log(
+            level,
+            "%s: retry %d/%d in %.2fs: %s",
+            self.name,
+            retries + 1,
+            settings.retry_max,
+            countdown,
+            transient,
+            extra={
+                "flow": self.flow,
+                "record_id": self.record_id_of(self.request.args or (), self.request.kwargs or {}),
+            },
+        )
+        try:
+            return self.retry(exc=original, countdown=countdown, max_retries=settings.retry_max)
+        except Retry as retry:
+            return retry
+
+    def _note_first_failure(self) -> None:
+        get_redis().set(
+            prefixed("dlq", "first", self.request.id), now_iso(), nx=True, ex=FIRST_FAILURE_TTL
+        )
+
+    # -- dead letters -----------------------------------------------------------------------
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        self.dead_letter(exc, task_id, args, kwargs, einfo)
+
+    def dead_letter(
+        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any = None
+    ) -> DeadLetter | None:
+        """Record the final failure of ``task_id``; a second call for the same task id is a no-op."""
+        request = self.request
+        args = list(args or ())
+        kwargs = dict(kwargs or {})
+        redis = get_redis()
+        first = redis.get(prefixed("dlq", "first", task_id))
+        delivery = getattr(request, "delivery_info", None) or {}
+        entry = DeadLetter(
+            flow=self.flow,
+            record_id=self.record_id_of(args, kwargs),
+            task=self.name,
+            step=self.step,
+            task_id=task_id,
+            args=args,
+            kwargs=kwargs,
+            error_class=type(exc).__name__,
+            error_message=str(exc) or repr(exc),
+            traceback=_short_traceback(exc, einfo),
+            field_errors=getattr(exc, "field_errors", {}) or {},
+            error_details=getattr(exc, "details", {}) if isinstance(exc, SyncError) else {},
+            attempts=(request.retries or 0) + 1,
+            first_failed_at=first or now_iso(),
+            last_failed_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+            trace_id=getattr(request, "trace_id", None) or current_trace_id(),
+            root_id=getattr(request, "root_id", None),
+            queue=delivery.get("routing_key"),
+            chain=list(getattr(request, "chain", None) or []),
+            payload=self.payload_snapshot(args, kwargs),
+            replay_of=(getattr(request, "headers", None) or {}).get("dlq_replay_of")
+            or getattr(request, "dlq_replay_of", None),
+        )
+        if not get_dlq().add(entry):
+            return None
+        redis.delete(prefixed("dlq", "first", task_id))
+        kind = "permanent" if isinstance(exc, PermanentError) else "exhausted or fatal"
+        log.error(
+            "%s: dead-lettered (%s) %s: %s",
+            self.name,
+            kind,
+            type(exc).__name__,
+            exc,
+            extra={"flow": self.flow, "record_id": entry.record_id, "dlq_entry": entry.id},
+        )
+        try:
+            self.on_dead_letter(entry)
+        finally:
+            dead_lettered.send(sender=self, entry=entry)
+        return entry
+
+    def payload_snapshot(self, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """What the step was working on; flows override to add the fetched source record."""
+        return {"args": args, "kwargs": kwargs}
+
+    def on_dead_letter(self, entry: DeadLetter) -> None:
+        """Hook for flows (e.g. mark the ledger record); must not raise."""
+
+
+def _short_traceback(exc: BaseException, einfo: Any, limit: int = 8000) -> str:
+    text = getattr(einfo, "traceback", None) or "".join(
+        tb.format_exception(type(exc), exc, exc.__traceback__)
+    )
+    return text[-limit:]
+
+
+def on_task_failure(
+    sender: Any = None,
+    task_id: str | None = None,
+    exception: Any = None,
+    args: Any = None,
+    kwargs: Any = None,
+    einfo: Any = None,
+    **_: Any,
+) -> None:
+    """``task_failure`` receiver: the lost-worker and hard-time-limit paths skip ``on_failure``."""
+    if isinstance(sender, SyncTask) and task_id:
+        try:
+            sender.dead_letter(exception, task_id, args, kwargs, einfo)
+        except Exception:
+            log.exception("could not dead-letter %s[%s]", getattr(sender, "name", "?"), task_id)

@@ -1,0 +1,98 @@
+"""Small tasks on the engine's real app, used to exercise the base task through a real worker.
+
+Each task notes its calls in Redis (under the test key prefix) so tests can observe attempts and
+the trace id seen by every step. Also the ``-A`` target of the prefork worker subprocess tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from sync_workers.celery import app
+from sync_workers.errors import PermanentError, TransientError
+from sync_workers.redis_client import get_redis, prefixed
+from sync_workers.tracing import current_trace_id
+
+
+def note(kind: str, record_id: str, **extra: object) -> None:
+    get_redis().rpush(
+        prefixed("test", kind, record_id),
+        json.dumps({"at": time.time(), "trace_id": current_trace_id(), **extra}),
+    )
+
+
+def notes(kind: str, record_id: str) -> list[dict]:
+    return [json.loads(x) for x in get_redis().lrange(prefixed("test", kind, record_id), 0, -1)]
+
+
+def switch_on(name: str) -> None:
+    get_redis().set(prefixed("test", "switch", name), "1")
+
+
+def is_on(name: str) -> bool:
+    return get_redis().get(prefixed("test", "switch", name)) == "1"
+
+
+@app.task(name="tests.orders.always_transient", flow="orders")
+def always_transient(*, record_id: str) -> None:
+    note("calls", record_id)
+    raise TransientError("Acumatica answered 503 Service Unavailable")
+
+
+@app.task(name="tests.orders.permanent_until_fixed", flow="orders")
+def permanent_until_fixed(*, record_id: str, sku: str = "NOPE") -> dict:
+    note("calls", record_id, sku=sku)
+    if sku == "NOPE" and not is_on(f"fixed:{record_id}"):
+        raise PermanentError(
+            "Inserting 'Sales Order' record raised at least one error.",
+            field_errors={"Details[0].InventoryID": f"'{sku}' cannot be found in the system."},
+        )
+    return {"record_id": record_id, "sku": sku}
+
+
+@app.task(name="tests.orders.fetch", flow="orders")
+def fetch(*, record_id: str) -> dict:
+    note("steps", record_id, step="fetch")
+    return {"record_id": record_id}
+
+
+@app.task(name="tests.orders.push", flow="orders", record_arg=0)
+def push(previous: dict) -> dict:
+    note("steps", previous["record_id"], step="push")
+    if not is_on(f"fixed:{previous['record_id']}"):
+        raise PermanentError("customer 'C0001' cannot be found")
+    return previous
+
+
+@app.task(name="tests.orders.write_back", flow="orders", record_arg=0)
+def write_back(previous: dict) -> None:
+    note("steps", previous["record_id"], step="write_back")
+
+
+@app.task(name="tests.orders.flaky_then_ok", flow="orders")
+def flaky_then_ok(*, record_id: str, failures: int) -> dict:
+    note("calls", record_id)
+    if len(notes("calls", record_id)) <= failures:
+        raise TransientError("connection reset by peer")
+    return {"record_id": record_id}
+
+
+@app.task(name="tests.orders.sleep_past_hard_limit", flow="orders", soft_time_limit=1, time_limit=2)
+def sleep_past_hard_limit(*, record_id: str) -> None:
+    """Swallows the soft limit, as a step stuck in C code would, so only the hard limit stops it."""
+    note("calls", record_id)
+    try:
+        time.sleep(30)
+    except SoftTimeLimitExceeded:
+        time.sleep(30)
+
+
+@app.task(name="tests.orders.die", flow="orders")
+def die(*, record_id: str) -> None:
+    note("calls", record_id, pid=os.getpid())
+    os.kill(os.getpid(), signal.SIGKILL)

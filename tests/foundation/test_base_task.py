@@ -1,0 +1,158 @@
+"""The base task through a real worker and real Redis: retries, dead letters, replays, traces."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+
+import pytest
+from celery import chain
+
+from sync_workers.task import backoff_delay, get_dlq
+from tests.foundation import sample_tasks as t
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def open_entries(record_id: str):
+    return list(get_dlq().iter_entries(status="open", record_id=record_id))
+
+
+def test_backoff_delays_grow_and_stay_within_the_cap() -> None:
+    rng = random.Random(7)
+    for retries in range(12):
+        delay = backoff_delay(retries, base=2, cap=300, rng=rng)
+        ceiling = min(300, 2 * 2**retries)
+        assert ceiling / 2 <= delay <= ceiling
+    lows = [backoff_delay(n, 2, 300, random.Random(0)) for n in range(6)]
+    assert all(b > a for a, b in itertools.pairwise(lows))
+
+
+def test_transient_error_is_retried_with_growing_delays_then_dead_lettered_once(
+    redis_client, celery_worker
+) -> None:
+    t.always_transient.apply_async(kwargs={"record_id": "o-1"})
+
+    entries = wait_for(lambda: open_entries("o-1"), timeout=30)
+    time.sleep(0.5)  # a duplicate would arrive now
+    entries = open_entries("o-1")
+    calls = t.notes("calls", "o-1")
+
+    assert len(calls) == 4  # first try + RETRY_MAX=3 retries
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(calls)]
+    # RETRY_BACKOFF_BASE=0.2: the n-th delay is at least 0.2 * 2**n / 2
+    for n, gap in enumerate(gaps):
+        assert gap >= 0.1 * 2**n * 0.95, gaps
+    assert gaps[2] > gaps[0]
+
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.flow == "orders"
+    assert entry.task == "tests.orders.always_transient"
+    assert entry.step == "always_transient"
+    assert entry.kwargs == {"record_id": "o-1"}
+    assert entry.error_class == "TransientError"
+    assert "503 Service Unavailable" in entry.error_message
+    assert "TransientError" in entry.traceback
+    assert entry.attempts == 4
+    assert entry.first_failed_at < entry.last_failed_at
+    assert entry.trace_id and all(c["trace_id"] == entry.trace_id for c in calls)
+    assert entry.queue == "orders"
+
+
+def test_permanent_error_is_dead_lettered_at_once_with_field_reasons(
+    redis_client, celery_worker
+) -> None:
+    t.permanent_until_fixed.apply_async(kwargs={"record_id": "o-2"})
+
+    [entry] = wait_for(lambda: open_entries("o-2"))
+    time.sleep(0.5)
+
+    assert len(t.notes("calls", "o-2")) == 1
+    assert entry.attempts == 1
+    assert entry.error_class == "PermanentError"
+    assert entry.field_errors == {"Details[0].InventoryID": "'NOPE' cannot be found in the system."}
+    assert len(open_entries("o-2")) == 1
+
+
+def test_transient_error_that_clears_is_not_dead_lettered(redis_client, celery_worker) -> None:
+    t.flaky_then_ok.apply_async(kwargs={"record_id": "o-3", "failures": 2})
+
+    wait_for(lambda: len(t.notes("calls", "o-3")) == 3)
+    time.sleep(0.5)
+
+    assert len(t.notes("calls", "o-3")) == 3
+    assert open_entries("o-3") == []
+
+
+def test_replayed_entry_runs_again_with_edited_payload_and_leaves_an_audit_trail(
+    redis_client, celery_worker
+) -> None:
+    from sync_workers.celery import publish
+
+    t.permanent_until_fixed.apply_async(kwargs={"record_id": "o-4"})
+    [entry] = wait_for(lambda: open_entries("o-4"))
+
+    dlq = get_dlq()
+    new_task_id = dlq.replay(
+        entry.id, publish, by="ops@example", kwargs={"record_id": "o-4", "sku": "AA-0001"}
+    )
+
+    wait_for(lambda: len(t.notes("calls", "o-4")) == 2)
+    time.sleep(0.3)
+    replayed = dlq.get(entry.id)
+    assert [c["sku"] for c in t.notes("calls", "o-4")] == ["NOPE", "AA-0001"]
+    assert replayed.status == "replayed"
+    assert replayed.replays[0]["task_id"] == new_task_id
+    assert replayed.replays[0]["edited"] is True
+    assert [a["action"] for a in replayed.audit] == ["dead-lettered", "replayed"]
+    assert open_entries("o-4") == []
+    actions = [(a["action"], a["entry"]) for a in dlq.audit_log()]
+    assert ("replayed", entry.id) in actions and ("dead-lettered", entry.id) in actions
+    # The replay carries the original trace id.
+    assert t.notes("calls", "o-4")[1]["trace_id"] == entry.trace_id
+
+
+def test_replay_continues_the_rest_of_the_chain(redis_client, celery_worker) -> None:
+    from sync_workers.celery import publish
+
+    chain(t.fetch.s(record_id="o-5"), t.push.s(), t.write_back.s()).apply_async()
+    [entry] = wait_for(lambda: open_entries("o-5"))
+    assert entry.step == "push" and entry.record_id == "o-5"
+    assert [s["step"] for s in t.notes("steps", "o-5")] == ["fetch", "push"]
+
+    t.switch_on("fixed:o-5")
+    get_dlq().replay(entry.id, publish, by="ops")
+
+    wait_for(lambda: len(t.notes("steps", "o-5")) == 4)
+    steps = t.notes("steps", "o-5")
+    assert [s["step"] for s in steps] == ["fetch", "push", "push", "write_back"]
+    assert len({s["trace_id"] for s in steps}) == 1
+
+
+def test_resolve_and_purge_are_audited_and_purge_keeps_open_entries(
+    redis_client, celery_worker
+) -> None:
+    for rid in ("o-6", "o-7"):
+        t.permanent_until_fixed.apply_async(kwargs={"record_id": rid})
+    wait_for(lambda: open_entries("o-6") and open_entries("o-7"))
+    dlq = get_dlq()
+    [six] = open_entries("o-6")
+    dlq.resolve(six.id, by="ops", note="fixed the SKU by hand")
+
+    assert dlq.purge(by="ops", status="resolved") == 1
+    assert open_entries("o-7")
+    assert dlq.count(status="open") == 1
+    actions = [a["action"] for a in dlq.audit_log()]
+    assert actions[:2] == ["purged", "resolved"]
+    with pytest.raises(KeyError):
+        dlq.get(six.id)

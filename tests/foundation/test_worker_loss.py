@@ -1,0 +1,84 @@
+"""Failure paths that bypass ``on_failure``: a real prefork worker process is killed or timed out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sync_workers.task import get_dlq
+from tests.foundation import sample_tasks as t
+from tests.foundation.test_base_task import open_entries, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def prefork_worker(redis_client):
+    """``celery worker -P prefork`` in a subprocess, as production runs it."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.foundation.sample_tasks",
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            "1",
+            "-Q",
+            "orders",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
+            "-n",
+            f"prefork-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_hard_time_limit_is_dead_lettered_exactly_once(prefork_worker) -> None:
+    t.sleep_past_hard_limit.apply_async(kwargs={"record_id": "hard-1"})
+
+    [entry] = wait_for(lambda: open_entries("hard-1"), timeout=40)
+    time.sleep(1.0)
+
+    assert len(open_entries("hard-1")) == 1
+    assert entry.error_class == "TimeLimitExceeded"
+    assert entry.task == "tests.orders.sleep_past_hard_limit"
+    assert entry.flow == "orders"
+    assert len(t.notes("calls", "hard-1")) == 1
+
+
+def test_lost_worker_is_retried_then_dead_lettered_exactly_once(prefork_worker) -> None:
+    t.die.apply_async(kwargs={"record_id": "lost-1"})
+
+    [entry] = wait_for(lambda: open_entries("lost-1"), timeout=60)
+    time.sleep(1.0)
+
+    calls = t.notes("calls", "lost-1")
+    assert len(calls) == 4  # first run + RETRY_MAX=3 retries, each killed by SIGKILL
+    assert len({c["pid"] for c in calls}) == 4  # a new child process each time
+    assert len(open_entries("lost-1")) == 1
+    assert entry.error_class == "WorkerLostError"
+    assert entry.attempts == 4
+    assert get_dlq().count(status="open") == 1
