@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+import requests
 
 CONNECTOR_REDIS_DB = 3
 
@@ -16,3 +17,17 @@ def redis_client() -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def xcart_sandbox(tmp_path):
+    """A fresh X-Cart sandbox in a thread (catalogue and 5 customers seeded, no orders)."""
+    from sync_workers.sandboxes.common.server import serve_in_thread
+    from sync_workers.sandboxes.xcart import create_app
+
+    server = serve_in_thread(create_app(tmp_path / "xcart"))
+    control = requests.Session()
+    control.post(f"{server.url}/_sandbox/seed", json={"customers": 5, "orders": 0}, timeout=30)
+    yield server
+    control.close()
+    server.stop()
