@@ -1,0 +1,79 @@
+"""The Acumatica sandbox as a Flask app: wiring of sessions, licence, faults and blueprints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from .control import make_sandbox_blueprint
+from .errors import http_error
+from .identity import make_identity_blueprint
+from .licence import Declined
+from .odata import make_odata_blueprint
+from .rest import make_rest_blueprint
+from .sandbox import Sandbox
+from .seed import seed
+
+CONTROL_PREFIX = "/_sandbox"
+UNQUEUED = ("/entity/auth/logout",)
+
+
+def create_app(data_dir: Path, **options: Any) -> Flask:
+    """Build the app. Options: ``faults`` (dict), ``licence`` (dict), ``behaviour`` (dict), ``seed`` (bool)."""
+    sandbox = Sandbox(Path(data_dir), faults=options.get("faults"))
+    if options.get("licence"):
+        sandbox.set_limits(options["licence"])
+    if options.get("behaviour"):
+        sandbox.set_behaviour(options["behaviour"])
+    if options.get("seed"):
+        seed(sandbox.env)
+
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["acumatica_sandbox"] = sandbox
+
+    @app.before_request
+    def _identify() -> None:
+        session = sandbox.auth.session_for_cookie(request.cookies.get(".ASPXAUTH"))
+        if session is None:
+            session = sandbox.auth.session_for_bearer(request.headers.get("Authorization"))
+        g.session = session
+
+    @app.before_request
+    def _licence() -> Response | None:
+        if request.path.startswith(CONTROL_PREFIX) or request.path in UNQUEUED:
+            return None
+        try:
+            sandbox.gate.enter()
+        except Declined as exc:
+            sandbox.stats.begin(request.method, request.path)
+            sandbox.stats.record_status(429)
+            sandbox.stats.end()
+            return http_error(429, f"API request limit exceeded. {exc}")
+        g.in_gate = True
+        return None
+
+    sandbox.faults.attach(app, sandbox.stats)
+
+    @app.teardown_request
+    def _leave(_exc: BaseException | None) -> None:
+        if g.pop("in_gate", False):
+            sandbox.gate.leave()
+
+    def odata_authorised() -> bool:
+        return g.get("session") is not None or sandbox.auth.basic_auth_ok(
+            request.headers.get("Authorization")
+        )
+
+    app.register_blueprint(make_identity_blueprint(sandbox))
+    app.register_blueprint(make_rest_blueprint(sandbox))
+    app.register_blueprint(make_odata_blueprint(sandbox, odata_authorised))
+    app.register_blueprint(make_sandbox_blueprint(sandbox))
+    return app
+
+
+def sandbox_of(app: Flask) -> Sandbox:
+    return app.extensions["acumatica_sandbox"]  # type: ignore[no-any-return]

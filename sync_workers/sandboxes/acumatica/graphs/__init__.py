@@ -1,0 +1,37 @@
+"""Business logic per entity, by entity name."""
+
+from __future__ import annotations
+
+from .base import ActionError, Env, Graph, Settings
+from .customers import CustomerGraph
+from .payments import PaymentGraph
+from .sales_orders import SalesOrderGraph
+from .shipments import ShipmentGraph
+from .stock import (
+    InventoryAdjustmentGraph,
+    InventoryReceiptGraph,
+    InventorySummaryGraph,
+    StockItemGraph,
+    availability,
+)
+
+GRAPHS: dict[str, type[Graph]] = {
+    g.defn.name: g
+    for g in (
+        CustomerGraph,
+        SalesOrderGraph,
+        StockItemGraph,
+        InventorySummaryGraph,
+        InventoryAdjustmentGraph,
+        InventoryReceiptGraph,
+        PaymentGraph,
+        ShipmentGraph,
+    )
+}
+
+
+def graph_for(name: str, env: Env) -> Graph:
+    return GRAPHS[name](env)
+
+
+__all__ = ["GRAPHS", "ActionError", "Env", "Graph", "Settings", "availability", "graph_for"]

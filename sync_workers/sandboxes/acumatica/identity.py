@@ -1,0 +1,120 @@
+"""Sign-in endpoints: ``/entity/auth/login|logout``, ``GET /entity``, OAuth 2.0 under ``/identity``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from .auth import CLIENT_SECRET, TENANT, USER, InvalidGrant, LoginLimit
+from .errors import http_error, invalid_request
+from .rest import ENDPOINT, VERSIONS
+from .sandbox import Sandbox
+
+BUILD = "24.200.0041"
+EXPIRED = "Tue, 12-Oct-1999 00:00:00 GMT"
+
+
+def make_identity_blueprint(sandbox: Sandbox) -> Blueprint:
+    bp = Blueprint("acumatica_identity", __name__)
+
+    def login_limit() -> Response:
+        return http_error(
+            sandbox.settings.login_limit_status,
+            "API Login Limit",
+            "PX.Data.PXException",
+        )
+
+    @bp.post("/entity/auth/login")
+    def login() -> Response:
+        data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
+        if not isinstance(data, dict) or not data:
+            return invalid_request("The request body should not be empty.")
+        name = data.get("name")
+        tenant = data.get("tenant") or data.get("company")
+        if not sandbox.auth.check_credentials(name, data.get("password"), tenant):
+            return http_error(500, "Error: Invalid credentials. Please try again.")
+        try:
+            auth_value, session_id = sandbox.auth.login(str(name), tenant or TENANT)
+        except LoginLimit:
+            return login_limit()
+        response = Response(status=204)
+        response.headers["X-Handled-By"] = "Acumatica-PX.Export/AuthenticationManagerModule"
+        response.set_cookie(".ASPXAUTH", auth_value, path="/", httponly=True)
+        response.set_cookie("ASP.NET_SessionId", session_id, path="/", httponly=True)
+        response.set_cookie("CompanyID", tenant or TENANT, path="/", max_age=30 * 24 * 3600)
+        response.set_cookie("UserBranch", str(data.get("branch") or 1), path="/")
+        response.set_cookie("Locale", "Culture=en-US&TimeZone=GMTP0000U", path="/")
+        return response
+
+    @bp.post("/entity/auth/logout")
+    def logout() -> Response:
+        sandbox.auth.logout(g.get("session"))
+        response = Response(status=204)
+        response.set_cookie(".ASPXAUTH", "", path="/", expires=EXPIRED, httponly=True)
+        return response
+
+    @bp.get("/entity")
+    def endpoints() -> Response:
+        return jsonify(
+            {
+                "version": {"acumaticaBuildVersion": BUILD, "databaseVersion": BUILD},
+                "endpoints": [
+                    {"name": ENDPOINT, "version": v, "href": f"/entity/{ENDPOINT}/{v}/"}
+                    for v in sorted(VERSIONS)
+                ],
+            }
+        )
+
+    @bp.get("/identity/.well-known/openid-configuration")
+    def discovery() -> Response:
+        root = request.host_url.rstrip("/")
+        return jsonify(
+            {
+                "issuer": f"{root}/identity",
+                "token_endpoint": f"{root}/identity/connect/token",
+                "authorization_endpoint": f"{root}/identity/connect/authorize",
+                "grant_types_supported": [
+                    "authorization_code",
+                    "implicit",
+                    "hybrid",
+                    "password",
+                    "refresh_token",
+                ],
+                "scopes_supported": ["api", "offline_access", "api:concurrent_access", "openid"],
+            }
+        )
+
+    @bp.post("/identity/connect/token")
+    def token() -> Response:
+        form = request.form
+        grant = form.get("grant_type")
+        client_id = form.get("client_id") or ""
+        if (
+            not client_id.lower().endswith("@" + TENANT.lower())
+            or form.get("client_secret") != CLIENT_SECRET
+        ):
+            return _oauth_error("invalid_client", "The client credentials are invalid.", 400)
+        try:
+            if grant == "password":
+                if not sandbox.auth.check_credentials(
+                    form.get("username"), form.get("password"), None
+                ):
+                    return _oauth_error("invalid_grant", "invalid_username_or_password", 400)
+                scope = form.get("scope") or "api"
+                return jsonify(sandbox.auth.password_grant(form.get("username") or USER, scope))
+            if grant == "refresh_token":
+                return jsonify(sandbox.auth.refresh_grant(form.get("refresh_token") or ""))
+        except LoginLimit:
+            return _oauth_error("invalid_grant", "API Login Limit", 400)
+        except InvalidGrant as exc:
+            return _oauth_error(exc.error, exc.description, 400)
+        return _oauth_error(
+            "unsupported_grant_type", f"The grant type '{grant}' is not supported.", 400
+        )
+
+    return bp
+
+
+def _oauth_error(error: str, description: str, status: int) -> Response:
+    response = jsonify({"error": error, "error_description": description})
+    response.status_code = status
+    return response

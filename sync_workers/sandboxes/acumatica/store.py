@@ -1,0 +1,175 @@
+"""Record storage: an in-memory mirror written through to SQLite.
+
+Records are plain JSON-like dicts (raw values, no ``{"value": …}`` wrappers), one row per
+top-level record. Reads come from memory so list queries and filters stay fast; every write is
+committed to SQLite (WAL) before the lock is released, so data survives a restart. One
+re-entrant lock serialises writers, which is what makes the auto-numbering and the
+read-modify-write of a PUT safe under a threaded server.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+Record = dict[str, Any]
+Change = tuple[str, Record | None, Record | None]
+ChangeListener = Callable[[list[Change]], None]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    entity TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (entity, id)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._records: dict[str, dict[str, Record]] = {}
+        self._seq: dict[str, dict[str, int]] = {}
+        self._next_seq = 0
+        self._depth = 0
+        self._pending: list[Change] = []
+        self._listeners: list[ChangeListener] = []
+        self._load()
+
+    def _load(self) -> None:
+        rows = self._db.execute("SELECT entity, id, seq, data FROM records ORDER BY seq")
+        for entity, rid, seq, data in rows:
+            self._records.setdefault(entity, {})[rid] = json.loads(data)
+            self._seq.setdefault(entity, {})[rid] = seq
+            self._next_seq = max(self._next_seq, seq + 1)
+
+    def add_listener(self, listener: ChangeListener) -> None:
+        """Called after each committed transaction with its (entity, old, new) changes."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.lock:
+            outer = self._depth == 0
+            if outer:
+                self._db.execute("BEGIN")
+                self._pending = []
+                self._snapshot = {e: dict(rs) for e, rs in self._records.items()}
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                    self._records = self._snapshot
+                    self._pending = []
+                raise
+            self._depth -= 1
+            if outer:
+                self._db.execute("COMMIT")
+                changes, self._pending = self._pending, []
+                for listener in self._listeners:
+                    listener(changes)
+
+    def save(self, entity: str, record: Record) -> None:
+        with self.transaction():
+            rid = record["id"]
+            old = self._records.get(entity, {}).get(rid)
+            stored = copy.deepcopy(record)
+            seq = self._seq.setdefault(entity, {}).get(rid)
+            if seq is None:
+                seq = self._next_seq
+                self._next_seq += 1
+                self._seq[entity][rid] = seq
+            self._db.execute(
+                "INSERT OR REPLACE INTO records (entity, id, seq, data) VALUES (?, ?, ?, ?)",
+                (entity, rid, seq, json.dumps(stored, separators=(",", ":"))),
+            )
+            self._records.setdefault(entity, {})[rid] = stored
+            self._pending.append((entity, old, copy.deepcopy(stored)))
+
+    def delete(self, entity: str, rid: str) -> None:
+        with self.transaction():
+            old = self._records.get(entity, {}).pop(rid, None)
+            self._db.execute("DELETE FROM records WHERE entity = ? AND id = ?", (entity, rid))
+            if old is not None:
+                self._pending.append((entity, old, None))
+
+    def get(self, entity: str, rid: str) -> Record | None:
+        """A copy of one record by id (safe to modify)."""
+        with self.lock:
+            rec = self._records.get(entity, {}).get(rid)
+            return copy.deepcopy(rec) if rec is not None else None
+
+    def peek(self, entity: str, rid: str) -> Record | None:
+        """The stored record itself, for read-only use under the lock."""
+        return self._records.get(entity, {}).get(rid)
+
+    def all(self, entity: str) -> list[Record]:
+        """Stored records in insertion order; callers must not modify them."""
+        with self.lock:
+            return list(self._records.get(entity, {}).values())
+
+    def find(self, entity: str, **values: Any) -> Record | None:
+        """The first record whose top-level fields equal ``values`` (case-insensitive strings)."""
+        wanted = {k: _fold(v) for k, v in values.items()}
+        with self.lock:
+            for rec in self._records.get(entity, {}).values():
+                if all(_fold(rec.get(k)) == v for k, v in wanted.items()):
+                    return copy.deepcopy(rec)
+        return None
+
+    def next_number(self, counter: str, width: int = 6, prefix: str = "") -> str:
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT value FROM counters WHERE name = ?", (counter,)
+            ).fetchone()
+            value = (row[0] if row else 0) + 1
+            self._db.execute(
+                "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (counter, value)
+            )
+        return f"{prefix}{value:0{width}d}"
+
+    def get_setting(self, name: str, default: Any = None) -> Any:
+        with self.lock:
+            row = self._db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def put_setting(self, name: str, value: Any) -> None:
+        with self.lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
+                (name, json.dumps(value)),
+            )
+
+    def clear(self) -> None:
+        """Drop every record and counter (settings such as licence limits are kept)."""
+        with self.lock:
+            self._db.execute("DELETE FROM records")
+            self._db.execute("DELETE FROM counters")
+            self._records = {}
+            self._seq = {}
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
+
+
+def _fold(value: Any) -> Any:
+    return value.rstrip().lower() if isinstance(value, str) else value

@@ -1,0 +1,97 @@
+"""Conversion of contract values between the wire and the store.
+
+The store keeps JSON-native values: strings, floats, ints, booleans, and date-times as ISO
+strings in UTC. The sandbox's tenant time zone is UTC, so a date-time sent without an offset is
+read as UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .entities.model import BOOLEAN, DATETIME, DECIMAL, GUID, INT, SHORT
+
+
+class ValueError_(Exception):
+    """A value that cannot be converted to the field's type."""
+
+
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def now_iso() -> str:
+    return format_datetime(datetime.now(UTC))
+
+
+def format_datetime(value: datetime) -> str:
+    """ISO 8601 with offset, milliseconds kept only when non-zero, trailing zeros trimmed."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = value.microsecond // 1000
+    if millis:
+        text += ("." + f"{millis:03d}").rstrip("0")
+    return text + "+00:00"
+
+
+def parse_datetime(text: str) -> datetime:
+    """Accept ISO date-times with or without offset, ISO dates and US-style dates."""
+    text = text.strip()
+    match = _US_DATE.match(text)
+    if match:
+        month, day, year, hh, mm, ss = match.groups()
+        return datetime(
+            int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=UTC
+        )
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return datetime(d.year, d.month, d.day, tzinfo=UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError_(f"'{text}' is not a valid date.") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def to_store(value: Any, type_: str) -> Any:
+    """Convert a wire value (already unwrapped) for storage."""
+    if value is None:
+        return None
+    try:
+        if type_ == DECIMAL:
+            if isinstance(value, bool):
+                raise ValueError_(str(value))
+            return float(Decimal(str(value).strip()))
+        if type_ in (INT, SHORT):
+            if isinstance(value, bool):
+                raise ValueError_(str(value))
+            return int(Decimal(str(value).strip()))
+        if type_ == BOOLEAN:
+            if isinstance(value, bool):
+                return value
+            if str(value).strip().lower() in ("true", "1"):
+                return True
+            if str(value).strip().lower() in ("false", "0"):
+                return False
+            raise ValueError_(str(value))
+        if type_ == DATETIME:
+            return format_datetime(parse_datetime(str(value)))
+        if type_ == GUID:
+            return str(value)
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError_(str(value)) from exc
+    return value if isinstance(value, str) else str(value)
+
+
+def money(value: float) -> float:
+    return float(Decimal(str(value)).quantize(Decimal("0.01")))
+
+
+def qty(value: float) -> float:
+    return float(Decimal(str(value)).quantize(Decimal("0.0001")))
