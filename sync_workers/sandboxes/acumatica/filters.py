@@ -229,6 +229,17 @@ def parse(text: str) -> Node:
 Resolver = Callable[[str], tuple[Any, str]]
 
 
+def field_paths(node: Node) -> list[str]:
+    """Every field path a filter names (to check them even when no record is read)."""
+    if node[0] == "field":
+        return [node[1]]
+    if node[0] == "const":
+        return []
+    if node[0] == "call":
+        return [p for arg in node[2] for p in field_paths(arg)]
+    return [p for child in node[1:] if isinstance(child, tuple) for p in field_paths(child)]
+
+
 def evaluate(node: Node, resolve: Resolver) -> Any:
     kind = node[0]
     if kind == "or":

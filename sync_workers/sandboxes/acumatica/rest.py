@@ -22,7 +22,7 @@ from .errors import (
     json_response,
     not_found_resource,
 )
-from .filters import FilterError, Node, UnknownField, evaluate, parse
+from .filters import FilterError, Node, UnknownField, evaluate, field_paths, parse
 from .graphs import ActionError, graph_for
 from .graphs.base import Graph
 from .graphs.stock import InventorySummaryGraph
@@ -89,6 +89,9 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
         if not text:
             return records
         node = parse(text)
+        check = resolver(defn, {})
+        for path in field_paths(node):
+            check(path)
         return [r for r in records if _matches(node, defn, r)]
 
     @bp.get("/swagger.json")

@@ -132,7 +132,10 @@ class SalesOrderGraph(Graph):
 
     def _lines(self, record: Record, customer: Record | None) -> None:
         lines = record.setdefault("Details", [])
-        next_nbr = max((line.get("LineNbr") or 0 for line in lines), default=0) + 1
+        # Line numbers come from a counter on the order that never goes back (LineCntr).
+        next_nbr = (
+            max([record.get("LineCntr") or 0] + [line.get("LineNbr") or 0 for line in lines]) + 1
+        )
         stamp = datetime.now(UTC).strftime("%m/%d/%Y %H:%M:%S")
         for line in lines:
             is_new = bool(line.pop("_new", False))
@@ -185,6 +188,7 @@ class SalesOrderGraph(Graph):
             line["Weight"] = item.get("DimensionWeight") or 0.0
             line["LastModifiedDate"] = stamp
             line["NoteID"] = line["id"]
+        record["LineCntr"] = next_nbr - 1
 
     def _taxes(self, record: Record) -> None:
         line_total = sum(line.get("Amount") or 0.0 for line in record.get("Details") or [])
