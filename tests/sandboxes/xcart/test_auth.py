@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.sandboxes.xcart.conftest import RO
+from .conftest import RO
 
 
 def test_missing_token_is_401_jwt_token_not_found(client):

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from tests.sandboxes.xcart.conftest import NY_ADDRESS, checkout_body
+from .conftest import NY_ADDRESS, checkout_body
 
 
 def _surcharge(order, kind):
