@@ -7,6 +7,8 @@ prefetch 1, a visibility timeout above every delay, no result backend, soft and 
 
 from __future__ import annotations
 
+import importlib.util
+import pkgutil
 from typing import Any
 
 from celery import Celery, signals
@@ -21,8 +23,14 @@ FLOW_QUEUES = ("orders", "customers", "payments", "shipments", "products", "inve
 REALTIME_QUEUE = "realtime"
 QUEUES = (*FLOW_QUEUES, REALTIME_QUEUE)
 
-#: Task modules, named (not imported) so the engine never depends on ``tasks/``.
-TASK_MODULES: tuple[str, ...] = ()
+
+def task_modules() -> tuple[str, ...]:
+    """Every module of the ``tasks`` package, found by name so the engine never imports it."""
+    spec = importlib.util.find_spec("tasks")
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    found = pkgutil.iter_modules(list(spec.submodule_search_locations))
+    return tuple(sorted(f"tasks.{m.name}" for m in found if not m.name.startswith("_")))
 
 
 def route_task(
@@ -73,7 +81,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "worker_hijack_root_logger": False,
         "worker_eta_task_limit": 10_000,
-        "imports": TASK_MODULES,
+        "imports": task_modules(),
         "redbeat_redis_url": settings.redis_url.reveal(),
         "redbeat_key_prefix": settings.redis_key_prefix + "redbeat:",
         "redbeat_lock_timeout": 150,
@@ -105,6 +113,15 @@ def _after_fork(**_: Any) -> None:
     from sync_workers.ledger.db import dispose_engines
 
     dispose_engines()
+
+
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _close_clients(**_: Any) -> None:
+    """Sign Acumatica sessions out when a worker (or one of its processes) stops."""
+    from sync_workers.clients import close_all
+
+    close_all()
 
 
 def publish(

@@ -393,6 +393,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data["database_url"] = f"sqlite:///{db_file}"
     for var in VARIABLES:
         key = _field_name(var.name)
+        data.setdefault(key, None)
         if var.secret and data.get(key) is not None:
             data[key] = Secret(data[key])
     for key in ("xcart_base_url", "acumatica_base_url"):

@@ -83,6 +83,10 @@ def mark_synced(
     A target key already linked to another source record is a permanent error: two source records
     would otherwise share one target.
     """
+    with session.no_autoflush:
+        other = find_by_target(session, record.flow, record.direction, target_key)
+    if other is not None and other.id != record.id:
+        raise _already_linked(record, target_key, other.source_id)
     record.target_key = target_key
     record.status = Status.SYNCED.value
     record.last_error = None
@@ -96,14 +100,17 @@ def mark_synced(
     try:
         with session.begin_nested():
             session.flush()
-    except IntegrityError as exc:
-        other = find_by_target(session, record.flow, record.direction, target_key)
-        raise PermanentError(
-            f"{record.flow}: target {target_key!r} is already linked to source "
-            f"{other.source_id if other else '?'!r}",
-            details={"source_id": record.source_id, "target_key": target_key},
-        ) from exc
+    except IntegrityError as exc:  # another worker linked the key between our check and flush
+        session.expire(record)
+        raise _already_linked(record, target_key, "?") from exc
     return record
+
+
+def _already_linked(record: SyncRecord, target_key: str, other_source: str) -> PermanentError:
+    return PermanentError(
+        f"{record.flow}: target {target_key!r} is already linked to source {other_source!r}",
+        details={"source_id": record.source_id, "target_key": target_key},
+    )
 
 
 def mark_status(

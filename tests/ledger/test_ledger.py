@@ -1,0 +1,132 @@
+"""Ledger constraints and migrations, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from sync_workers.errors import PermanentError
+from sync_workers.ledger import (
+    CursorStore,
+    Status,
+    SyncAttempt,
+    SyncRecord,
+    claim_record,
+    find_by_target,
+    make_engine,
+    mark_synced,
+    record_attempt,
+    session_scope,
+)
+from sync_workers.ledger import migrate
+
+FLOW, DIRECTION = "orders", "xcart_to_acumatica"
+
+
+@pytest.fixture
+def engine(ledger_url):
+    engine = make_engine(ledger_url)
+    yield engine
+    engine.dispose()
+
+
+def test_claiming_a_record_twice_returns_the_same_row(engine) -> None:
+    with session_scope(engine) as s:
+        first = claim_record(s, FLOW, DIRECTION, "100001", trace_id="t1")
+    with session_scope(engine) as s:
+        second = claim_record(s, FLOW, DIRECTION, "100001", trace_id="t2")
+    assert first.id == second.id
+    assert second.trace_id == "t1"
+    assert second.status == Status.PENDING
+
+
+def test_concurrent_claims_create_one_row(engine) -> None:
+    def claim(_: int) -> int:
+        with session_scope(engine) as s:
+            return claim_record(s, FLOW, DIRECTION, "race-1").id
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = set(pool.map(claim, range(24)))
+
+    with session_scope(engine) as s:
+        rows = s.scalars(select(SyncRecord).where(SyncRecord.source_id == "race-1")).all()
+    assert len(rows) == 1
+    assert ids == {rows[0].id}
+
+
+def test_a_second_row_for_one_source_id_is_refused(engine) -> None:
+    with session_scope(engine) as s:
+        claim_record(s, FLOW, DIRECTION, "dup-1")
+    with pytest.raises(IntegrityError), session_scope(engine) as s:
+        s.add(SyncRecord(flow=FLOW, direction=DIRECTION, source_id="dup-1", data={}))
+
+
+def test_one_target_key_cannot_be_linked_to_two_source_records(engine) -> None:
+    with session_scope(engine) as s:
+        a = claim_record(s, FLOW, DIRECTION, "A")
+        mark_synced(s, a, target_key="SO/SO000001", content_hash="h1")
+    with pytest.raises(PermanentError, match="already linked to source 'A'"), session_scope(
+        engine
+    ) as s:
+        b = claim_record(s, FLOW, DIRECTION, "B")
+        mark_synced(s, b, target_key="SO/SO000001")
+    with session_scope(engine) as s:
+        linked = find_by_target(s, FLOW, DIRECTION, "SO/SO000001")
+        assert linked is not None and linked.source_id == "A"
+        assert linked.status == Status.SYNCED and linked.synced_at is not None
+
+
+def test_same_source_id_may_exist_in_other_flows_and_directions(engine) -> None:
+    with session_scope(engine) as s:
+        ids = {
+            claim_record(s, "orders", DIRECTION, "7").id,
+            claim_record(s, "customers", DIRECTION, "7").id,
+            claim_record(s, "customers", "acumatica_to_xcart", "7").id,
+        }
+    assert len(ids) == 3
+
+
+def test_attempts_are_counted_and_kept_in_order(engine) -> None:
+    with session_scope(engine) as s:
+        record = claim_record(s, FLOW, DIRECTION, "att-1", trace_id="trace-9")
+        record_attempt(s, record, step="push", outcome="retry", error="503", task_id="x")
+        record_attempt(s, record, step="push", outcome="success", task_id="x")
+    with session_scope(engine) as s:
+        record = claim_record(s, FLOW, DIRECTION, "att-1")
+        history = s.scalars(select(SyncAttempt).where(SyncAttempt.record_id == record.id)).all()
+        assert record.attempts == 2
+        assert [(h.outcome, h.error) for h in history] == [("retry", "503"), ("success", None)]
+        assert {h.trace_id for h in history} == {"trace-9"}
+
+
+def test_cursors_are_upserted_per_flow_and_direction(engine) -> None:
+    store = CursorStore(engine)
+    assert store.get(FLOW, DIRECTION) is None
+    store.set(FLOW, DIRECTION, "2026-11-27T05:00:00+00:00")
+    store.set(FLOW, DIRECTION, "2026-11-27T06:00:00+00:00")
+    store.set("inventory", "acumatica_to_xcart", "x")
+    assert store.get(FLOW, DIRECTION) == "2026-11-27T06:00:00+00:00"
+    assert store.get("inventory", "acumatica_to_xcart") == "x"
+
+
+def test_migrations_upgrade_from_empty_and_downgrade_to_nothing(ledger_url) -> None:
+    engine = make_engine(ledger_url)
+    try:
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        tables = set(inspect(engine).get_table_names())
+        assert {"sync_records", "sync_attempts", "cursors"} <= tables
+
+        migrate.downgrade(ledger_url, "base")
+        engine.dispose()
+        assert migrate.current_revision(engine) is None
+        assert not {"sync_records", "sync_attempts", "cursors"} & set(
+            inspect(engine).get_table_names()
+        )
+
+        migrate.upgrade(ledger_url)
+        assert migrate.is_up_to_date(ledger_url)
+    finally:
+        engine.dispose()
