@@ -3,7 +3,9 @@
 Every worker process on every machine that talks to one remote system shares the same keys, so
 the caps hold whatever the number of workers:
 
-* requests per window: a moving window from the ``limits`` library on its Redis storage;
+* requests per window: a moving window from the ``limits`` library on its Redis storage,
+  ``window_margin_seconds`` longer than the remote window so that network jitter between our
+  count and the remote system's count cannot squeeze one request too many into its window;
 * concurrent requests: a semaphore of leases in a sorted set, scored by expiry (Redis clock),
   so a process that dies holding a slot frees it when the lease runs out;
 * adaptive backoff: a 429 sets a shared cool-down (``Retry-After`` when given, otherwise
@@ -72,6 +74,7 @@ class SharedLimits:
         *,
         requests_per_window: int | None = None,
         window_seconds: int = 60,
+        window_margin_seconds: int = 1,
         max_concurrent: int | None = None,
         lease_seconds: float = 300.0,
         max_wait: float = 30.0,
@@ -99,7 +102,9 @@ class SharedLimits:
                 "redis://", connection_pool=client.connection_pool, key_prefix=f"{base}:rate"
             )
             self._limiter = MovingWindowRateLimiter(storage)
-            self._rate = RateLimitItemPerSecond(requests_per_window, window_seconds)
+            self._rate = RateLimitItemPerSecond(
+                requests_per_window, window_seconds + window_margin_seconds
+            )
 
     @contextmanager
     def slot(self) -> Iterator[None]:

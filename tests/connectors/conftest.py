@@ -31,3 +31,14 @@ def xcart_sandbox(tmp_path):
     yield server
     control.close()
     server.stop()
+
+
+@pytest.fixture
+def acumatica_sandbox(tmp_path):
+    """A fresh, seeded Acumatica sandbox in a thread."""
+    from sync_workers.sandboxes.acumatica.app import create_app
+    from sync_workers.sandboxes.common.server import serve_in_thread
+
+    server = serve_in_thread(create_app(tmp_path / "acumatica", seed=True))
+    yield server
+    server.stop()

@@ -45,8 +45,22 @@ def test_dead_holders_lease_expires(redis_client):
 
 
 def test_rate_is_shared_and_waits_for_the_window(redis_client):
-    one = SharedLimits(redis_client, "sys", requests_per_window=5, window_seconds=1, max_wait=5)
-    two = SharedLimits(redis_client, "sys", requests_per_window=5, window_seconds=1, max_wait=5)
+    one = SharedLimits(
+        redis_client,
+        "sys",
+        requests_per_window=5,
+        window_seconds=1,
+        window_margin_seconds=0,
+        max_wait=5,
+    )
+    two = SharedLimits(
+        redis_client,
+        "sys",
+        requests_per_window=5,
+        window_seconds=1,
+        window_margin_seconds=0,
+        max_wait=5,
+    )
     started = time.monotonic()
     for i in range(10):
         with (one if i % 2 else two).slot():
