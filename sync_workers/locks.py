@@ -8,7 +8,7 @@ base task retries it later instead of blocking a worker slot.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from redis.exceptions import LockError
 
@@ -35,7 +35,5 @@ def record_lock(flow: str, record_id: str, *, wait: float = 0.0) -> Iterator[Non
     try:
         yield
     finally:
-        try:
+        with suppress(LockError):  # expired while we worked: someone else may hold it now
             lock.release()
-        except LockError:  # expired while we worked: someone else may hold it now
-            pass

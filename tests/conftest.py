@@ -8,8 +8,10 @@ missing Redis or PostgreSQL fails the run instead of skipping.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,16 @@ _RUN = uuid.uuid4().hex[:8]
 _DATA = tempfile.mkdtemp(prefix=f"sync-workers-test-{_RUN}-")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POSTGRES_TEST_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+XCART_PORT = _free_port()
+ACUMATICA_PORT = _free_port()
 
 os.environ.update(
     {
@@ -35,6 +47,21 @@ os.environ.update(
 for _name in list(os.environ):
     if _name.startswith(("XCART_", "ACUMATICA_", "SENTRY_", "DATABASE_URL", "WEBHOOK_")):
         del os.environ[_name]
+# The engine under test talks to sandboxes started by the fixtures below, on ports of their own.
+os.environ.update(
+    {
+        "XCART_BASE_URL": f"http://127.0.0.1:{XCART_PORT}",
+        "XCART_API_TOKEN": "sandbox-rw",
+        "ACUMATICA_BASE_URL": f"http://127.0.0.1:{ACUMATICA_PORT}",
+        "ACUMATICA_USERNAME": "admin",
+        "ACUMATICA_PASSWORD": "sandbox",
+        "ACUMATICA_TENANT": "Company",
+        "ACUMATICA_REQUESTS_PER_MINUTE": "100000",
+        "ACUMATICA_MAX_CONCURRENT": "8",
+        "ACUMATICA_READ_TIMEOUT": "10",
+        "XCART_READ_TIMEOUT": "10",
+    }
+)
 
 pytest_plugins = ("celery.contrib.pytest",)
 
@@ -137,3 +164,81 @@ def celery_worker_parameters() -> dict:
     from sync_workers.celery import QUEUES
 
     return {"perform_ping_check": False, "queues": QUEUES, "shutdown_timeout": 15}
+
+
+# -- The engine's own view: ledger and sandboxes at the configured URLs -----------------------
+
+
+@pytest.fixture(scope="session")
+def ledger():
+    """The settings' ledger (SQLite in the test data directory), migrated once per run."""
+    from sync_workers.ledger import get_engine, migrate
+    from sync_workers.settings import get_settings
+
+    migrate.upgrade(get_settings().database_url.reveal())
+    return get_engine()
+
+
+@pytest.fixture
+def clean_ledger(ledger):
+    """The ledger, emptied before the test."""
+    from sync_workers.ledger.models import Base
+
+    with ledger.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    return ledger
+
+
+def _serve(kind: str, port: int):
+    import importlib
+
+    from sync_workers.sandboxes.common.runner import find_create_app
+    from sync_workers.sandboxes.common.server import serve_in_thread
+
+    create_app = find_create_app(kind)
+    if create_app is None:
+        create_app = getattr(
+            importlib.import_module(f"sync_workers.sandboxes.{kind}.app"), "create_app", None
+        )
+    if create_app is None:
+        pytest.fail(f"the {kind} sandbox is not available", pytrace=False)
+    app = create_app(Path(_DATA) / "sandboxes" / kind, seed=True)
+    return serve_in_thread(app, port=port)
+
+
+@pytest.fixture(scope="session")
+def xcart_server():
+    """The X-Cart sandbox at ``XCART_BASE_URL`` for the whole run (seeded)."""
+    server = _serve("xcart", XCART_PORT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def acumatica_server():
+    """The Acumatica sandbox at ``ACUMATICA_BASE_URL`` for the whole run (seeded)."""
+    server = _serve("acumatica", ACUMATICA_PORT)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandboxes(xcart_server, acumatica_server, redis_client):
+    """Both sandboxes reset to their seed data, with no faults and zeroed stats."""
+    import requests
+
+    with requests.Session() as http:
+        for server in (xcart_server, acumatica_server):
+            for path, body in (
+                ("reset", {}),
+                ("seed", {}),
+                ("faults", {"rules": []}),
+                ("stats/reset", {}),
+            ):
+                answer = http.post(f"{server.url}/_sandbox/{path}", json=body, timeout=60)
+                answer.raise_for_status()
+    from sync_workers import clients
+
+    clients.close_all()
+    return {"xcart": xcart_server, "acumatica": acumatica_server}
