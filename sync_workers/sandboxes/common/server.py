@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from werkzeug.serving import BaseWSGIServer, make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +39,13 @@ class RunningServer:
         self._server.server_close()
 
 
-def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> RunningServer:  # type: ignore[no-untyped-def]
-    """Serve ``app`` in a daemon thread; ``port=0`` picks a free port."""
+def serve_in_thread(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Serve ``app`` in a daemon thread; ``port=0`` picks a free port.
+
+    Request threads are daemons (werkzeug's threaded server), so a request held by a timeout
+    fault never blocks ``stop()``.
+    """
     server = make_server(host, port, app, threaded=True)
-    server.daemon_threads = True
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sandbox:{server.port}"
     )
@@ -47,10 +54,9 @@ def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> RunningServe
     return RunningServer(host=host, port=server.port, _server=server, _thread=thread)
 
 
-def serve_forever(app, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+def serve_forever(app: WSGIApplication, host: str, port: int) -> None:
     """Serve ``app`` in the foreground until interrupted (SIGINT/SIGTERM ends the process)."""
     server = make_server(host, port, app, threaded=True)
-    server.daemon_threads = True
     log.info("listening on http://%s:%s", host, server.port)
     try:
         server.serve_forever()

@@ -23,6 +23,7 @@ from sync_workers.sandboxes.xcart.reference import (
     PaymentMethod,
     find_payment_method,
 )
+from sync_workers.sandboxes.xcart.serializers import profile_json
 
 CENT = Decimal("0.01")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -176,7 +177,7 @@ def _customer(sb: Sandbox, email: str, guest: bool, addresses: list[dict[str, An
     if existing is not None:
         return int(existing["id"])
     now = sb.now()
-    row = {
+    row: dict[str, Any] = {
         "login": email,
         "access_level": 0,
         "status": "E",
@@ -186,15 +187,14 @@ def _customer(sb: Sandbox, email: str, guest: bool, addresses: list[dict[str, An
         "first_login": 0 if guest else now,
         "anonymous": guest,
     }
-    row["id"] = sb.store.insert(
+    profile_id = sb.store.insert(
         "profiles", row, login=email, added=now, first_login=row["first_login"], snapshot=0
     )
+    row["id"] = profile_id
     for address in addresses:
-        profiles.add_address(sb, row["id"], address)
-    from sync_workers.sandboxes.xcart.serializers import profile_json
-
+        profiles.add_address(sb, profile_id, address)
     sb.emit("profile.created", profile_json(row))
-    return int(row["id"])
+    return profile_id
 
 
 def place_order(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def add_xcart_routes(bp: Blueprint) -> None:
         return jsonify([s.to_json() for s in STATES.values()])
 
     @bp.post("/checkout")
-    def place_order() -> Response:
+    def place_order() -> tuple[Response, int]:
         return jsonify(checkout.place_order(current(), _body())), 201
 
     @bp.post("/orders/<int:order_id>/cancel")
@@ -95,7 +95,7 @@ def add_xcart_routes(bp: Blueprint) -> None:
         )
 
     @bp.post("/webhooks")
-    def subscribe() -> Response:
+    def subscribe() -> Response | tuple[Response, int]:
         body = _body()
         url, secret = body.get("url"), body.get("secret")
         events = body.get("events", ["*"])

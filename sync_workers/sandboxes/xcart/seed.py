@@ -14,7 +14,7 @@ from sync_workers.sandboxes.xcart.reference import PRODUCT_CLASSES, STATE_BY_COD
 
 CLASS_IDS = {name: key for key, name in PRODUCT_CLASSES.items()}
 
-STORE_ONLY = (
+STORE_ONLY: tuple[dict[str, Any], ...] = (
     {
         "sku": "WEB-GIFT-25",
         "name": "Gift card $25",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, request
 
 from sync_workers.sandboxes.xcart import orders
@@ -14,7 +16,11 @@ from sync_workers.sandboxes.xcart.http import (
     page_window,
     route,
 )
-from sync_workers.sandboxes.xcart.serializers import history_json, transaction_json
+from sync_workers.sandboxes.xcart.serializers import (
+    history_json,
+    tracking_json,
+    transaction_json,
+)
 
 bp = Blueprint("xcart_orders", __name__)
 
@@ -49,7 +55,7 @@ def get_order_by_number(order_number: str) -> Response:
     return item_response(data, "Order", _order_iri(data))
 
 
-def _status_view(kind: str):  # type: ignore[no-untyped-def]
+def _status_view(kind: str) -> Callable[[int], Response]:
     resource = "OrderShippingStatus" if kind == "shipping" else "OrderPaymentStatus"
 
     def view(order_id: int) -> Response:
@@ -143,8 +149,6 @@ def add_tracking_number(order_id: int) -> Response:
     if not sb.settings.switches.tracking_extension:
         raise ApiError(404, f'No route found for "POST {request.path}"')
     created = orders.add_tracking(sb, order_id, json_body().get("value"))
-    from sync_workers.sandboxes.xcart.serializers import tracking_json
-
     data = tracking_json(created)
     return item_response(
         data,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, Response, request
 
 from sync_workers.sandboxes.xcart import products
@@ -68,7 +71,7 @@ def delete_product(product_id: int) -> Response:
     return Response(status=204)
 
 
-def _variant_iri(product_id: int):  # type: ignore[no-untyped-def]
+def _variant_iri(product_id: int) -> Callable[[dict[str, Any]], str]:
     return lambda data: f"/api/products/{product_id}/variants/{data['id']}"
 
 

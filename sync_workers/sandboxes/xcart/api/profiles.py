@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -35,7 +37,8 @@ def _like(value: str) -> str:
 def list_profiles() -> Response:
     sb = current()
     page, size = page_window()
-    where, params = ["snapshot = 0"], []
+    where: list[str] = ["snapshot = 0"]
+    params: list[Any] = []
     for key in request.args:
         match = _DATE_PARAM.match(key)
         if match:
@@ -82,7 +85,7 @@ def delete_profile(profile_id: int) -> Response:
     return Response(status=204)
 
 
-def _address_iri(profile_id: int):  # type: ignore[no-untyped-def]
+def _address_iri(profile_id: int) -> Callable[[dict[str, Any]], str]:
     return lambda data: f"/api/profiles/{profile_id}/addresses/{data['id']}"
 
 
