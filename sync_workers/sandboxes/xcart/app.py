@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from sync_workers.sandboxes.common.control import error, make_control_blueprint
 from sync_workers.sandboxes.common.faults import FaultConfig, FaultInjector
 from sync_workers.sandboxes.common.stats import RequestStats
+from sync_workers.sandboxes.xcart import jwt
 from sync_workers.sandboxes.xcart import seed as seeding
 from sync_workers.sandboxes.xcart.api import orders, products, profiles
 from sync_workers.sandboxes.xcart.context import EXTENSION_KEY, Sandbox
@@ -75,12 +76,16 @@ def create_app(
 
     @app.before_request
     def authenticate() -> Response | None:
-        if not request.path.startswith("/api"):
+        if not request.path.startswith("/api/"):
             return None
         if request.routing_exception is not None:
             return None  # Symfony routes (404/405) before the firewall runs
         token = request.headers.get("X-Auth-Token")
         if token is None:
+            bearer = request.headers.get("Authorization", "")
+            if bearer.startswith("Bearer "):
+                problem = jwt.verify(sandbox, bearer.removeprefix("Bearer ").strip())
+                return jwt.unauthorized(problem) if problem else None
             return _plain_401({"code": 401, "message": "JWT Token not found"})
         if token == sandbox.tokens["rw"]:
             return None
@@ -90,7 +95,7 @@ def create_app(
             return None
         return _plain_401({"message": "Invalid credentials."})
 
-    for blueprint in (orders.bp, products.bp, profiles.bp):
+    for blueprint in (orders.bp, products.bp, profiles.bp, jwt.bp):
         app.register_blueprint(blueprint)
 
     def reset() -> None:

@@ -12,6 +12,8 @@ from sync_workers.sandboxes.xcart import checkout, profiles
 from sync_workers.sandboxes.xcart.context import Sandbox
 from sync_workers.sandboxes.xcart.reference import PRODUCT_CLASSES, STATE_BY_CODE
 
+ADMIN_LOGIN = "admin@example.com"
+ADMIN_PASSWORD = "sandbox-admin"
 CLASS_IDS = {name: key for key, name in PRODUCT_CLASSES.items()}
 
 STORE_ONLY: tuple[dict[str, Any], ...] = (
@@ -218,19 +220,20 @@ def seed(sb: Sandbox, options: dict[str, Any]) -> dict[str, Any]:
                 }
                 sb.store.insert("variants", vdoc, product_id=product_id, sku=vdoc["sku"])
                 added["variants"] += 1
-        if profiles.find_by_login(sb, "admin@example.com") is None:
+        if profiles.find_by_login(sb, ADMIN_LOGIN) is None:
             sb.store.insert(
                 "profiles",
                 {
-                    "login": "admin@example.com",
+                    "login": ADMIN_LOGIN,
                     "access_level": 100,
                     "status": "E",
                     "language": "en",
                     "role_ids": [1],
+                    "password_hash": profiles.hash_password(ADMIN_PASSWORD),
                     "added": now,
                     "first_login": now,
                 },
-                login="admin@example.com",
+                login=ADMIN_LOGIN,
                 added=now,
                 first_login=now,
                 snapshot=0,
