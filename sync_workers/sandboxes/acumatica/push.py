@@ -262,6 +262,8 @@ class PushNotifier:
                 self._messages.pop(message.id, None)
                 return
             message.last_error = error
+            if message.id not in self._messages:
+                return
             if message.attempts >= self.settings.max_attempts:
                 message.status = "failed"
                 return
@@ -305,10 +307,14 @@ class PushNotifier:
         return len(chosen)
 
     def clear(self) -> None:
+        """Forget subscriptions, queued and failed messages and the delivery log."""
         with self._lock:
             self._queue.clear()
             self._messages.clear()
             self._log.clear()
+        self.subscriptions = {}
+        self.store.put_setting(SETTINGS_KEY + ".subscriptions", [])
+        self._cache = {}
 
     def stop(self) -> None:
         with self._cond:

@@ -87,11 +87,10 @@ class Sandbox:
         self.auth.peak_sessions = self.auth.sessions_in_use
 
     def reset(self) -> None:
-        """Drop all records, sessions, pending pushes and operations (limits are kept)."""
+        """Drop records, sessions, push subscriptions and messages, operations (limits are kept)."""
+        self.push.clear()
         self.store.clear()
         self.auth.clear()
-        self.push.clear()
-        self.push.snapshot_all()
         self.operations.clear()
         self.reset_stats()
 

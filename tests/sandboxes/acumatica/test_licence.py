@@ -1,0 +1,106 @@
+"""Licence limits: the documented throttling formula and queue declines, scaled down in time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from .client import Api
+
+
+def hit(api: Api) -> tuple[int, float]:
+    start = time.monotonic()
+    status = requests.get(f"{api.url}/entity", timeout=30).status_code
+    return status, time.monotonic() - start
+
+
+def test_worked_example_throttle_delay(anon: Api) -> None:
+    """Limit 50/min, 25 used, first at 02:40:20, now 02:41:00: 20 s left / 25 left = 0.8 s.
+
+    With a 3-second minute the same point is 2 s after the first request: 1 s / 25 = 0.04 s.
+    """
+    anon.control("POST", "/licence", {"requests_per_minute": 50, "minute_seconds": 3})
+    anon.control("POST", "/stats/reset")
+    first = time.monotonic()
+    for _ in range(25):
+        status, elapsed = hit(anon)
+        assert status == 200 and elapsed < 0.2
+    time.sleep(max(0.0, first + 2.0 - time.monotonic()))
+    status, elapsed = hit(anon)
+    stats = anon.control("GET", "/stats")
+    assert status == 200
+    assert stats["throttled_requests"] == 1
+    assert stats["last_throttle_delay_seconds"] == pytest.approx(0.04, abs=0.01)
+    assert elapsed >= stats["last_throttle_delay_seconds"] * 0.9
+    assert stats["requests_per_minute_peak"] == 26
+
+
+def test_used_up_quota_waits_for_the_next_minute(anon: Api) -> None:
+    anon.control("POST", "/licence", {"requests_per_minute": 4, "minute_seconds": 0.6})
+    start = time.monotonic()
+    for _ in range(5):
+        assert hit(anon)[0] == 200
+    assert time.monotonic() - start >= 0.55
+
+
+def test_worked_example_declines_beyond_twenty_queued(anon: Api) -> None:
+    """50 simultaneous requests, 16 cores, each taking a while: 16 run, 20 wait, 14 are declined."""
+    anon.control("POST", "/licence", {"max_concurrent": 16})
+    anon.control("POST", "/faults", {"latency_ms": {"GET": 800}})
+    anon.control("POST", "/stats/reset")
+    barrier = threading.Barrier(50)
+
+    def one(_: int) -> int:
+        barrier.wait()
+        return requests.get(f"{anon.url}/entity", timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(one, range(50)))
+    assert statuses.count(200) == 36
+    assert statuses.count(429) == 14
+    stats = anon.control("GET", "/stats")
+    assert stats["declined_429"] == 14
+    assert stats["peak_concurrent_requests"] == 16
+    assert stats["peak_queued_requests"] == 20
+    assert stats["requests"]["by_status"]["429"] == 14
+
+
+def test_request_waiting_too_long_is_declined(anon: Api) -> None:
+    anon.control("POST", "/licence", {"max_concurrent": 1, "max_wait_seconds": 0.2})
+    anon.control("POST", "/faults", {"latency_ms": {"GET": 600}})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        slow = pool.submit(hit, anon)
+        time.sleep(0.1)
+        waiting = pool.submit(hit, anon)
+        assert waiting.result()[0] == 429
+        assert slow.result()[0] == 200
+    body = requests.get(f"{anon.url}/_sandbox/stats", timeout=10).json()
+    assert body["declined_429"] == 1
+
+
+def test_logout_skips_the_queue(api: Api) -> None:
+    api.control("POST", "/licence", {"max_concurrent": 1})
+    api.control("POST", "/faults", {"latency_ms": {"GET": 700}})
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        busy = pool.submit(hit, api)
+        queued = pool.submit(hit, api)
+        time.sleep(0.15)
+        start = time.monotonic()
+        assert api.logout().status_code == 204
+        assert time.monotonic() - start < 0.4
+        assert busy.result()[0] == 200 and queued.result()[0] == 200
+
+
+def test_licence_settings_are_merged_and_validated(anon: Api) -> None:
+    merged = anon.control("POST", "/licence", {"max_sessions": 6})
+    assert merged["max_sessions"] == 6 and merged["queue_limit"] == 20
+    bad = requests.post(
+        f"{anon.url}/_sandbox/licence", json={"requests_per_minute": -1}, timeout=10
+    )
+    assert bad.status_code == 400
+    unknown = requests.post(f"{anon.url}/_sandbox/licence", json={"nope": 1}, timeout=10)
+    assert unknown.status_code == 400
