@@ -102,3 +102,22 @@ def test_stats_count_api_requests_and_add_store_counts(api, client):
     assert stats["requests"]["by_status"] == {"200": 1, "404": 1}
     assert stats["orders"] == 1
     assert stats["products"] == 204
+
+
+def test_api_latency_and_429_faults(api, server):
+    import time
+
+    api.client.post(
+        "/_sandbox/faults",
+        json={
+            "latency_ms": {"GET": 200},
+            "rules": [{"path": "^/api/products", "method": "PUT", "p429": 1.0}],
+        },
+    )
+    started = time.monotonic()
+    assert requests.get(f"{server.url}/api/orders", headers=RW, timeout=5).status_code == 200
+    assert time.monotonic() - started >= 0.2
+    answer = requests.put(f"{server.url}/api/products/1", json={"amount": 1}, headers=RW, timeout=5)
+    assert answer.status_code == 429
+    assert answer.headers["Retry-After"] == "1"
+    assert api.get("/api/products/1").get_json()["amount"] != 1

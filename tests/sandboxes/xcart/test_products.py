@@ -118,3 +118,17 @@ def test_variant_create_and_delete(api):
     assert created.status_code == 201
     variant_id = created.get_json()["id"]
     assert api.delete(f"/api/products/{tee['id']}/variants/{variant_id}").status_code == 204
+
+
+def test_sort_by_arrival_date(api):
+    dates = [
+        p["arrival_date"]
+        for p in api.get("/api/products?order[arrivalDate]=asc&itemsPerPage=100").get_json()
+    ]
+    assert dates == sorted(dates)
+    newest_first = api.get("/api/products?order[arrivalDate]=desc&itemsPerPage=1").get_json()[0]
+    assert newest_first["arrival_date"] == max(
+        p["arrival_date"]
+        for page in (1, 2, 3)
+        for p in api.get(f"/api/products?itemsPerPage=100&page={page}").get_json()
+    )

@@ -111,3 +111,16 @@ def test_address_put_is_partial_and_default_flag_moves(api):
     assert updated["street"] == "6 Rue Saint-Denis"
     assert updated["city"] == "Montréal"
     assert api.delete(f"{path}/{created['id']}").status_code == 204
+
+
+def test_first_login_filter_and_jsonld_list(api):
+    profiles = _all_profiles(api)
+    oldest_login = min(p["first_login_date"] for p in profiles if p["first_login_date"])
+    stamp = oldest_login.replace("+00:00", "Z")
+    before = api.get(f"/api/profiles?first_login[before]={stamp}").get_json()
+    assert [p["first_login_date"] for p in before] == [oldest_login]
+    strictly = api.get(f"/api/profiles?first_login[strictly_before]={stamp}").get_json()
+    assert strictly == []
+    ld = api.get("/api/profiles.jsonld?itemsPerPage=10").get_json()
+    assert ld["hydra:totalItems"] == 51
+    assert ld["hydra:member"][0]["@type"] == "Profile"
