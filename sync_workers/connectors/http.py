@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -70,8 +71,11 @@ class Transport:
         self.system = system
         self.timeout = (connect_timeout, read_timeout)
         self.limits = limits
+        self._headers = dict(headers or {})
+        self._pool_connections = pool_connections
+        self._pid = os.getpid()
         self.session = session or pooled_session(pool_connections)
-        self.session.headers.update(headers or {})
+        self.session.headers.update(self._headers)
 
     def request(
         self,
@@ -119,6 +123,10 @@ class Transport:
         auth: tuple[str, str] | None,
         allow_redirects: bool,
     ) -> requests.Response:
+        if os.getpid() != self._pid:  # forked: never share pooled sockets with the parent
+            self._pid = os.getpid()
+            self.session = pooled_session(self._pool_connections)
+            self.session.headers.update(self._headers)
         try:
             return self.session.request(
                 method,

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ class SessionPool:
         digest = hashlib.sha256(scope.encode()).hexdigest()[:12]
         self._base = f"{prefix}acumatica:{digest}"
         self._token = process_token()
+        self._pid = os.getpid()
         self._lease: Lease | None = None
         self._lease_renewed_at = 0.0
         self._seats_used: set[int] = set()
@@ -95,6 +97,7 @@ class SessionPool:
     # Public -----------------------------------------------------------------------------------
     def acquire(self) -> Lease:
         """The lease to send the next request with (logging in only if no seat has a session)."""
+        self._after_fork()
         lease = self._lease
         if lease is not None:
             self._touch(lease.seat)
@@ -111,6 +114,7 @@ class SessionPool:
 
     def renew(self, stale: Lease) -> Lease:
         """A working lease after ``stale`` was refused (401) or its token is about to expire."""
+        self._after_fork()
         return self._login_into(stale.seat, stale=stale)
 
     def close(self) -> None:
@@ -134,6 +138,15 @@ class SessionPool:
         self._lease = None
 
     # Internals --------------------------------------------------------------------------------
+    def _after_fork(self) -> None:
+        """A forked child is a new fleet member: its own name, no inherited leases."""
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._token = process_token()
+            self._lease = None
+            self._lease_renewed_at = 0.0
+            self._seats_used = set()
+
     def _choose_seat(self) -> int:
         """The seat with the fewest live users, preferring one that already has a session."""
         now_ms = int(time.time() * 1000)

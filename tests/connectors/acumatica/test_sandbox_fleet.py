@@ -126,3 +126,33 @@ def test_rate_limit_holds_when_it_binds(acumatica_sandbox, redis_client):
     assert seen["requests_per_minute_peak"] <= 100
     assert seen["peak_concurrent_requests"] <= 4
     assert elapsed >= 2.0  # 201 requests at 100 per (1 s + margin) need at least two windows
+
+
+def test_forked_child_is_its_own_fleet_member(acumatica_sandbox, redis_client):
+    """A client inherited across fork (a prefork worker) must not share the parent's lease."""
+    import os
+    import signal
+
+    from sync_workers.connectors.acumatica.client import AcumaticaClient
+    from sync_workers.connectors.config import AcumaticaConfig
+
+    config = AcumaticaConfig(base_url=acumatica_sandbox.url, **SETTINGS)
+    parent = AcumaticaClient(config, redis_client, register_atexit=False)
+    parent.get_list("StockItem", top=1)
+    pid = os.fork()
+    if pid == 0:  # child: use the inherited client, then leave the fleet
+        signal.alarm(20)
+        code = 0
+        try:
+            parent.get_list("StockItem", top=1)
+            parent.close()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert stats(acumatica_sandbox)["logouts"] == 0  # the parent still uses the session
+    parent.get_list("StockItem", top=1)
+    parent.close()
+    seen = stats(acumatica_sandbox)
+    assert seen["logins"] == 1 and seen["logouts"] == 1
