@@ -7,6 +7,7 @@ prefetch 1, a visibility timeout above every delay, no result backend, soft and 
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import pkgutil
 from typing import Any
@@ -43,6 +44,21 @@ def route_task(
     if parts[-1].startswith("realtime_") or flow not in FLOW_QUEUES:
         return {"queue": REALTIME_QUEUE}
     return {"queue": flow}
+
+
+def _optional(module: str, attr: str) -> Any | None:
+    """``module.attr`` when that module is installed, else None (parts land independently)."""
+    if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+        return None
+    if importlib.util.find_spec(module) is None:
+        return None
+    return getattr(importlib.import_module(module), attr, None)
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    """The beat entries from ``schedules/beat.py`` (tasks named by string)."""
+    build = _optional("schedules.beat", "build_schedule")
+    return dict(build(settings)) if build else {}
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -86,6 +102,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "redbeat_key_prefix": settings.redis_key_prefix + "redbeat:",
         "redbeat_lock_timeout": 150,
         "beat_max_loop_interval": 30,
+        "beat_schedule": beat_schedule(settings),
     }
 
 
@@ -93,7 +110,18 @@ def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or settings_or_exit()
     celery_app = Celery("sync_workers", task_cls=SyncTask)
     celery_app.conf.update(celery_config(settings))
+    install_hooks = _optional("sync_workers.observability.metrics", "install_worker_hooks")
+    if install_hooks:
+        install_hooks(celery_app)
     return celery_app
+
+
+@signals.celeryd_init.connect
+@signals.beat_init.connect
+def _init_sentry(**_: Any) -> None:
+    init = _optional("sync_workers.observability.sentry", "init_sentry")
+    if init:
+        init(settings_or_exit())
 
 
 def _setup_logging(**_: Any) -> None:
