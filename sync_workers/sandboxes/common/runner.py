@@ -15,12 +15,16 @@ SANDBOXES = {"xcart": "X-Cart", "acumatica": "Acumatica"}
 
 
 def find_create_app(kind: str) -> Any | None:
-    """The sandbox's ``create_app``, or ``None`` when that sandbox is not available."""
-    try:
-        module = importlib.import_module(f"sync_workers.sandboxes.{kind}")
-    except ImportError:
-        return None
-    return getattr(module, "create_app", None)
+    """The sandbox's ``create_app`` (from the package or its ``app`` module), or ``None``."""
+    for name in (f"sync_workers.sandboxes.{kind}", f"sync_workers.sandboxes.{kind}.app"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        create_app = getattr(module, "create_app", None)
+        if create_app is not None:
+            return create_app
+    return None
 
 
 def serve_sandbox(kind: str, host: str, port: int, data_dir: str, seed: bool) -> None:
