@@ -212,6 +212,10 @@ class SessionPool:
                 self._lease = current
                 return current
             self._check_backoff()
+            if current is not None and self.config.auth_mode == "cookie":
+                # Usually already dead (401), but a session refused for another reason would
+                # otherwise keep its seat while we open a second one.
+                auth.logout(self._transport, self.config, current.credential)
             try:
                 credential = auth.renew(
                     self._transport, self.config, current.credential if current else None

@@ -88,10 +88,13 @@ def test_expired_session_relogs_in_once_and_retries(mock, client):
     mock.add("GET", url, json={"InventoryID": {"value": "MUG"}})
     mock.add("GET", url, status=401, json=NOT_LOGGED_IN)
     mock.add("GET", url, json={"InventoryID": {"value": "MUG"}})
+    mock.add("POST", LOGOUT, status=204)
     client.get_by_keys("StockItem", "MUG")
     assert client.get_by_keys("StockItem", "MUG") == {"InventoryID": "MUG"}
     logins = [c for c in mock.calls if c.request.url == LOGIN]
     assert len(logins) == 2
+    logouts = [c for c in mock.calls if c.request.url == LOGOUT]
+    assert len(logouts) == 1 and "first" in logouts[0].request.headers["Cookie"]
     cookies = [c.request.headers["Cookie"] for c in mock.calls if c.request.url == url]
     assert ["first" in c for c in cookies] == [True, True, False]
     assert "second" in cookies[-1]
