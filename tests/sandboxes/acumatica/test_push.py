@@ -170,9 +170,9 @@ def test_order_allocation_and_shipment_confirmation_are_pushed(
             i["Status"] == "Confirmed" for m in of("Shipments")(ms) for i in m["Inserted"]
         )
     )
-    confirmed = [m for m in of("Shipments")(messages) if m["Inserted"][0]["Status"] == "Confirmed"][
-        0
-    ]
+    confirmed = next(
+        m for m in of("Shipments")(messages) if m["Inserted"][0]["Status"] == "Confirmed"
+    )
     assert confirmed["Deleted"][0]["Status"] == "Open"
     receiver.wait(
         lambda ms: any(
