@@ -186,7 +186,7 @@ def delete_product(sb: Sandbox, product_id: int) -> None:
     with sb.store.tx():
         get_product(sb, product_id)
         sb.store.delete("products", product_id)
-        sb.store.query("DELETE FROM variants WHERE product_id = ?", (product_id,))
+        sb.store.execute("DELETE FROM variants WHERE product_id = ?", (product_id,))
 
 
 def get_variant(sb: Sandbox, product_id: int, variant_id: int) -> dict[str, Any]:

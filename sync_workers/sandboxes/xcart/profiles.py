@@ -171,7 +171,7 @@ def delete_profile(sb: Sandbox, profile_id: int) -> None:
             if len(admins) <= 1:
                 raise bad_request("Cannot remove the last admin profile")
         sb.store.delete("profiles", profile_id)
-        sb.store.query("DELETE FROM addresses WHERE profile_id = ?", (profile_id,))
+        sb.store.execute("DELETE FROM addresses WHERE profile_id = ?", (profile_id,))
 
 
 # --- addresses ---------------------------------------------------------------------------

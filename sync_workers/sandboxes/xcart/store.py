@@ -160,6 +160,10 @@ class Store:
         with self.tx() as db:
             return [row_doc(row) for row in db.execute(sql, params).fetchall()]
 
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+        with self.tx() as db:
+            db.execute(sql, params)
+
     def scalar(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Any:
         with self.tx() as db:
             row = db.execute(sql, params).fetchone()
