@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +17,7 @@ import redis
 import requests
 
 from sync_workers.connectors.config import XCartConfig
-from sync_workers.connectors.dates import parse_optional, to_utc_iso, utcnow
+from sync_workers.connectors.dates import parse_datetime, parse_optional, to_utc_iso, utcnow
 from sync_workers.connectors.errors import XCART, NotSupported
 from sync_workers.connectors.hashing import DEFAULT_VOLATILE_KEYS, content_hash
 from sync_workers.connectors.http import Transport
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 PRODUCT_VOLATILE_KEYS = DEFAULT_VOLATILE_KEYS
 PROFILE_VOLATILE_KEYS = DEFAULT_VOLATILE_KEYS | {"first_login_date"}
 _FAR_FUTURE = timedelta(days=3650)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _moment(record: Mapping[str, Any]) -> datetime | None:
@@ -145,9 +146,13 @@ class XCartClient:
         return supported
 
     def orders_changed_since(
-        self, since: datetime, *, until: datetime | None = None, page_size: int | None = None
+        self,
+        since: datetime | None,
+        *,
+        until: datetime | None = None,
+        page_size: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Orders whose ``update_date`` is in ``[since, until]`` (inclusive).
+        """Orders whose ``update_date`` is in ``[since, until]`` (inclusive; ``None``: open).
 
         With the filter: ascending by update date, keyset on the last date seen (orders sharing
         that date are skipped by id, and a page made only of one date moves on by page), so an
@@ -157,6 +162,7 @@ class XCartClient:
         runs; dedupe with :class:`~sync_workers.connectors.cursor.PollCursor`.
         """
         size = page_size or self.config.page_size
+        since = parse_datetime(since) if since is not None else _EPOCH
         if self.supports_last_renew_filter():
             yield from self._changed_ascending(since, until, size)
         else:
