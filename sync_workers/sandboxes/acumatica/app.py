@@ -21,13 +21,17 @@ UNQUEUED = ("/entity/auth/logout",)
 
 
 def create_app(data_dir: Path, **options: Any) -> Flask:
-    """Build the app. Options: ``faults`` (dict), ``licence`` (dict), ``behaviour`` (dict), ``seed`` (bool)."""
+    """Build the app.
+
+    Options: ``faults`` (dict, else ``$SANDBOX_FAULTS``), ``licence`` and ``behaviour`` (dicts
+    merged into the stored settings), ``seed`` (load the seed data set when the store is empty).
+    """
     sandbox = Sandbox(Path(data_dir), faults=options.get("faults"))
     if options.get("licence"):
         sandbox.set_limits(options["licence"])
     if options.get("behaviour"):
         sandbox.set_behaviour(options["behaviour"])
-    if options.get("seed"):
+    if options.get("seed") and not sandbox.store.all("StockItem"):
         seed(sandbox.env)
 
     app = Flask(__name__)
