@@ -118,15 +118,15 @@ RULES: tuple[Rule, ...] = (
     # Seat limit first: Acumatica reports it under several statuses.
     Rule(LoginLimitReached, "API Login Limit", ACUMATICA, body=_LOGIN_LIMIT, maybe_applied=False),
     Rule(RateLimited, "too many requests", status=429, maybe_applied=False),
-    Rule(SessionExpired, "not logged in", ACUMATICA, status=401, maybe_applied=False),
     Rule(AuthError, "invalid X-Cart token", XCART, status=401, maybe_applied=False),
     Rule(
         AuthError,
         "invalid OAuth grant",
         ACUMATICA,
-        status=400,
+        status=(400, 401),
         body=_p(r'"invalid_(grant|client)"'),
     ),
+    Rule(SessionExpired, "not logged in", ACUMATICA, status=401, maybe_applied=False),
     Rule(AuthError, "invalid credentials", ACUMATICA, status=500, body=_p(r"Invalid credentials")),
     Rule(
         NotFound,

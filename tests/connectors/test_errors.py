@@ -82,6 +82,7 @@ ACU_500 = {"message": "An error has occurred.", "exceptionType": "PX.Data.PXExce
             ValidationFailed,
         ),
         (ACUMATICA, 400, {"error": "invalid_grant"}, AuthError),
+        (ACUMATICA, 401, {"error": "invalid_client"}, AuthError),
         (ACUMATICA, 412, {"message": "exists"}, PreconditionFailed),
         (
             ACUMATICA,

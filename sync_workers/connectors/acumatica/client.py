@@ -61,18 +61,17 @@ class AcumaticaClient:
         register_atexit: bool = True,
     ) -> None:
         self.config = config
-        limits = None
-        if config.requests_per_minute or config.max_concurrent:
-            limits = SharedLimits(
-                client,
-                f"acumatica:{config.base_url.rstrip('/')}:{config.tenant or ''}",
-                requests_per_window=config.requests_per_minute,
-                window_seconds=config.rate_window_seconds,
-                max_concurrent=config.max_concurrent,
-                lease_seconds=config.connect_timeout + config.read_timeout + 5.0,
-                max_wait=config.max_wait_seconds,
-                prefix=prefix,
-            )
+        # Always shared, so a 429 pauses the whole fleet even without configured caps.
+        limits = SharedLimits(
+            client,
+            f"acumatica:{config.base_url.rstrip('/')}:{config.tenant or ''}",
+            requests_per_window=config.requests_per_minute,
+            window_seconds=config.rate_window_seconds,
+            max_concurrent=config.max_concurrent,
+            lease_seconds=config.connect_timeout + config.read_timeout + 5.0,
+            max_wait=config.max_wait_seconds,
+            prefix=prefix,
+        )
         self.transport = Transport(
             ACUMATICA,
             connect_timeout=config.connect_timeout,

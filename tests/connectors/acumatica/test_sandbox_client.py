@@ -193,3 +193,9 @@ def test_oauth_mode_reads_with_a_shared_token(acumatica_sandbox, make_client):
 def test_wrong_password_is_permanent(make_client):
     with pytest.raises(AuthError):
         make_client(password="wrong").get_list("StockItem", top=1)
+
+
+def test_wrong_oauth_client_secret_is_permanent(make_client):
+    acu = make_client(auth_mode="oauth", client_id="sync@Company", client_secret="wrong")
+    with pytest.raises(AuthError):
+        acu.get_list("StockItem", top=1)
