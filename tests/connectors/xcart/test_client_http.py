@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sync_workers.connectors.config import XCartConfig
 from sync_workers.connectors.dates import parse_datetime
@@ -258,3 +260,41 @@ def test_offsets_of_the_since_bound_do_not_matter(mock, xcart):
     serve(mock, FakeOrders(make_orders([T0, T0 + timedelta(seconds=1)]), filter_supported=True))
     since = T0.astimezone(timezone(timedelta(hours=-5)))
     assert sorted(changed_ids(xcart, since)) == [1, 2]
+
+
+@st.composite
+def order_sets(draw):
+    instants = draw(st.lists(st.integers(0, 50), min_size=1, max_size=4))
+    stamps = [
+        T0 + timedelta(seconds=draw(st.sampled_from(instants)))
+        for _ in range(draw(st.integers(0, 25)))
+    ]
+    low = T0 + timedelta(seconds=draw(st.integers(0, 50)))
+    high = draw(st.one_of(st.none(), st.integers(0, 50).map(lambda s: T0 + timedelta(seconds=s))))
+    return stamps, low, high, draw(st.integers(1, 6)), draw(st.booleans())
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(order_sets())
+def test_changed_since_is_exact_for_any_ties_and_page_size(redis_client, case):
+    stamps, low, high, size, filter_supported = case
+    orders = make_orders(stamps)
+    expected = sorted(
+        o["id"]
+        for o in orders
+        if parse_datetime(o["update_date"]) >= low
+        and (high is None or parse_datetime(o["update_date"]) <= high)
+    )
+    client = XCartClient(XCartConfig(base_url=BASE, token="t", page_size=size), redis_client)
+    client._last_renew_filter = filter_supported  # skip the probe: both paths are exercised
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(
+            "GET",
+            f"{BASE}/api/orders",
+            callback=FakeOrders(orders, filter_supported=filter_supported),
+        )
+        found = [o["id"] for o in client.orders_changed_since(low, until=high)]
+    assert len(found) == len(set(found))
+    assert sorted(found) == expected
