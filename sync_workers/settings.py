@@ -201,6 +201,42 @@ VARIABLES: tuple[Variable, ...] = (
         "2",
         "Records newer than now minus this wait for the next poll",
     ),
+    Variable(
+        "ORDERS_POLL_INTERVAL_SECONDS",
+        _float(1),
+        None,
+        "Interval of the orders poll; default: POLL_INTERVAL_SECONDS",
+    ),
+    Variable(
+        "CUSTOMERS_POLL_INTERVAL_SECONDS",
+        _float(1),
+        None,
+        "Interval of the customers poll; default: POLL_INTERVAL_SECONDS",
+    ),
+    Variable(
+        "PAYMENTS_POLL_INTERVAL_SECONDS",
+        _float(1),
+        None,
+        "Interval of the payments poll; default: POLL_INTERVAL_SECONDS",
+    ),
+    Variable(
+        "SHIPMENTS_POLL_INTERVAL_SECONDS",
+        _float(1),
+        None,
+        "Interval of the shipments poll; default: POLL_INTERVAL_SECONDS",
+    ),
+    Variable(
+        "PRODUCTS_POLL_INTERVAL_SECONDS",
+        _float(1),
+        None,
+        "Interval of the products poll; default: POLL_INTERVAL_SECONDS",
+    ),
+    Variable(
+        "INVENTORY_POLL_INTERVAL_SECONDS",
+        _float(1),
+        None,
+        "Interval of the inventory poll; default: POLL_INTERVAL_SECONDS",
+    ),
     # Operations
     Variable(
         "LOG_LEVEL",
@@ -238,6 +274,51 @@ VARIABLES: tuple[Variable, ...] = (
         None,
         "Flower credentials (user:password)",
         secret=True,
+    ),
+    Variable(
+        "FLOWER_ADDRESS",
+        fields.String(validate=validate.Length(min=1)),
+        "127.0.0.1",
+        "Address Flower listens on; anything but loopback requires FLOWER_BASIC_AUTH",
+    ),
+    Variable("FLOWER_PORT", _int(1, 65535), "5555", "Port of the Flower monitoring UI"),
+    Variable(
+        "WEBHOOKS_HOST",
+        fields.String(validate=validate.Length(min=1)),
+        "127.0.0.1",
+        "Address the webhook receiver listens on",
+    ),
+    Variable("WEBHOOKS_PORT", _int(1, 65535), "8090", "Port of the webhook receiver"),
+    Variable("WEBHOOKS_WORKERS", _int(1, 64), "2", "gunicorn worker processes of the receiver"),
+    Variable(
+        "WEBHOOK_MAX_BODY_BYTES",
+        _int(1024),
+        "1048576",
+        "Largest webhook body accepted; larger requests get 413",
+    ),
+    Variable(
+        "WEBHOOK_ACUMATICA_HEADER",
+        fields.String(validate=validate.Regexp(r"^[A-Za-z0-9-]+$", error="must be a header name")),
+        "X-Sync-Secret",
+        "Name of the custom header carrying WEBHOOK_ACUMATICA_SECRET",
+    ),
+    Variable(
+        "WEBHOOK_DEDUPE_SECONDS",
+        _int(60),
+        "172800",
+        "How long a notification id is remembered (Acumatica resends for two days)",
+    ),
+    Variable(
+        "WEBHOOK_REPLAY_WINDOW_SECONDS",
+        _int(1),
+        "300",
+        "Signed X-Cart webhooks older (or newer) than this many seconds are refused",
+    ),
+    Variable(
+        "METRICS_LAG_WINDOW_SECONDS",
+        _int(60),
+        "3600",
+        "Records synced within this many seconds feed the lag percentiles",
     ),
 )
 
