@@ -61,6 +61,7 @@ class Auth:
         max_sessions: Callable[[], int],
         idle_timeout: Callable[[], float],
         on_change: Callable[[str], None] | None = None,
+        token_lifetime: Callable[[], float] = lambda: TOKEN_LIFETIME,
     ) -> None:
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
@@ -71,7 +72,7 @@ class Auth:
         self._idle_timeout = idle_timeout
         self._on_change = on_change or (lambda _event: None)
         self.peak_sessions = 0
-        self.token_lifetime = TOKEN_LIFETIME
+        self._token_lifetime = token_lifetime
 
     # --- credentials -----------------------------------------------------------------------
 
@@ -221,11 +222,12 @@ class Auth:
         self, session: Session, now: float, *, rotate_only: bool = False
     ) -> dict[str, object]:
         token = secrets.token_urlsafe(32)
-        session.access_tokens[token] = now + self.token_lifetime
+        lifetime = self._token_lifetime()
+        session.access_tokens[token] = now + lifetime
         self._by_token[token] = session.key
         answer: dict[str, object] = {
             "access_token": token,
-            "expires_in": self.token_lifetime,
+            "expires_in": int(lifetime) if float(lifetime).is_integer() else lifetime,
             "token_type": "Bearer",
             "scope": session.scope,
         }

@@ -43,6 +43,7 @@ class Sandbox:
             max_sessions=lambda: self.limits.max_sessions,
             idle_timeout=lambda: self.limits.idle_timeout_seconds,
             on_change=self._auth_event,
+            token_lifetime=lambda: self.settings.token_lifetime_seconds,
         )
         self.push = PushNotifier(self.store, TENANT)
         self.faults = FaultInjector(

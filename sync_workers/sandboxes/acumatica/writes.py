@@ -113,7 +113,7 @@ def merge_details(defn: EntityDef, rows: list[Record], items: list[Any]) -> None
         if not isinstance(item, dict):
             continue
         rid = item.get("id")
-        row = by_id.get(rid) if rid else None
+        row = by_id.get(rid) if rid else _by_detail_keys(defn, rows, item)
         if item.get("delete") is True or (
             isinstance(item.get("delete"), dict) and item["delete"].get("value")
         ):
@@ -124,6 +124,22 @@ def merge_details(defn: EntityDef, rows: list[Record], items: list[Any]) -> None
             row = {"id": new_id(), NEW: True}
             rows.append(row)
         merge(defn, row, item)
+
+
+def _by_detail_keys(defn: EntityDef, rows: list[Record], item: dict[str, Any]) -> Record | None:
+    """The line whose detail keys equal the item's (e.g. a warehouse row by WarehouseID)."""
+    if not defn.keys:
+        return None
+    wanted = []
+    for key in defn.keys:
+        present, value = unwrap(item.get(key, {}))
+        if not present or value in (None, ""):
+            return None
+        wanted.append(str(value).strip().lower())
+    for row in rows:
+        if [str(row.get(k, "")).strip().lower() for k in defn.keys] == wanted:
+            return row
+    return None
 
 
 def link_tree(defn: EntityDef, body: dict[str, Any]) -> dict[str, Any]:

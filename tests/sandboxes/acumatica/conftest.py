@@ -27,6 +27,7 @@ DEFAULT_BEHAVIOUR = {
     "long_actions": [],
     "long_action_seconds": 0.2,
     "copy_addresses_without_override": True,
+    "token_lifetime_seconds": 3600,
 }
 
 

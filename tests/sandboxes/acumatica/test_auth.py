@@ -193,3 +193,22 @@ def test_odata_accepts_basic_auth_without_a_seat(anon: Api) -> None:
         timeout=10,
     )
     assert refused.status_code == 401
+
+
+def test_expired_access_token_is_401_and_frees_the_seat_without_refresh(anon: Api) -> None:
+    anon.control("POST", "/behaviour", {"token_lifetime_seconds": 0.3})
+    token = requests.post(
+        f"{anon.url}/identity/connect/token", data={**TOKEN_FORM, "scope": "api"}, timeout=10
+    ).json()
+    assert "refresh_token" not in token
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    assert (
+        requests.get(f"{anon.url}{BASE}/StockItem?$top=1", headers=headers, timeout=10).status_code
+        == 200
+    )
+    time.sleep(0.4)
+    assert (
+        requests.get(f"{anon.url}{BASE}/StockItem?$top=1", headers=headers, timeout=10).status_code
+        == 401
+    )
+    assert anon.control("GET", "/stats")["sessions_in_use"] == 0

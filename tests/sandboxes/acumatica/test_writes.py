@@ -266,3 +266,30 @@ def test_customer_email_follows_main_contact(api: Api) -> None:
         **{"$expand": "MainContact"},
     ).json()
     assert value(updated, "MainContact", "Email") == "b@example.com"
+
+
+def test_detail_rows_are_matched_by_their_keys_when_no_id_is_sent(api: Api) -> None:
+    body = {
+        "InventoryID": {"value": "AA-0001"},
+        "WarehouseDetails": [{"WarehouseID": {"value": "RETAIL"}, "Override": {"value": True}}],
+    }
+    item = api.put("StockItem", body, **{"$expand": "WarehouseDetails"}).json()
+    rows = {value(r, "WarehouseID"): r for r in item["WarehouseDetails"]}
+    assert len(item["WarehouseDetails"]) == 2
+    assert value(rows["RETAIL"], "Override") is True
+    order = api.order(lines=[("AA-0001", 1), ("AA-0002", 1)])
+    by_line = {"id": order["id"], "Details": [{"LineNbr": {"value": 2}, "OrderQty": {"value": 7}}]}
+    updated = api.put("SalesOrder", by_line, **{"$expand": "Details"}).json()
+    assert [value(line, "OrderQty") for line in updated["Details"]] == [1.0, 7.0]
+
+
+def test_order_with_a_shipment_cannot_be_deleted(api: Api) -> None:
+    order = api.order()
+    api.action(
+        "SalesOrder", "SalesOrderCreateShipment", {"id": order["id"]}, WarehouseID="WHOLESALE"
+    )
+    response = api.delete(f"SalesOrder/{order['id']}")
+    assert (
+        response.status_code == 500 and "cannot be deleted" in response.json()["exceptionMessage"]
+    )
+    assert api.get(f"SalesOrder/{order['id']}").status_code == 200

@@ -17,6 +17,7 @@ VALUATION_METHODS = ("Average", "Standard", "FIFO", "Specific")
 IN_DOC_STATUSES = ("On Hold", "Balanced", "Released")
 
 STOCK_ITEM_WAREHOUSE_DETAIL = EntityDef(
+    keys=("WarehouseID",),
     name="StockItemWarehouseDetail",
     fields=(
         Field("WarehouseID", label="Warehouse"),
@@ -139,6 +140,7 @@ INVENTORY_ADJUSTMENT = EntityDef(
 )
 
 INVENTORY_RECEIPT_DETAIL = EntityDef(
+    keys=("LineNumber",),
     name="InventoryReceiptDetail",
     fields=(
         Field("InventoryID", label="Inventory Item"),

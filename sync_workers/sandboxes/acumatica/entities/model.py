@@ -54,6 +54,7 @@ class EntityDef:
     name: str
     fields: tuple[Field, ...]
     links: tuple[Link, ...] = ()
+    # Key fields; for a detail entity, the fields that identify a line when no id is sent.
     keys: tuple[str, ...] = ()
     # Top-level entity: has URLs, a tag in swagger.json and a screen.
     screen: str | None = None

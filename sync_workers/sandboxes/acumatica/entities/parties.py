@@ -79,6 +79,7 @@ CUSTOMER = EntityDef(
 )
 
 PAYMENT_ORDER_DETAIL = EntityDef(
+    keys=("OrderType", "OrderNbr"),
     name="PaymentOrderDetail",
     fields=(
         Field("OrderType", label="Order Type"),
@@ -125,6 +126,7 @@ PAYMENT = EntityDef(
 )
 
 SHIPMENT_DETAIL = EntityDef(
+    keys=("LineNbr",),
     name="ShipmentDetail",
     fields=(
         Field("InventoryID", label="Inventory Item"),
@@ -145,6 +147,7 @@ SHIPMENT_DETAIL = EntityDef(
 )
 
 SHIPMENT_PACKAGE = EntityDef(
+    keys=("LineNbr",),
     name="ShipmentPackage",
     fields=(
         Field("BoxID"),

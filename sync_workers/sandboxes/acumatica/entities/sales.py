@@ -34,6 +34,7 @@ LINE_TYPES = ("Goods for Inventory", "Non-Inventory Goods", "Misc. Charge")
 OPERATIONS = ("Issue", "Receipt")
 
 SALES_ORDER_DETAIL = EntityDef(
+    keys=("LineNbr",),
     name="SalesOrderDetail",
     fields=(
         Field("InventoryID", label="Inventory Item"),
@@ -88,6 +89,7 @@ TOTALS = EntityDef(
 )
 
 TAX_DETAIL = EntityDef(
+    keys=("TaxID",),
     name="TaxDetail",
     fields=(
         Field("TaxID", label="Tax"),

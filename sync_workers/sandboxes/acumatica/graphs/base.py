@@ -39,6 +39,7 @@ class Settings:
     long_actions: list[str] = field(default_factory=list)
     long_action_seconds: float = 1.0
     copy_addresses_without_override: bool = True
+    token_lifetime_seconds: float = 3600
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -347,6 +347,13 @@ class SalesOrderGraph(Graph):
                 )
         order["Payments"] = rows
 
+    def can_delete(self, record: Record) -> str | None:
+        if record.get("Shipments") or record.get("Payments"):
+            return "The order cannot be deleted because it has shipments or payments."
+        if record.get("Status") in ("Completed", "Invoiced"):
+            return f"An order with the {record.get('Status')} status cannot be deleted."
+        return None
+
     # --- actions ---------------------------------------------------------------------------
 
     def actions(self) -> dict[str, Any]:
