@@ -1,0 +1,98 @@
+"""Seat sharing, leases and sign-out of the fleet-wide session pool (HTTP mocked)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+import responses
+
+from sync_workers.connectors.acumatica.client import AcumaticaClient
+from sync_workers.connectors.config import AcumaticaConfig
+
+BASE = "http://erp.test"
+LOGIN = f"{BASE}/entity/auth/login"
+LOGOUT = f"{BASE}/entity/auth/logout"
+ITEM = f"{BASE}/entity/Default/24.200.001/StockItem/MUG"
+PASSWORD = "pw-Secret-9"
+
+
+@pytest.fixture
+def mock():
+    sessions = itertools.count(1)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(
+            "POST",
+            LOGIN,
+            callback=lambda _req: (
+                204,
+                {"Set-Cookie": f"ASP.NET_SessionId=s{next(sessions)}; path=/"},
+                "",
+            ),
+        )
+        rsps.add("POST", LOGOUT, status=204)
+        rsps.add("GET", ITEM, json={"InventoryID": {"value": "MUG"}})
+        yield rsps
+
+
+def client(redis_client, **settings) -> AcumaticaClient:
+    config = AcumaticaConfig(
+        base_url=BASE, username="admin", password="pw", tenant="Company", **settings
+    )
+    return AcumaticaClient(config, redis_client, register_atexit=False)
+
+
+def calls(mock, url: str) -> list:
+    return [c for c in mock.calls if c.request.url == url]
+
+
+def test_clients_spread_over_the_configured_seats_and_no_further(mock, redis_client):
+    fleet = [client(redis_client, max_sessions=2) for _ in range(5)]
+    for member in fleet:
+        member.get_by_keys("StockItem", "MUG")
+    assert len(calls(mock, LOGIN)) == 2
+    cookies = {c.request.headers["Cookie"] for c in calls(mock, ITEM)}
+    assert cookies == {"ASP.NET_SessionId=s1", "ASP.NET_SessionId=s2"}
+    for member in fleet:
+        member.close()
+    assert len(calls(mock, LOGOUT)) == 2
+
+
+def test_a_dead_processes_lease_expires_and_the_last_live_user_signs_out(mock, redis_client):
+    dead = client(redis_client, session_lease_seconds=0.3)
+    dead.get_by_keys("StockItem", "MUG")  # then never closes: the process was killed
+    alive = client(redis_client, session_lease_seconds=0.3)
+    alive.get_by_keys("StockItem", "MUG")
+    assert len(calls(mock, LOGIN)) == 1
+    time.sleep(0.35)
+    alive.close()
+    assert len(calls(mock, LOGOUT)) == 1
+
+
+def test_a_live_lease_keeps_the_session_open(mock, redis_client):
+    first = client(redis_client)
+    second = client(redis_client)
+    first.get_by_keys("StockItem", "MUG")
+    second.get_by_keys("StockItem", "MUG")
+    first.close()
+    assert calls(mock, LOGOUT) == []
+    second.get_by_keys("StockItem", "MUG")
+    assert len(calls(mock, LOGIN)) == 1
+
+
+def test_pool_keys_are_scoped_by_prefix_and_never_hold_the_password(mock, redis_client):
+    client(redis_client).get_by_keys("StockItem", "MUG")
+    keys = redis_client.keys("*")
+    assert keys and all(k.startswith(b"sync:") for k in keys)
+    stored = b""
+    for key in keys:
+        kind = redis_client.type(key)
+        if kind == b"hash":
+            stored += b"".join(redis_client.hvals(key))
+        elif kind == b"string":
+            stored += redis_client.get(key) or b""
+        elif kind == b"zset":
+            stored += b"".join(redis_client.zrange(key, 0, -1))
+    assert b"ASP.NET_SessionId" in stored  # the shared cookie is there...
+    assert PASSWORD.encode() not in stored  # ...the password never is
