@@ -100,6 +100,8 @@ def render(
                     ),
                 )
             )
+    if "files" in expand and (not select or "files" in select):
+        items.append(("files", record.get("files") or []))
     items.sort(key=lambda kv: kv[0].lower())
     out.update(items)
     out["custom"] = {}

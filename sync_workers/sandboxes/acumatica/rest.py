@@ -22,6 +22,7 @@ from .errors import (
     json_response,
     not_found_resource,
 )
+from .files import add_file_routes, file_links
 from .filters import FilterError, Node, UnknownField, evaluate, field_paths, parse
 from .graphs import ActionError, graph_for
 from .graphs.base import Graph
@@ -127,7 +128,12 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
                 records = (
                     records[skip : skip + int(top)] if top not in (None, "") else records[skip:]
                 )
-                body = [render(defn, r, base=g.base, expand=expand, select=select) for r in records]
+                body = [
+                    render(
+                        defn, with_files(defn, r, expand), base=g.base, expand=expand, select=select
+                    )
+                    for r in records
+                ]
         except UnknownField as exc:
             return http_error(500, str(exc))
         except (FilterError, ValueError) as exc:
@@ -219,6 +225,13 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
         parts = rest.split("/") if "/" in rest else rest.split("|")
         return graph.by_keys(parts)
 
+    add_file_routes(bp, sandbox.store, find)
+
+    def with_files(defn: EntityDef, record: Record, expand: Any) -> Record:
+        if expand and "files" in expand:
+            record = {**record, "files": file_links(sandbox.store, defn, record, g.base)}
+        return record
+
     @bp.route("/<name>/<path:rest>", methods=["GET", "DELETE"])
     def record_by_key(name: str, rest: str) -> Response:
         defn = entity_or_404(name)
@@ -233,6 +246,7 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
         if request.method == "DELETE":
             return delete(defn, record)
         expand, select = query_trees()
+        record = with_files(defn, record, expand)
         return json_response(render(defn, record, base=g.base, expand=expand, select=select))
 
     def delete(defn: EntityDef, record: Record) -> Response:

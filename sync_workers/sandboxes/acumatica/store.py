@@ -13,6 +13,7 @@ import copy
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,15 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY,
+    note_id TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    comment TEXT,
+    versions INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    UNIQUE (note_id, filename)
+);
 """
 
 
@@ -158,11 +168,47 @@ class Store:
                 (name, json.dumps(value)),
             )
 
+    def put_file(self, note_id: str, filename: str, data: bytes, comment: str | None) -> str:
+        """Attach a file to a record; the same name again adds a version under the same id."""
+        with self.lock:
+            row = self._db.execute(
+                "SELECT id, versions FROM files WHERE note_id = ? AND filename = ?",
+                (note_id, filename),
+            ).fetchone()
+            if row:
+                self._db.execute(
+                    "UPDATE files SET data = ?, comment = ?, versions = ? WHERE id = ?",
+                    (data, comment, row[1] + 1, row[0]),
+                )
+                return str(row[0])
+            file_id = str(uuid.uuid4())
+            self._db.execute(
+                "INSERT INTO files (id, note_id, filename, comment, versions, data) VALUES (?, ?, ?, ?, 1, ?)",
+                (file_id, note_id, filename, comment, data),
+            )
+            return file_id
+
+    def get_file(self, file_id: str) -> tuple[str, bytes] | None:
+        with self.lock:
+            row = self._db.execute(
+                "SELECT filename, data FROM files WHERE id = ?", (file_id,)
+            ).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    def files_of(self, note_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            rows = self._db.execute(
+                "SELECT id, filename, comment FROM files WHERE note_id = ? ORDER BY rowid",
+                (note_id,),
+            ).fetchall()
+        return [{"id": r[0], "filename": r[1], "comment": r[2]} for r in rows]
+
     def clear(self) -> None:
         """Drop every record and counter (settings such as licence limits are kept)."""
         with self.lock:
             self._db.execute("DELETE FROM records")
             self._db.execute("DELETE FROM counters")
+            self._db.execute("DELETE FROM files")
             self._records = {}
             self._seq = {}
 

@@ -72,6 +72,12 @@ def test_easy_acumatica_round_trip(anon: Api, tmp_path: Path) -> None:
         invocation = client.models.CancelSalesOrder(
             entity=client.models.SalesOrder(OrderType="SO", OrderNbr=saved["OrderNbr"]["value"])
         )
+        client.sales_order.put_file(
+            saved["id"], "order.txt", b"X-Cart order", comment="from the store"
+        )
+        files = client.sales_order.get_files(saved["id"])
+        assert [f["comment"] for f in files] == ["from the store"]
+
         client.sales_order.invoke_action_cancel_sales_order(invocation)
         assert client.sales_order.get_by_id(saved["id"])["Status"]["value"] == "Canceled"
     finally:
