@@ -80,4 +80,5 @@ def create_app(data_dir: Path, **options: Any) -> Flask:
 
 
 def sandbox_of(app: Flask) -> Sandbox:
-    return app.extensions["acumatica_sandbox"]  # type: ignore[no-any-return]
+    sandbox: Sandbox = app.extensions["acumatica_sandbox"]
+    return sandbox

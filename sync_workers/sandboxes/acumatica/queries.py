@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -46,11 +47,16 @@ def _sort_value(value: Any, type_: str) -> tuple[int, Any]:
     return (1, str(value).lower())
 
 
+def _type_of(defn: EntityDef, name: str) -> str:
+    fld = defn.field(name)
+    return fld.type if fld is not None else "String"
+
+
 def sort_records(defn: EntityDef, records: list[Record]) -> list[Record]:
     """Key order (case-insensitive), the stable order of a list read without ``$orderby``."""
     if not defn.keys:
         return list(records)
-    types = [(k, (defn.field(k).type if defn.field(k) else "String")) for k in defn.keys]
+    types = [(k, _type_of(defn, k)) for k in defn.keys]
     return sorted(records, key=lambda r: tuple(_sort_value(r.get(k), t) for k, t in types))
 
 
@@ -61,8 +67,12 @@ def order_by(defn: EntityDef, records: list[Record], text: str) -> list[Record]:
     for clause in reversed(clauses):
         name = clause[0]
         descending = len(clause) > 1 and clause[1].lower() == "desc"
-        out.sort(key=lambda r, n=name: _sort_key(defn, r, n), reverse=descending)
+        out.sort(key=_key_for(defn, name), reverse=descending)
     return out
+
+
+def _key_for(defn: EntityDef, path: str) -> Callable[[Record], tuple[int, Any]]:
+    return lambda record: _sort_key(defn, record, path)
 
 
 def _sort_key(defn: EntityDef, record: Record, path: str) -> tuple[int, Any]:

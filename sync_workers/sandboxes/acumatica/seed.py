@@ -110,23 +110,23 @@ def seed(env: Env, options: dict[str, Any] | None = None) -> dict[str, Any]:
             items.prepare(record, old)
             items.save(record, old)
             count_items += 1
-        for entry in CUSTOMERS:
-            record = customers.by_keys([entry["CustomerID"]])
+        for data in CUSTOMERS:
+            record = customers.by_keys([data["CustomerID"]])
             old = None if record is None else dict(record)
-            record = record or {"id": new_id(), "note": "", "CustomerID": entry["CustomerID"]}
-            record.update({k: v for k, v in entry.items() if k[0].isupper()})
-            record["Email"] = entry["email"]
+            record = record or {"id": new_id(), "note": "", "CustomerID": data["CustomerID"]}
+            record.update({k: v for k, v in data.items() if k[0].isupper()})
+            record["Email"] = data["email"]
             record["MainContact"] = {
                 "id": new_id(),
-                "Email": entry["email"],
+                "Email": data["email"],
                 "Phone1": "+1 555 0100",
                 "Address": {
                     "id": new_id(),
                     "AddressLine1": "1 Main Street",
-                    "City": entry["city"],
-                    "State": entry["state"],
+                    "City": data["city"],
+                    "State": data["state"],
                     "PostalCode": "00000",
-                    "Country": entry["country"],
+                    "Country": data["country"],
                 },
             }
             customers.prepare(record, old)

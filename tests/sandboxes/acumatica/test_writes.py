@@ -293,3 +293,13 @@ def test_order_with_a_shipment_cannot_be_deleted(api: Api) -> None:
         response.status_code == 500 and "cannot be deleted" in response.json()["exceptionMessage"]
     )
     assert api.get(f"SalesOrder/{order['id']}").status_code == 200
+
+
+def test_concurrent_puts_get_distinct_numbers(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        orders = list(pool.map(lambda n: api.order(CustomerOrder=f"C-{n}"), range(24)))
+    numbers = {value(o, "OrderNbr") for o in orders}
+    assert len(numbers) == 24
+    assert len(api.get("SalesOrder", **{"$select": "OrderNbr"}).json()) == 24
