@@ -1,0 +1,138 @@
+"""Load and check the declarative mapping templates (``templates/<flow>.yaml``).
+
+A template is data, not code: an integrator edits the YAML and restarts the workers. Each flow's
+mapping module may define ``validate_template(template) -> list[str]``; :func:`validate_all` runs
+every one at worker start-up so a bad template stops the worker with one line per problem
+instead of failing records one by one later.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import importlib.util
+import os
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Where the bundled templates live; ``SYNC_MAPPING_TEMPLATES_DIR`` points at a merchant's copy.
+BUNDLED_DIR = Path(__file__).with_name("templates")
+DIR_VARIABLE = "SYNC_MAPPING_TEMPLATES_DIR"
+
+
+class TemplateError(ValueError):
+    """A template is missing, unreadable or invalid; the message names the file and the key."""
+
+
+def templates_dir() -> Path:
+    configured = os.environ.get(DIR_VARIABLE)
+    return Path(configured) if configured else BUNDLED_DIR
+
+
+def template_path(flow: str) -> Path:
+    if not flow.replace("_", "").isalnum():
+        raise TemplateError(f"bad flow name {flow!r}")
+    return templates_dir() / f"{flow}.yaml"
+
+
+def read_template(path: Path) -> dict[str, Any]:
+    """Parse one YAML file into a mapping (no validation)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TemplateError(f"{path.name}: cannot read ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{path.name}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TemplateError(f"{path.name}: must be a mapping at the top level")
+    return data
+
+
+@cache
+def _load(path: str) -> dict[str, Any]:
+    return read_template(Path(path))
+
+
+def load_template(flow: str) -> dict[str, Any]:
+    """The template of ``flow`` (cached per file path; a deep copy, so callers may mutate it)."""
+    return copy.deepcopy(_load(str(template_path(flow))))
+
+
+def clear_cache() -> None:
+    """Forget loaded templates (tests, or a reload after an edit)."""
+    _load.cache_clear()
+
+
+def _validator(flow: str) -> Callable[[dict[str, Any]], list[str]] | None:
+    module = f"sync_workers.mapping.{flow}"
+    if importlib.util.find_spec(module) is None:
+        return None
+    return getattr(importlib.import_module(module), "validate_template", None)
+
+
+def validate_template(flow: str, template: Mapping[str, Any]) -> list[str]:
+    """Problems of one template: the common shape plus the flow's own checks."""
+    problems: list[str] = []
+    version = template.get("version")
+    if not isinstance(version, int) or version < 1:
+        problems.append("version: must be a positive integer")
+    check = _validator(flow)
+    if check is not None:
+        problems.extend(check(dict(template)))
+    return [f"{flow}.yaml: {p}" for p in problems]
+
+
+def validate_all(flows: Iterable[str] | None = None) -> list[str]:
+    """Every problem of every template (empty when all are valid); used at worker start-up."""
+    directory = templates_dir()
+    names = (
+        sorted(flows)
+        if flows is not None
+        else sorted(p.stem for p in directory.glob("*.yaml") if p.is_file())
+    )
+    problems: list[str] = []
+    for flow in names:
+        try:
+            template = read_template(template_path(flow))
+        except TemplateError as exc:
+            problems.append(str(exc))
+            continue
+        problems.extend(validate_template(flow, template))
+    return problems
+
+
+# Helpers the flows' validators share -----------------------------------------------------------
+
+
+def require_keys(template: Mapping[str, Any], path: str, keys: Iterable[str]) -> list[str]:
+    """Problems for each of ``keys`` missing under the dotted ``path`` of ``template``."""
+    node = lookup(template, path)
+    if not isinstance(node, Mapping):
+        return [f"{path}: must be a mapping"]
+    return [f"{path}.{key}: missing" for key in keys if key not in node]
+
+
+def require_codes(
+    template: Mapping[str, Any], path: str, codes: Iterable[str], what: str
+) -> list[str]:
+    """Problems for each reference code without an entry in the mapping at ``path``."""
+    node = lookup(template, path)
+    if not isinstance(node, Mapping):
+        return [f"{path}: must be a mapping of {what}"]
+    present = {str(k) for k in node}
+    return [f"{path}: no entry for {what} {code!r}" for code in codes if code not in present]
+
+
+def lookup(template: Mapping[str, Any], path: str) -> Any:
+    node: Any = template
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
