@@ -1,0 +1,49 @@
+"""``python -m sync_workers.webhooks [--host H] [--port N] [--workers N]``: serve with gunicorn."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from sync_workers.settings import settings_or_exit
+from sync_workers.webhooks.app import create_app
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, wsgi: Any, options: dict[str, Any]) -> None:
+        self._wsgi = wsgi
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self._wsgi
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = settings_or_exit()
+    parser = argparse.ArgumentParser(prog="python -m sync_workers.webhooks", description=__doc__)
+    parser.add_argument("--host", default=settings.webhooks_host)
+    parser.add_argument("--port", type=int, default=settings.webhooks_port)
+    parser.add_argument("--workers", type=int, default=settings.webhooks_workers)
+    args = parser.parse_args(argv)
+    options = {
+        "bind": f"{args.host}:{args.port}",
+        "workers": args.workers,
+        "worker_class": "sync",
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "accesslog": "-",
+        "limit_request_line": 8190,
+        "limit_request_fields": 100,
+    }
+    _Gunicorn(create_app(settings), options).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Acumatica push notifications: authentication, validation, dedupe, 2xx only once enqueued."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+from sync_workers.settings import get_settings
+from sync_workers.webhooks import create_app
+from sync_workers.webhooks.enqueue import BrokerUnavailable
+from tests.webhooks.conftest import PUSH_SECRET, Recorder, receiver_settings
+
+HEADERS = {"X-Sync-Secret": PUSH_SECRET}
+
+
+def notification(**changes):
+    body = {
+        "Inserted": [{"InventoryItem_inventoryCD": "SKU-1", "INSiteStatus_qtyOnHand": 7}],
+        "Deleted": [{"InventoryItem_inventoryCD": "SKU-1", "INSiteStatus_qtyOnHand": 9}],
+        "Query": "StockChanges",
+        "CompanyId": "Company",
+        "Id": str(uuid.uuid4()),
+        "TimeStamp": 638465233453014192,
+        "AdditionalInfo": {"PXPerformanceInfoStartTime": "03/20/2025 09:22:24"},
+    }
+    body.update(changes)
+    return body
+
+
+def queued_messages(redis_client, queue: str = "realtime") -> list[dict]:
+    key = get_settings().redis_key_prefix + queue
+    out = []
+    for raw in redis_client.lrange(key, 0, -1):
+        message = json.loads(raw)
+        _args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        out.append({"task": message["headers"]["task"], "kwargs": kwargs})
+    return out
+
+
+def test_push_notification_is_published_to_the_realtime_queue_as_received(redis_client) -> None:
+    client = create_app(receiver_settings()).test_client()
+    body = notification()
+
+    answer = client.post("/webhooks/acumatica/inventory", json=body, headers=HEADERS)
+
+    assert answer.status_code == 202
+    assert answer.json["status"] == "enqueued"
+    assert queued_messages(redis_client) == [
+        {"task": "tasks.inventory.realtime_on_push", "kwargs": {"notification": body}}
+    ]
+
+
+def test_duplicated_push_notification_enqueues_once(redis_client) -> None:
+    client = create_app(receiver_settings()).test_client()
+    body = notification()
+
+    first = client.post("/webhooks/acumatica/shipments", json=body, headers=HEADERS)
+    second = client.post("/webhooks/acumatica/shipments", json=body, headers=HEADERS)
+
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert second.json["status"] == "duplicate"
+    assert len(queued_messages(redis_client)) == 1
+
+
+def test_the_same_id_is_remembered_for_two_days(client, redis_client) -> None:
+    body = notification()
+    client.post("/webhooks/acumatica/orders", json=body, headers=HEADERS)
+
+    key = get_settings().redis_key_prefix + f"seen:push:{body['Id']}"
+    assert 172800 - 5 <= redis_client.ttl(key) <= 172800
+
+
+def test_a_failed_publish_answers_503_and_the_redelivery_is_accepted(redis_client) -> None:
+    def broker_down(task, kwargs):
+        raise BrokerUnavailable("ConnectionRefusedError")
+
+    body = notification()
+    down = create_app(receiver_settings(), enqueue=broker_down).test_client()
+    refused = down.post("/webhooks/acumatica/orders", json=body, headers=HEADERS)
+
+    recorder = Recorder()
+    up = create_app(receiver_settings(), enqueue=recorder).test_client()
+    accepted = up.post("/webhooks/acumatica/orders", json=body, headers=HEADERS)
+
+    assert refused.status_code == 503
+    assert "broker is unavailable" in refused.json["error"]
+    assert accepted.status_code == 202
+    assert recorder.calls == [("tasks.orders.realtime_on_push", {"notification": body})]
+
+
+def test_redis_outage_is_a_503_not_a_500() -> None:
+    settings = receiver_settings(REDIS_URL="redis://127.0.0.1:1/0")
+    recorder = Recorder()
+    client = create_app(settings, enqueue=recorder).test_client()
+
+    answer = client.post("/webhooks/acumatica/orders", json=notification(), headers=HEADERS)
+
+    assert answer.status_code == 503
+    assert recorder.calls == []
+
+
+def test_unknown_flow_is_404(client, recorder) -> None:
+    answer = client.post("/webhooks/acumatica/invoices", json=notification(), headers=HEADERS)
+
+    assert answer.status_code == 404
+    assert "unknown flow" in answer.json["error"]
+    assert recorder.calls == []
+
+
+def test_missing_or_wrong_secret_header_is_401(client, recorder) -> None:
+    missing = client.post("/webhooks/acumatica/orders", json=notification())
+    wrong = client.post(
+        "/webhooks/acumatica/orders", json=notification(), headers={"X-Sync-Secret": "guess"}
+    )
+
+    assert (missing.status_code, wrong.status_code) == (401, 401)
+    assert PUSH_SECRET not in wrong.get_data(as_text=True)
+    assert recorder.calls == []
+
+
+def test_pushes_are_refused_when_no_secret_is_configured(redis_client) -> None:
+    recorder = Recorder()
+    settings = receiver_settings(WEBHOOK_ACUMATICA_SECRET="")
+    client = create_app(settings, enqueue=recorder).test_client()
+
+    answer = client.post("/webhooks/acumatica/orders", json=notification(), headers=HEADERS)
+
+    assert answer.status_code == 403
+    assert "WEBHOOK_ACUMATICA_SECRET" in answer.json["error"]
+    assert recorder.calls == []
+
+
+def test_header_name_comes_from_the_settings(redis_client) -> None:
+    recorder = Recorder()
+    settings = receiver_settings(WEBHOOK_ACUMATICA_HEADER="X-Erp-Token")
+    client = create_app(settings, enqueue=recorder).test_client()
+
+    default_header = client.post("/webhooks/acumatica/orders", json=notification(), headers=HEADERS)
+    custom = client.post(
+        "/webhooks/acumatica/orders", json=notification(), headers={"X-Erp-Token": PUSH_SECRET}
+    )
+
+    assert (default_header.status_code, custom.status_code) == (401, 202)
+
+
+def test_malformed_notifications_get_400_with_the_reason(client, recorder) -> None:
+    cases = {
+        b"not json": "not valid JSON",
+        b"[1, 2]": "JSON object",
+        b"\xff\xfe": "not UTF-8",
+        json.dumps(notification(Id=None)).encode(): "Id",
+        json.dumps(notification(Id="a b")).encode(): "Id",
+        json.dumps(notification(Inserted={"a": 1})).encode(): "Inserted",
+        json.dumps(notification(Deleted=[1])).encode(): "Deleted",
+        json.dumps({"Id": "x"}).encode(): "Inserted or Deleted",
+        b'{"Id": "x", "Inserted": [], "TimeStamp": NaN}': "not valid JSON",
+    }
+    for raw, reason in cases.items():
+        answer = client.post("/webhooks/acumatica/orders", data=raw, headers=HEADERS)
+        assert answer.status_code == 400, raw
+        assert reason in answer.json["error"], (raw, answer.json)
+    assert recorder.calls == []
+
+
+def test_oversized_body_is_413_as_json(client, recorder) -> None:
+    body = notification(Inserted=[{"note": "x" * 5000}])
+
+    answer = client.post("/webhooks/acumatica/orders", json=body, headers=HEADERS)
+
+    assert answer.status_code == 413
+    assert answer.json["status"] == 413
+    assert recorder.calls == []
+
+
+def test_wrong_method_is_405_as_json(client) -> None:
+    answer = client.get("/webhooks/acumatica/orders")
+
+    assert answer.status_code == 405
+    assert answer.is_json
+
+
+def test_health_endpoint_reports_redis(client) -> None:
+    assert client.get("/healthz").json == {"status": "ok"}
+    down = create_app(receiver_settings(REDIS_URL="redis://127.0.0.1:1/0")).test_client()
+    assert down.get("/healthz").status_code == 503
