@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Response, jsonify
@@ -31,8 +32,10 @@ def http_error(
 
 
 def not_logged_in() -> Response:
+    """401 with a fresh ASP.NET_SessionId cookie, as recorded from a real instance."""
     response = jsonify({"message": "You are not logged in."})
     response.status_code = 401
+    response.set_cookie("ASP.NET_SessionId", secrets.token_hex(12), path="/", httponly=True)
     return response
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, Response, g, jsonify, request
 
 from .auth import CLIENT_SECRET, TENANT, USER, InvalidGrant, LoginLimit
@@ -43,6 +45,7 @@ def make_identity_blueprint(sandbox: Sandbox) -> Blueprint:
         response.set_cookie("CompanyID", tenant or TENANT, path="/", max_age=30 * 24 * 3600)
         response.set_cookie("UserBranch", str(data.get("branch") or 1), path="/")
         response.set_cookie("Locale", "Culture=en-US&TimeZone=GMTP0000U", path="/")
+        response.set_cookie("requestid", secrets.token_hex(16).upper(), path="/")
         return response
 
     @bp.post("/entity/auth/logout")

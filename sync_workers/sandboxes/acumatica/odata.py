@@ -65,7 +65,7 @@ class Dac:
 
 
 def _so_orders(store: Store) -> list[Row]:
-    ids = {str(c.get("CustomerID")).upper(): c.get("BAccountID") for c in store.all("Customer")}
+    ids = _baccounts(store)
     return [
         {
             "OrderType": o.get("OrderType"),
@@ -129,6 +129,72 @@ def _customers(store: Store) -> list[Row]:
     ]
 
 
+_SHIPMENT_CODES = {
+    "Open": "N",
+    "On Hold": "H",
+    "Confirmed": "F",
+    "Completed": "C",
+    "Canceled": "L",
+    "Invoiced": "I",
+    "Partially Invoiced": "Y",
+    "Receipted": "R",
+    "Auto-Generated": "A",
+}
+_PAYMENT_TYPES = {
+    "Payment": "PMT",
+    "Prepayment": "PPM",
+    "Refund": "REF",
+    "Credit Memo": "CRM",
+    "Voided Payment": "RPM",
+}
+_PAYMENT_CODES = {
+    "On Hold": "H",
+    "Balanced": "B",
+    "Voided": "V",
+    "Open": "N",
+    "Closed": "C",
+    "Pending Processing": "W",
+}
+
+
+def _baccounts(store: Store) -> dict[str, Any]:
+    return {str(c.get("CustomerID")).upper(): c.get("BAccountID") for c in store.all("Customer")}
+
+
+def _shipments(store: Store) -> list[Row]:
+    ids = _baccounts(store)
+    return [
+        {
+            "ShipmentNbr": s.get("ShipmentNbr"),
+            "ShipmentType": "I",
+            "Status": _SHIPMENT_CODES.get(s.get("Status") or "", "N"),
+            "CustomerID": ids.get(str(s.get("CustomerID")).upper()),
+            "ShipDate": s.get("ShipmentDate"),
+            "ShipVia": s.get("ShipVia"),
+            "ShipmentQty": s.get("ShippedQty"),
+            "LastModifiedDateTime": s.get("LastModifiedDateTime"),
+        }
+        for s in store.all("Shipment")
+    ]
+
+
+def _payments(store: Store) -> list[Row]:
+    ids = _baccounts(store)
+    return [
+        {
+            "DocType": _PAYMENT_TYPES.get(p.get("Type") or "", "PMT"),
+            "RefNbr": p.get("ReferenceNbr"),
+            "Status": _PAYMENT_CODES.get(p.get("Status") or "", "B"),
+            "CustomerID": ids.get(str(p.get("CustomerID")).upper()),
+            "PaymentMethodID": p.get("PaymentMethod"),
+            "CuryOrigDocAmt": p.get("PaymentAmount"),
+            "ExtRefNbr": p.get("PaymentRef"),
+            "LastModifiedDateTime": p.get("LastModifiedDateTime"),
+        }
+        for p in store.all("Payment")
+    ]
+
+
 def _cols(spec: str, types: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple((n, types.get(n, EDM_STRING)) for n in spec.split())
 
@@ -183,6 +249,33 @@ DACS: dict[str, Dac] = {
                 {"BAccountID": EDM_INT, "LastModifiedDateTime": EDM_DATETIME},
             ),
             _customers,
+        ),
+        Dac(
+            "SOShipment",
+            "PX_Objects_SO_SOShipment",
+            _cols(
+                "ShipmentNbr ShipmentType Status CustomerID ShipDate ShipVia ShipmentQty LastModifiedDateTime",
+                {
+                    "CustomerID": EDM_INT,
+                    "ShipDate": EDM_DATETIME,
+                    "ShipmentQty": EDM_DECIMAL,
+                    "LastModifiedDateTime": EDM_DATETIME,
+                },
+            ),
+            _shipments,
+        ),
+        Dac(
+            "ARPayment",
+            "PX_Objects_AR_ARPayment",
+            _cols(
+                "DocType RefNbr Status CustomerID PaymentMethodID CuryOrigDocAmt ExtRefNbr LastModifiedDateTime",
+                {
+                    "CustomerID": EDM_INT,
+                    "CuryOrigDocAmt": EDM_DECIMAL,
+                    "LastModifiedDateTime": EDM_DATETIME,
+                },
+            ),
+            _payments,
         ),
     )
 }

@@ -135,3 +135,26 @@ def test_odata_is_read_only_and_unknown_or_hidden_names_fail(anon: Api) -> None:
         requests.get(f"{anon.url}/t/Company/api/odata/gi/SalesOrders", timeout=10).status_code
         == 401
     )
+
+
+def test_dac_shipments_and_payments(api: Api) -> None:
+    order = api.order()
+    api.action(
+        "SalesOrder", "SalesOrderCreateShipment", {"id": order["id"]}, WarehouseID="WHOLESALE"
+    )
+    body = {
+        "Type": {"value": "Prepayment"},
+        "CustomerID": {"value": "XCGUEST"},
+        "PaymentAmount": {"value": 3},
+    }
+    api.put("Payment", body)
+    shipments = requests.get(
+        f"{api.url}/t/Company/api/odata/dac/SOShipment", auth=AUTH, timeout=10
+    ).json()["value"]
+    assert [s["Status"] for s in shipments] == ["N"]
+    payments = requests.get(
+        f"{api.url}/t/Company/api/odata/dac/PX_Objects_AR_ARPayment", auth=AUTH, timeout=10
+    ).json()["value"]
+    assert [(p["DocType"], p["Status"], p["CuryOrigDocAmt"]) for p in payments] == [
+        ("PPM", "B", 3.0)
+    ]
