@@ -26,7 +26,7 @@ def test_login_is_204_with_session_cookies(anon: Api) -> None:
         anon.http.cookies.keys()
     )
     assert "HttpOnly" in response.headers["Set-Cookie"]
-    assert "requestid" in anon.http.cookies.keys()
+    assert "requestid" in anon.http.cookies
 
 
 def test_bad_password_is_500_invalid_credentials(anon: Api) -> None:
