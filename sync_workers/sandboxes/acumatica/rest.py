@@ -21,13 +21,14 @@ from .errors import (
     invalid_request,
     json_response,
     not_found_resource,
+    not_logged_in,
 )
 from .files import add_file_routes, file_links
 from .filters import FilterError, Node, UnknownField, evaluate, field_paths, parse
 from .graphs import ActionError, graph_for
 from .graphs.base import Graph
 from .graphs.stock import InventorySummaryGraph
-from .queries import resolver, sort_records
+from .queries import order_by, resolver, sort_records
 from .rendering import ERRORS, ad_hoc_schema, parse_tree, render
 from .sandbox import LongOperation, Sandbox
 from .store import Record
@@ -63,14 +64,9 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
         if g.endpoint.lower() != ENDPOINT.lower() or g.version not in VERSIONS:
             return not_found_resource(request.url)
         if g.get("session") is None:
-            return _unauthorised()
+            return not_logged_in()
         g.base = f"/entity/{ENDPOINT}/{g.version}"
         return None
-
-    def _unauthorised() -> Response:
-        from .errors import not_logged_in
-
-        return not_logged_in()
 
     def entity_or_404(name: str) -> EntityDef | Response:
         defn = top_level(name)
@@ -119,21 +115,19 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
                 "PX.Api.ContractBased.OptimizedExport.CannotOptimizeException",
             )
         expand, select = query_trees()
+        # Stored records are replaced, never changed in place, so they can be read unlocked.
         try:
-            with sandbox.store.lock:
-                records = filtered(defn, request.args.get("$filter"))
-                records = _order_by(defn, records, request.args.get("$orderby"))
-                skip = int(request.args.get("$skip") or 0)
-                top = request.args.get("$top")
-                records = (
-                    records[skip : skip + int(top)] if top not in (None, "") else records[skip:]
-                )
-                body = [
-                    render(
-                        defn, with_files(defn, r, expand), base=g.base, expand=expand, select=select
-                    )
-                    for r in records
-                ]
+            records = filtered(defn, request.args.get("$filter"))
+            orderby = request.args.get("$orderby")
+            if orderby:
+                records = order_by(defn, records, orderby)
+            skip = int(request.args.get("$skip") or 0)
+            top = request.args.get("$top")
+            records = records[skip : skip + int(top)] if top not in (None, "") else records[skip:]
+            body = [
+                render(defn, with_files(defn, r, expand), base=g.base, expand=expand, select=select)
+                for r in records
+            ]
         except UnknownField as exc:
             return http_error(500, str(exc))
         except (FilterError, ValueError) as exc:
@@ -347,11 +341,3 @@ def _param(raw: Any) -> Any:
 
 def _matches(node: Node, defn: EntityDef, record: Record) -> bool:
     return bool(evaluate(node, resolver(defn, record)))
-
-
-def _order_by(defn: EntityDef, records: list[Record], text: str | None) -> list[Record]:
-    if not text:
-        return records
-    from .queries import order_by
-
-    return order_by(defn, records, text)
