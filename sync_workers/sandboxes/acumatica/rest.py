@@ -82,14 +82,14 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
         return parse_tree(request.args.get("$expand")), parse_tree(request.args.get("$select"))
 
     def filtered(defn: EntityDef, text: str | None) -> list[Record]:
-        records = sort_records(defn, sandbox.store.all(defn.name))
-        if not text:
-            return records
-        node = parse(text)
-        check = resolver(defn, {})
-        for path in field_paths(node):
-            check(path)
-        return [r for r in records if _matches(node, defn, r)]
+        records = sandbox.store.all(defn.name)
+        if text:
+            node = parse(text)
+            check = resolver(defn, {})
+            for path in field_paths(node):
+                check(path)
+            records = [r for r in records if _matches(node, defn, r)]
+        return sort_records(defn, records)
 
     @bp.get("/swagger.json")
     def swagger() -> Response:
