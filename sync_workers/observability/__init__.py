@@ -1,0 +1,1 @@
+"""Monitoring and alerting: Sentry (errors, beat monitors, dead-letter alerts) and Prometheus."""

@@ -1,0 +1,167 @@
+"""Sentry through a capturing transport: one alert per dead letter, no personal data."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+import sentry_sdk
+from sentry_sdk.transport import Transport
+
+from sync_workers.dlq import DeadLetter
+from sync_workers.observability.scrubbing import before_send, scrub_text
+from sync_workers.observability.sentry import init_sentry
+from sync_workers.settings import load_settings
+from sync_workers.task import dead_lettered
+from tests.observability import sentry_tasks
+
+EMAIL = "jane.o'neil@example.com"
+STREET = "12 Rue de l'Église"
+PHONE = "+1 555 010 0199"
+TOKEN = "xc-token-4f9a8b7c6d"
+COOKIE = ".ASPXAUTH=AB12CD34EF56"
+PERSONAL = (EMAIL, STREET, PHONE, TOKEN, "AB12CD34EF56", "Jane", "O'Neil")
+
+
+class CapturingTransport(Transport):
+    def __init__(self, options=None) -> None:
+        super().__init__(options)
+        self.events: list[dict] = []
+
+    def capture_envelope(self, envelope) -> None:
+        event = envelope.get_event()
+        if event is not None:
+            self.events.append(event)
+
+
+@pytest.fixture
+def sentry_events():
+    transport = CapturingTransport()
+    env = {**os.environ, "SENTRY_DSN": "https://public@sentry.invalid/1"}
+    assert init_sentry(load_settings(env), transport=transport)
+    yield transport.events
+    sentry_sdk.flush()
+    dead_lettered.disconnect(dispatch_uid="sentry-dead-letter-alert")
+    sentry_sdk.get_client().close()
+    sentry_sdk.init()  # no DSN: a disabled client for the rest of the run
+
+
+def customer() -> dict:
+    return {
+        "email": EMAIL,
+        "firstname": "Jane",
+        "lastname": "O'Neil",
+        "phone": PHONE,
+        "address": {"street": STREET, "city": "Lyon", "zipcode": "69001"},
+        "token": TOKEN,
+    }
+
+
+def entry(**changes) -> DeadLetter:
+    values = dict(
+        flow="customers",
+        record_id="cust-42",
+        task="tasks.customers.push_customer",
+        step="push_customer",
+        task_id="task-1",
+        args=[],
+        kwargs={"record_id": "cust-42", "customer": customer()},
+        error_class="PermanentError",
+        error_message=f"customer {EMAIL} at {STREET} has no valid state; cookie {COOKIE}",
+        field_errors={"billing_address.state": "unknown state 'Rhône'"},
+        payload={"customer": customer(), "headers": {"Cookie": COOKIE}},
+    )
+    values.update(changes)
+    return DeadLetter(**values)
+
+
+def test_without_a_dsn_sentry_stays_off() -> None:
+    assert init_sentry(load_settings({**os.environ, "SENTRY_DSN": ""})) is False
+
+
+def test_dead_letter_alert_carries_flow_record_and_reason_and_no_personal_data(
+    sentry_events,
+) -> None:
+    dead_lettered.send(sender=None, entry=entry())
+    sentry_sdk.flush()
+
+    assert len(sentry_events) == 1
+    event = sentry_events[0]
+    assert event["tags"]["flow"] == "customers"
+    assert event["tags"]["record_id"] == "cust-42"
+    assert event["contexts"]["dead_letter"]["reason"].startswith("PermanentError: customer ")
+    assert "no valid state" in event["message"] or "no valid state" in json.dumps(event)
+    text = json.dumps(event, ensure_ascii=False)
+    for value in PERSONAL:
+        assert value not in text, value
+
+
+def test_each_dead_lettered_record_is_its_own_alert(sentry_events) -> None:
+    for n in range(3):
+        dead_lettered.send(sender=None, entry=entry(record_id=f"cust-{n}", task_id=f"t{n}"))
+    sentry_sdk.flush()
+
+    assert sorted(e["tags"]["record_id"] for e in sentry_events) == ["cust-0", "cust-1", "cust-2"]
+    assert len({tuple(e["fingerprint"]) for e in sentry_events}) == 3
+
+
+def test_a_task_dead_lettered_by_a_real_worker_alerts_once_without_personal_data(
+    sentry_events, redis_client, celery_worker
+) -> None:
+    sentry_tasks.reject_customer.apply_async(
+        kwargs={"record_id": "cust-77", "customer": customer()}
+    )
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not sentry_events:
+        sentry_sdk.flush()
+        time.sleep(0.1)
+    time.sleep(0.5)
+    sentry_sdk.flush()
+
+    assert [e["tags"]["record_id"] for e in sentry_events] == ["cust-77"]
+    assert sentry_events[0]["tags"]["flow"] == "customers"
+    text = json.dumps(sentry_events, ensure_ascii=False)
+    for value in PERSONAL:
+        assert value not in text, value
+
+
+def test_unexpected_errors_are_reported_with_frames_but_without_locals(sentry_events) -> None:
+    def crash(customer_email: str) -> None:
+        raise RuntimeError(f"could not parse reply for {customer_email}")
+
+    try:
+        crash(EMAIL)
+    except RuntimeError:
+        sentry_sdk.capture_exception()
+    sentry_sdk.flush()
+
+    assert len(sentry_events) == 1
+    frames = sentry_events[0]["exception"]["values"][0]["stacktrace"]["frames"]
+    assert frames and all("vars" not in frame for frame in frames)
+    assert EMAIL not in json.dumps(sentry_events[0], ensure_ascii=False)
+
+
+def test_scrubber_masks_emails_phones_credentials_and_personal_keys() -> None:
+    event = {
+        "message": f"mail {EMAIL}, call (555) 010-0199 or 555.010.0199, Authorization: Bearer abc.def",
+        "extra": {
+            "celery-job": {"task_name": "t", "args": [EMAIL], "kwargs": {"c": customer()}},
+            "order": {"shipping_address": {"street": STREET}, "total": "19.99"},
+            "when": "2026-11-27T05:00:00+00:00",
+        },
+        "request": {"headers": {"Cookie": COOKIE, "X-Auth-Token": TOKEN}, "cookies": {"a": "b"}},
+        "user": {"email": EMAIL, "ip_address": "10.1.2.3"},
+    }
+
+    scrubbed = before_send(event, {})
+
+    text = json.dumps(scrubbed, ensure_ascii=False)
+    for value in (*PERSONAL, "555", "abc.def", "10.1.2.3"):
+        assert value not in text, value
+    assert scrubbed["extra"]["order"]["total"] == "19.99"
+    assert scrubbed["extra"]["when"] == "2026-11-27T05:00:00+00:00"
+    assert scrubbed["extra"]["celery-job"] == {"task_name": "t"}
+    assert scrub_text("order 000123 of 2026-11-27") == "order 000123 of 2026-11-27"
