@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from sync_workers.dlq import DeadLetter
+from sync_workers.ledger import Status, claim_record, mark_status, session_scope
+from sync_workers.task import SyncTask
+
+log = logging.getLogger(__name__)
 
 Action = Literal["create", "update", "skip", "cancel", "error"]
 
@@ -37,9 +44,9 @@ class PlannedChange:
 class Drift:
     """A difference between the two systems found by reconcile.
 
-    ``kind``: ``missing_in_target`` (source record never synced), ``missing_in_source`` (the
-    ledger links to a record that is gone), ``stale`` (the ledger's hash is older than the
-    source), ``mismatch`` (field values differ).
+    ``kind``: ``missing_in_target`` (source record never synced), ``target_gone`` (the
+    ledger links to a target record that no longer exists), ``stale`` (the ledger's hash is
+    older than the source), ``mismatch`` (field values differ).
     """
 
     flow: str
@@ -51,3 +58,26 @@ class Drift:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class LedgerTask(SyncTask):
+    """A flow step whose dead letters also mark the record in the ledger.
+
+    ``ledger_flow``/``ledger_direction`` name the ledger rows of the step's records (the Celery
+    ``flow`` may differ, e.g. a customer resolved inside the order chain).
+    """
+
+    abstract = True
+    ledger_direction: str = "xcart_to_acumatica"
+
+    def on_dead_letter(self, entry: DeadLetter) -> None:
+        if not entry.record_id:
+            return
+        try:
+            with session_scope() as session:
+                record = claim_record(session, self.flow, self.ledger_direction, entry.record_id)
+                if record.target_key and entry.error_class != "PermanentError":
+                    return
+                mark_status(session, record, Status.DEAD_LETTERED, error=entry.error_message[:2000])
+        except Exception:  # the dead letter itself is already safe in Redis
+            log.exception("could not mark %s/%s dead-lettered", self.flow, entry.record_id)

@@ -1,0 +1,204 @@
+"""Customers: X-Cart buyers and profiles <-> Acumatica customers.
+
+Before any create, an existing Acumatica customer is looked for by e-mail, then phone; the link
+is kept in the ledger (``customers``/``xcart_to_acumatica``, source ``profile:<id>`` or
+``email:<address>``), so a known buyer costs no Acumatica call at all. A create uses a
+deterministic ``CustomerID``: retried after a lost answer, the PUT updates the record the first
+one made instead of adding a second.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sync_workers import clients
+from sync_workers.connectors.acumatica.filters import F
+from sync_workers.connectors.hashing import content_hash
+from sync_workers.flows.base import Drift, PlannedChange
+from sync_workers.ledger import (
+    Status,
+    claim_record,
+    find_by_source,
+    find_by_target,
+    mark_status,
+    session_scope,
+)
+from sync_workers.locks import record_lock
+from sync_workers.mapping import addresses
+from sync_workers.mapping import customers as customer_map
+from sync_workers.mapping.templates import load_template
+from sync_workers.tracing import current_trace_id
+
+log = logging.getLogger(__name__)
+
+FLOW = "customers"
+DIRECTION = "xcart_to_acumatica"
+REVERSE = "acumatica_to_xcart"
+LOCK_WAIT = 15.0
+_SELECT = ("CustomerID", "CustomerName", "Email", "Status")
+
+
+def template() -> dict[str, Any]:
+    return load_template(FLOW)
+
+
+def linked_customer(source_id: str) -> str | None:
+    """The Acumatica CustomerID the ledger links to this X-Cart buyer, if any."""
+    with session_scope() as session:
+        record = find_by_source(session, FLOW, DIRECTION, source_id)
+        if record is None or record.status != Status.SYNCED.value:
+            return None
+        return record.target_key or (record.data or {}).get("customer_id")
+
+
+def find_existing(email: str | None, phone: str | None, match_by: list[str]) -> dict | None:
+    """An Acumatica customer with this e-mail, else this phone (in ``match_by`` order)."""
+    client = clients.acumatica()
+    for key in match_by:
+        if key == "email" and email:
+            expr = F("Email") == email
+        elif key == "phone" and phone:
+            expr = F("MainContact/Phone1") == phone
+        else:
+            continue
+        rows = client.get_list("Customer", filter=expr, select=list(_SELECT), top=1)
+        if rows:
+            return rows[0]
+    return None
+
+
+def _link(source_id: str, customer_id: str, data: Mapping[str, Any]) -> None:
+    """Record the link; a customer already linked to another buyer is shared, not re-linked."""
+    with session_scope() as session:
+        record = claim_record(session, FLOW, DIRECTION, source_id, trace_id=current_trace_id())
+        other = find_by_target(session, FLOW, DIRECTION, customer_id)
+        if other is None or other.id == record.id:
+            record.target_key = customer_id
+        record.data = {**(record.data or {}), **data, "customer_id": customer_id}
+        mark_status(session, record, Status.SYNCED)
+
+
+def ensure_for_order(order: Mapping[str, Any], profile: Mapping[str, Any] | None) -> str:
+    """The Acumatica CustomerID for an order's buyer; matched or created when not linked yet."""
+    tmpl = template()
+    guest = customer_map.is_guest(order, profile)
+    if guest and tmpl.get("guest_mode") == "single":
+        return str(tmpl["guest_customer"])
+    source_id = customer_map.source_id(order, guest=guest)
+    linked = linked_customer(source_id)
+    if linked:
+        return linked
+    with record_lock(FLOW, source_id, wait=LOCK_WAIT):
+        linked = linked_customer(source_id)
+        if linked:
+            return linked
+        billing = order.get("billing_address") or {}
+        email = str(order.get("email") or "").strip()
+        phone = addresses.normalise_phone(billing.get("phone")) or None
+        found = find_existing(email, phone, list(tmpl.get("match_by") or ["email", "phone"]))
+        if found is not None:
+            customer_id = str(found["CustomerID"])
+            how = "matched"
+        else:
+            customer_id = customer_map.customer_id_for(
+                tmpl, profile_id=None if guest else order.get("customer_id"), email=email
+            )
+            states = addresses.state_table(load_template("orders"))
+            record = customer_map.to_customer(order, tmpl, states, customer_id=customer_id)
+            clients.acumatica().put("Customer", record, select=list(_SELECT))
+            how = "created"
+        _link(source_id, customer_id, {"email": email, "how": how})
+        log.info("customer %s %s for %s", customer_id, how, source_id)
+        return customer_id
+
+
+# Profiles (scan + hash; X-Cart has no updated-since filter for profiles) ---------------------
+
+
+def changed_profiles(all: bool = False) -> Iterator[tuple[dict[str, Any], str]]:
+    """Customer profiles whose content changed since the last sync (every one with ``all``)."""
+    for profile, digest in clients.xcart().scan_profiles():
+        if profile.get("access_level", 0) != 0:
+            continue
+        if all:
+            yield profile, digest
+            continue
+        with session_scope() as session:
+            record = find_by_source(session, FLOW, DIRECTION, f"profile:{profile['id']}")
+            known = record.content_hash if record is not None else None
+        if known != digest:
+            yield profile, digest
+
+
+def sync_profile(profile_id: int) -> dict[str, Any]:
+    """Bring one registered X-Cart profile's customer up to date, per the system of record."""
+    tmpl = template()
+    xcart = clients.xcart()
+    profile = xcart.get_profile(profile_id)
+    digest = content_hash(profile, {"update_date", "last_login_date", "first_login_date"})
+    book = xcart.addresses(profile_id)
+    billing = next((a for a in book if a.get("is_billing")), book[0] if book else None)
+    source_id = f"profile:{int(profile_id)}"
+    states = addresses.state_table(load_template("orders"))
+    order_like = {
+        "id": None,
+        "customer_id": profile_id,
+        "email": profile.get("login"),
+        "billing_address": billing,
+        "currency": None,
+    }
+    customer_id = ensure_for_order(order_like, profile)
+    client = clients.acumatica()
+    customer = client.get_by_keys("Customer", customer_id, expand=["MainContact"], missing_ok=True)
+    result: dict[str, Any] = {"record_id": str(profile_id), "customer_id": customer_id}
+    if customer is None:
+        result["action"] = "missing"
+        return result
+    update = customer_map.profile_changes(profile, billing, customer, tmpl, states)
+    if update:
+        client.put("Customer", update, select=["CustomerID"])
+    back = customer_map.xcart_profile_changes(profile, customer, tmpl)
+    if back:
+        xcart.update_profile(profile_id, back)
+    with session_scope() as session:
+        record = claim_record(session, FLOW, DIRECTION, source_id)
+        record.content_hash = digest
+        mark_status(session, record, Status.SYNCED)
+    result["action"] = "update" if (update or back) else "skip"
+    result["acumatica_fields"] = sorted(k for k in update if k != "CustomerID")
+    result["xcart_fields"] = sorted(back)
+    return result
+
+
+def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:
+    """What a profile resync would do (reads only)."""
+    planned: list[PlannedChange] = []
+    wanted = {int(i) for i in ids} if ids else None
+    for profile, _digest in changed_profiles(all=all or bool(ids)):
+        if wanted is not None and int(profile["id"]) not in wanted:
+            continue
+        source_id = f"profile:{profile['id']}"
+        linked = linked_customer(source_id)
+        planned.append(
+            PlannedChange(
+                FLOW,
+                DIRECTION,
+                source_id,
+                "update" if linked else "create",
+                target_key=linked,
+                reason="content changed" if linked else "not linked yet",
+            )
+        )
+    return planned
+
+
+def drift(since: Any = None) -> list[Drift]:
+    """Registered profiles with no customer link."""
+    found = []
+    for profile, _digest in changed_profiles(all=True):
+        source_id = f"profile:{profile['id']}"
+        if linked_customer(source_id) is None:
+            found.append(Drift(FLOW, DIRECTION, source_id, None, "missing_in_target"))
+    return found

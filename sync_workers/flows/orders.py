@@ -1,0 +1,458 @@
+"""Orders: X-Cart order -> Acumatica sales order, one per X-Cart order whatever happens.
+
+Steps (each called by one thin task): ``fetch`` -> ``validate`` -> ``transform`` -> ``push`` ->
+``write_back``. Exactly once in effect rests on three things:
+
+* the ledger row per order (unique per source id and per target key);
+* a Redis lock per order around the push;
+* a remote look-up by ``CustomerOrder`` before any create the ledger cannot prove safe. The
+  ledger proves it when no earlier attempt ever sent the PUT: ``put_sent`` is committed before
+  the PUT goes out, so a retry after a lost answer (or a replay) always looks first.
+
+So the normal path for a new order with a known customer costs one Acumatica call here (the PUT)
+and one in the payment flow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sync_workers import clients
+from sync_workers.connectors.acumatica.filters import F
+from sync_workers.connectors.cursor import PollCursor
+from sync_workers.connectors.dates import parse_optional
+from sync_workers.connectors.hashing import content_hash
+from sync_workers.errors import PermanentError
+from sync_workers.flows import customers
+from sync_workers.flows.base import Drift, PlannedChange
+from sync_workers.ledger import (
+    CursorStore,
+    Status,
+    claim_record,
+    find_by_source,
+    mark_synced,
+    session_scope,
+)
+from sync_workers.locks import record_lock
+from sync_workers.mapping import orders as order_map
+from sync_workers.mapping import payments as payment_map
+from sync_workers.mapping.templates import load_template
+from sync_workers.redis_client import get_redis, prefixed
+from sync_workers.tracing import current_trace_id
+from sync_workers.validation import orders as order_checks
+from sync_workers.validation import risk
+
+log = logging.getLogger(__name__)
+
+FLOW = "orders"
+DIRECTION = "xcart_to_acumatica"
+LOCK_WAIT = 20.0
+SKU_CACHE_SECONDS = 600
+ORDER_SELECT = ("OrderType", "OrderNbr", "Status", "CustomerOrder", "OrderTotal", "TaxTotal")
+OPEN_STATUSES = ("Open", "On Hold", "Credit Hold", "Pending Approval", "Back Order")
+VOLATILE = frozenset({"update_date", "tracking_numbers"})
+
+
+def template() -> dict[str, Any]:
+    return load_template(FLOW)
+
+
+def order_hash(order: Mapping[str, Any]) -> str:
+    return content_hash(order, VOLATILE)
+
+
+def target_key(sales_order: Mapping[str, Any]) -> str:
+    return f"{sales_order['OrderType']}/{sales_order['OrderNbr']}"
+
+
+# Known SKUs: one list read per cache period instead of one look-up per line -------------------
+
+
+def sku_known(inventory_id: str) -> bool:
+    """Whether Acumatica has this InventoryID (cached in Redis; a miss is checked once)."""
+    redis = get_redis()
+    key = prefixed(FLOW, "skus")
+    if not redis.exists(prefixed(FLOW, "skus", "fresh")):
+        refresh_skus()
+    wanted = inventory_id.strip().upper()
+    if redis.sismember(key, wanted):
+        return True
+    item = clients.acumatica().get_by_keys(
+        "StockItem", inventory_id, select=["InventoryID"], missing_ok=True
+    )
+    if item is None:
+        return False
+    redis.sadd(key, wanted)
+    return True
+
+
+def refresh_skus() -> int:
+    ids = [
+        str(row["InventoryID"]).strip().upper()
+        for row in clients.acumatica().iter_list("StockItem", select=["InventoryID"])
+        if row.get("InventoryID")
+    ]
+    redis = get_redis()
+    if ids:
+        redis.sadd(prefixed(FLOW, "skus"), *ids)
+    redis.set(prefixed(FLOW, "skus", "fresh"), "1", ex=SKU_CACHE_SECONDS)
+    return len(ids)
+
+
+# Risk history (Redis: recent orders per e-mail and address, totals per buyer) ---------------
+
+
+def _history(order: Mapping[str, Any], window_minutes: float) -> risk.History:
+    redis = get_redis()
+    now = time.time()
+    since = now - window_minutes * 60
+    email = str(order.get("email") or "").casefold()
+    address = risk.address_key(order.get("shipping_address") or order.get("billing_address"))
+    me = str(order["id"])
+    by_email = [m for m in redis.zrangebyscore(prefixed("risk", "email", email), since, now)]
+    by_address = [m for m in redis.zrangebyscore(prefixed("risk", "addr", address), since, now)]
+    totals = redis.hgetall(prefixed("risk", "totals", email))
+    return risk.History(
+        previous_totals=[order_map.money(v) for k, v in totals.items() if k != me],
+        recent_orders_same_email=len([m for m in by_email if m != me]),
+        recent_orders_same_address=len([m for m in by_address if m != me]),
+    )
+
+
+def _remember(order: Mapping[str, Any]) -> None:
+    redis = get_redis()
+    email = str(order.get("email") or "").casefold()
+    address = risk.address_key(order.get("shipping_address") or order.get("billing_address"))
+    moment = parse_optional(order.get("create_date"))
+    score = moment.timestamp() if moment else time.time()
+    ttl = 7 * 24 * 3600
+    pipe = redis.pipeline()
+    pipe.zadd(prefixed("risk", "email", email), {str(order["id"]): score})
+    pipe.expire(prefixed("risk", "email", email), ttl)
+    pipe.zadd(prefixed("risk", "addr", address), {str(order["id"]): score})
+    pipe.expire(prefixed("risk", "addr", address), ttl)
+    pipe.hset(prefixed("risk", "totals", email), str(order["id"]), str(order.get("total")))
+    pipe.execute()
+
+
+# Steps ---------------------------------------------------------------------------------------
+
+
+def fetch(order_id: int | str) -> dict[str, Any]:
+    """The order, its payment transactions and (for a new buyer) the profile, from X-Cart."""
+    xcart = clients.xcart()
+    order = xcart.get_order(int(order_id))
+    transactions = xcart.payment_transactions(int(order_id))
+    profile = None
+    if order.get("customer_id") and not customers.linked_customer(
+        f"profile:{int(order['customer_id'])}"
+    ):
+        profile = xcart.get_profile(int(order["customer_id"]))
+    state: dict[str, Any] = {
+        "record_id": str(order_id),
+        "order": order,
+        "transactions": transactions,
+        "profile": profile,
+        "hash": order_hash(order),
+    }
+    with session_scope() as session:
+        record = find_by_source(session, FLOW, DIRECTION, str(order_id))
+        if record is not None and record.target_key:
+            state["target_key"] = record.target_key
+            if record.content_hash == state["hash"]:
+                state["skip"] = "unchanged"
+    return state
+
+
+def validate(state: dict[str, Any]) -> dict[str, Any]:
+    """Every check before the first write; raises ``PermanentError`` naming the bad fields."""
+    if state.get("skip") or state.get("target_key"):
+        return state
+    order = state["order"]
+    tmpl = template()
+    if order_map.payment_action(order, tmpl) == "skip":
+        state["skip"] = "payment status " + str((order.get("payment_status") or {}).get("code"))
+        return state
+    problems = order_checks.order_problems(order, tmpl, sku_known=sku_known)
+    pay_tmpl = load_template("payments")
+    code = (order.get("payment_status") or {}).get("code")
+    for index, txn in enumerate(state.get("transactions") or []):
+        try:
+            if payment_map.action(txn, code, pay_tmpl) != "ignore" or txn.get("type") in (
+                "sale",
+                "auth",
+            ):
+                payment_map.method(txn, pay_tmpl)
+        except PermanentError as exc:
+            for field, reason in exc.field_errors.items():
+                problems[f"transactions[{index}].{field}"] = reason
+    for attempt in (order_map.ship_via, order_map.tax_id):
+        try:
+            attempt(order, tmpl)
+        except PermanentError as exc:
+            problems.update(exc.field_errors)
+    if problems:
+        summary = ", ".join(f"{k}: {v}" for k, v in sorted(problems.items()))
+        raise PermanentError(
+            f"order {order.get('order_number')} is invalid: {summary}",
+            field_errors=problems,
+            details={"order_id": order.get("id"), "order_number": order.get("order_number")},
+        )
+    rules = (tmpl.get("risk") or {}).get("rules") or {}
+    window = float(rules.get("velocity_window_minutes") or 60)
+    assessment = risk.assess(order, state.get("transactions") or [], _history(order, window), rules)
+    state["risk"] = {"score": assessment.score, "reasons": list(assessment.reasons)}
+    state["hold"] = assessment.holds((tmpl.get("risk") or {}).get("hold_threshold", 10**9))
+    return state
+
+
+def transform(state: dict[str, Any]) -> dict[str, Any]:
+    """Resolve the customer (matched or created, once) and build the sales order."""
+    if state.get("skip") or state.get("target_key"):
+        return state
+    order = state["order"]
+    customer_id = customers.ensure_for_order(order, state.get("profile"))
+    reasons = state["risk"]["reasons"] if state.get("hold") else []
+    state["customer_id"] = customer_id
+    state["sales_order"] = order_map.to_sales_order(
+        order, template(), customer_id=customer_id, hold_reasons=reasons
+    )
+    return state
+
+
+def find_remote(order_type: str, customer_order: str) -> dict[str, Any] | None:
+    """The sales order already holding this ``CustomerOrder``, if any."""
+    rows = clients.acumatica().get_list(
+        "SalesOrder",
+        filter=(F("OrderType") == order_type) & (F("CustomerOrder") == customer_order),
+        select=list(ORDER_SELECT),
+        top=1,
+    )
+    return rows[0] if rows else None
+
+
+def push(state: dict[str, Any]) -> dict[str, Any]:
+    """Create the sales order once (or cancel it, for a cancelled X-Cart order)."""
+    if state.get("skip"):
+        return state
+    if state.get("target_key"):
+        return _push_change(state)
+    order_id = state["record_id"]
+    sales_order = state["sales_order"]
+    with record_lock(FLOW, order_id, wait=LOCK_WAIT):
+        with session_scope() as session:
+            record = claim_record(session, FLOW, DIRECTION, order_id, trace_id=current_trace_id())
+            if record.target_key:
+                state["target_key"] = record.target_key
+                state["skip"] = "already synced"
+                return state
+            must_look = bool((record.data or {}).get("put_sent"))
+            if not must_look:
+                record.data = {**(record.data or {}), "put_sent": True}
+        found = None
+        if must_look:
+            found = find_remote(sales_order["OrderType"], sales_order["CustomerOrder"])
+        if found is None:
+            result = clients.acumatica().put("SalesOrder", sales_order, select=list(ORDER_SELECT))
+            state["created"] = True
+        else:
+            result = found
+            state["created"] = False
+        key = target_key(result)
+        with session_scope() as session:
+            record = claim_record(session, FLOW, DIRECTION, order_id)
+            mark_synced(
+                session,
+                record,
+                target_key=key,
+                content_hash=state["hash"],
+                source_updated_at=parse_optional(state["order"].get("update_date")),
+                data={
+                    "order_number": state["order"].get("order_number"),
+                    "customer_id": state.get("customer_id"),
+                    "status": result.get("Status"),
+                    "order_total": result.get("OrderTotal"),
+                    "tax_total": result.get("TaxTotal"),
+                    "risk": state.get("risk"),
+                },
+            )
+    state["target_key"] = key
+    state["acumatica"] = {k: result.get(k) for k in ORDER_SELECT}
+    return state
+
+
+def _push_change(state: dict[str, Any]) -> dict[str, Any]:
+    """An order already synced changed in X-Cart: cancel, refuse a refund, or note the edit."""
+    order = state["order"]
+    action = order_map.payment_action(order, template())
+    order_type, order_nbr = state["target_key"].split("/", 1)
+    client = clients.acumatica()
+    with record_lock(FLOW, state["record_id"], wait=LOCK_WAIT):
+        if action == "cancel":
+            current = client.get_by_keys("SalesOrder", order_type, order_nbr, select=["Status"])
+            status = (current or {}).get("Status")
+            if status in OPEN_STATUSES:
+                client.invoke_action(
+                    "SalesOrder",
+                    "CancelSalesOrder",
+                    {"OrderType": order_type, "OrderNbr": order_nbr},
+                )
+                status = "Canceled"
+            elif status != "Canceled":
+                raise PermanentError(
+                    f"X-Cart order {order.get('order_number')} was cancelled but sales order "
+                    f"{state['target_key']} is {status}: cancel or return it in Acumatica",
+                    field_errors={"payment_status.code": f"cancelled after {status}"},
+                )
+            state["change"] = "cancelled"
+        elif action == "refund":
+            raise PermanentError(
+                f"X-Cart order {order.get('order_number')} was refunded: refunds are not "
+                f"automated yet; record a customer refund for {state['target_key']} in Acumatica",
+                field_errors={"payment_status.code": "refund not automated"},
+            )
+        else:
+            state["change"] = "noted"
+        with session_scope() as session:
+            record = claim_record(session, FLOW, DIRECTION, state["record_id"])
+            record.content_hash = state["hash"]
+            record.data = {**(record.data or {}), "last_change": state["change"]}
+            if state["change"] == "cancelled":
+                record.data = {**record.data, "status": "Canceled"}
+    return state
+
+
+def write_back(state: dict[str, Any]) -> dict[str, Any]:
+    """Flag a tax difference, remember the order for risk rules; return the payments to make."""
+    if state.get("skip") or "sales_order" not in state:
+        return state
+    order = state["order"]
+    tmpl = template()
+    tax = tmpl.get("tax") or {}
+    acumatica = state.get("acumatica") or {}
+    if tax.get("mode") == "compute" and acumatica.get("TaxTotal") is not None:
+        difference = order_map.tax_difference(order, acumatica["TaxTotal"])
+        if abs(difference) > order_map.money(tax.get("tolerance") or 0):
+            log.warning(
+                "order %s: Acumatica tax differs from X-Cart's by %s",
+                order.get("order_number"),
+                difference,
+            )
+            with session_scope() as session:
+                record = claim_record(session, FLOW, DIRECTION, state["record_id"])
+                record.data = {**(record.data or {}), "tax_difference": str(difference)}
+    _remember(order)
+    return state
+
+
+def payment_transactions(state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The transactions of a synced order that become Acumatica payments."""
+    if not state.get("target_key") or state.get("skip") == "payment status D":
+        return []
+    code = (state["order"].get("payment_status") or {}).get("code")
+    pay_tmpl = load_template("payments")
+    return [
+        txn
+        for txn in state.get("transactions") or []
+        if payment_map.action(txn, code, pay_tmpl) in ("record", "hold")
+    ]
+
+
+# Polling and planning -----------------------------------------------------------------------
+
+
+def poll_settings() -> tuple[timedelta, timedelta]:
+    poll = template().get("poll") or {}
+    return (
+        timedelta(seconds=float(poll.get("overlap_seconds", 300))),
+        timedelta(seconds=float(poll.get("settle_seconds", 30))),
+    )
+
+
+def changed_orders(since: Any = None, all: bool = False) -> Iterator[dict[str, Any]]:
+    """Orders changed since the cursor (or ``since``; everything with ``all``).
+
+    With the cursor, the cursor moves only after the whole window was read and handed out.
+    """
+    xcart = clients.xcart()
+    if all or since is not None:
+        start = None if all else parse_optional(since)
+        yield from xcart.orders_changed_since(start)
+        return
+    overlap, settle = poll_settings()
+    cursor = PollCursor(CursorStore(), FLOW, DIRECTION, overlap=overlap, settle=settle)
+    window = cursor.window()
+    for order in xcart.orders_changed_since(window.start, until=window.end):
+        moment = parse_optional(order.get("update_date"))
+        if moment is not None and cursor.accept(order["id"], moment, moment):
+            yield order
+    cursor.commit()
+
+
+def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:
+    """What a resync would do, without writing anywhere (X-Cart and ledger reads only)."""
+    xcart = clients.xcart()
+    orders = (
+        [xcart.get_order(int(i)) for i in ids]
+        if ids
+        else list(changed_orders(since=since, all=all or since is None))
+    )
+    planned: list[PlannedChange] = []
+    tmpl = template()
+    for order in orders:
+        source = str(order["id"])
+        with session_scope() as session:
+            record = find_by_source(session, FLOW, DIRECTION, source)
+            key = record.target_key if record else None
+            known_hash = record.content_hash if record else None
+        if key is None:
+            try:
+                action = order_map.payment_action(order, tmpl)
+            except PermanentError as exc:
+                planned.append(PlannedChange(FLOW, DIRECTION, source, "error", reason=str(exc)))
+                continue
+            planned.append(
+                PlannedChange(
+                    FLOW,
+                    DIRECTION,
+                    source,
+                    "skip" if action == "skip" else "create",
+                    reason=f"payment status action {action}",
+                )
+            )
+        elif known_hash == order_hash(order):
+            planned.append(PlannedChange(FLOW, DIRECTION, source, "skip", key, "unchanged"))
+        else:
+            action = order_map.payment_action(order, tmpl)
+            kind = "cancel" if action == "cancel" else "update"
+            planned.append(PlannedChange(FLOW, DIRECTION, source, kind, key, "changed in X-Cart"))
+    return planned
+
+
+def drift(since: Any = None) -> list[Drift]:
+    """Orders never synced, and synced orders whose sales order is gone from Acumatica."""
+    found: list[Drift] = []
+    client = clients.acumatica()
+    for order in changed_orders(since=since, all=since is None):
+        source = str(order["id"])
+        with session_scope() as session:
+            record = find_by_source(session, FLOW, DIRECTION, source)
+            key = record.target_key if record else None
+            status = record.status if record else None
+        if key is None:
+            if status != Status.DEAD_LETTERED.value:
+                found.append(Drift(FLOW, DIRECTION, source, None, "missing_in_target"))
+            continue
+        order_type, order_nbr = key.split("/", 1)
+        if (
+            client.get_by_keys(
+                "SalesOrder", order_type, order_nbr, select=["OrderNbr"], missing_ok=True
+            )
+            is None
+        ):
+            found.append(Drift(FLOW, DIRECTION, source, key, "target_gone"))
+    return found

@@ -1,0 +1,178 @@
+"""Payments: X-Cart payment transaction -> Acumatica payment applied to the sales order.
+
+One payment per X-Cart transaction: the ledger row per transaction id, a Redis lock, and a
+look-up by ``PaymentRef`` (which carries the transaction id) before any create the ledger cannot
+prove safe. A payment waits for its sales order: without the order link it is retried later
+(``DependencyNotReady``), never failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sync_workers import clients
+from sync_workers.connectors.acumatica.filters import F
+from sync_workers.errors import DependencyNotReady, PermanentError
+from sync_workers.flows.base import PlannedChange
+from sync_workers.ledger import SyncRecord, claim_record, find_by_source, mark_synced, session_scope
+from sync_workers.locks import record_lock
+from sync_workers.mapping import payments as payment_map
+from sync_workers.mapping.templates import load_template
+from sync_workers.tracing import current_trace_id
+
+log = logging.getLogger(__name__)
+
+FLOW = "payments"
+DIRECTION = "xcart_to_acumatica"
+ORDERS = "orders"
+LOCK_WAIT = 20.0
+PAYMENT_SELECT = ("Type", "ReferenceNbr", "Status", "PaymentRef", "PaymentAmount")
+
+
+def template() -> dict[str, Any]:
+    return load_template(FLOW)
+
+
+def order_link(order_id: str) -> tuple[str, dict[str, Any]]:
+    """The sales order key and ledger data of an X-Cart order; defers when not synced yet."""
+    with session_scope() as session:
+        record = find_by_source(session, ORDERS, DIRECTION, str(order_id))
+        if record is None or not record.target_key:
+            raise DependencyNotReady(
+                f"order {order_id} has no sales order yet",
+                retry_after=1.0,
+                details={"order_id": str(order_id), "waits_for": "orders"},
+            )
+        return record.target_key, dict(record.data or {})
+
+
+def prepare(
+    transaction_id: str | int,
+    order_id: str | int,
+    transaction: Mapping[str, Any] | None = None,
+    order_payment_code: str | None = None,
+) -> dict[str, Any]:
+    """Build the payment for one transaction (waits for the order's sales order)."""
+    key, order_data = order_link(str(order_id))
+    xcart = clients.xcart()
+    if transaction is None:
+        found = [
+            t
+            for t in xcart.payment_transactions(int(order_id))
+            if str(t.get("id")) == str(transaction_id)
+        ]
+        if not found:
+            raise PermanentError(
+                f"order {order_id} has no payment transaction {transaction_id}",
+                field_errors={"transaction_id": "not found in X-Cart"},
+            )
+        transaction = found[0]
+    if order_payment_code is None:
+        order_payment_code = (xcart.get_order(int(order_id)).get("payment_status") or {}).get(
+            "code"
+        )
+    state: dict[str, Any] = {
+        "record_id": str(transaction_id),
+        "order_id": str(order_id),
+        "order_key": key,
+    }
+    tmpl = template()
+    action = payment_map.action(transaction, order_payment_code, tmpl)
+    if action == "ignore":
+        state["skip"] = f"transaction {transaction.get('type')} not recorded"
+        return state
+    if action == "refund":
+        raise PermanentError(
+            f"refund transaction {transaction_id} of order {order_id}: refunds are not automated "
+            f"yet; record a customer refund against {key} in Acumatica",
+            field_errors={"type": "refund not automated"},
+        )
+    order_type, order_nbr = key.split("/", 1)
+    state["payment"] = payment_map.to_payment(
+        transaction,
+        tmpl,
+        customer_id=str(order_data.get("customer_id") or ""),
+        order_type=order_type,
+        order_nbr=order_nbr,
+        on_hold=action == "hold",
+        order_number=order_data.get("order_number"),
+    )
+    return state
+
+
+def find_remote(payment: Mapping[str, Any]) -> dict[str, Any] | None:
+    rows = clients.acumatica().get_list(
+        "Payment",
+        filter=(F("Type") == payment["Type"]) & (F("PaymentRef") == payment["PaymentRef"]),
+        select=list(PAYMENT_SELECT),
+        top=1,
+    )
+    return rows[0] if rows else None
+
+
+def push(state: dict[str, Any]) -> dict[str, Any]:
+    """Create the payment once and link it in the ledger."""
+    if state.get("skip"):
+        return state
+    txn_id = state["record_id"]
+    payment = state["payment"]
+    with record_lock(FLOW, txn_id, wait=LOCK_WAIT):
+        with session_scope() as session:
+            record = claim_record(session, FLOW, DIRECTION, txn_id, trace_id=current_trace_id())
+            if record.target_key:
+                state.update(target_key=record.target_key, skip="already synced")
+                return state
+            must_look = bool((record.data or {}).get("put_sent"))
+            if not must_look:
+                record.data = {**(record.data or {}), "put_sent": True}
+        found = find_remote(payment) if must_look else None
+        result = found or clients.acumatica().put("Payment", payment, select=list(PAYMENT_SELECT))
+        key = f"{result['Type']}/{result['ReferenceNbr']}"
+        with session_scope() as session:
+            record = claim_record(session, FLOW, DIRECTION, txn_id)
+            mark_synced(
+                session,
+                record,
+                target_key=key,
+                data={
+                    "order_id": state["order_id"],
+                    "order_key": state["order_key"],
+                    "status": result.get("Status"),
+                    "amount": payment.get("PaymentAmount"),
+                },
+            )
+    state.update(target_key=key, created=found is None)
+    return state
+
+
+def unsynced_transactions(order_ids: list[str] | None = None) -> Iterator[tuple[str, dict]]:
+    """(order id, transaction) of synced orders whose payments are not in the ledger yet."""
+    with session_scope() as session:
+        query = session.query(SyncRecord.source_id).filter(
+            SyncRecord.flow == ORDERS,
+            SyncRecord.direction == DIRECTION,
+            SyncRecord.target_key.is_not(None),
+        )
+        if order_ids:
+            query = query.filter(SyncRecord.source_id.in_([str(i) for i in order_ids]))
+        synced = [row[0] for row in query]
+    xcart = clients.xcart()
+    for order_id in synced:
+        for txn in xcart.payment_transactions(int(order_id)):
+            with session_scope() as session:
+                record = find_by_source(session, FLOW, DIRECTION, str(txn["id"]))
+                done = record is not None and record.target_key
+            if not done:
+                yield order_id, txn
+
+
+def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:
+    """Transactions of synced orders that would become payments (reads only)."""
+    planned = []
+    for order_id, txn in unsynced_transactions([str(i) for i in ids] if ids else None):
+        planned.append(
+            PlannedChange(FLOW, DIRECTION, str(txn["id"]), "create", reason=f"order {order_id}")
+        )
+    return planned

@@ -1,0 +1,94 @@
+"""Order tasks (X-Cart -> Acumatica): fetch -> validate -> transform -> push -> write back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import chain
+
+from sync_workers.celery import app
+from sync_workers.flows import orders
+from sync_workers.flows.base import LedgerTask
+from sync_workers.tracing import trace
+from tasks import payments as payment_tasks
+
+STEP = {"base": LedgerTask, "flow": "orders", "record_arg": 0}
+
+
+def start(order_id: int | str) -> str:
+    """Start one order's chain under a new trace id; returns the first task's id."""
+    steps = chain(
+        fetch.si(record_id=str(order_id)),
+        validate.s(),
+        transform.s(),
+        push.s(),
+        write_back.s(),
+    )
+    with trace():
+        return str(steps.apply_async().id)
+
+
+@app.task(name="tasks.orders.fetch", base=LedgerTask, flow="orders", record_arg="record_id")
+def fetch(record_id: str) -> dict[str, Any]:
+    return orders.fetch(record_id)
+
+
+@app.task(name="tasks.orders.validate", **STEP)
+def validate(state: dict[str, Any]) -> dict[str, Any]:
+    return orders.validate(state)
+
+
+@app.task(name="tasks.orders.transform", **STEP)
+def transform(state: dict[str, Any]) -> dict[str, Any]:
+    return orders.transform(state)
+
+
+@app.task(name="tasks.orders.push", **STEP)
+def push(state: dict[str, Any]) -> dict[str, Any]:
+    return orders.push(state)
+
+
+@app.task(name="tasks.orders.write_back", **STEP)
+def write_back(state: dict[str, Any]) -> dict[str, Any]:
+    """Record the result and start one payment chain per transaction to record."""
+    state = orders.write_back(state)
+    code = (state["order"].get("payment_status") or {}).get("code")
+    started = [
+        payment_tasks.start(txn, order_id=state["record_id"], order_payment_code=code)
+        for txn in orders.payment_transactions(state)
+    ]
+    return {
+        "record_id": state["record_id"],
+        "target_key": state.get("target_key"),
+        "skip": state.get("skip"),
+        "payments": started,
+    }
+
+
+@app.task(name="tasks.orders.poll", flow="orders", record_arg="ids")
+def poll(
+    since: str | None = None,
+    ids: list[str] | None = None,
+    all: bool = False,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Start one chain per changed order (cursor), or per ``ids`` / since ``since`` / ``all``."""
+    if dry_run:
+        return {"plan": [c.as_dict() for c in orders.plan(since, ids, all)]}
+    if ids:
+        order_ids = [str(i) for i in ids]
+    else:
+        order_ids = [str(o["id"]) for o in orders.changed_orders(since=since, all=all)]
+    for order_id in order_ids:
+        start(order_id)
+    return {"started": order_ids}
+
+
+@app.task(name="tasks.orders.realtime_on_webhook", flow="orders", record_arg="data")
+def realtime_on_webhook(event: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A signed X-Cart store webhook (``order.*``): start the same chain a poll would."""
+    order = data.get("order") if isinstance(data.get("order"), dict) else data
+    order_id = order.get("id")
+    if order_id is None:
+        return {"started": None, "event": event}
+    return {"started": start(order_id), "event": event}
