@@ -1,0 +1,37 @@
+"""Every periodic entry of the engine, in one place: one poll per flow.
+
+Entries name their task by string (``tasks.<flow>.poll``), so the schedule never imports the
+tasks. Each entry expires after 1.5 intervals: when the workers are behind, a stale poll is
+dropped instead of piling up behind the next one. Run beat with RedBeat
+(``celery -A sync_workers beat -S redbeat.RedBeatScheduler``): the schedule and its last-run times
+live in Redis, and RedBeat's lock keeps a second beat standing by instead of sending twice.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sync_workers.settings import Settings
+
+FLOWS = ("orders", "customers", "payments", "shipments", "products", "inventory")
+EXPIRY_FACTOR = 1.5
+
+
+def poll_interval(settings: Settings, flow: str) -> float:
+    """The flow's own interval when set, else ``POLL_INTERVAL_SECONDS``."""
+    own = getattr(settings, f"{flow}_poll_interval_seconds", None)
+    return float(own if own is not None else settings.poll_interval_seconds)
+
+
+def build_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """``beat_schedule`` for the Celery app: ``poll-<flow>`` → ``tasks.<flow>.poll``."""
+    schedule: dict[str, dict[str, Any]] = {}
+    for flow in FLOWS:
+        every = poll_interval(settings, flow)
+        schedule[f"poll-{flow}"] = {
+            "task": f"tasks.{flow}.poll",
+            "schedule": timedelta(seconds=every),
+            "options": {"expires": round(every * EXPIRY_FACTOR, 3)},
+        }
+    return schedule
