@@ -1,0 +1,434 @@
+"""Inventory (Acumatica -> X-Cart): the store shows what the ERP can still sell.
+
+Triggers only name SKUs: a push notification's rows, the safety-net poll, a resync. The flush
+(:func:`push_stock`) then reads the *current* availability, so duplicates, out-of-order deliveries
+and Deleted/Inserted pairs split over two requests are all harmless, and a burst costs one read
+and at most one write per SKU per coalescing window (``sync_workers.flows.coalesce``).
+
+Overselling guard: X-Cart decrements its own stock at checkout, so the amount we write must
+already deduct X-Cart orders the ERP has not seen (ledger flow ``orders`` not ``synced``). A
+checkout landing between our read and our write would be overwritten, so after each write the
+flush reads the newest orders again and corrects the amount when one slipped in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from sync_workers import clients
+from sync_workers.connectors.hashing import content_hash
+from sync_workers.flows.base import Drift, FieldChange, PlannedChange
+from sync_workers.flows.coalesce import Coalescer
+from sync_workers.ledger import SyncRecord, claim_record, mark_synced, session_scope
+from sync_workers.ledger.models import Status
+from sync_workers.locks import record_lock
+from sync_workers.mapping import inventory as mapping
+from sync_workers.mapping.inventory import InventoryConfig, sku_key
+from sync_workers.redis_client import get_redis, prefixed
+
+log = logging.getLogger(__name__)
+
+FLOW = "inventory"
+DIRECTION = "acumatica_to_xcart"
+ORDERS_FLOW = "orders"
+#: Whole-second X-Cart timestamps: re-read this far behind the last read.
+ORDERS_OVERLAP_SECONDS = 2.0
+ORDERS_FULL_READ_SECONDS = 600.0
+INDEX_MIN_REBUILD_SECONDS = 60.0
+PUSH_DEDUPE_SECONDS = 2 * 24 * 3600
+MAX_CORRECTIONS = 3
+
+
+def config() -> InventoryConfig:
+    return mapping.load_config()
+
+
+def coalescer(cfg: InventoryConfig | None = None) -> Coalescer:
+    return Coalescer(FLOW, (cfg or config()).coalesce_window)
+
+
+# -- the store side: SKU -> product or variant ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    sku: str
+    product_id: int
+    variant_id: int | None = None
+    traceable: bool = True
+    amount: int | None = None  # as seen when the index was built (plan/drift only)
+
+    @property
+    def key(self) -> str:
+        if self.variant_id is None:
+            return f"product:{self.product_id}"
+        return f"variant:{self.product_id}:{self.variant_id}"
+
+
+def scan_store() -> dict[str, StoreTarget]:
+    """Every product and variant of the store by SKU, with its current amount."""
+    xcart = clients.xcart()
+    found: dict[str, StoreTarget] = {}
+    for product in xcart.iter_products():
+        pid = int(product["id"])
+        traceable = bool(product.get("inventory_traceable", True))
+        if product.get("sku"):
+            found[sku_key(product["sku"])] = StoreTarget(
+                sku_key(product["sku"]), pid, None, traceable, int(product.get("amount") or 0)
+            )
+        for variant in xcart.iter_variants(pid):
+            if variant.get("sku"):
+                found[sku_key(variant["sku"])] = StoreTarget(
+                    sku_key(variant["sku"]),
+                    pid,
+                    int(variant["id"]),
+                    traceable,
+                    int(variant.get("amount") or 0),
+                )
+    return found
+
+
+def store_index(*, refresh: bool = False) -> dict[str, StoreTarget]:
+    """The SKU index, from Redis while younger than ``store_index_seconds``."""
+    redis = get_redis()
+    key, stamp = prefixed(FLOW, "index"), prefixed(FLOW, "index", "at")
+    built = float(redis.get(stamp) or 0)
+    if not refresh and time.time() - built < config().store_index_seconds:
+        raw = redis.hgetall(key)
+        if raw:
+            return {sku: StoreTarget(sku, *json.loads(v)) for sku, v in raw.items()}
+    found = scan_store()
+    pipe = redis.pipeline()
+    pipe.delete(key)
+    if found:
+        pipe.hset(
+            key,
+            mapping={
+                s: json.dumps([t.product_id, t.variant_id, t.traceable]) for s, t in found.items()
+            },
+        )
+    pipe.set(stamp, str(time.time()))
+    pipe.execute()
+    return found
+
+
+def find_target(sku: str) -> StoreTarget | None:
+    """The store record of ``sku``; an unknown SKU rebuilds the index at most once a minute."""
+    index = store_index()
+    target = index.get(sku)
+    if target is None:
+        redis = get_redis()
+        if redis.set(prefixed(FLOW, "index", "miss"), "1", nx=True, ex=INDEX_MIN_REBUILD_SECONDS):
+            target = store_index(refresh=True).get(sku)
+    return target
+
+
+def store_amount_of(target: StoreTarget) -> int:
+    xcart = clients.xcart()
+    if target.variant_id is None:
+        record = xcart.get_product(target.product_id)
+    else:
+        record = xcart.get(f"/api/products/{target.product_id}/variants/{target.variant_id}")
+    return int(record.get("amount") or 0)
+
+
+def write_store_amount(target: StoreTarget, amount: int) -> None:
+    xcart = clients.xcart()
+    if target.variant_id is None:
+        xcart.set_product_stock(target.product_id, amount)
+    else:
+        xcart.set_variant_stock(target.product_id, target.variant_id, amount)
+
+
+# -- the ERP side ---------------------------------------------------------------------------------
+
+
+def erp_rows(sku: str) -> list[dict[str, Any]] | None:
+    """``InventorySummaryInquiry`` rows of one item; None when Acumatica has no such item."""
+    from sync_workers.connectors.errors import NotFound, ValidationFailed
+
+    try:
+        answer = clients.acumatica().put(
+            "InventorySummaryInquiry", {"InventoryID": sku}, expand=["Results"]
+        )
+    except (NotFound, ValidationFailed):
+        return None
+    return list(answer.get("Results") or [])
+
+
+def erp_availability(skus: Iterable[str], cfg: InventoryConfig) -> dict[str, float]:
+    """Availability per SKU (only SKUs Acumatica knows), by inquiry or by the OData GI."""
+    wanted = {sku_key(s) for s in skus}
+    if cfg.poll_source == "odata":
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for row in clients.acumatica().odata.gi(cfg.poll_gi):
+            sku = sku_key(row.get(cfg.push_sku_column))
+            if sku in wanted:
+                rows.setdefault(sku, []).append(row)
+        return {sku: mapping.erp_available(r, cfg) for sku, r in rows.items()}
+    out: dict[str, float] = {}
+    for sku in sorted(wanted):
+        found = erp_rows(sku)
+        if found is not None:
+            out[sku] = mapping.erp_available(found, cfg)
+    return out
+
+
+# -- X-Cart orders the ERP has not seen ---------------------------------------------------------
+
+
+def _order_summary(order: Mapping[str, Any]) -> dict[str, Any]:
+    status = order.get("payment_status") or {}
+    return {
+        "id": order.get("id"),
+        "order_number": order.get("order_number"),
+        "payment_status": {"code": status.get("code") if isinstance(status, Mapping) else status},
+        "items": [
+            {"sku": i.get("sku"), "amount": i.get("amount")} for i in order.get("items") or ()
+        ],
+    }
+
+
+def recent_orders(cfg: InventoryConfig, *, fresh: bool = False, persist: bool = True) -> list[dict]:
+    """Summaries of X-Cart orders changed within the lookback, kept in Redis between reads.
+
+    A full read happens every ten minutes; otherwise only orders changed since the last read
+    (minus a small overlap) are fetched, at most every ``cache_seconds`` unless ``fresh``.
+    """
+    redis = get_redis()
+    key = prefixed(FLOW, "orders")
+    raw = redis.get(key)
+    book = json.loads(raw) if raw else None
+    now = time.time()
+    if book is None or now - book["full_at"] > ORDERS_FULL_READ_SECONDS:
+        since = now - cfg.lookback_hours * 3600
+        book = {"full_at": now, "at": now, "orders": {}}
+    elif fresh or now - book["at"] > cfg.orders_cache_seconds:
+        since = book["at"] - ORDERS_OVERLAP_SECONDS
+        book["at"] = now
+    else:
+        return list(book["orders"].values())
+    for order in clients.xcart().orders_changed_since(datetime.fromtimestamp(since, UTC)):
+        book["orders"][str(order["id"])] = _order_summary(order)
+    if persist:
+        redis.set(key, json.dumps(book), ex=int(ORDERS_FULL_READ_SECONDS * 2))
+    return list(book["orders"].values())
+
+
+def synced_order_keys(orders: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Ids and numbers of these orders that the orders flow has synced."""
+    keys = {str(o[k]) for o in orders for k in ("id", "order_number") if o.get(k) is not None}
+    if not keys:
+        return set()
+    with session_scope() as session:
+        rows = session.scalars(
+            select(SyncRecord.source_id).where(
+                SyncRecord.flow == ORDERS_FLOW,
+                SyncRecord.status == Status.SYNCED.value,
+                SyncRecord.source_id.in_(sorted(keys)),
+            )
+        )
+        return set(rows)
+
+
+def unsynced_quantities(
+    cfg: InventoryConfig, skus: set[str] | None = None, *, fresh: bool = False, persist: bool = True
+) -> dict[str, int]:
+    orders = recent_orders(cfg, fresh=fresh, persist=persist)
+    if skus is not None:
+        orders = [o for o in orders if skus & set(mapping.order_lines(o))]
+    return mapping.unsynced_quantities(orders, synced_order_keys(orders), cfg)
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+
+def on_push(notification: Mapping[str, Any]) -> list[str]:
+    """SKUs a push notification names, once per notification (``Id`` plus content)."""
+    cfg = config()
+    query = notification.get("Query")
+    if query and query != cfg.push_query:
+        log.info("inventory: ignoring push notification of query %r", query)
+        return []
+    skus = sorted(mapping.skus_in_notification(notification, cfg.push_sku_column))
+    marker = prefixed(FLOW, "push", str(notification.get("Id") or ""), content_hash(notification))
+    if not skus or not get_redis().set(marker, "1", nx=True, ex=PUSH_DEDUPE_SECONDS):
+        return []
+    return skus
+
+
+def schedule(skus: Iterable[str]) -> list[str]:
+    """Note changes; returns the SKUs that need a flush scheduled (one per window)."""
+    return coalescer().mark(sku_key(s) for s in skus)
+
+
+def push_stock(sku: str) -> dict[str, Any]:
+    """Make X-Cart show the current amount for ``sku``; writes only when the value differs."""
+    cfg = config()
+    sku = sku_key(sku)
+    coalescer(cfg).begin_flush(sku)
+    target = find_target(sku)
+    if target is None or not target.traceable:
+        return {"record_id": sku, "action": "skip", "reason": "not a stock-tracked store SKU"}
+    with record_lock(FLOW, sku):
+        rows = erp_rows(sku)
+        if rows is None:
+            return {"record_id": sku, "action": "skip", "reason": "no stock item in Acumatica"}
+        available = mapping.erp_available(rows, cfg)
+        safety = cfg.safety_stock(sku)
+        unsynced = unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0)
+        wanted = mapping.store_amount(available, safety, unsynced)
+        current = store_amount_of(target)
+        writes = 0
+        for _ in range(MAX_CORRECTIONS + 1):
+            if current == wanted:
+                break
+            write_store_amount(target, wanted)
+            writes += 1
+            current = wanted
+            # A checkout between our reads and this write was overwritten: count it again.
+            again = unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0)
+            if again != unsynced:
+                unsynced = again
+                wanted = mapping.store_amount(available, safety, unsynced)
+                current = store_amount_of(target)
+        if writes:
+            _record(sku, target, wanted, available, unsynced)
+    return {
+        "record_id": sku,
+        "action": "write" if writes else "skip",
+        "amount": wanted,
+        "writes": writes,
+        "erp_available": available,
+        "unsynced": unsynced,
+    }
+
+
+def _record(sku: str, target: StoreTarget, amount: int, available: float, unsynced: int) -> None:
+    with session_scope() as session:
+        record = claim_record(session, FLOW, DIRECTION, sku)
+        mark_synced(
+            session,
+            record,
+            target_key=target.key,
+            data={"amount": amount, "erp_available": available, "unsynced": unsynced},
+        )
+
+
+# -- poll, plan, drift ----------------------------------------------------------------------------
+
+
+def expected_amounts(
+    skus: Iterable[str], cfg: InventoryConfig, *, persist: bool = True
+) -> dict[str, dict[str, Any]]:
+    """What X-Cart should show per SKU Acumatica knows, with the figures behind it."""
+    skus = {sku_key(s) for s in skus}
+    available = erp_availability(skus, cfg)
+    unsynced = unsynced_quantities(cfg, set(available), persist=persist)
+    return {
+        sku: {
+            "erp_available": avail,
+            "safety_stock": cfg.safety_stock(sku),
+            "unsynced": unsynced.get(sku, 0),
+            "expected": mapping.store_amount(avail, cfg.safety_stock(sku), unsynced.get(sku, 0)),
+        }
+        for sku, avail in available.items()
+    }
+
+
+def store_amounts(index: Mapping[str, StoreTarget]) -> dict[str, int]:
+    """Current X-Cart amounts of the indexed SKUs: product pages plus the variants we map."""
+    xcart = clients.xcart()
+    amounts: dict[str, int] = {}
+    for product in xcart.iter_products():
+        if product.get("sku"):
+            amounts[sku_key(product["sku"])] = int(product.get("amount") or 0)
+    for pid in sorted({t.product_id for t in index.values() if t.variant_id is not None}):
+        for variant in xcart.iter_variants(pid):
+            if variant.get("sku"):
+                amounts[sku_key(variant["sku"])] = int(variant.get("amount") or 0)
+    return {sku: amount for sku, amount in amounts.items() if sku in index}
+
+
+def _compare(
+    ids: Iterable[str] | None, *, persist: bool = True
+) -> list[tuple[str, StoreTarget, dict[str, Any]]]:
+    """(sku, store target with its current amount, expected figures) for stock-tracked SKUs."""
+    cfg = config()
+    index = store_index() if persist else scan_store()
+    amounts = store_amounts(index) if persist else {s: t.amount for s, t in index.items()}
+    wanted = {sku_key(s) for s in ids} if ids else set(index)
+    skus = [s for s in wanted if s in index and index[s].traceable and s in amounts]
+    expected = expected_amounts(skus, cfg, persist=persist)
+    out = []
+    for sku in sorted(expected):
+        target = index[sku]
+        current = StoreTarget(sku, target.product_id, target.variant_id, True, amounts[sku])
+        out.append((sku, current, expected[sku]))
+    return out
+
+
+def changed_skus(ids: Iterable[str] | None = None, all: bool = False) -> list[str]:
+    """SKUs whose X-Cart amount differs from the expected one (every SKU when ``all``)."""
+    compared = _compare(ids)
+    if all:
+        return [sku for sku, _, _ in compared]
+    return [sku for sku, target, figures in compared if target.amount != figures["expected"]]
+
+
+def plan(
+    since: datetime | None = None, ids: Iterable[str] | None = None, all: bool = False
+) -> list[PlannedChange]:
+    """What a resync would write (reads only; nothing is stored)."""
+    out: list[PlannedChange] = []
+    del since  # availability has no modification date: every SKU is compared
+    for sku, target, figures in _compare(ids, persist=False):
+        differs = target.amount != figures["expected"]
+        if not differs and not all:
+            continue
+        out.append(
+            PlannedChange(
+                flow=FLOW,
+                direction=DIRECTION,
+                source_id=sku,
+                action="update" if differs else "skip",
+                target_key=target.key,
+                reason=_reason(figures),
+                changes=(FieldChange("amount", target.amount, figures["expected"]),)
+                if differs
+                else (),
+            )
+        )
+    return out
+
+
+def drift(since: datetime | None = None) -> list[Drift]:
+    """SKUs whose X-Cart amount differs from ERP availability minus safety and unsynced orders."""
+    del since  # availability has no modification date: every SKU is compared
+    return [
+        Drift(
+            flow=FLOW,
+            direction=DIRECTION,
+            source_id=sku,
+            target_key=target.key,
+            kind="mismatch",
+            details={**figures, "xcart_amount": target.amount},
+        )
+        for sku, target, figures in _compare(None, persist=False)
+        if target.amount != figures["expected"]
+    ]
+
+
+def _reason(figures: Mapping[str, Any]) -> str:
+    return (
+        f"available {figures['erp_available']:g} - safety {figures['safety_stock']:g}"
+        f" - unsynced orders {figures['unsynced']}"
+    )

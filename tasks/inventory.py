@@ -1,0 +1,53 @@
+"""Inventory tasks (Acumatica -> X-Cart stock): push trigger, poll safety net, coalesced flush."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sync_workers.celery import app
+from sync_workers.connectors.dates import parse_datetime
+from sync_workers.flows import inventory
+
+
+def _schedule(skus: Iterable[str], *, delay: float | None = None) -> list[str]:
+    """One flush per SKU per coalescing window (after ``delay``, by default the window)."""
+    countdown = inventory.config().coalesce_window if delay is None else delay
+    scheduled = inventory.schedule(skus)
+    for sku in scheduled:
+        push_stock.apply_async(kwargs={"sku": sku}, countdown=countdown)
+    return scheduled
+
+
+@app.task(name="tasks.inventory.realtime_on_push", flow="inventory", record_arg="notification")
+def realtime_on_push(notification: dict[str, Any]) -> dict[str, Any]:
+    """An Acumatica push notification (as received by the webhook receiver)."""
+    skus = inventory.on_push(notification)
+    return {"skus": skus, "scheduled": _schedule(skus)}
+
+
+@app.task(name="tasks.inventory.push_stock", flow="inventory", record_arg="sku")
+def push_stock(sku: str) -> dict[str, Any]:
+    """Write the current amount of one SKU to X-Cart when it differs."""
+    return inventory.push_stock(sku)
+
+
+@app.task(name="tasks.inventory.poll", flow="inventory", record_arg="ids")
+def poll(
+    since: str | None = None,
+    ids: list[str] | None = None,
+    all: bool = False,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Safety net: SKUs whose expected amount moved since the last push get a flush.
+
+    ``ids`` limits the check to those SKUs and ``all`` flushes every SKU (resync); ``since`` is
+    accepted for the common resync interface, but availability has no modification date, so
+    every SKU is compared. ``dry_run`` returns the plan without writing.
+    """
+    if dry_run:
+        moment = parse_datetime(since) if since else None
+        return {"plan": [c.as_dict() for c in inventory.plan(moment, ids, all)]}
+    changed = inventory.changed_skus(ids, all=all or since is not None)
+    # The poll has just read both sides: no reason to wait for more changes to coalesce.
+    return {"changed": changed, "scheduled": _schedule(changed, delay=0)}
