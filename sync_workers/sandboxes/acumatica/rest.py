@@ -27,7 +27,6 @@ from .files import add_file_routes, file_links
 from .filters import FilterError, Node, UnknownField, evaluate, field_paths, parse
 from .graphs import ActionError, graph_for
 from .graphs.base import Graph
-from .graphs.stock import InventorySummaryGraph
 from .queries import order_by, resolver, sort_records
 from .rendering import ERRORS, ad_hoc_schema, parse_tree, render
 from .sandbox import LongOperation, Sandbox
@@ -195,7 +194,8 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
     def inquiry(defn: EntityDef, body: dict[str, Any], expand: Any, select: Any) -> Response:
         filter_record: Record = {}
         merge(defn, filter_record, body)
-        result = InventorySummaryGraph(sandbox.env).inquire(filter_record)
+        graph = graph_for(defn.name, sandbox.env)
+        result = graph.inquire(filter_record)
         if has_errors(result):
             result.setdefault(ERRORS, {})[""] = (
                 "The inquiry raised at least one error. Please review the errors."

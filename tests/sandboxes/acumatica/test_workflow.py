@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from .client import Api, value
 
@@ -331,3 +332,30 @@ def test_long_action_answers_202_and_status_url(api: Api) -> None:
         time.sleep(0.05)
     assert api.http.get(api.url + location).status_code == 204
     assert value(api.get(f"Payment/{payment['id']}").json(), "Status") == "Open"
+
+
+def test_inventory_quantity_available_lists_items_changed_since(api: Api) -> None:
+    one = api.put(
+        "InventoryQuantityAvailable",
+        {"InventoryID": {"value": "AA-LODZ"}},
+        **{"$expand": "Results"},
+    ).json()
+    assert [(value(r, "InventoryID"), value(r, "QtyAvailable")) for r in one["Results"]] == [
+        ("AA-LODZ", 75.0)
+    ]
+    everything = api.put(
+        "InventoryQuantityAvailable",
+        {"LastModifiedDateTime": {"value": "6/7/2024"}},
+        **{"$expand": "Results"},
+    )
+    assert len(everything.json()["Results"]) == 200
+    time.sleep(0.01)
+    marker = datetime.now(UTC).isoformat()
+    time.sleep(0.01)
+    api.order(lines=[("AA-0003", 1)])
+    changed = api.put(
+        "InventoryQuantityAvailable",
+        {"LastModifiedDateTime": {"value": marker}},
+        **{"$expand": "Results"},
+    ).json()
+    assert [value(r, "InventoryID") for r in changed["Results"]] == ["AA-0003"]

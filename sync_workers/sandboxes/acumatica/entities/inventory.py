@@ -99,6 +99,29 @@ INVENTORY_SUMMARY_INQUIRY = EntityDef(
     links=(Link("Results", "InventorySummaryRow", many=True, read_only=True),),
 )
 
+INVENTORY_QUANTITY_AVAILABLE_DETAIL = EntityDef(
+    name="InventoryQuantityAvailableDetail",
+    fields=(
+        Field("InventoryID", read_only=True),
+        Field("QtyAvailable", DECIMAL, read_only=True),
+        Field("LastModifiedDateTime", DATETIME, read_only=True),
+    ),
+)
+
+INVENTORY_QUANTITY_AVAILABLE = EntityDef(
+    name="InventoryQuantityAvailable",
+    screen="Available Quantity by Inventory Item",
+    screen_id="SO640590",
+    inquiry=True,
+    graph="PX.Data.PXGenericInqGrph",
+    view="Filter",
+    fields=(
+        Field("InventoryID", label="Inventory Item"),
+        Field("LastModifiedDateTime", DATETIME),
+    ),
+    links=(Link("Results", "InventoryQuantityAvailableDetail", many=True, read_only=True),),
+)
+
 INVENTORY_ADJUSTMENT_DETAIL = EntityDef(
     name="InventoryAdjustmentDetail",
     fields=(
@@ -187,6 +210,8 @@ DEFINITIONS = (
     STOCK_ITEM,
     INVENTORY_SUMMARY_ROW,
     INVENTORY_SUMMARY_INQUIRY,
+    INVENTORY_QUANTITY_AVAILABLE_DETAIL,
+    INVENTORY_QUANTITY_AVAILABLE,
     INVENTORY_ADJUSTMENT_DETAIL,
     INVENTORY_ADJUSTMENT,
     INVENTORY_RECEIPT_DETAIL,

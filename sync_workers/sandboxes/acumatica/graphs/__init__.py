@@ -9,6 +9,7 @@ from .sales_orders import SalesOrderGraph
 from .shipments import ShipmentGraph
 from .stock import (
     InventoryAdjustmentGraph,
+    InventoryQuantityAvailableGraph,
     InventoryReceiptGraph,
     InventorySummaryGraph,
     StockItemGraph,
@@ -22,6 +23,7 @@ GRAPHS: dict[str, type[Graph]] = {
         SalesOrderGraph,
         StockItemGraph,
         InventorySummaryGraph,
+        InventoryQuantityAvailableGraph,
         InventoryAdjustmentGraph,
         InventoryReceiptGraph,
         PaymentGraph,

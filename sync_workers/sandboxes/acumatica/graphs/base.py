@@ -164,6 +164,10 @@ class Graph:
         self.prepare(record, old)
         return self.save(record, old)
 
+    def inquire(self, filter_record: Record) -> Record:
+        """Inquiry entities: the filter record with its results filled in."""
+        raise NotImplementedError(self.defn.name)
+
     # --- actions ---------------------------------------------------------------------------
 
     def actions(self) -> dict[str, ActionFn]:

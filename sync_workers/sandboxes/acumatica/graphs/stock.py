@@ -18,13 +18,13 @@ from typing import Any
 from .. import reference
 from ..entities import inventory
 from ..store import Record, Store
-from ..values import money, qty
+from ..values import money, now_iso, parse_datetime, qty
 from ..writes import add_error, new_id
 from .base import ActionError, Graph, today_iso
 
 CLOSED_ORDER_STATUSES = ("Canceled", "Completed", "Invoiced", "Rejected", "Expired")
 
-Quantities = dict[tuple[str, str], dict[str, float]]
+Quantities = dict[tuple[str, str], dict[str, Any]]
 
 
 def item_by_sku(store: Store, sku: str) -> Record | None:
@@ -32,41 +32,55 @@ def item_by_sku(store: Store, sku: str) -> Record | None:
 
 
 def availability(store: Store, skus: set[str] | None = None) -> Quantities:
-    """Quantities keyed by (InventoryID, WarehouseID); SKUs compared upper-case."""
+    """Quantities keyed by (InventoryID, WarehouseID), SKUs upper-case.
+
+    Each entry also has ``changed``: the latest change time of anything that moved the numbers.
+    """
     wanted = {s.upper() for s in skus} if skus is not None else None
-    out: Quantities = defaultdict(lambda: {"on_hand": 0.0, "booked": 0.0, "on_shipments": 0.0})
+    out: Quantities = defaultdict(
+        lambda: {"on_hand": 0.0, "booked": 0.0, "on_shipments": 0.0, "changed": ""}
+    )
     with store.lock:
         for item in store.all("StockItem"):
             sku = str(item.get("InventoryID", "")).upper()
             if wanted is not None and sku not in wanted:
                 continue
             for row in item.get("WarehouseDetails") or []:
-                out[(sku, str(row.get("WarehouseID", "")).upper())]["on_hand"] += (
-                    row.get("QtyOnHand") or 0.0
-                )
+                q = out[(sku, str(row.get("WarehouseID", "")).upper())]
+                q["on_hand"] += row.get("QtyOnHand") or 0.0
+                _touch(q, item.get("QtyLastModified") or item.get("LastModifiedDateTime"))
         for order in store.all("SalesOrder"):
-            if order.get("Status") in CLOSED_ORDER_STATUSES:
-                continue
+            closed = order.get("Status") in CLOSED_ORDER_STATUSES
             for line in order.get("Details") or []:
                 sku = str(line.get("InventoryID", "")).upper()
                 if wanted is not None and sku not in wanted:
                     continue
+                q = out[(sku, str(line.get("WarehouseID", "")).upper())]
+                _touch(q, order.get("LastModified"))
                 open_qty = (line.get("OpenQty") or 0.0) - (line.get("QtyOnShipments") or 0.0)
-                if open_qty > 0:
-                    out[(sku, str(line.get("WarehouseID", "")).upper())]["booked"] += open_qty
+                if open_qty > 0 and not closed:
+                    q["booked"] += open_qty
         for shipment in store.all("Shipment"):
-            if shipment.get("Status") not in ("Open", "On Hold"):
-                continue
+            unconfirmed = shipment.get("Status") in ("Open", "On Hold")
             for line in shipment.get("Details") or []:
                 sku = str(line.get("InventoryID", "")).upper()
                 if wanted is not None and sku not in wanted:
                     continue
                 wh = str(line.get("WarehouseID") or shipment.get("WarehouseID") or "").upper()
-                out[(sku, wh)]["on_shipments"] += line.get("ShippedQty") or 0.0
+                q = out[(sku, wh)]
+                _touch(q, shipment.get("LastModifiedDateTime"))
+                if unconfirmed:
+                    q["on_shipments"] += line.get("ShippedQty") or 0.0
     for q in out.values():
         q["available"] = qty(q["on_hand"] - q["booked"] - q["on_shipments"])
         q["available_for_shipment"] = qty(q["on_hand"] - q["on_shipments"])
     return dict(out)
+
+
+def _touch(quantities: dict[str, Any], stamp: str | None) -> None:
+    """Keep the latest change time (ISO strings in UTC compare in time order)."""
+    if stamp and stamp > quantities["changed"]:
+        quantities["changed"] = stamp
 
 
 def adjust_on_hand(store: Store, sku: str, warehouse: str, delta: float) -> None:
@@ -83,6 +97,7 @@ def adjust_on_hand(store: Store, sku: str, warehouse: str, delta: float) -> None
             row = _warehouse_row(warehouse, is_default=not rows)
             rows.append(row)
         row["QtyOnHand"] = qty((row.get("QtyOnHand") or 0.0) + delta)
+        item["QtyLastModified"] = now_iso()
         store.save("StockItem", item)
 
 
@@ -178,6 +193,47 @@ class InventorySummaryGraph(Graph):
                     "QtyNotAvailable": 0.0,
                     "EstimatedUnitCost": cost,
                     "EstimatedTotalCost": money(cost * q["on_hand"]),
+                }
+            )
+        filter_record["Results"] = results
+        return filter_record
+
+
+class InventoryQuantityAvailableGraph(Graph):
+    """Available quantity per item over all warehouses, changed since a date."""
+
+    defn = inventory.INVENTORY_QUANTITY_AVAILABLE
+
+    def inquire(self, filter_record: Record) -> Record:
+        sku = filter_record.get("InventoryID")
+        if sku and item_by_sku(self.store, str(sku)) is None:
+            add_error(
+                filter_record, "InventoryID", "'Inventory Item' cannot be found in the system."
+            )
+            return filter_record
+        since = filter_record.get("LastModifiedDateTime")
+        since_dt = parse_datetime(since) if since else None
+        names = {
+            str(i.get("InventoryID", "")).upper(): i.get("InventoryID")
+            for i in self.store.all("StockItem")
+        }
+        totals: dict[str, dict[str, Any]] = {}
+        for (item_sku, _wh), q in availability(self.store, {str(sku)} if sku else None).items():
+            if item_sku not in names:
+                continue
+            entry = totals.setdefault(item_sku, {"qty": 0.0, "changed": ""})
+            entry["qty"] += q["available"]
+            entry["changed"] = max(entry["changed"], q["changed"])
+        results: list[Record] = []
+        for item_sku, entry in sorted(totals.items()):
+            if since_dt and (not entry["changed"] or parse_datetime(entry["changed"]) < since_dt):
+                continue
+            results.append(
+                {
+                    "id": new_id(),
+                    "InventoryID": names[item_sku],
+                    "QtyAvailable": qty(entry["qty"]),
+                    "LastModifiedDateTime": entry["changed"] or None,
                 }
             )
         filter_record["Results"] = results
