@@ -11,7 +11,7 @@ from easy_acumatica.odata import F, QueryOptions
 from .client import Api
 
 
-def test_easy_acumatica_round_trip(anon: Api, tmp_path: Path) -> None:
+def test_easy_acumatica_round_trip_including_a_lost_session(anon: Api, tmp_path: Path) -> None:
     client = AcumaticaClient(
         base_url=anon.url,
         username="admin",
@@ -66,6 +66,7 @@ def test_easy_acumatica_round_trip(anon: Api, tmp_path: Path) -> None:
         assert [r["id"] for r in rows] == [saved["id"]]
         assert rows[0]["Details"][0]["OrderQty"]["value"] == 2.0
 
+        anon.control("POST", "/sessions/drop")
         again = client.sales_order.get_by_keys(OrderType="SO", OrderNbr=saved["OrderNbr"]["value"])
         assert again["CustomerOrder"]["value"] == "XC-100045"
 
@@ -84,3 +85,5 @@ def test_easy_acumatica_round_trip(anon: Api, tmp_path: Path) -> None:
         client.logout()
     stats = anon.control("GET", "/stats")
     assert stats["sessions_in_use"] == 0 and stats["logouts"] == 1
+    assert stats["logins"] == 2
+    assert stats["requests"]["by_status"]["401"] == 1
