@@ -12,7 +12,7 @@ from sync_workers.mapping import templates
 
 @pytest.fixture(autouse=True)
 def fast_templates(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """The bundled templates, with the order poll's settle time at zero (orders are fresh)."""
+    """The bundled templates, with the polls' settle times at zero (records are fresh)."""
     directory = tmp_path_factory.mktemp("templates")
     for path in templates.BUNDLED_DIR.glob("*.yaml"):
         shutil.copy(path, directory / path.name)
@@ -20,7 +20,28 @@ def fast_templates(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     data = yaml.safe_load(orders.read_text(encoding="utf-8"))
     data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
     orders.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    shipments = directory / "shipments.yaml"
+    data = yaml.safe_load(shipments.read_text(encoding="utf-8"))
+    data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
+    shipments.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv(templates.DIR_VARIABLE, str(directory))
     templates.clear_cache()
     yield directory
     templates.clear_cache()
+
+
+@pytest.fixture
+def tracking_module(sandboxes, monkeypatch: pytest.MonkeyPatch):
+    """The store has the tracking-number module, and the engine is configured to use it."""
+    from sync_workers import clients
+    from sync_workers.settings import get_settings
+    from tests.flows.order_to_cash.helpers import sandbox
+
+    sandbox(sandboxes["xcart"].url, "config", {"tracking_extension": True})
+    monkeypatch.setenv("XCART_TRACKING_ENDPOINT", "true")
+    get_settings.cache_clear()
+    clients.close_all()
+    yield
+    monkeypatch.delenv("XCART_TRACKING_ENDPOINT")
+    get_settings.cache_clear()
+    clients.close_all()

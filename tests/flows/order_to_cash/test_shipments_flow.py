@@ -1,0 +1,142 @@
+"""A confirmed Acumatica shipment marks the X-Cart order shipped, with its tracking numbers, once."""
+
+from __future__ import annotations
+
+import time
+
+from sync_workers import clients
+from tasks import orders as order_tasks
+from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
+from tasks import shipments as shipment_tasks
+from tests.flows.order_to_cash.helpers import (
+    address,
+    checkout,
+    ledger_rows,
+    linked,
+    open_dead_letters,
+    sandbox,
+    wait_for,
+)
+
+
+def synced_order(xcart_url: str) -> tuple[dict, str, str]:
+    order = checkout(
+        xcart_url,
+        {
+            "email": "ship.me@example.com",
+            "items": [{"sku": "AA-0003", "amount": 1}],
+            "billing_address": address("Siobhán", "D'Arcy", "MA"),
+            "payment_method": "PayPal",
+        },
+    )
+    order_tasks.poll.delay(ids=[order["id"]])
+    key = wait_for(lambda: linked("orders").get(str(order["id"])))
+    order_type, order_nbr = key.split("/")
+    return order, order_type, order_nbr
+
+
+def confirmed_shipment(order_type: str, order_nbr: str, tracking: list[str]) -> str:
+    client = clients.acumatica()
+    shipment = client.put(
+        "Shipment",
+        {
+            "Type": "Shipment",
+            "CustomerID": client.get_by_keys("SalesOrder", order_type, order_nbr)["CustomerID"],
+            "WarehouseID": "RETAIL",
+            "Details": [{"OrderType": order_type, "OrderNbr": order_nbr}],
+            "Packages": [{"TrackingNbr": number} for number in tracking],
+        },
+    )
+    client.invoke_action("Shipment", "ConfirmShipment", {"ShipmentNbr": shipment["ShipmentNbr"]})
+    return str(shipment["ShipmentNbr"])
+
+
+def xcart_order(xcart_url: str, order_id: int) -> dict:
+    return clients.xcart().get_order(order_id)
+
+
+def test_confirmed_shipment_marks_order_shipped_with_tracking_once(
+    sandboxes, clean_ledger, tracking_module, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    order, order_type, order_nbr = synced_order(xcart)
+    shipment_nbr = confirmed_shipment(order_type, order_nbr, ["1Z999AA10123456784", "1Z999AA1"])
+
+    shipment_tasks.poll.delay()
+    wait_for(lambda: ledger_rows("shipments", "acumatica_to_xcart"))
+    # the same shipment again: a second poll over the whole history, a duplicated push, a replay
+    shipment_tasks.poll.delay(all=True)
+    notification = {
+        "Id": "n-1",
+        "Query": "Shipments",
+        "Deleted": [],
+        "Inserted": [{"ShipmentNbr": shipment_nbr, "Status": "Confirmed"}],
+    }
+    shipment_tasks.realtime_on_push.delay(notification=notification)
+    shipment_tasks.realtime_on_push.delay(notification=notification)
+    time.sleep(2.0)
+
+    shipped = xcart_order(xcart, order["id"])
+    assert shipped["shipping_status"]["code"] == "S"
+    assert sorted(t["value"] for t in shipped["tracking_numbers"]) == [
+        "1Z999AA1",
+        "1Z999AA10123456784",
+    ]
+    stats = sandbox(xcart, "stats")["requests"]["by_path"]
+    assert stats.get(f"PUT /api/orders/{order['id']}/shipping_status") == 1
+    assert stats.get(f"POST /api/orders/{order['id']}/tracking_numbers") == 2
+    assert not open_dead_letters()
+
+
+def test_lost_answers_to_tracking_writes_still_write_each_number_once(
+    sandboxes, clean_ledger, tracking_module, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    order, order_type, order_nbr = synced_order(xcart)
+    shipment_nbr = confirmed_shipment(order_type, order_nbr, ["TRACK-ONE"])
+    sandbox(
+        xcart,
+        "faults",
+        {
+            "rules": [
+                {
+                    "path": "tracking_numbers$|shipping_status$",
+                    "method": "*",
+                    "preset": 1.0,
+                    "after_commit": True,
+                }
+            ],
+            "seed": 3,
+        },
+    )
+    shipment_tasks.start(shipment_nbr)
+    time.sleep(1.5)
+    sandbox(xcart, "faults", {"rules": []})
+
+    wait_for(lambda: ledger_rows("shipments", "acumatica_to_xcart"), timeout=20)
+    shipped = xcart_order(xcart, order["id"])
+    assert shipped["shipping_status"]["code"] == "S"
+    assert [t["value"] for t in shipped["tracking_numbers"]] == ["TRACK-ONE"]
+    assert not open_dead_letters()
+
+
+def test_shipment_of_an_order_not_synced_yet_waits_instead_of_failing(
+    sandboxes, clean_ledger, tracking_module, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    order, order_type, order_nbr = synced_order(xcart)
+    shipment_nbr = confirmed_shipment(order_type, order_nbr, ["WAIT-1"])
+    with clean_ledger.begin() as conn:  # the link is not there (yet)
+        conn.exec_driver_sql("update sync_records set target_key = null where flow = 'orders'")
+
+    shipment_tasks.start(shipment_nbr)
+    time.sleep(0.6)
+    assert xcart_order(xcart, order["id"])["shipping_status"]["code"] == "N"
+    with clean_ledger.begin() as conn:
+        conn.exec_driver_sql(
+            "update sync_records set target_key = ? where flow = 'orders'",
+            (f"{order_type}/{order_nbr}",),
+        )
+
+    wait_for(lambda: xcart_order(xcart, order["id"])["shipping_status"]["code"] == "S")
+    assert not open_dead_letters()
