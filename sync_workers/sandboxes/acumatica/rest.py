@@ -289,7 +289,7 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             sandbox.operations[op_id] = op
             threading.Thread(
                 target=_run_later,
-                args=(sandbox, op, run, record, params),
+                args=(sandbox, op, graph, chosen, record["id"], params),
                 daemon=True,
                 name="acumatica-action",
             ).start()
@@ -298,6 +298,11 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             return response
         try:
             with sandbox.store.transaction():
+                # Read again under the write lock so a concurrent change is not overwritten.
+                current = graph.by_id(record["id"])
+                if current is None:
+                    return not_found()
+                record = current
                 run(record, params)
         except ActionError as exc:
             strip_marks(record)
@@ -318,12 +323,15 @@ _STATUS_URL = re.compile(r"^([A-Za-z]+)/status/([0-9a-fA-F-]{36})$")
 
 
 def _run_later(
-    sandbox: Sandbox, op: LongOperation, run: Any, record: Record, params: dict[str, Any]
+    sandbox: Sandbox, op: LongOperation, graph: Graph, action: str, rid: str, params: dict[str, Any]
 ) -> None:
     time.sleep(sandbox.settings.long_action_seconds)
     try:
         with sandbox.store.transaction():
-            run(record, params)
+            record = graph.by_id(rid)
+            if record is None:
+                raise ActionError(NO_ENTITY_TEXT)
+            graph.actions()[action](record, params)
     except ActionError as exc:
         op.error = str(exc)
     except Exception as exc:

@@ -141,7 +141,7 @@ class Graph:
     def save(self, record: Record, old: Record | None) -> Record:
         """Touch timestamps when something changed, then store and run side effects."""
         strip_marks(record)
-        if old is None or _content(record) != _content(old):
+        if old is None or content(record) != content(old):
             self.touch(record, old)
         self.store.save(self.defn.name, record)
         self.after_save(old, record)
@@ -198,15 +198,16 @@ def _body_value(body: dict[str, Any], key: str) -> Any:
     return None
 
 
-def _content(record: Any) -> Any:
+def content(record: Any) -> Any:
+    """A record without timestamps and working marks, to tell real changes from touches."""
     if isinstance(record, dict):
         return {
-            k: _content(v)
+            k: content(v)
             for k, v in record.items()
             if k not in TIMESTAMP_FIELDS and not k.startswith("_")
         }
     if isinstance(record, list):
-        return [_content(v) for v in record]
+        return [content(v) for v in record]
     return record
 
 

@@ -17,7 +17,7 @@ from ..entities import sales
 from ..store import Record
 from ..values import money, qty
 from ..writes import add_error, new_id
-from .base import ActionError, Graph, ensure_child, today_iso
+from .base import ActionError, Graph, content, ensure_child, today_iso
 from .stock import item_by_sku
 
 EDITABLE_STATUSES = ("Open", "On Hold", "Credit Hold", "Pending Approval", "Back Order", "Shipping")
@@ -390,6 +390,4 @@ class SalesOrderGraph(Graph):
 
 
 def _changed(record: Record, old: Record) -> bool:
-    from .base import _content
-
-    return bool(_content(record) != _content(old))
+    return bool(content(record) != content(old))
