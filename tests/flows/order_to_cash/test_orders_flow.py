@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from celery import chain
+
 from sync_workers import clients
+from sync_workers.connectors.acumatica.filters import F
+from sync_workers.flows import orders as orders_flow
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
 from tests.flows.order_to_cash.helpers import (
+    acumatica_stats,
     address,
     checkout,
+    entity_calls,
+    ledger_rows,
     linked,
     open_dead_letters,
+    sandbox,
     wait_for,
 )
 
@@ -47,3 +58,146 @@ def test_checkout_becomes_one_sales_order_with_its_payment(
     assert "it's open" in so["note"]
     assert len(payments) == 1
     assert not open_dead_letters()
+
+
+def place(xcart: str, email: str, **extra) -> dict:
+    body = {
+        "email": email,
+        "items": [{"sku": "AA-0005", "amount": 1}],
+        "billing_address": address("Ana", "Núñez " + email.split("@")[0], "OR"),
+        "payment_method": "Credit Card",
+        **extra,
+    }
+    return checkout(xcart, body)
+
+
+def test_new_order_with_a_known_customer_costs_two_acumatica_calls(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
+    first = place(xcart, "known@example.com")
+    order_tasks.start(first["id"])
+    wait_for(lambda: linked("payments"))
+    sandbox(acumatica, "stats/reset", {})
+
+    second = place(xcart, "known@example.com", items=[{"sku": "AA-0006", "amount": 3}])
+    order_tasks.start(second["id"])
+    wait_for(lambda: len(linked("payments")) == 2)
+
+    calls = entity_calls(acumatica_stats(acumatica))
+    assert calls == {
+        "PUT /entity/Default/24.200.001/SalesOrder": 1,
+        "PUT /entity/Default/24.200.001/Payment": 1,
+    }
+    assert len(linked("customers")) == 1
+
+
+def test_sales_order_applied_but_answer_lost_is_found_not_created_twice(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
+    order = place(xcart, "lost.answer@example.com")
+    sandbox(
+        acumatica,
+        "faults",
+        {
+            "rules": [
+                {
+                    "path": "SalesOrder$|Payment$",
+                    "method": "PUT",
+                    "preset": 1.0,
+                    "after_commit": True,
+                }
+            ]
+        },
+    )
+    order_tasks.start(order["id"])
+    wait_for(lambda: sandbox(acumatica, "stats")["faults_injected"].get("preset", 0) >= 2)
+    sandbox(acumatica, "faults", {"rules": []})
+
+    wait_for(lambda: linked("payments"))
+    client = clients.acumatica()
+    orders = client.get_list("SalesOrder", filter=F("CustomerOrder") == order["order_number"])
+    payments = client.get_list("Payment", filter=F("PaymentRef") == f"XC-{order['id']}")
+    assert len(orders) == 1 and len(payments) == 1
+    assert linked("orders")[str(order["id"])] == f"SO/{orders[0]['OrderNbr']}"
+    assert not open_dead_letters()
+
+
+def test_duplicate_triggers_concurrent_polls_and_replays_create_nothing_twice(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    placed = [place(xcart, f"dup{i}@example.com") for i in range(4)]
+    ids = [str(o["id"]) for o in placed]
+
+    with ThreadPoolExecutor(
+        max_workers=3
+    ) as pool:  # two polls racing on one cursor, plus the worker
+        pool.submit(order_tasks.poll)
+        pool.submit(order_tasks.poll)
+        order_tasks.poll.delay()
+    for order_id in ids:  # a duplicated trigger (webhook and poll)
+        order_tasks.realtime_on_webhook.delay(event="order.created", data={"id": int(order_id)})
+    wait_for(lambda: len(linked("payments")) == 4, timeout=40)
+    # a replayed chain after success, and a push racing with itself on a stale state
+    order_tasks.start(ids[0])
+    state = orders_flow.transform(orders_flow.validate(orders_flow.fetch(ids[1])))
+    state.pop("target_key", None)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: orders_flow.push(dict(state)), range(2)))
+    time.sleep(1.5)
+
+    client = clients.acumatica()
+    for order in placed:
+        assert (
+            len(client.get_list("SalesOrder", filter=F("CustomerOrder") == order["order_number"]))
+            == 1
+        )
+        assert len(client.get_list("Payment", filter=F("PaymentRef") == f"XC-{order['id']}")) == 1
+    assert all(not r.get("created") for r in results)
+    assert sorted(linked("orders")) == sorted(ids)
+    assert len(linked("customers")) == 4
+    assert not open_dead_letters()
+
+
+def test_bad_orders_are_dead_lettered_with_the_field_and_nothing_written(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
+    unknown_sku = place(xcart, "bad.sku@example.com", items=[{"sku": "WEB-GIFT-25", "amount": 1}])
+    unmapped = place(xcart, "bad.method@example.com", payment_method="Purchase Order")
+    no_address = place(xcart, "bad.address@example.com")
+    fetched = orders_flow.fetch(no_address["id"])
+    fetched["order"]["shipping_address"] = None
+    fetched["order"]["billing_address"] = {**fetched["order"]["billing_address"], "street": ""}
+
+    order_tasks.start(unknown_sku["id"])
+    order_tasks.start(unmapped["id"])
+    chain(
+        order_tasks.validate.s(fetched),
+        order_tasks.transform.s(),
+        order_tasks.push.s(),
+        order_tasks.write_back.s(),
+    ).apply_async()
+
+    entries = wait_for(
+        lambda: len(open_dead_letters("orders")) == 3 and open_dead_letters("orders")
+    )
+    by_record = {e.record_id: e for e in entries}
+    assert by_record[str(unknown_sku["id"])].field_errors == {
+        "items[0].sku": "SKU 'WEB-GIFT-25' is not known in Acumatica and not mapped"
+    }
+    assert by_record[str(unmapped["id"])].field_errors == {
+        "transactions[0].payment_method": "unmapped payment method 'Purchase Order'"
+    }
+    assert by_record[str(no_address["id"])].field_errors == {
+        "billing_address.street": "missing",
+        "shipping_address.street": "missing",  # no shipping address: the billing one is used
+    }
+    assert all(e.step == "validate" and e.error_class == "PermanentError" for e in entries)
+    writes = {
+        k: v for k, v in entity_calls(acumatica_stats(acumatica)).items() if k.startswith("PUT")
+    }
+    assert writes == {}
+    assert {r.status for r in ledger_rows("orders")} == {"dead_lettered"}
