@@ -55,6 +55,16 @@ def test_reset_after_commit_loses_the_answer_but_keeps_the_write(api: Api) -> No
     assert len(rows) == 1
 
 
+def test_timeout_fault_holds_then_drops_the_request(api: Api) -> None:
+    rules = [{"path": "^/entity/Default/24.200.001/Customer", "method": "GET", "ptimeout": 1.0}]
+    api.control("POST", "/faults", {"rules": rules, "timeout_seconds": 0.3})
+    start = time.monotonic()
+    with pytest.raises(requests.RequestException):
+        api.get("Customer/XCGUEST")
+    assert time.monotonic() - start >= 0.25
+    assert api.get("StockItem/AA-0001").status_code == 200
+
+
 def test_latency_per_method(api: Api) -> None:
     api.control("POST", "/faults", {"latency_ms": {"GET": {"min": 150, "max": 200}, "PUT": 0}})
     start = time.monotonic()
