@@ -172,7 +172,8 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             existing = copy.deepcopy(matches[0]) if matches else None
         else:
             existing = graph.locate(body)
-        if request.headers.get("If-None-Match", "").strip() == "*" and existing is not None:
+        insert_only = request.headers.get("If-None-Match", "").strip() == "*"
+        if insert_only and (existing is not None or patch):
             raise _Precondition("The entity already exists and cannot be inserted.")
         if request.headers.get("If-Match", "").strip() == "*" and existing is None:
             raise _Precondition("The entity does not exist and cannot be updated.")

@@ -195,6 +195,15 @@ def test_patch_needs_an_existing_record(api: Api) -> None:
         f"{api.url}/entity/Default/24.200.001/Customer", json={"CustomerID": {"value": "NOPE"}}
     )
     assert response.status_code == 404
+    url = f"{api.url}/entity/Default/24.200.001/Customer"
+    insert_only = api.http.patch(
+        url, json={"CustomerID": {"value": "NOPE"}}, headers={"If-None-Match": "*"}
+    )
+    assert insert_only.status_code == 412
+    patched = api.http.patch(
+        url, json={"CustomerID": {"value": "XCGUEST"}, "Terms": {"value": "COD"}}
+    )
+    assert patched.status_code == 200 and value(patched.json(), "Terms") == "COD"
 
 
 def test_top_and_skip_page_in_a_stable_key_order(api: Api) -> None:
