@@ -43,6 +43,9 @@ STREET = re.compile(
     rf"|\b(?:[\w'\u2019.-]+\s+){{0,3}}?\w*(?:{_STREET_WORDS})\.?\s+\d{{1,5}}[a-z]?\b"
 )
 
+#: Keys holding whole task inputs or bodies (often as a repr string): dropped, never parsed.
+WHOLE_INPUT_KEYS = {"args", "kwargs", "argsrepr", "kwargsrepr", "payload", "body", "notification"}
+
 #: Sentry fields that are never about the sender, left as they are.
 _KEEP = {"event_id", "timestamp", "platform", "level", "logger", "release", "environment"}
 
@@ -64,7 +67,9 @@ def scrub_value(value: Any, known: tuple[str, ...] = (), depth: int = 0) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if isinstance(key, str) and PII_KEY.search(key) and item not in (None, "", [], {}):
+            if item in (None, "", [], {}):
+                out[key] = item
+            elif isinstance(key, str) and (PII_KEY.search(key) or key.lower() in WHOLE_INPUT_KEYS):
                 out[key] = FILTERED
             else:
                 out[key] = scrub_value(item, known, depth + 1)

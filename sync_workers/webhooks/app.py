@@ -41,10 +41,17 @@ def create_app(settings: Settings | None = None, *, enqueue: Enqueue | None = No
         return jsonify({"status": "ok"}), 200
 
     @app.get("/metrics")
-    def metrics() -> Response:
+    def metrics() -> Response | tuple[Response, int]:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from sync_workers.observability.metrics import render_latest
 
-        body, content_type = render_latest(receiver().settings)
+        try:
+            body, content_type = render_latest(receiver().settings)
+        except (SQLAlchemyError, redis.RedisError) as exc:
+            log.warning("metrics unavailable: %s", type(exc).__name__)
+            reason = f"metrics unavailable: {type(exc).__name__} (is the ledger migrated?)"
+            return jsonify({"error": reason, "status": 503}), 503
         return Response(body, content_type=content_type)
 
     return app

@@ -1,0 +1,262 @@
+"""What the engine is doing right now, read without touching either remote system.
+
+Per flow: the last poll, its cursors, the lag from source change to target write (p50/p95 over a
+recent window), the backlog (messages waiting on its queue plus ledger records not yet synced)
+and open dead letters. For Acumatica: sessions in use, and requests in the current rate window
+against the licence. ``status`` and ``/metrics`` both read this.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from limits import RateLimitItemPerSecond
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from sync_workers.celery import FLOW_QUEUES, REALTIME_QUEUE
+from sync_workers.dlq import DeadLetterQueue
+from sync_workers.ledger.db import session_scope
+from sync_workers.ledger.models import Cursor, Status, SyncRecord
+from sync_workers.observability import ops_keys
+from sync_workers.settings import Settings
+
+#: kombu's Redis transport keeps priorities 3, 6 and 9 in sub-lists named queue + SEP + n.
+PRIORITY_SEP = "\x06\x16"
+PRIORITY_STEPS = (0, 3, 6, 9)
+WAITING = (Status.PENDING.value, Status.IN_PROGRESS.value, Status.DEFERRED.value)
+LAG_SAMPLE = 5000
+
+
+@dataclass
+class FlowStatus:
+    flow: str
+    last_run: dict[str, Any] | None
+    cursors: dict[str, dict[str, str | None]]
+    last_synced_at: str | None
+    lag_p50_seconds: float | None
+    lag_p95_seconds: float | None
+    lag_samples: int
+    queued: int
+    unsynced: int
+    dead_letters: int
+    retries: int
+
+    @property
+    def backlog(self) -> int:
+        return self.queued + self.unsynced
+
+
+@dataclass
+class SystemLimits:
+    system: str
+    requests_in_window: int | None
+    requests_per_minute: int | None
+    in_flight: int
+    max_concurrent: int | None
+    cooling_down_seconds: float
+    sessions_in_use: int | None = None
+    max_sessions: int | None = None
+
+
+@dataclass
+class Status_:
+    at: str
+    flows: list[FlowStatus]
+    realtime_queued: int
+    dead_letters_open: int
+    systems: list[SystemLimits] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for flow, data in zip(self.flows, out["flows"], strict=True):
+            data["backlog"] = flow.backlog
+        return out
+
+
+def queue_length(client: redis.Redis, prefix: str, queue: str) -> int:
+    names = [queue if p == 0 else f"{queue}{PRIORITY_SEP}{p}" for p in PRIORITY_STEPS]
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.llen(prefix + name)
+    return sum(int(n) for n in pipe.execute())
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
+    return ordered[rank - 1]
+
+
+def lag_samples(engine: Engine, window_seconds: int) -> dict[str, list[float]]:
+    """Seconds from source change to target write of records synced within the window."""
+    since = datetime.now(UTC) - timedelta(seconds=window_seconds)
+    out: dict[str, list[float]] = {flow: [] for flow in FLOW_QUEUES}
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(SyncRecord.flow, SyncRecord.source_updated_at, SyncRecord.synced_at)
+            .where(SyncRecord.synced_at >= since, SyncRecord.source_updated_at.is_not(None))
+            .order_by(SyncRecord.synced_at.desc())
+            .limit(LAG_SAMPLE)
+        ).all()
+    for flow, source_at, synced_at in rows:
+        lag = (_aware(synced_at) - _aware(source_at)).total_seconds()  # type: ignore[operator]
+        out.setdefault(flow, []).append(max(0.0, lag))
+    return out
+
+
+def _ledger_facts(engine: Engine) -> tuple[dict, dict, dict]:
+    with session_scope(engine) as session:
+        cursors: dict[str, dict[str, dict[str, str | None]]] = {}
+        for row in session.scalars(select(Cursor)):
+            cursors.setdefault(row.flow, {})[row.direction] = {
+                "value": row.value,
+                "updated_at": _iso(_aware(row.updated_at)),
+            }
+        unsynced = dict(
+            session.execute(
+                select(SyncRecord.flow, func.count())
+                .where(SyncRecord.status.in_(WAITING))
+                .group_by(SyncRecord.flow)
+            ).all()
+        )
+        last_synced = dict(
+            session.execute(
+                select(SyncRecord.flow, func.max(SyncRecord.synced_at)).group_by(SyncRecord.flow)
+            ).all()
+        )
+    return cursors, unsynced, last_synced
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def collect_status(settings: Settings, client: redis.Redis, engine: Engine) -> Status_:
+    prefix = settings.redis_key_prefix
+    cursors, unsynced, last_synced = _ledger_facts(engine)
+    lags = lag_samples(engine, settings.metrics_lag_window_seconds)
+    dlq = DeadLetterQueue(client, prefix)
+    dead = Counter(entry.flow for entry in dlq.iter_entries(status="open"))
+    runs = ops_keys.last_runs(client, prefix)
+    retries = ops_keys.counts(client, prefix, "retries")
+    flows = [
+        FlowStatus(
+            flow=flow,
+            last_run=runs.get(flow),
+            cursors=cursors.get(flow, {}),
+            last_synced_at=_iso(_aware(last_synced.get(flow))),
+            lag_p50_seconds=percentile(lags.get(flow, []), 50),
+            lag_p95_seconds=percentile(lags.get(flow, []), 95),
+            lag_samples=len(lags.get(flow, [])),
+            queued=queue_length(client, prefix, flow),
+            unsynced=int(unsynced.get(flow, 0)),
+            dead_letters=dead.get(flow, 0),
+            retries=retries.get(flow, 0),
+        )
+        for flow in FLOW_QUEUES
+    ]
+    return Status_(
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        flows=flows,
+        realtime_queued=queue_length(client, prefix, REALTIME_QUEUE),
+        dead_letters_open=dlq.count(status="open"),
+        systems=[acumatica_limits(settings, client), xcart_limits(settings, client)],
+    )
+
+
+# -- shared limits, read from the keys the connectors write (connectors/limits.py) -------------
+
+
+def _limits_facts(
+    client: redis.Redis, prefix: str, name: str, per_minute: int | None, window: int
+) -> tuple[int | None, int, float]:
+    """(requests in the moving window, requests in flight, seconds of 429 cool-down left)."""
+    base = f"{prefix}limits:{name}"
+    used = None
+    if per_minute:
+        storage = RedisStorage(
+            "redis://", connection_pool=client.connection_pool, key_prefix=f"{base}:rate"
+        )
+        item = RateLimitItemPerSecond(per_minute, window + 1)
+        stats = MovingWindowRateLimiter(storage).get_window_stats(item)
+        used = per_minute - int(stats.remaining)
+    now_ms = int(time.time() * 1000)
+    in_flight = int(client.zcount(f"{base}:inflight", now_ms, "+inf"))
+    cooldown_ms = client.pttl(f"{base}:cooldown")
+    cooling = max(0, int(cooldown_ms or 0)) / 1000
+    return used, in_flight, cooling
+
+
+def acumatica_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
+    from sync_workers.clients import acumatica_config
+
+    config = acumatica_config(settings)
+    name = f"acumatica:{config.base_url.rstrip('/')}:{config.tenant or ''}"
+    used, in_flight, cooling = _limits_facts(
+        client,
+        settings.redis_key_prefix,
+        name,
+        config.requests_per_minute,
+        config.rate_window_seconds,
+    )
+    return SystemLimits(
+        system="acumatica",
+        requests_in_window=used,
+        requests_per_minute=config.requests_per_minute,
+        in_flight=in_flight,
+        max_concurrent=config.max_concurrent,
+        cooling_down_seconds=cooling,
+        sessions_in_use=acumatica_sessions_in_use(client, settings.redis_key_prefix),
+        max_sessions=config.max_sessions,
+    )
+
+
+def xcart_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
+    from sync_workers.clients import xcart_config
+
+    config = xcart_config(settings)
+    name = f"xcart:{config.base_url.rstrip('/')}"
+    used, in_flight, cooling = _limits_facts(
+        client,
+        settings.redis_key_prefix,
+        name,
+        config.requests_per_minute,
+        config.rate_window_seconds,
+    )
+    return SystemLimits(
+        system="xcart",
+        requests_in_window=used,
+        requests_per_minute=config.requests_per_minute,
+        in_flight=in_flight,
+        max_concurrent=config.max_concurrent,
+        cooling_down_seconds=cooling,
+    )
+
+
+def acumatica_sessions_in_use(client: redis.Redis, prefix: str) -> int:
+    """Seats of the fleet's session pool holding a signed-in session (session_pool.py keys)."""
+    seats = 0
+    for seat_key in client.scan_iter(match=f"{prefix}acumatica:*:seat:*", count=500):
+        if seat_key.endswith((":users", ":lock")):
+            continue
+        if client.hexists(seat_key, "credential"):
+            seats += 1
+    return seats
