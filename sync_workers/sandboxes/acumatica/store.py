@@ -59,6 +59,7 @@ class Store:
         self._depth = 0
         self._pending: list[Change] = []
         self._listeners: list[ChangeListener] = []
+        self._indexes: dict[tuple[str, str], dict[Any, list[Record]]] = {}
         self._load()
 
     def _load(self) -> None:
@@ -88,6 +89,7 @@ class Store:
                 if outer:
                     self._db.execute("ROLLBACK")
                     self._records = self._snapshot
+                    self._indexes = {}
                     self._pending = []
                 raise
             self._depth -= 1
@@ -112,11 +114,13 @@ class Store:
                 (entity, rid, seq, json.dumps(stored, separators=(",", ":"))),
             )
             self._records.setdefault(entity, {})[rid] = stored
+            self._invalidate(entity)
             self._pending.append((entity, old, copy.deepcopy(stored)))
 
     def delete(self, entity: str, rid: str) -> None:
         with self.transaction():
             old = self._records.get(entity, {}).pop(rid, None)
+            self._invalidate(entity)
             self._db.execute("DELETE FROM records WHERE entity = ? AND id = ?", (entity, rid))
             if old is not None:
                 self._pending.append((entity, old, None))
@@ -139,11 +143,27 @@ class Store:
     def find(self, entity: str, **values: Any) -> Record | None:
         """The first record whose top-level fields equal ``values`` (case-insensitive strings)."""
         wanted = {k: _fold(v) for k, v in values.items()}
+        first, *rest = wanted
         with self.lock:
-            for rec in self._records.get(entity, {}).values():
-                if all(_fold(rec.get(k)) == v for k, v in wanted.items()):
+            for rec in self._index(entity, first).get(wanted[first], ()):
+                if all(_fold(rec.get(k)) == wanted[k] for k in rest):
                     return copy.deepcopy(rec)
         return None
+
+    def _index(self, entity: str, field: str) -> dict[Any, list[Record]]:
+        """Records by the folded value of one field, rebuilt after the entity changes."""
+        key = (entity, field)
+        index = self._indexes.get(key)
+        if index is None:
+            index = {}
+            for rec in self._records.get(entity, {}).values():
+                index.setdefault(_fold(rec.get(field)), []).append(rec)
+            self._indexes[key] = index
+        return index
+
+    def _invalidate(self, entity: str) -> None:
+        for key in [k for k in self._indexes if k[0] == entity]:
+            del self._indexes[key]
 
     def next_number(self, counter: str, width: int = 6, prefix: str = "") -> str:
         with self.transaction():
@@ -211,6 +231,7 @@ class Store:
             self._db.execute("DELETE FROM files")
             self._records = {}
             self._seq = {}
+            self._indexes = {}
 
     def close(self) -> None:
         with self.lock:

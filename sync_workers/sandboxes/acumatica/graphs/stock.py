@@ -6,7 +6,7 @@ Quantities per item and warehouse:
   and receipts and by confirmed shipments;
 * on shipments: quantities on shipments not yet confirmed;
 * booked: open quantities of sales-order lines not yet on a shipment, for every order that is
-  not Canceled or Completed (orders on hold included);
+  not Canceled or Completed (orders on hold included; quotes, type QT, excluded);
 * available = on hand - booked - on shipments; available for shipment = on hand - on shipments.
 """
 
@@ -50,7 +50,7 @@ def availability(store: Store, skus: set[str] | None = None) -> Quantities:
                 q["on_hand"] += row.get("QtyOnHand") or 0.0
                 _touch(q, item.get("QtyLastModified") or item.get("LastModifiedDateTime"))
         for order in store.all("SalesOrder"):
-            closed = order.get("Status") in CLOSED_ORDER_STATUSES
+            closed = order.get("Status") in CLOSED_ORDER_STATUSES or order.get("OrderType") == "QT"
             for line in order.get("Details") or []:
                 sku = str(line.get("InventoryID", "")).upper()
                 if wanted is not None and sku not in wanted:
