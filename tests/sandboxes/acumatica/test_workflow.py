@@ -359,3 +359,13 @@ def test_inventory_quantity_available_lists_items_changed_since(api: Api) -> Non
         **{"$expand": "Results"},
     ).json()
     assert [value(r, "InventoryID") for r in changed["Results"]] == ["AA-0003"]
+
+
+def test_order_with_a_hundred_and_twenty_lines(api: Api) -> None:
+    lines = [(f"AA-{n:04d}", 1) for n in range(1, 121)]
+    order = api.order(lines=lines)
+    assert len(order["Details"]) == 120
+    assert value(order, "OrderedQty") == 120.0
+    expected = round(sum(value(line, "Amount") for line in order["Details"]), 2)
+    assert value(order, "Totals", "LineTotalAmount") == expected
+    assert [value(line, "LineNbr") for line in order["Details"]] == list(range(1, 121))
