@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
 
 from .control import make_sandbox_blueprint
-from .errors import http_error
+from .errors import http_error, not_found_resource
 from .identity import make_identity_blueprint
 from .licence import Declined
 from .odata import make_odata_blueprint
@@ -71,6 +72,17 @@ def create_app(data_dir: Path, **options: Any) -> Flask:
         return g.get("session") is not None or sandbox.auth.basic_auth_ok(
             request.headers.get("Authorization")
         )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        if exc.code == 404:
+            return not_found_resource(request.url)
+        return http_error(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        return http_error(500, str(exc) or type(exc).__name__, "System.Exception")
 
     app.register_blueprint(make_identity_blueprint(sandbox))
     app.register_blueprint(make_rest_blueprint(sandbox))

@@ -162,3 +162,15 @@ def test_put_sales_order_is_fast(api: Api) -> None:
         api.order(CustomerOrder=f"PERF-{n}", lines=[("AA-0001", 1), ("AA-0002", 2), ("AA-0003", 3)])
     per_order = (time.monotonic() - start) / 50
     assert per_order < 0.05
+
+
+def test_unknown_paths_and_entities_answer_json_404(api: Api) -> None:
+    for path in ("/nothing/here", "/entity/Default/24.200.001/NoSuchEntity"):
+        response = api.http.get(api.url + path)
+        assert response.status_code == 404
+        assert response.json()["message"].startswith("No HTTP resource was found")
+
+
+def test_wrong_method_is_405_in_the_px_shape(api: Api) -> None:
+    response = api.http.get(f"{api.url}/entity/auth/login")
+    assert response.status_code == 405 and response.json()["message"] == "An error has occurred."
