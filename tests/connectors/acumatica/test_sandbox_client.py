@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sync_workers.connectors.acumatica.client import AcumaticaClient
 from sync_workers.connectors.acumatica.filters import F, one_of
@@ -199,3 +201,16 @@ def test_wrong_oauth_client_secret_is_permanent(make_client):
     acu = make_client(auth_mode="oauth", client_id="sync@Company", client_secret="wrong")
     with pytest.raises(AuthError):
         acu.get_list("StockItem", top=1)
+
+
+PIECES = [*"ab'\"/\\()% +-=,é漢", " or ", " eq ", " and ", "'')", "$filter=", "%27", "--"]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=8).map("".join))
+def test_any_text_in_a_filter_finds_only_itself(make_client, text):
+    acu = make_client()  # clients share the one pooled session through Redis
+    flt = (F("InventoryID") == text) | (F("Description") == text)
+    assert acu.get_list("StockItem", filter=flt, select=["InventoryID"]) == []

@@ -298,3 +298,13 @@ def test_changed_since_is_exact_for_any_ties_and_page_size(redis_client, case):
         found = [o["id"] for o in client.orders_changed_since(low, until=high)]
     assert len(found) == len(set(found))
     assert sorted(found) == expected
+
+
+def test_iterators_fetch_one_page_at_a_time(mock, xcart):
+    for page, count in ((1, 3), (2, 3), (3, 1)):
+        mock.add("GET", f"{BASE}/api/products", json=[{"id": page * 10 + i} for i in range(count)])
+    stream = xcart.iter_products()
+    assert next(stream)["id"] == 10
+    assert len(mock.calls) == 1  # nothing read ahead
+    assert [p["id"] for p in stream] == [11, 12, 20, 21, 22, 30]
+    assert len(mock.calls) == 3
