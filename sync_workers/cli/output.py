@@ -1,0 +1,114 @@
+"""Printing for people and for scripts, from the same data."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeVar
+
+import click
+from dateutil import parser as dateparser
+
+from sync_workers.celery import FLOW_QUEUES
+from sync_workers.cli import EXIT_FOUND
+
+T = TypeVar("T")
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+by_option = click.option(
+    "--by", default=None, help="Who is acting, for the audit trail (default: the OS user)."
+)
+
+
+def actor(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER") or f"uid:{os.getuid()}"
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def fail(message: str, code: int = EXIT_FOUND, *, as_json: bool = False) -> NoReturn:
+    if as_json:
+        emit_json({"error": message})
+    else:
+        click.secho(message, err=True, fg="red")
+    sys.exit(code)
+
+
+def usage_error(message: str) -> NoReturn:
+    raise click.UsageError(message)
+
+
+def check_flow(flow: str) -> str:
+    if flow not in FLOW_QUEUES:
+        usage_error(f"unknown flow {flow!r}; one of {', '.join(FLOW_QUEUES)}")
+    return flow
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """An ISO date or time; a naive value is UTC."""
+    if value is None:
+        return None
+    try:
+        moment = dateparser.isoparse(value)
+    except (ValueError, OverflowError):
+        usage_error(f"--since {value!r} is not an ISO date or time (e.g. 2026-11-27T06:00Z)")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def on_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+@contextmanager
+def progress(
+    items: Iterable[T], *, label: str, length: int | None = None, enabled: bool = True
+) -> Iterator[Iterable[T]]:
+    """A progress bar on a terminal (never with ``--json``); the plain iterable otherwise."""
+    if enabled and on_terminal():
+        with click.progressbar(items, label=label, length=length, file=sys.stderr) as bar:
+            yield bar
+    else:
+        yield items
+
+
+def table(rows: list[list[Any]], headers: list[str]) -> None:
+    """A plain aligned table (no colours needed to read it)."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()
+        click.echo(click.style(line, bold=True) if n == 0 else line)
+
+
+def shorten(text: str | None, width: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def run_guarded(action: Callable[[], T], what: str, *, as_json: bool) -> T:
+    """Run ``action``; a Redis or database outage becomes one line and exit 1, no traceback."""
+    import redis
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return action()
+    except redis.RedisError as exc:
+        fail(f"{what}: Redis is unavailable ({type(exc).__name__})", as_json=as_json)
+    except SQLAlchemyError as exc:
+        fail(
+            f"{what}: the ledger is unavailable ({type(exc).__name__}); "
+            "is it migrated (python -m sync_workers.ledger upgrade)?",
+            as_json=as_json,
+        )

@@ -1,0 +1,110 @@
+"""``celery -A sync_workers resync FLOW [--since ISO] [--id ID ...] [--all] [--dry-run]``.
+
+Without ``--dry-run`` it publishes the flow's poll task (``tasks.<flow>.poll``) with those
+arguments; the workers do the rest. ``--dry-run`` asks the flow's ``plan()`` what would be
+created, updated or skipped, with field differences, and writes nothing anywhere: no message,
+no ledger row, no cursor, no remote write.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import click
+from celery.bin.base import CeleryCommand
+
+from sync_workers.cli.flows import as_dict, flow_module
+from sync_workers.cli.output import (
+    check_flow,
+    emit_json,
+    fail,
+    json_option,
+    parse_since,
+    progress,
+    shorten,
+    table,
+    usage_error,
+)
+
+
+def poll_kwargs(since: str | None, ids: tuple[str, ...], all_records: bool) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if since:
+        kwargs["since"] = parse_since(since).isoformat()  # type: ignore[union-attr]
+    if ids:
+        kwargs["ids"] = list(ids)
+    if all_records:
+        kwargs["all"] = True
+    return kwargs
+
+
+def show_plan(changes: list[dict[str, Any]]) -> None:
+    if not changes:
+        click.echo("nothing to do")
+        return
+    table(
+        [
+            [c["action"], c["source_id"], c.get("target_key") or "-", shorten(c.get("reason"), 50)]
+            for c in changes
+        ],
+        ["ACTION", "SOURCE", "TARGET", "REASON"],
+    )
+    for c in changes:
+        for diff in c.get("changes") or ():
+            click.echo(
+                f"  {c['source_id']}: {diff['field']}: {diff['current']!r} -> {diff['proposed']!r}"
+            )
+    counts = Counter(c["action"] for c in changes)
+    click.echo("\n" + ", ".join(f"{n} {action}" for action, n in sorted(counts.items())))
+
+
+@click.command(cls=CeleryCommand)
+@click.argument("flow")
+@click.option("--since", help="Records changed since this ISO time.")
+@click.option("--id", "ids", multiple=True, help="One source record id (repeatable).")
+@click.option("--all", "all_records", is_flag=True, help="Every record, ignoring the cursor.")
+@click.option("--dry-run", is_flag=True, help="Only print what would change; write nothing.")
+@json_option
+@click.pass_context
+def resync(
+    ctx: click.Context,
+    flow: str,
+    since: str | None,
+    ids: tuple[str, ...],
+    all_records: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Sync FLOW again: changed since a time, some records, or everything."""
+    check_flow(flow)
+    if all_records and (since or ids):
+        usage_error("--all cannot be combined with --since or --id")
+    kwargs = poll_kwargs(since, ids, all_records)
+    if dry_run:
+        module = flow_module(flow, "plan", as_json=as_json)
+        with progress([None], label=f"planning {flow}", enabled=not as_json) as steps:
+            for _ in steps:
+                try:
+                    planned = module.plan(
+                        since=parse_since(since), ids=list(ids) or None, all=all_records
+                    )
+                except Exception as exc:
+                    fail(
+                        f"resync {flow} --dry-run failed: {type(exc).__name__}: {exc}",
+                        as_json=as_json,
+                    )
+        changes = [as_dict(c) for c in planned]
+        if as_json:
+            emit_json({"flow": flow, "dry_run": True, "changes": changes})
+        else:
+            show_plan(changes)
+        return
+    from sync_workers.celery import publish
+
+    task = f"tasks.{flow}.poll"
+    task_id = publish(task, [], kwargs, queue=None, chain=[], trace_id=None, headers={})
+    if as_json:
+        emit_json({"flow": flow, "task": task, "task_id": task_id, "kwargs": kwargs})
+    else:
+        click.echo(f"enqueued {task} {kwargs or ''} as task {task_id}")

@@ -1,0 +1,234 @@
+"""``dlq list|show|replay|resolve|purge|audit`` on a real dead-letter queue and worker."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sync_workers.dlq import DeadLetter
+from sync_workers.task import get_dlq
+from tests.cli.conftest import queued
+from tests.foundation import sample_tasks as t
+
+
+def wait_for(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def add_entry(flow="orders", record_id="1001", error="PermanentError", message="bad SKU", **kw):
+    entry = DeadLetter(
+        flow=flow,
+        record_id=record_id,
+        task=f"tasks.{flow}.push",
+        step="push",
+        task_id=f"task-{flow}-{record_id}-{message}",
+        args=[],
+        kwargs={"record_id": record_id, "sku": "NOPE"},
+        error_class=error,
+        error_message=message,
+        **kw,
+    )
+    assert get_dlq().add(entry)
+    return entry
+
+
+def editor_script(tmp_path: Path, body: str) -> str:
+    """An $EDITOR that rewrites the file it is given with ``body(original_text)``."""
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import sys\n"
+        "path = sys.argv[1]\n"
+        "text = open(path, encoding='utf-8').read()\n"
+        f"{body}\n"
+        "open(path, 'w', encoding='utf-8').write(text)\n"
+    )
+    return f"{sys.executable} {script}"
+
+
+def test_list_filters_by_flow_and_error_and_prints_json(cli) -> None:
+    add_entry("orders", "1", message="SKU 'X' cannot be found")
+    add_entry("orders", "2", error="TransientError", message="timed out")
+    add_entry("payments", "3", message="SKU 'Y' cannot be found")
+
+    by_flow = cli("dlq", "list", "--flow", "orders", "--json")
+    by_error = cli("dlq", "list", "--error", "cannot be found", "--json")
+    by_class = cli("dlq", "list", "--error", "transienterror", "--json")
+    human = cli("dlq", "list")
+
+    assert by_flow.exit_code == 0
+    assert sorted(e["record_id"] for e in by_flow.json) == ["1", "2"]
+    assert sorted(e["record_id"] for e in by_error.json) == ["1", "3"]
+    assert [e["record_id"] for e in by_class.json] == ["2"]
+    assert "FLOW" in human.output and "payments" in human.output and "3 shown" in human.output
+
+
+def test_show_accepts_an_id_prefix_and_unknown_ids_exit_1(cli) -> None:
+    entry = add_entry(field_errors={"Details[0].InventoryID": "'NOPE' cannot be found"})
+
+    shown = cli("dlq", "show", entry.id[:8], "--json")
+    human = cli("dlq", "show", entry.id[:8])
+    missing = cli("dlq", "show", "ffffffffffff")
+
+    assert shown.exit_code == 0
+    assert shown.json["kwargs"] == {"record_id": "1001", "sku": "NOPE"}
+    assert "Details[0].InventoryID: 'NOPE' cannot be found" in human.output
+    assert missing.exit_code == 1
+    assert "no dead letter" in missing.stderr
+
+
+def test_edited_replay_succeeds_and_is_audited(cli, celery_worker, tmp_path) -> None:
+    t.permanent_until_fixed.apply_async(kwargs={"record_id": "cli-edit-1"})
+    entry = wait_for(lambda: list(get_dlq().iter_entries(record_id="cli-edit-1")))[0]
+    editor = editor_script(
+        tmp_path,
+        'text = text.replace(\'"cli-edit-1"\', \'"cli-edit-1", "sku": "AA-0001"\')',
+    )
+
+    result = cli("dlq", "replay", entry.id, "--edit", "--by", "ops-oncall", env={"EDITOR": editor})
+
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "replayed (edited" in result.output
+    calls = wait_for(lambda: [c for c in t.notes("calls", "cli-edit-1") if c["sku"] == "AA-0001"])
+    assert len(calls) == 1
+    replayed = get_dlq().get(entry.id)
+    assert replayed.status == "replayed"
+    assert replayed.replays[0]["by"] == "ops-oncall" and replayed.replays[0]["edited"] is True
+    time.sleep(0.3)
+    assert list(get_dlq().iter_entries(record_id="cli-edit-1")) == []  # nothing failed again
+    audit = cli("dlq", "audit", "--json").json
+    assert {
+        "action": "replayed",
+        "by": "ops-oncall",
+        "entry": entry.id,
+        "edited": True,
+    }.items() <= (audit[0].items())
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        ("text = text.replace('\"sku\"', 'sku')", "not valid JSON"),
+        ("text = '[1, 2]'", "must be a JSON object"),
+        ("text = text.replace('\"1001\"', '\"2002\"')", "identifies the record"),
+        ("pass", "left unchanged"),
+    ],
+)
+def test_invalid_edits_publish_nothing(cli, redis_client, tmp_path, edit, reason) -> None:
+    entry = add_entry()
+
+    result = cli("dlq", "replay", entry.id, "--edit", env={"EDITOR": editor_script(tmp_path, edit)})
+
+    assert result.exit_code == 1
+    assert reason in result.stderr
+    assert get_dlq().get(entry.id).status == "open"
+    assert queued(redis_client, "orders") == []
+
+
+def test_replay_from_start_publishes_the_flow_poll_for_the_record(cli, redis_client) -> None:
+    entry = add_entry("orders", "1001")
+
+    result = cli("dlq", "replay", entry.id, "--from-start", "--json")
+
+    assert result.exit_code == 0
+    assert result.json["replayed"][0]["task"] == "tasks.orders.poll"
+    messages = queued(redis_client, "orders")
+    assert [(m["task"], m["kwargs"]) for m in messages] == [
+        ("tasks.orders.poll", {"ids": ["1001"]})
+    ]
+    assert messages[0]["headers"]["dlq_replay_of"] == entry.id
+    assert get_dlq().get(entry.id).status == "replayed"
+
+
+def test_replay_all_with_filters_and_a_second_replay_is_refused(cli, redis_client) -> None:
+    add_entry("orders", "1", message="SKU missing")
+    add_entry("orders", "2", message="timeout")
+    add_entry("payments", "3", message="SKU missing")
+
+    first = cli("dlq", "replay", "--all", "--flow", "orders", "--error", "SKU", "--json")
+    entry_id = first.json["replayed"][0]["id"]
+    again = cli("dlq", "replay", entry_id)
+
+    assert [r["record_id"] for r in first.json["replayed"]] == ["1"]
+    assert len(queued(redis_client, "orders")) == 1
+    assert again.exit_code == 1
+    assert "replayed; use force" in again.stderr
+
+
+def test_replay_usage_errors_exit_2(cli) -> None:
+    entry = add_entry()
+
+    assert cli("dlq", "replay").exit_code == 2
+    assert cli("dlq", "replay", entry.id, "--all").exit_code == 2
+    assert cli("dlq", "replay", entry.id, "--edit", "--from-start").exit_code == 2
+
+
+def test_resolve_marks_the_entry_and_audits_the_note(cli) -> None:
+    entry = add_entry()
+
+    result = cli("dlq", "resolve", entry.id, "--note", "fixed by hand in Acumatica", "--by", "kim")
+    twice = cli("dlq", "resolve", entry.id)
+
+    assert result.exit_code == 0
+    resolved = get_dlq().get(entry.id)
+    assert resolved.status == "resolved"
+    assert resolved.audit[-1]["note"] == "fixed by hand in Acumatica"
+    assert resolved.audit[-1]["by"] == "kim"
+    assert twice.exit_code == 1
+    assert cli("dlq", "list", "--json").json == []
+
+
+def test_purge_needs_confirm_and_is_audited(cli) -> None:
+    keep = add_entry("orders", "1")
+    gone = add_entry("orders", "2")
+    cli("dlq", "resolve", gone.id)
+
+    dry = cli("dlq", "purge", "--json")
+    assert dry.exit_code == 2
+    assert dry.json["would_delete"] == 1
+    assert get_dlq().count(status="all") == 2
+
+    done = cli("dlq", "purge", "--confirm", "--by", "kim", "--json")
+
+    assert done.exit_code == 0 and done.json["deleted"] == 1
+    assert [e.id for e in get_dlq().iter_entries(status="all")] == [keep.id]
+    assert {"action": "purged", "by": "kim", "entry": gone.id}.items() <= get_dlq().audit_log(1)[
+        0
+    ].items()
+
+
+def test_purge_older_than_keeps_recent_entries(cli) -> None:
+    entry = add_entry()
+    cli("dlq", "resolve", entry.id)
+
+    result = cli("dlq", "purge", "--older-than", "1d", "--confirm", "--json")
+
+    assert result.json["deleted"] == 0
+    assert get_dlq().count(status="all") == 1
+
+
+def test_list_without_redis_is_one_line_and_exit_1(cli, monkeypatch) -> None:
+    import redis
+
+    from sync_workers.cli import dlq as dlq_cli
+
+    class Down:
+        def iter_entries(self, **_):
+            raise redis.ConnectionError("refused")
+
+    monkeypatch.setattr(dlq_cli, "_queue", lambda: Down())
+
+    result = cli("dlq", "list")
+
+    assert result.exit_code == 1
+    assert "Redis is unavailable" in result.stderr
+    assert json.dumps(result.stderr).count("Traceback") == 0
