@@ -119,6 +119,14 @@ class SessionPool:
 
     def close(self) -> None:
         """Drop this process's leases; sign out sessions nobody else uses any more."""
+        try:
+            self._close_seats()
+        except redis.RedisError as exc:  # at exit Redis may already be gone
+            log.warning("acumatica session pool not released: %s", type(exc).__name__)
+        self._seats_used.clear()
+        self._lease = None
+
+    def _close_seats(self) -> None:
         for seat in sorted(self._seats_used):
             self._redis.zrem(self._users_key(seat), self._token)
             lock = self._redis.lock(
@@ -134,8 +142,6 @@ class SessionPool:
                         self._redis.delete(self._seat_key(seat))
             finally:
                 _release(lock)
-        self._seats_used.clear()
-        self._lease = None
 
     # Internals --------------------------------------------------------------------------------
     def _after_fork(self) -> None:
@@ -148,7 +154,7 @@ class SessionPool:
             self._seats_used = set()
 
     def _choose_seat(self) -> int:
-        """The seat with the fewest live users, preferring one that already has a session."""
+        """The seat with the fewest live users (on a tie, one that already has a session)."""
         now_ms = int(time.time() * 1000)
         pipe = self._redis.pipeline()
         for seat in range(self.config.max_sessions):

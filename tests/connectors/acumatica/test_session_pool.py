@@ -96,3 +96,13 @@ def test_pool_keys_are_scoped_by_prefix_and_never_hold_the_password(mock, redis_
             stored += b"".join(redis_client.zrange(key, 0, -1))
     assert b"ASP.NET_SessionId" in stored  # the shared cookie is there...
     assert PASSWORD.encode() not in stored  # ...the password never is
+
+
+def test_close_survives_redis_being_gone(mock, redis_client):
+    import redis
+
+    member = client(redis_client)
+    member.get_by_keys("StockItem", "MUG")
+    member.sessions._redis = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    member.close()  # no exception at shutdown
+    assert member.sessions._lease is None
