@@ -83,7 +83,7 @@ class Gate:
         deadline = arrived + limits.max_wait_seconds
         with self._cond:
             must_wait = self._active >= limits.max_concurrent or self._waiting > 0
-            release_at = self._schedule(arrived)
+            release_at = self.reserve(arrived)
             if (must_wait or release_at > arrived) and self._waiting >= limits.queue_limit:
                 self._unschedule()
                 self.declined += 1
@@ -111,8 +111,11 @@ class Gate:
             self._active = max(0, self._active - 1)
             self._cond.notify_all()
 
-    def _schedule(self, now: float) -> float:
-        """Count the request in the per-minute window; return when it may start."""
+    def reserve(self, now: float) -> float:
+        """Count a request arriving at ``now`` in the per-minute window; return when it may start.
+
+        Call with the gate's lock held (``enter`` does); exposed for tests of the formula.
+        """
         rpm = self.limits.requests_per_minute
         minute = self.limits.minute_seconds
         if self._window_start is None or now >= self._window_start + minute:

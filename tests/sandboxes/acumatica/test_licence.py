@@ -104,3 +104,17 @@ def test_licence_settings_are_merged_and_validated(anon: Api) -> None:
     assert bad.status_code == 400
     unknown = requests.post(f"{anon.url}/_sandbox/licence", json={"nope": 1}, timeout=10)
     assert unknown.status_code == 400
+
+
+def test_documented_formula_gives_point_eight_seconds_in_real_minutes() -> None:
+    from sync_workers.sandboxes.acumatica.licence import Gate, Limits
+
+    gate = Gate(Limits(requests_per_minute=50, minute_seconds=60))
+    first = 1000.0  # 02:40:20
+    for n in range(25):
+        assert gate.reserve(first + n * 0.1) == first + n * 0.1
+    now = first + 40  # 02:41:00: 20 s and 25 requests left
+    assert gate.reserve(now) == pytest.approx(now + 0.8)
+    assert gate.reserve(now) == pytest.approx(now + 0.8 + 20 / 24)
+    late = first + 61
+    assert gate.reserve(late) == late
