@@ -44,9 +44,30 @@ worker: install services
 flower: install services
 	$(BIN)/celery -A sync_workers flower --address=127.0.0.1 --port=$${FLOWER_PORT:-5555}
 
-beat webhooks demo bench chaos:
-	@echo "make $@: not available yet (this subsystem is not built); see the README's status section." >&2
-	@exit 2
+# A target whose subsystem is not in this checkout says so and exits non-zero.
+define need
+@test -e $(1) || { echo "make $@: not available yet ($(1) is not built); see the README's status section." >&2; exit 2; }
+endef
+
+beat: install services
+	$(call need,schedules/beat.py)
+	$(BIN)/celery -A sync_workers beat -S redbeat.RedBeatScheduler -l INFO
+
+webhooks: install services
+	$(call need,sync_workers/webhooks)
+	$(BIN)/python -m sync_workers.webhooks
+
+demo: install services migrate
+	$(call need,sync_workers/demo.py)
+	$(BIN)/python -m sync_workers.demo
+
+bench: install services migrate
+	$(call need,bench/__main__.py)
+	$(BIN)/python -m bench
+
+chaos: install services migrate
+	$(call need,chaos/__main__.py)
+	$(BIN)/python -m chaos
 
 test: install
 	@scripts/ensure-services.sh redis postgres
