@@ -8,7 +8,7 @@ read as UTC.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -22,8 +22,22 @@ class ValueError_(Exception):
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
+_clock_offset = timedelta(0)
+
+
+def set_clock_offset(seconds: float) -> None:
+    """Skew the sandbox's clock (process-wide) to test clients against a server running late or early."""
+    global _clock_offset
+    _clock_offset = timedelta(seconds=seconds)
+
+
+def now() -> datetime:
+    """The sandbox's current time in UTC, including any configured skew."""
+    return datetime.now(UTC) + _clock_offset
+
+
 def now_iso() -> str:
-    return format_datetime(datetime.now(UTC))
+    return format_datetime(now())
 
 
 def format_datetime(value: datetime) -> str:

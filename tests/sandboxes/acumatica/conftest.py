@@ -28,6 +28,7 @@ DEFAULT_BEHAVIOUR = {
     "long_action_seconds": 0.2,
     "copy_addresses_without_override": True,
     "token_lifetime_seconds": 3600,
+    "clock_offset_seconds": 0.0,
 }
 
 

@@ -174,3 +174,12 @@ def test_unknown_paths_and_entities_answer_json_404(api: Api) -> None:
 def test_wrong_method_is_405_in_the_px_shape(api: Api) -> None:
     response = api.http.get(f"{api.url}/entity/auth/login")
     assert response.status_code == 405 and response.json()["message"] == "An error has occurred."
+
+
+def test_clock_offset_skews_the_sandbox_timestamps(api: Api) -> None:
+    from datetime import UTC, datetime
+
+    api.control("POST", "/behaviour", {"clock_offset_seconds": -120})
+    order = api.order()
+    stamp = datetime.fromisoformat(value(order, "LastModified"))
+    assert 110 <= (datetime.now(UTC) - stamp).total_seconds() <= 130

@@ -16,7 +16,7 @@ from typing import Any
 from ..entities import SCHEMAS
 from ..entities.model import EntityDef
 from ..store import Record, Store
-from ..values import format_datetime, now_iso
+from ..values import format_datetime, now, now_iso
 from ..writes import add_error, new_id, strip_marks
 
 # Fields that never count as a change when deciding whether to bump LastModified.
@@ -40,6 +40,7 @@ class Settings:
     long_action_seconds: float = 1.0
     copy_addresses_without_override: bool = True
     token_lifetime_seconds: float = 3600
+    clock_offset_seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -212,8 +213,8 @@ def content(record: Any) -> Any:
 
 
 def today_iso() -> str:
-    now = datetime.now(UTC)
-    return format_datetime(datetime(now.year, now.month, now.day, tzinfo=UTC))
+    current = now()
+    return format_datetime(datetime(current.year, current.month, current.day, tzinfo=UTC))
 
 
 def ensure_child(record: Record, name: str) -> Record:

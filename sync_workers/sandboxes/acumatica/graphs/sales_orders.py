@@ -9,13 +9,12 @@ graphs through ``link_payments`` and ``link_shipments``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from .. import reference
 from ..entities import sales
 from ..store import Record
-from ..values import money, qty
+from ..values import money, now, qty
 from ..writes import add_error, new_id
 from .base import ActionError, Graph, content, ensure_child, today_iso
 from .stock import item_by_sku
@@ -136,7 +135,7 @@ class SalesOrderGraph(Graph):
         next_nbr = (
             max([record.get("LineCntr") or 0] + [line.get("LineNbr") or 0 for line in lines]) + 1
         )
-        stamp = datetime.now(UTC).strftime("%m/%d/%Y %H:%M:%S")
+        stamp = now().strftime("%m/%d/%Y %H:%M:%S")
         for line in lines:
             is_new = bool(line.pop("_new", False))
             sku = line.get("InventoryID")
