@@ -183,3 +183,41 @@ def test_unknown_keys_and_store_zone_dates_are_tolerated(xcart_sandbox, control,
 
     assert parse_datetime(product["update_date"]).tzinfo == UTC
     assert parse_datetime(fetched["update_date"]) <= control.now()
+
+
+@pytest.mark.parametrize("skew_seconds", [-25, 0, 25])
+def test_store_clock_off_by_less_than_settle_loses_nothing(
+    xcart_sandbox, control, redis_client, skew_seconds
+):
+    """Our clock runs ``skew_seconds`` ahead of the store's; orders keep arriving between polls."""
+    from datetime import timedelta
+
+    xcart, storage = client_for(xcart_sandbox, redis_client), MemoryCursorStorage()
+    handled: list[int] = []
+    placed: list[int] = []
+
+    def our_clock() -> datetime:
+        return control.now() + timedelta(seconds=skew_seconds)
+
+    def poll() -> None:
+        cursor = PollCursor(
+            storage,
+            "orders",
+            "in",
+            clock=our_clock,
+            overlap=timedelta(seconds=10),
+            settle=timedelta(seconds=30),
+        )
+        window = cursor.window()
+        for order in xcart.orders_changed_since(window.start, until=window.end):
+            if cursor.accept(order["id"], order["update_date"], order["update_date"]):
+                handled.append(order["id"])
+        cursor.commit()
+
+    for step in range(6):
+        placed.append(control.checkout(step)["id"])
+        control.post("/clock", {"advance_seconds": 17})
+        poll()
+    control.post("/clock", {"advance_seconds": 120})
+    poll()
+    assert sorted(handled) == sorted(placed)
