@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from sync_workers import clients
 from sync_workers.connectors.hashing import content_hash
+from sync_workers.errors import TransientError
 from sync_workers.flows.base import Drift, FieldChange, PlannedChange
 from sync_workers.flows.coalesce import Coalescer
 from sync_workers.ledger import SyncRecord, claim_record, mark_synced, session_scope
@@ -271,7 +272,11 @@ def schedule(skus: Iterable[str]) -> list[str]:
 
 
 def push_stock(sku: str) -> dict[str, Any]:
-    """Make X-Cart show the current amount for ``sku``; writes only when the value differs."""
+    """Make X-Cart show the current amount for ``sku``; writes only when the value differs.
+
+    X-Cart requests are the scarce budget (hosted stores cap them), so the order book comes from
+    the short cache and is read afresh only when a write looks needed.
+    """
     cfg = config()
     sku = sku_key(sku)
     coalescer(cfg).begin_flush(sku)
@@ -284,13 +289,21 @@ def push_stock(sku: str) -> dict[str, Any]:
             return {"record_id": sku, "action": "skip", "reason": "no stock item in Acumatica"}
         available = mapping.erp_available(rows, cfg)
         safety = cfg.safety_stock(sku)
-        unsynced = unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0)
-        wanted = mapping.store_amount(available, safety, unsynced)
         current = store_amount_of(target)
+        unsynced = unsynced_quantities(cfg, {sku}).get(sku, 0)
+        wanted = mapping.store_amount(available, safety, unsynced)
+        if wanted != current:
+            unsynced = unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0)
+            wanted = mapping.store_amount(available, safety, unsynced)
         writes = 0
-        for _ in range(MAX_CORRECTIONS + 1):
-            if current == wanted:
-                break
+        while current != wanted:
+            if writes > MAX_CORRECTIONS:
+                _record(sku, target, wanted, available, unsynced)
+                raise TransientError(
+                    f"inventory: orders for {sku} keep arriving; checking again shortly",
+                    retry_after=cfg.coalesce_window,
+                    details={"sku": sku, "writes": writes},
+                )
             write_store_amount(target, wanted)
             writes += 1
             current = wanted
