@@ -23,6 +23,16 @@ def flow_module(flow: str, needs: str, *, as_json: bool) -> ModuleType:
     return module
 
 
+def offers(flow: str, needs: str) -> bool:
+    """Whether the flow's module exists and has ``needs`` (without importing anything else)."""
+    name = f"sync_workers.flows.{flow}"
+    if importlib.util.find_spec("sync_workers.flows") is None or (
+        importlib.util.find_spec(name) is None
+    ):
+        return False
+    return callable(getattr(importlib.import_module(name), needs, None))
+
+
 def as_dict(item: Any) -> dict[str, Any]:
     if hasattr(item, "as_dict"):
         return dict(item.as_dict())

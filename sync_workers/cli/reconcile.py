@@ -15,7 +15,7 @@ from celery.bin.base import CeleryCommand
 
 from sync_workers.celery import FLOW_QUEUES
 from sync_workers.cli import EXIT_FOUND
-from sync_workers.cli.flows import as_dict, flow_module
+from sync_workers.cli.flows import as_dict, flow_module, offers
 from sync_workers.cli.output import (
     emit_json,
     fail,
@@ -59,7 +59,8 @@ def reconcile(flow: str, since: str | None, do_repair: bool, as_json: bool) -> N
     if flow != "all" and flow not in FLOW_QUEUES:
         usage_error(f"unknown flow {flow!r}; one of {', '.join(FLOW_QUEUES)} or all")
     moment = parse_since(since)
-    flows = [flow] if flow != "all" else list(FLOW_QUEUES)
+    flows = [flow] if flow != "all" else [f for f in FLOW_QUEUES if offers(f, "drift")]
+    unchecked = [f for f in FLOW_QUEUES if f not in flows] if flow == "all" else []
     modules = [(name, flow_module(name, "drift", as_json=as_json)) for name in flows]
     drifts: list[dict[str, Any]] = []
     with progress(modules, label="reconciling", enabled=not as_json) as items:
@@ -73,11 +74,18 @@ def reconcile(flow: str, since: str | None, do_repair: bool, as_json: bool) -> N
     if do_repair and drifts:
         enqueued, manual = repair(drifts)
     if as_json:
-        result: dict[str, Any] = {"flows": flows, "since": since, "drift": drifts}
+        result: dict[str, Any] = {
+            "flows": flows,
+            "unchecked": unchecked,
+            "since": since,
+            "drift": drifts,
+        }
         if do_repair:
             result["repair"] = {"enqueued": enqueued, "manual": manual}
         emit_json(result)
     else:
+        if unchecked:
+            click.echo(f"not checked (no drift() in the flow): {', '.join(unchecked)}")
         if not drifts:
             click.echo(f"no drift in {', '.join(flows)}")
         else:
