@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 
 from sync_workers.connectors.errors import RateLimited, classify_exception, classify_response
 from sync_workers.connectors.limits import SharedLimits
+from sync_workers.errors import TransientError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,27 @@ def pooled_session(pool_connections: int = 10) -> requests.Session:
     session.mount("https://", adapter)
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     return session
+
+
+def read_json(response: requests.Response, system: str) -> Any:
+    """The JSON body of a successful answer; a broken body is a :class:`TransientError`
+    (for a write, one that was applied: the status said so)."""
+    try:
+        return response.json()
+    except ValueError:
+        method = (response.request.method or "GET").upper() if response.request else "GET"
+        details: dict[str, Any] = {
+            "system": system,
+            "method": method,
+            "url": (response.url or "").split("?")[0],
+            "status": response.status_code,
+            "reason": "unreadable JSON body",
+        }
+        if method not in ("GET", "HEAD", "OPTIONS"):
+            details["maybe_applied"] = True
+        raise TransientError(
+            f"{system} {method} {details['url']}: answer is not JSON", details=details
+        ) from None
 
 
 class Transport:

@@ -22,7 +22,7 @@ from sync_workers.connectors.acumatica.session_pool import SessionPool
 from sync_workers.connectors.acumatica.wrapping import unwrap, wrap
 from sync_workers.connectors.config import AcumaticaConfig
 from sync_workers.connectors.errors import ACUMATICA, NotFound, SessionExpired
-from sync_workers.connectors.http import Transport, query_string
+from sync_workers.connectors.http import Transport, query_string, read_json
 from sync_workers.connectors.limits import SharedLimits
 from sync_workers.errors import TransientError
 
@@ -152,7 +152,7 @@ class AcumaticaClient:
             "$top": top,
             "$skip": skip or None,
         }
-        rows = self.request("GET", self.url(entity), params=params).json()
+        rows = read_json(self.request("GET", self.url(entity), params=params), ACUMATICA)
         return [unwrap(row) for row in rows]
 
     def iter_list(
@@ -215,7 +215,7 @@ class AcumaticaClient:
     ) -> dict[str, Any] | None:
         params = {"$expand": _csv(expand), "$select": _csv(select)}
         try:
-            return unwrap(self.request("GET", url, params=params).json())
+            return unwrap(read_json(self.request("GET", url, params=params), ACUMATICA))
         except NotFound:
             if missing_ok:
                 return None
@@ -271,7 +271,7 @@ class AcumaticaClient:
         response = self.request(
             "PUT", self.url(entity), params=params, json=wrap(record), headers=headers
         )
-        return unwrap(response.json()) if response.content else {}
+        return unwrap(read_json(response, ACUMATICA)) if response.content else {}
 
     def delete_by_keys(self, entity: str, *keys: str) -> None:
         self.request("DELETE", self.url(entity, *(quote(str(k), safe="'") for k in keys)))

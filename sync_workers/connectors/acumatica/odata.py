@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from sync_workers.connectors.acumatica.filters import Expr
 from sync_workers.connectors.config import AcumaticaConfig
-from sync_workers.connectors.errors import SessionExpired
-from sync_workers.connectors.http import Transport, query_string
+from sync_workers.connectors.errors import ACUMATICA, SessionExpired
+from sync_workers.connectors.http import Transport, query_string, read_json
 
 if TYPE_CHECKING:
     from sync_workers.connectors.acumatica.session_pool import SessionPool
@@ -82,10 +82,14 @@ class ODataReader:
     def _get(self, url: str, query: str | None) -> Any:
         if self.basic_auth:
             auth = (self.config.username, self.config.password)
-            return self.transport.request("GET", url, params=query, auth=auth).json()
+            return read_json(self.transport.request("GET", url, params=query, auth=auth), ACUMATICA)
         lease = self.sessions.acquire()
         try:
-            return self.transport.request("GET", url, params=query, headers=lease.headers).json()
+            return read_json(
+                self.transport.request("GET", url, params=query, headers=lease.headers), ACUMATICA
+            )
         except SessionExpired:
             lease = self.sessions.renew(lease)
-            return self.transport.request("GET", url, params=query, headers=lease.headers).json()
+            return read_json(
+                self.transport.request("GET", url, params=query, headers=lease.headers), ACUMATICA
+            )

@@ -20,7 +20,7 @@ from sync_workers.connectors.config import XCartConfig
 from sync_workers.connectors.dates import parse_datetime, parse_optional, to_utc_iso, utcnow
 from sync_workers.connectors.errors import XCART, NotSupported
 from sync_workers.connectors.hashing import DEFAULT_VOLATILE_KEYS, content_hash
-from sync_workers.connectors.http import Transport
+from sync_workers.connectors.http import Transport, read_json
 from sync_workers.connectors.limits import SharedLimits
 from sync_workers.connectors.xcart.states import StateTable
 
@@ -81,8 +81,13 @@ class XCartClient:
     ) -> requests.Response:
         return self.transport.request(method, f"{self._base}{path}", params=params, json=json)
 
+    def _json(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> Any:
+        return read_json(self.request(method, path, params=params, json=json), XCART)
+
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return self.request("GET", path, params=params).json()
+        return self._json("GET", path, params=params)
 
     def iter_collection(
         self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int | None = None
@@ -232,11 +237,11 @@ class XCartClient:
     def set_shipping_status(self, order_id: int, code: str) -> dict[str, Any]:
         """``PUT /api/orders/{id}/shipping_status`` (X-Cart then notifies the shopper)."""
         path = f"/api/orders/{int(order_id)}/shipping_status"
-        return self.request("PUT", path, json={"code": code}).json()
+        return self._json("PUT", path, json={"code": code})
 
     def set_payment_status(self, order_id: int, code: str) -> dict[str, Any]:
         path = f"/api/orders/{int(order_id)}/payment_status"
-        return self.request("PUT", path, json={"code": code}).json()
+        return self._json("PUT", path, json={"code": code})
 
     @property
     def supports_tracking(self) -> bool:
@@ -250,7 +255,7 @@ class XCartClient:
                 details={"system": XCART, "order_id": order_id},
             )
         path = self.config.tracking_path.format(order_id=int(order_id))
-        return self.request("POST", path, json={"value": value}).json()
+        return self._json("POST", path, json={"value": value})
 
     # Products and variants --------------------------------------------------------------------
     def get_product(self, product_id: int) -> dict[str, Any]:
@@ -271,7 +276,7 @@ class XCartClient:
 
     def update_product(self, product_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         """Partial ``PUT``: fields not sent keep their stored values."""
-        return self.request("PUT", f"/api/products/{int(product_id)}", json=dict(fields)).json()
+        return self._json("PUT", f"/api/products/{int(product_id)}", json=dict(fields))
 
     def set_product_stock(self, product_id: int, amount: int) -> dict[str, Any]:
         return self.update_product(product_id, {"amount": int(amount)})
@@ -280,7 +285,7 @@ class XCartClient:
         """Variant stock; ``default_amount: false`` stops the variant inheriting the product's."""
         path = f"/api/products/{int(product_id)}/variants/{int(variant_id)}"
         body = {"amount": int(amount), "default_amount": False}
-        return self.request("PUT", path, json=body).json()
+        return self._json("PUT", path, json=body)
 
     # Profiles and addresses -------------------------------------------------------------------
     def get_profile(self, profile_id: int) -> dict[str, Any]:
@@ -297,20 +302,20 @@ class XCartClient:
             yield profile, content_hash(profile, PROFILE_VOLATILE_KEYS)
 
     def create_profile(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        return self.request("POST", "/api/profiles", json=dict(fields)).json()
+        return self._json("POST", "/api/profiles", json=dict(fields))
 
     def update_profile(self, profile_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
-        return self.request("PUT", f"/api/profiles/{int(profile_id)}", json=dict(fields)).json()
+        return self._json("PUT", f"/api/profiles/{int(profile_id)}", json=dict(fields))
 
     def addresses(self, profile_id: int) -> list[dict[str, Any]]:
         return list(self.iter_collection(f"/api/profiles/{int(profile_id)}/addresses"))
 
     def create_address(self, profile_id: int, fields: Mapping[str, Any]) -> dict[str, Any]:
         path = f"/api/profiles/{int(profile_id)}/addresses"
-        return self.request("POST", path, json=dict(fields)).json()
+        return self._json("POST", path, json=dict(fields))
 
     def update_address(
         self, profile_id: int, address_id: int, fields: Mapping[str, Any]
     ) -> dict[str, Any]:
         path = f"/api/profiles/{int(profile_id)}/addresses/{int(address_id)}"
-        return self.request("PUT", path, json=dict(fields)).json()
+        return self._json("PUT", path, json=dict(fields))

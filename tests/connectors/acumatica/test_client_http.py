@@ -362,3 +362,10 @@ def test_odata_reads_flat_rows_with_v4_filter(mock, client):
     assert first["$filter"] == ["LastModified gt 2026-01-01T00:00:00Z"]
     assert unquote(first["$orderby"][0]) == "InventoryID"
     assert "Cookie" in mock.calls[1].request.headers
+
+
+def test_a_truncated_list_is_transient(mock, client):
+    add_login(mock)
+    mock.add("GET", f"{API}/StockItem", body='[{"InventoryID": {"val', status=200)
+    with pytest.raises(TransientError):
+        client.get_list("StockItem")

@@ -308,3 +308,16 @@ def test_iterators_fetch_one_page_at_a_time(mock, xcart):
     assert len(mock.calls) == 1  # nothing read ahead
     assert [p["id"] for p in stream] == [11, 12, 20, 21, 22, 30]
     assert len(mock.calls) == 3
+
+
+def test_a_truncated_answer_is_transient_and_a_write_may_have_been_applied(mock, xcart):
+    from sync_workers.errors import TransientError
+
+    mock.add("GET", f"{BASE}/api/products/1", body='{"id": 1, "sku": "A', status=200)
+    mock.add("PUT", f"{BASE}/api/products/1", body="<html>proxy</html>", status=200)
+    with pytest.raises(TransientError) as read:
+        xcart.get_product(1)
+    assert "maybe_applied" not in read.value.details
+    with pytest.raises(TransientError) as write:
+        xcart.set_product_stock(1, 5)
+    assert write.value.details["maybe_applied"] is True
