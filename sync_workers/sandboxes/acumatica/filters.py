@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from .entities.model import BOOLEAN, DATETIME, DECIMAL, INT, SHORT
-from .values import ValueError_, parse_datetime
+from .values import BadValue, parse_datetime
 
 
 class FilterError(Exception):
@@ -214,7 +214,7 @@ def _typed_literal(kind: str, text: str) -> Any:
                 d = date.fromisoformat(text.strip())
                 return datetime(d.year, d.month, d.day, tzinfo=UTC)
             return parse_datetime(text)
-        except (ValueError, ValueError_) as exc:
+        except (ValueError, BadValue) as exc:
             raise FilterError(f"Invalid {kind} literal '{text}'.") from exc
     return text
 
@@ -321,7 +321,7 @@ def _as_datetime(value: Any) -> datetime:
         return value
     try:
         return parse_datetime(str(value))
-    except ValueError_ as exc:
+    except BadValue as exc:
         raise FilterError(f"Cannot compare '{value}' with a date.") from exc
 
 

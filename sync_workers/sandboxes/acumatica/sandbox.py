@@ -16,7 +16,7 @@ from .graphs import Env, Settings
 from .licence import Gate, Limits
 from .push import PushNotifier
 from .store import Store
-from .values import set_clock_offset
+from .values import set_clock
 
 DB_FILE = "acumatica.sqlite3"
 
@@ -38,7 +38,7 @@ class Sandbox:
         self.limits = Limits(**self.store.get_setting("licence", {}))
         self.settings = Settings(**self.store.get_setting("behaviour", {}))
         self.env = Env(self.store, self.settings)
-        set_clock_offset(self.settings.clock_offset_seconds)
+        set_clock(self.settings.clock_offset_seconds, self.settings.frozen_clock)
         self.gate = Gate(self.limits)
         self.stats = RequestStats()
         self.auth = Auth(
@@ -70,7 +70,7 @@ class Sandbox:
     def set_behaviour(self, values: dict[str, Any]) -> None:
         self.settings.update(values)
         self.store.put_setting("behaviour", self.settings.to_json())
-        set_clock_offset(self.settings.clock_offset_seconds)
+        set_clock(self.settings.clock_offset_seconds, self.settings.frozen_clock)
 
     def extra_stats(self) -> dict[str, Any]:
         gate = self.gate.snapshot()

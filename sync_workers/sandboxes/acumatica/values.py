@@ -15,7 +15,7 @@ from typing import Any
 from .entities.model import BOOLEAN, DATETIME, DECIMAL, GUID, INT, SHORT
 
 
-class ValueError_(Exception):
+class BadValue(ValueError):
     """A value that cannot be converted to the field's type."""
 
 
@@ -23,16 +23,24 @@ _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(
 
 
 _clock_offset = timedelta(0)
+_frozen_at: datetime | None = None
 
 
-def set_clock_offset(seconds: float) -> None:
-    """Skew the sandbox's clock (process-wide) to test clients against a server running late or early."""
-    global _clock_offset
-    _clock_offset = timedelta(seconds=seconds)
+def set_clock(offset_seconds: float = 0.0, frozen_at: str | None = None) -> None:
+    """Skew or freeze the sandbox's clock (process-wide).
+
+    A skew tests clients against a server running late or early; a frozen clock gives every
+    write the same timestamp (many records sharing one update time across a page boundary).
+    """
+    global _clock_offset, _frozen_at
+    _clock_offset = timedelta(seconds=offset_seconds)
+    _frozen_at = parse_datetime(frozen_at) if frozen_at else None
 
 
 def now() -> datetime:
-    """The sandbox's current time in UTC, including any configured skew."""
+    """The sandbox's current time in UTC, with any configured skew or freeze."""
+    if _frozen_at is not None:
+        return _frozen_at
     return datetime.now(UTC) + _clock_offset
 
 
@@ -67,7 +75,7 @@ def parse_datetime(text: str) -> datetime:
             return datetime(d.year, d.month, d.day, tzinfo=UTC)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValueError_(f"'{text}' is not a valid date.") from exc
+        raise BadValue(f"'{text}' is not a valid date.") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -80,11 +88,11 @@ def to_store(value: Any, type_: str) -> Any:
     try:
         if type_ == DECIMAL:
             if isinstance(value, bool):
-                raise ValueError_(str(value))
+                raise BadValue(str(value))
             return float(Decimal(str(value).strip()))
         if type_ in (INT, SHORT):
             if isinstance(value, bool):
-                raise ValueError_(str(value))
+                raise BadValue(str(value))
             return int(Decimal(str(value).strip()))
         if type_ == BOOLEAN:
             if isinstance(value, bool):
@@ -93,13 +101,13 @@ def to_store(value: Any, type_: str) -> Any:
                 return True
             if str(value).strip().lower() in ("false", "0"):
                 return False
-            raise ValueError_(str(value))
+            raise BadValue(str(value))
         if type_ == DATETIME:
             return format_datetime(parse_datetime(str(value)))
         if type_ == GUID:
             return str(value)
     except (InvalidOperation, ValueError) as exc:
-        raise ValueError_(str(value)) from exc
+        raise BadValue(str(value)) from exc
     return value if isinstance(value, str) else str(value)
 
 

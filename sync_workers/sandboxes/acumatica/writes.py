@@ -14,7 +14,7 @@ from .entities import SCHEMAS
 from .entities.model import EntityDef
 from .rendering import ERRORS
 from .store import Record
-from .values import ValueError_, to_store
+from .values import BadValue, to_store
 
 SYSTEM_KEYS = frozenset({"id", "rowNumber", "note", "custom", "_links", "files", "error", "delete"})
 NEW = "_new"
@@ -78,7 +78,7 @@ def merge(defn: EntityDef, target: Record, body: dict[str, Any]) -> None:
                 continue
             try:
                 stored = to_store(value, fld.type)
-            except ValueError_:
+            except BadValue:
                 add_error(target, fld.name, f"'{value}' is not a valid value for the field.")
                 target[fld.name] = value
                 continue

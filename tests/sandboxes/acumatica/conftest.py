@@ -29,6 +29,7 @@ DEFAULT_BEHAVIOUR = {
     "copy_addresses_without_override": True,
     "token_lifetime_seconds": 3600,
     "clock_offset_seconds": 0.0,
+    "frozen_clock": None,
 }
 
 

@@ -183,3 +183,25 @@ def test_clock_offset_skews_the_sandbox_timestamps(api: Api) -> None:
     order = api.order()
     stamp = datetime.fromisoformat(value(order, "LastModified"))
     assert 110 <= (datetime.now(UTC) - stamp).total_seconds() <= 130
+
+
+def test_frozen_clock_gives_every_write_the_same_timestamp(api: Api) -> None:
+    api.control("POST", "/behaviour", {"frozen_clock": "2026-03-02T14:05:11.37+00:00"})
+    stamps = {value(api.order(), "LastModified") for _ in range(3)}
+    assert stamps == {"2026-03-02T14:05:11.37+00:00"}
+    rows = api.get(
+        "SalesOrder", **{"$filter": "LastModified eq datetimeoffset'2026-03-02T14:05:11.37Z'"}
+    ).json()
+    assert len(rows) == 3
+
+
+def test_behaviour_switches_are_validated(anon: Api) -> None:
+    assert (
+        requests.post(f"{anon.url}/_sandbox/behaviour", json={"nope": 1}, timeout=5).status_code
+        == 400
+    )
+    bad_clock = requests.post(
+        f"{anon.url}/_sandbox/behaviour", json={"frozen_clock": "soon"}, timeout=5
+    )
+    assert bad_clock.status_code == 400
+    assert anon.control("GET", "/behaviour")["frozen_clock"] is None

@@ -16,7 +16,7 @@ from typing import Any
 from ..entities import SCHEMAS
 from ..entities.model import EntityDef
 from ..store import Record, Store
-from ..values import format_datetime, now, now_iso
+from ..values import format_datetime, now, now_iso, parse_datetime
 from ..writes import add_error, new_id, strip_marks
 
 # Fields that never count as a change when deciding whether to bump LastModified.
@@ -41,14 +41,18 @@ class Settings:
     copy_addresses_without_override: bool = True
     token_lifetime_seconds: float = 3600
     clock_offset_seconds: float = 0.0
+    frozen_clock: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     def update(self, values: dict[str, Any]) -> None:
-        for key, value in values.items():
+        for key in values:
             if key not in self.__dict__:
                 raise ValueError(f"unknown behaviour switch '{key}'")
+        if values.get("frozen_clock"):
+            parse_datetime(str(values["frozen_clock"]))
+        for key, value in values.items():
             setattr(self, key, value)
 
 
