@@ -44,6 +44,7 @@ class AcumaticaConfig:
     login_backoff_seconds: float = 30.0
     session_lease_seconds: float = 300.0
     page_size: int = 100
+    odata_basic_auth: bool = False
     action_poll_interval: float = 1.0
     action_timeout: float = 600.0
     pool_connections: int = 10

@@ -84,7 +84,9 @@ class AcumaticaClient:
         self.sessions = SessionPool(
             config, client, self.transport, prefix=prefix, register_atexit=register_atexit
         )
-        self.odata = ODataReader(config, self.transport, self.sessions)
+        self.odata = ODataReader(
+            config, self.transport, self.sessions, basic_auth=config.odata_basic_auth
+        )
 
     # Plumbing ---------------------------------------------------------------------------------
     def url(self, entity: str, *parts: str) -> str:

@@ -3,8 +3,8 @@
 ``/t/{tenant}/api/odata/gi/{GI}`` and ``/t/{tenant}/api/odata/dac/{DAC}`` answer
 ``{"value": [...]}`` with plain (unwrapped) columns. Filters render in the OData v4 dialect.
 By default requests carry the pool's session (cookie or bearer), so polling uses no extra
-licence seat; ``basic_auth=True`` sends the user's credentials instead, as older instances
-require.
+licence seat; ``basic_auth=True`` (``AcumaticaConfig.odata_basic_auth``) sends the user's
+credentials instead, as some instances require.
 """
 
 from __future__ import annotations

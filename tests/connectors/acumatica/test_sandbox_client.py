@@ -183,6 +183,14 @@ def test_odata_generic_inquiry_reads_flat_rows(make_client):
     assert all(isinstance(r["QtyOnHand"], int | float) for r in rows)
 
 
+def test_odata_with_basic_auth_opens_no_session(acumatica_sandbox, make_client):
+    acu = make_client(odata_basic_auth=True)
+    rows = list(acu.odata.gi("Customers", filter=F("CustomerID") == "OBRIEN"))
+    assert [r["CustomerID"] for r in rows] == ["OBRIEN"]
+    seen = requests.get(f"{acumatica_sandbox.url}/_sandbox/stats", timeout=5).json()
+    assert seen["logins"] == 0
+
+
 def test_oauth_mode_reads_with_a_shared_token(acumatica_sandbox, make_client):
     acu = make_client(auth_mode="oauth", client_id="sync@Company", client_secret="sandbox")
     other = make_client(auth_mode="oauth", client_id="sync@Company", client_secret="sandbox")
