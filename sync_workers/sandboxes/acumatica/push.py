@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import random
 import threading
 import time
 import uuid
@@ -41,6 +42,10 @@ class PushSettings:
     retry_delay_seconds: float = 1.0
     timeout_seconds: float = 10.0
     failed_retention_seconds: float = 2 * 24 * 3600
+    # Delivery quirks a receiver must survive (all off by default):
+    duplicate: bool = False  # every message is sent twice
+    split_pairs: bool = False  # an update's Deleted and Inserted rows go in two requests
+    jitter_seconds: float = 0.0  # random delay before the first attempt, so messages overtake
 
 
 @dataclass(order=True)
@@ -79,6 +84,7 @@ class PushNotifier:
         self._log: deque[dict[str, Any]] = deque(maxlen=2000)
         self._cache: dict[str, dict[tuple[Any, ...], Row]] = {}
         self._stopped = False
+        self._rng = random.Random()
         self._http = requests.Session()
         self._thread = threading.Thread(target=self._run, name="acumatica-push", daemon=True)
         self._thread.start()
@@ -196,13 +202,18 @@ class PushNotifier:
                 )
             },
         }
+        bodies = [body]
+        if self.settings.split_pairs and inserted and deleted:
+            bodies = [{**body, "Inserted": []}, {**body, "Deleted": []}]
+        copies = 2 if self.settings.duplicate else 1
         for sub in self.subscriptions.values():
             if sub["active"] and query in sub["queries"]:
                 headers = {"Content-Type": "application/json", "Accept": "application/json"}
                 if sub.get("header_name"):
                     headers[str(sub["header_name"])] = str(sub.get("header_value") or "")
-                message = _Message(str(uuid.uuid4()), sub["name"], sub["url"], headers, body)
-                self._enqueue(message, 0.0)
+                for part in bodies * copies:
+                    message = _Message(str(uuid.uuid4()), sub["name"], sub["url"], headers, part)
+                    self._enqueue(message, self._rng.uniform(0, self.settings.jitter_seconds))
 
     # --- delivery --------------------------------------------------------------------------
 
@@ -307,13 +318,15 @@ class PushNotifier:
         return len(chosen)
 
     def clear(self) -> None:
-        """Forget subscriptions, queued and failed messages and the delivery log."""
+        """Forget subscriptions, settings, queued and failed messages and the delivery log."""
         with self._lock:
             self._queue.clear()
             self._messages.clear()
             self._log.clear()
         self.subscriptions = {}
         self.store.put_setting(SETTINGS_KEY + ".subscriptions", [])
+        self.settings = PushSettings()
+        self.store.put_setting(SETTINGS_KEY + ".settings", self.settings.__dict__)
         self._cache = {}
 
     def stop(self) -> None:

@@ -231,3 +231,30 @@ def test_unknown_query_is_refused(anon: Api) -> None:
         f"{anon.url}/_sandbox/push", json={"url": "http://x", "queries": ["Nope"]}, timeout=10
     )
     assert response.status_code == 400
+
+
+def test_quirks_duplicate_and_split_pairs(api: Api, receiver: Receiver) -> None:
+    order = api.order()
+    subscribe(api, receiver, "SalesOrders")
+    api.control("POST", "/push", {"settings": {"duplicate": True, "split_pairs": True}})
+    api.put("SalesOrder", {"id": order["id"], "Hold": {"value": True}})
+    messages = receiver.wait(lambda ms: len(ms) == 4)
+    assert len({m["Id"] for m in messages}) == 1
+    deleted_only = [m for m in messages if m["Deleted"] and not m["Inserted"]]
+    inserted_only = [m for m in messages if m["Inserted"] and not m["Deleted"]]
+    assert len(deleted_only) == len(inserted_only) == 2
+    assert inserted_only[0]["Inserted"][0]["Status"] == "On Hold"
+
+
+def test_jitter_lets_later_changes_overtake(api: Api, receiver: Receiver) -> None:
+    subscribe(api, receiver, "Customers")
+    api.control("POST", "/push", {"settings": {"jitter_seconds": 0.4}})
+    for n in range(10):
+        api.put(
+            "Customer",
+            {"CustomerID": {"value": "XCGUEST"}, "CustomerName": {"value": f"Guest {n}"}},
+        )
+    messages = receiver.wait(lambda ms: len(ms) == 10)
+    assert len({m["Id"] for m in messages}) == 10
+    stamps = [m["TimeStamp"] for m in messages]
+    assert stamps != sorted(stamps)
