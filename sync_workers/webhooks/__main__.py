@@ -7,6 +7,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from sync_workers.logs import configure_logging
+from sync_workers.observability.sentry import init_sentry
 from sync_workers.settings import settings_or_exit
 from sync_workers.webhooks.app import create_app
 
@@ -32,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=settings.webhooks_port)
     parser.add_argument("--workers", type=int, default=settings.webhooks_workers)
     args = parser.parse_args(argv)
+    configure_logging(settings.log_level, settings.log_format)
+    init_sentry(settings)
     options = {
         "bind": f"{args.host}:{args.port}",
         "workers": args.workers,
