@@ -87,6 +87,14 @@ class EngineCollector(Collector):
             in_flight.add_metric([system.system], system.in_flight)
             cooldown.add_metric([system.system], system.cooling_down_seconds)
         yield from (rate, cap, in_flight, cooldown)
+        too_many = CounterMetricFamily(
+            "sync_api_429_retries",
+            "429 answers that made a step retry",
+            labels=["system"],
+        )
+        for system_name, count in status.http_429.items():
+            too_many.add_metric([system_name], count)
+        yield too_many
         for system in status.systems:
             if system.sessions_in_use is not None:
                 yield GaugeMetricFamily(
@@ -127,13 +135,29 @@ def _facts() -> tuple[Any, str]:
     return get_redis(), get_settings().redis_key_prefix
 
 
-def on_task_retry(sender: Any = None, **_: Any) -> None:
+def _remote_429(reason: Any) -> str | None:
+    """The system whose 429 answer caused this retry (the connectors' error details say so)."""
+    seen = 0
+    while reason is not None and seen < 5:
+        details = getattr(reason, "details", None)
+        if isinstance(details, dict) and details.get("status") == 429:
+            return str(details.get("system") or "unknown")
+        reason = reason.__cause__ or reason.__context__
+        seen += 1
+    return None
+
+
+def on_task_retry(sender: Any = None, reason: Any = None, **_: Any) -> None:
     flow = _flow_of(sender)
-    if flow is None:
+    system = _remote_429(reason)
+    if flow is None and system is None:
         return
     try:
         client, prefix = _facts()
-        ops_keys.count(client, prefix, "retries", flow)
+        if flow is not None:
+            ops_keys.count(client, prefix, "retries", flow)
+        if system is not None:
+            ops_keys.count(client, prefix, "http_429", system)
     except Exception:
         log.warning("could not count a retry of %s", getattr(sender, "name", "?"), exc_info=True)
 

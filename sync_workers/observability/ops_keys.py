@@ -1,7 +1,8 @@
 """Operational facts the workers record in Redis for ``status`` and ``/metrics``.
 
 ``ops:last_run`` hash flow → JSON of the last poll (time, outcome, task id);
-``ops:retries`` hash flow → retries scheduled; ``ops:outcomes`` hash ``flow:state`` → count.
+``ops:retries`` hash flow → retries scheduled; ``ops:http_429`` hash system → retries caused by a
+429 answer.
 """
 
 from __future__ import annotations

@@ -74,6 +74,7 @@ class Status_:
     realtime_queued: int
     dead_letters_open: int
     systems: list[SystemLimits] = field(default_factory=list)
+    http_429: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -179,6 +180,7 @@ def collect_status(settings: Settings, client: redis.Redis, engine: Engine) -> S
         realtime_queued=queue_length(client, prefix, REALTIME_QUEUE),
         dead_letters_open=dlq.count(status="open"),
         systems=[acumatica_limits(settings, client), xcart_limits(settings, client)],
+        http_429=ops_keys.counts(client, prefix, "http_429"),
     )
 
 

@@ -12,3 +12,11 @@ def reject_customer(*, record_id: str, customer: dict) -> None:
         f"customer {customer['email']} has no valid state",
         details={"phone": customer["phone"]},
     )
+
+
+@app.task(name="tests.inventory.read_stock_item", flow="inventory")
+def read_stock_item(*, record_id: str) -> int:
+    """One Acumatica read (429s surface as retries, as in every flow step)."""
+    from sync_workers import clients
+
+    return len(clients.acumatica().get_list("StockItem", top=1))

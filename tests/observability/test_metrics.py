@@ -14,6 +14,7 @@ from sync_workers.ledger.models import Status, SyncRecord
 from sync_workers.settings import get_settings
 from sync_workers.webhooks import create_app
 from tests.foundation import sample_tasks
+from tests.observability import sentry_tasks
 
 
 def scrape() -> dict[tuple[str, tuple], float]:
@@ -114,3 +115,24 @@ def test_metrics_answer_503_when_the_ledger_is_unreachable(redis_client) -> None
 
     assert answer.status_code == 503
     assert "metrics unavailable" in answer.json["error"]
+
+
+def test_429_answers_that_make_a_step_retry_are_counted_per_system(
+    clean_ledger, sandboxes, redis_client, celery_worker
+) -> None:
+    import requests
+
+    erp = sandboxes["acumatica"].url
+    requests.post(
+        f"{erp}/_sandbox/faults", json={"rules": [{"path": "StockItem", "p429": 1.0}]}, timeout=10
+    ).raise_for_status()
+    sentry_tasks.read_stock_item.apply_async(kwargs={"record_id": "sku-429"})
+
+    deadline = time.monotonic() + 30
+    key = ("sync_api_429_retries_total", (("system", "acumatica"),))
+    while time.monotonic() < deadline and scrape().get(key, 0) < 2:
+        time.sleep(0.2)
+    requests.post(f"{erp}/_sandbox/faults", json={"rules": []}, timeout=10)
+
+    assert scrape()[key] >= 2
+    assert scrape()[("sync_retries_total", (("flow", "inventory"),))] >= 2
