@@ -1,0 +1,349 @@
+"""Products (both ways): StockItem <-> X-Cart product or variant, matched SKU = InventoryID.
+
+Change detection differs per side: X-Cart has no updated-since filter for products, so its
+catalogue is scanned and each product's mapped fields are hashed; Acumatica items are read by
+``LastModifiedDateTime``. A SKU whose hash differs from the one the ledger remembers gets one
+:func:`sync_product` run, which reads both records, lets each field group's owner win and writes
+only what differs.
+
+No ping-pong: after every sync the ledger keeps the hash of both sides *as we left them*
+(``data.xcart_hash``, ``data.erp_hash``), so our own write, seen again by the next scan, poll,
+webhook or push notification, matches and is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from sync_workers import clients
+from sync_workers.connectors.acumatica.filters import F
+from sync_workers.connectors.cursor import PollCursor
+from sync_workers.connectors.dates import parse_datetime
+from sync_workers.flows.base import Drift, FieldChange, PlannedChange
+from sync_workers.flows.inventory import StoreTarget, find_target, scan_store, store_index
+from sync_workers.ledger import (
+    CursorStore,
+    Status,
+    SyncRecord,
+    claim_record,
+    mark_status,
+    mark_synced,
+    session_scope,
+)
+from sync_workers.locks import record_lock
+from sync_workers.mapping import products as mapping
+from sync_workers.mapping.inventory import sku_key
+from sync_workers.mapping.products import ProductsConfig
+from sync_workers.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+FLOW = "products"
+DIRECTION = "acumatica_to_xcart"
+XCART_DIRECTION = "xcart_to_acumatica"
+
+
+def config() -> ProductsConfig:
+    return mapping.load_config()
+
+
+@dataclass
+class StoreRecord:
+    target: StoreTarget
+    record: dict[str, Any]
+
+    @property
+    def is_variant(self) -> bool:
+        return self.target.variant_id is not None
+
+    def view(self, cfg: ProductsConfig) -> dict[str, Any]:
+        return mapping.xcart_view(self.record, cfg, variant=self.is_variant)
+
+
+# -- reads and writes -----------------------------------------------------------------------------
+
+
+def _variant_path(target: StoreTarget) -> str:
+    return f"/api/products/{target.product_id}/variants/{target.variant_id}"
+
+
+def read_store(sku: str) -> StoreRecord | None:
+    target = find_target(sku)
+    if target is None:
+        return None
+    xcart = clients.xcart()
+    if target.variant_id is None:
+        return StoreRecord(target, xcart.get_product(target.product_id))
+    return StoreRecord(target, xcart.get(_variant_path(target)))
+
+
+def read_erp(sku: str) -> dict[str, Any] | None:
+    return clients.acumatica().get_by_keys("StockItem", sku, missing_ok=True)
+
+
+def write_store(store: StoreRecord, fields: Mapping[str, Any]) -> dict[str, Any]:
+    xcart = clients.xcart()
+    if store.is_variant:
+        return xcart.request("PUT", _variant_path(store.target), json=dict(fields)).json()
+    return xcart.update_product(store.target.product_id, fields)
+
+
+def create_store_product(sku: str, item: Mapping[str, Any], cfg: ProductsConfig) -> StoreRecord:
+    body = mapping.new_store_product(sku, item, cfg)
+    created = clients.xcart().request("POST", "/api/products", json=body).json()
+    return StoreRecord(StoreTarget(sku, int(created["id"])), created)
+
+
+# -- ledger memory --------------------------------------------------------------------------------
+
+
+def remembered(skus: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Ledger data (``xcart_hash``, ``erp_hash``...) per SKU."""
+    with session_scope() as session:
+        query = select(SyncRecord.source_id, SyncRecord.data).where(
+            SyncRecord.flow == FLOW, SyncRecord.direction == DIRECTION
+        )
+        if skus is not None:
+            query = query.where(SyncRecord.source_id.in_(sorted(set(skus))))
+        return {source: dict(data or {}) for source, data in session.execute(query)}
+
+
+def remember(sku: str, store: StoreRecord, item: Mapping[str, Any], cfg: ProductsConfig) -> None:
+    variant = store.is_variant
+    with session_scope() as session:
+        record = claim_record(session, FLOW, DIRECTION, sku)
+        mark_synced(
+            session,
+            record,
+            target_key=store.target.key,
+            content_hash=mapping.view_hash(store.view(cfg)),
+            data={
+                "xcart_hash": mapping.view_hash(store.view(cfg)),
+                "erp_hash": mapping.view_hash(mapping.erp_view(item, cfg, variant=variant)),
+                "unmatched": False,
+            },
+        )
+
+
+def remember_unmatched(sku: str, store: StoreRecord, cfg: ProductsConfig) -> None:
+    """A store SKU without a stock item: remember its hash so it is not looked at every poll."""
+    with session_scope() as session:
+        record = claim_record(session, FLOW, DIRECTION, sku)
+        record.data = {
+            **(record.data or {}),
+            "xcart_hash": mapping.view_hash(store.view(cfg)),
+            "unmatched": True,
+        }
+        mark_status(session, record, Status.SKIPPED, error="no stock item in Acumatica")
+
+
+# -- the step -------------------------------------------------------------------------------------
+
+
+def sync_product(sku: str) -> dict[str, Any]:
+    """Make one SKU agree on both sides, each field group taking its owner's value."""
+    cfg = config()
+    sku = sku_key(sku)
+    with record_lock(FLOW, sku):
+        item = read_erp(sku)
+        store = read_store(sku)
+        created = None
+        if store is None:
+            if item is None or not cfg.create_store_products:
+                return {"record_id": sku, "action": "skip", "reason": "no X-Cart product"}
+            store, created = create_store_product(sku, item, cfg), "xcart"
+        if item is None:
+            if store.is_variant or not cfg.create_stock_items:
+                remember_unmatched(sku, store, cfg)
+                return {"record_id": sku, "action": "skip", "reason": "no stock item"}
+            new = mapping.new_stock_item(sku, store.record, cfg)
+            item, created = clients.acumatica().put("StockItem", new, mode="insert"), "acumatica"
+        todo = mapping.patches(store.record, item, cfg, variant=store.is_variant)
+        if todo.xcart:
+            store.record = {**store.record, **write_store(store, todo.xcart)}
+        if todo.acumatica:
+            item = clients.acumatica().put("StockItem", {"InventoryID": sku, **todo.acumatica})
+        remember(sku, store, item, cfg)
+    return {
+        "record_id": sku,
+        "action": "create" if created else ("update" if todo else "skip"),
+        "created": created,
+        "xcart": sorted(todo.xcart),
+        "acumatica": sorted(todo.acumatica),
+    }
+
+
+# -- finding changes ------------------------------------------------------------------------------
+
+
+def store_records(*, persist: bool = True) -> dict[str, StoreRecord]:
+    """Every product and mapped variant of the store by SKU (products by page, variants of the
+    products known to have some)."""
+    index = store_index() if persist else scan_store()
+    xcart = clients.xcart()
+    found: dict[str, StoreRecord] = {}
+    for product in xcart.iter_products():
+        sku = sku_key(product.get("sku"))
+        if sku in index:
+            found[sku] = StoreRecord(index[sku], product)
+    for pid in sorted({t.product_id for t in index.values() if t.variant_id is not None}):
+        for variant in xcart.iter_variants(pid):
+            sku = sku_key(variant.get("sku"))
+            if sku in index:
+                found[sku] = StoreRecord(index[sku], variant)
+    return found
+
+
+def erp_items(since: datetime | None, cfg: ProductsConfig) -> Iterable[dict[str, Any]]:
+    flt = F("LastModifiedDateTime") >= since if since is not None else None
+    return clients.acumatica().iter_list("StockItem", filter=flt)
+
+
+def changed_skus(
+    since: datetime | None = None, ids: Iterable[str] | None = None, all: bool = False
+) -> list[str]:
+    """SKUs to sync: X-Cart hash or Acumatica hash differs from what the ledger remembers.
+
+    Records whose both sides are already equal are adopted into the ledger on the spot, so the
+    first run over an already-aligned catalogue starts no chains.
+    """
+    cfg = config()
+    settings = get_settings()
+    cursor = PollCursor(
+        CursorStore(),
+        FLOW,
+        DIRECTION,
+        overlap=timedelta(seconds=settings.poll_overlap_seconds),
+        settle=timedelta(seconds=settings.poll_settle_seconds),
+    )
+    window_start = since if since is not None else cursor.window().start
+    if all:
+        window_start = None
+    wanted = {sku_key(s) for s in ids} if ids else None
+    stores = store_records()
+    memory = remembered()
+    candidates: set[str] = set()
+    for sku, store in stores.items():
+        if wanted is not None and sku not in wanted:
+            continue
+        known = memory.get(sku, {})
+        if (
+            all
+            or known.get("xcart_hash") != mapping.view_hash(store.view(cfg))
+            or (cfg.create_stock_items and known.get("unmatched") and not store.is_variant)
+        ):
+            candidates.add(sku)
+    items: dict[str, dict[str, Any]] = {}
+    for item in erp_items(window_start, cfg):
+        sku = sku_key(item.get("InventoryID"))
+        if wanted is not None and sku not in wanted:
+            continue
+        items[sku] = item
+        variant = sku in stores and stores[sku].is_variant
+        erp_hash = mapping.view_hash(mapping.erp_view(item, cfg, variant=variant))
+        if all or memory.get(sku, {}).get("erp_hash") != erp_hash:
+            candidates.add(sku)
+    chains: list[str] = []
+    every_item_read = window_start is None and wanted is None
+    for sku in sorted(candidates):
+        found, erp_item = stores.get(sku), items.get(sku)
+        if found is None:
+            if cfg.create_store_products:
+                chains.append(sku)
+        elif erp_item is not None:
+            if mapping.patches(found.record, erp_item, cfg, variant=found.is_variant):
+                chains.append(sku)
+            else:
+                remember(sku, found, erp_item, cfg)
+        elif every_item_read and not cfg.create_stock_items:
+            remember_unmatched(sku, found, cfg)
+        else:
+            chains.append(sku)
+    if since is None and not all and ids is None:
+        cursor.commit()
+    return chains
+
+
+def on_store_event(data: Mapping[str, Any]) -> str | None:
+    """The SKU of a ``product.*`` webhook to sync, or None when it echoes what we left there."""
+    sku = sku_key(data.get("sku"))
+    if not sku:
+        return None
+    cfg = config()
+    target = find_target(sku)
+    variant = target is not None and target.variant_id is not None
+    seen = mapping.view_hash(mapping.xcart_view(data, cfg, variant=variant))
+    if remembered([sku]).get(sku, {}).get("xcart_hash") == seen:
+        return None
+    return sku
+
+
+def skus_in_push(notification: Mapping[str, Any]) -> list[str]:
+    rows = [*(notification.get("Inserted") or ()), *(notification.get("Deleted") or ())]
+    return sorted({sku_key(r.get("InventoryID")) for r in rows if r.get("InventoryID")})
+
+
+# -- plan and drift -------------------------------------------------------------------------------
+
+
+def _compare(ids: Iterable[str] | None) -> list[tuple[str, StoreRecord, dict[str, Any]]]:
+    wanted = {sku_key(s) for s in ids} if ids else None
+    stores = store_records(persist=False)
+    out = []
+    for item in erp_items(None, config()):
+        sku = sku_key(item.get("InventoryID"))
+        if sku in stores and (wanted is None or sku in wanted):
+            out.append((sku, stores[sku], item))
+    return out
+
+
+def plan(
+    since: datetime | None = None, ids: Iterable[str] | None = None, all: bool = False
+) -> list[PlannedChange]:
+    """Writes a resync would make, per SKU (reads only)."""
+    cfg = config()
+    out: list[PlannedChange] = []
+    for sku, store, item in _compare(ids):
+        modified = item.get("LastModifiedDateTime")
+        if since is not None and modified and parse_datetime(modified) < parse_datetime(since):
+            continue
+        todo = mapping.patches(store.record, item, cfg, variant=store.is_variant)
+        if not todo and not all:
+            continue
+        direction = XCART_DIRECTION if todo.acumatica and not todo.xcart else DIRECTION
+        out.append(
+            PlannedChange(
+                flow=FLOW,
+                direction=direction,
+                source_id=sku,
+                action="update" if todo else "skip",
+                target_key=store.target.key,
+                reason="fields differ" if todo else "in agreement",
+                changes=tuple(FieldChange(f, now, new) for f, now, new in todo.differences),
+            )
+        )
+    return out
+
+
+def drift(since: datetime | None = None) -> list[Drift]:
+    """SKUs whose mapped fields differ between the two systems."""
+    del since  # every matched SKU is compared
+    cfg = config()
+    return [
+        Drift(
+            flow=FLOW,
+            direction=DIRECTION,
+            source_id=sku,
+            target_key=store.target.key,
+            kind="mismatch",
+            details={f: {"now": now, "expected": new} for f, now, new in todo.differences},
+        )
+        for sku, store, item in _compare(None)
+        if (todo := mapping.patches(store.record, item, cfg, variant=store.is_variant))
+    ]

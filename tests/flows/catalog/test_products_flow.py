@@ -1,0 +1,148 @@
+"""Products both ways through a real worker: system of record per field group, no echoes."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import requests
+
+import tasks.products
+from sync_workers.flows import products
+from sync_workers.mapping import templates
+from sync_workers.mapping.templates import BUNDLED_DIR
+from tests.flows.catalog.conftest import wait_for
+
+
+def acumatica_puts(sandboxes) -> int:
+    stats = requests.get(f"{sandboxes['acumatica'].url}/_sandbox/stats", timeout=10).json()
+    by_path = stats["requests"]["by_path"]
+    return sum(n for path, n in by_path.items() if path.startswith("PUT ") and "StockItem" in path)
+
+
+def xcart_puts(store) -> int:
+    return sum(n for path, n in store.stats().items() if path.startswith("PUT /api/products"))
+
+
+@pytest.fixture
+def primed(sandboxes, store, clean_ledger, redis_client):
+    """The ledger after a first poll over the aligned seed catalogues."""
+    assert products.changed_skus() == []
+    store.reset_stats()
+    requests.post(f"{sandboxes['acumatica'].url}/_sandbox/stats/reset", json={}, timeout=10)
+    return sandboxes
+
+
+@pytest.fixture
+def template(tmp_path, monkeypatch):
+    """Edit a copy of the bundled products template for one test."""
+    folder = tmp_path / "templates"
+    shutil.copytree(BUNDLED_DIR, folder)
+    monkeypatch.setenv(templates.DIR_VARIABLE, str(folder))
+    templates.clear_cache()
+
+    def edit(old: str, new: str) -> None:
+        path = folder / "products.yaml"
+        text = path.read_text(encoding="utf-8")
+        assert old in text
+        path.write_text(text.replace(old, new), encoding="utf-8")
+        templates.clear_cache()
+
+    yield edit
+    monkeypatch.undo()
+    templates.clear_cache()
+
+
+def test_first_poll_over_aligned_catalogues_links_every_sku_and_writes_nothing(
+    sandboxes, store, clean_ledger, redis_client
+) -> None:
+    assert products.changed_skus() == []
+    memory = products.remembered()
+    assert len(memory) >= 200
+    assert {"AA-0001", "O'NEIL/42", "AA-CAFE"} <= set(memory)
+    assert xcart_puts(store) == 0 and acumatica_puts(sandboxes) == 0
+
+
+def test_acumatica_edit_reaches_xcart_once_and_does_not_echo(
+    primed, erp, store, celery_worker
+) -> None:
+    product = store.products()["AA-QUOTE"]
+    erp.api.put(
+        "StockItem",
+        {
+            "InventoryID": "AA-QUOTE",
+            "Description": 'Sailor\'s "Deluxe" knot board',
+            "DefaultPrice": 39.9,
+        },
+    )
+    tasks.products.poll.delay()
+
+    wait_for(lambda: store.product(product["id"])["name"] == 'Sailor\'s "Deluxe" knot board')
+    wait_for(lambda: store.product(product["id"])["price"] == 39.9)
+    assert products.changed_skus() == []
+    assert xcart_puts(store) == 1
+    assert acumatica_puts(primed) == 1  # the edit above, nothing written back
+
+
+def test_store_edit_of_an_erp_owned_field_is_put_back_and_conflicts_go_to_the_owner(
+    primed, erp, store, celery_worker
+) -> None:
+    products_by_sku = store.products()
+    lamp, mug = products_by_sku["AA-SOLDOUT"], products_by_sku["AA-LODZ"]
+    store.update(lamp["id"], {"price": 1.0, "meta_title": "Lantern for the web"})
+    store.update(mug["id"], {"name": "Mug from the store"})
+    erp.api.put("StockItem", {"InventoryID": "AA-LODZ", "Description": "Mug from the ERP"})
+    tasks.products.poll.delay()
+
+    wait_for(lambda: store.product(lamp["id"])["price"] == lamp["price"])
+    wait_for(lambda: store.product(mug["id"])["name"] == "Mug from the ERP")
+    assert store.product(lamp["id"])["meta_title"] == "Lantern for the web"  # store-owned
+    assert erp.api.get_by_keys("StockItem", "AA-LODZ")["Description"] == "Mug from the ERP"
+    assert products.changed_skus() == []
+
+
+def test_store_owned_group_flows_to_acumatica_without_ping_pong(
+    template, primed, erp, store, celery_worker
+) -> None:
+    template("  price:\n    owner: acumatica", "  price:\n    owner: xcart")
+    product = store.products()["AA-0042"]
+    store.update(product["id"], {"price": 12.34})
+    tasks.products.poll.delay()
+
+    wait_for(lambda: erp.api.get_by_keys("StockItem", "AA-0042")["DefaultPrice"] == 12.34)
+    assert products.changed_skus() == []
+    assert acumatica_puts(primed) == 1
+    assert xcart_puts(store) == 1  # the edit above only
+
+
+def test_new_store_product_creates_a_stock_item_only_when_configured(
+    template, primed, erp, store, celery_worker
+) -> None:
+    created = store.http.post(
+        f"{store.url}/api/products",
+        json={"sku": "WEB-NEW-1", "name": "Brand-new poster", "price": 19.5, "weight": 0.2},
+        timeout=10,
+    )
+    assert created.status_code in (200, 201), created.text
+    from sync_workers.flows import inventory
+
+    inventory.store_index(refresh=True)
+    assert products.sync_product("WEB-NEW-1")["action"] == "skip"
+    assert erp.api.get_by_keys("StockItem", "WEB-NEW-1", missing_ok=True) is None
+
+    template("create_stock_items: false", "create_stock_items: true")
+    tasks.products.poll.delay()
+    item = wait_for(lambda: erp.api.get_by_keys("StockItem", "WEB-NEW-1", missing_ok=True))
+    assert item["Description"] == "Brand-new poster"
+    assert item["DefaultPrice"] == 19.5
+    assert products.changed_skus() == []
+
+
+def test_store_webhook_echoing_our_own_write_is_ignored(primed, store, celery_worker) -> None:
+    product = store.products()["AA-0100"]
+    assert products.on_store_event(store.product(product["id"])) is None
+
+    edited = store.update(product["id"], {"name": "Renamed in the store"})
+    assert products.on_store_event(edited) == "AA-0100"
+    tasks.products.realtime_on_webhook.delay(event="product.updated", data=edited)
+    wait_for(lambda: store.product(product["id"])["name"] == product["name"])
