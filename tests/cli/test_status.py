@@ -65,3 +65,21 @@ def test_status_shows_the_last_poll_recorded_by_a_worker(cli, clean_ledger, cele
         time.sleep(0.1)
 
     assert flows["customers"]["last_run"]["state"] == "SUCCESS"
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch, capsys) -> None:
+    from sync_workers.cli import output
+
+    monkeypatch.setattr(output, "on_terminal", lambda: False)
+    with output.progress([1, 2], label="reconciling") as items:
+        assert list(items) == [1, 2]
+    assert "reconciling" not in capsys.readouterr().err
+
+    monkeypatch.setattr(output, "on_terminal", lambda: True)
+    with output.progress([1, 2], label="reconciling") as items:
+        assert list(items) == [1, 2]
+    assert "reconciling" in capsys.readouterr().err
+
+    with output.progress([1, 2], label="reconciling", enabled=False) as items:
+        assert list(items) == [1, 2]
+    assert "reconciling" not in capsys.readouterr().err

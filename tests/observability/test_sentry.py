@@ -165,3 +165,32 @@ def test_scrubber_masks_emails_phones_credentials_and_personal_keys() -> None:
     assert scrubbed["extra"]["when"] == "2026-11-27T05:00:00+00:00"
     assert scrubbed["extra"]["celery-job"] == {"task_name": "t"}
     assert scrub_text("order 000123 of 2026-11-27") == "order 000123 of 2026-11-27"
+
+
+def test_sentry_runs_with_beat_monitors_and_without_personal_data_options(sentry_events) -> None:
+    from sentry_sdk.integrations.celery import CeleryIntegration
+
+    client = sentry_sdk.get_client()
+    celery = client.get_integration(CeleryIntegration)
+
+    assert celery is not None and celery.monitor_beat_tasks is True
+    assert not client.options["send_default_pii"]
+    assert client.options["include_local_variables"] is False
+
+
+def test_only_whole_minute_beat_entries_become_cron_monitors() -> None:
+    from sync_workers.observability.sentry import beat_entries_without_monitor
+
+    settings = load_settings(
+        {
+            **os.environ,
+            "POLL_INTERVAL_SECONDS": "30",
+            "ORDERS_POLL_INTERVAL_SECONDS": "120",
+            "INVENTORY_POLL_INTERVAL_SECONDS": "90",
+        }
+    )
+
+    skipped = beat_entries_without_monitor(settings)
+
+    assert "poll-orders" not in skipped
+    assert {"poll-inventory", "poll-customers", "poll-payments"} <= set(skipped)
