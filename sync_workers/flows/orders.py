@@ -142,10 +142,14 @@ def _remember(order: Mapping[str, Any]) -> None:
 # Steps ---------------------------------------------------------------------------------------
 
 
-def fetch(order_id: int | str) -> dict[str, Any]:
-    """The order, its payment transactions and (for a new buyer) the profile, from X-Cart."""
+def fetch(order_id: int | str, order: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The order, its payment transactions and (for a new buyer) the profile, from X-Cart.
+
+    ``order`` is the order as a poll or webhook just read it (saves one read).
+    """
     xcart = clients.xcart()
-    order = xcart.get_order(int(order_id))
+    if order is None or str(order.get("id")) != str(order_id):
+        order = xcart.get_order(int(order_id))
     transactions = xcart.payment_transactions(int(order_id))
     profile = None
     if order.get("customer_id") and not customers.linked_customer(

@@ -30,6 +30,21 @@ def fast_templates(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     templates.clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def local_store_rate(monkeypatch: pytest.MonkeyPatch):
+    """The local X-Cart sandbox takes far more than a hosted store's 600 requests a minute."""
+    from sync_workers import clients
+    from sync_workers.settings import get_settings
+
+    monkeypatch.setenv("XCART_REQUESTS_PER_MINUTE", "100000")
+    get_settings.cache_clear()
+    clients.close_all()
+    yield
+    monkeypatch.delenv("XCART_REQUESTS_PER_MINUTE")
+    get_settings.cache_clear()
+    clients.close_all()
+
+
 @pytest.fixture
 def tracking_module(sandboxes, monkeypatch: pytest.MonkeyPatch):
     """The store has the tracking-number module, and the engine is configured to use it."""
