@@ -184,3 +184,25 @@ def test_health_endpoint_reports_redis(client) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
     down = create_app(receiver_settings(REDIS_URL="redis://127.0.0.1:1/0")).test_client()
     assert down.get("/healthz").status_code == 503
+
+
+def test_an_unreachable_broker_is_a_quick_503_and_leaves_no_mark(redis_client, monkeypatch) -> None:
+    import time
+
+    from celery import Celery
+
+    import sync_workers.celery as engine_celery
+
+    down = Celery("down", broker="redis://127.0.0.1:1/0")
+    down.conf.broker_connection_timeout = 1
+    monkeypatch.setattr(engine_celery, "app", down)
+    client = create_app(receiver_settings()).test_client()
+    body = notification()
+
+    started = time.monotonic()
+    answer = client.post("/webhooks/acumatica/orders", json=body, headers=HEADERS)
+
+    assert answer.status_code == 503
+    assert time.monotonic() - started < 15
+    key = get_settings().redis_key_prefix + f"seen:push:{body['Id']}"
+    assert redis_client.exists(key) == 0
