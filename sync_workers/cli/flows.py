@@ -23,6 +23,14 @@ def flow_module(flow: str, needs: str, *, as_json: bool) -> ModuleType:
     return module
 
 
+def has_tasks(flow: str) -> bool:
+    """Whether ``tasks/<flow>.py`` exists (found by name, as the worker finds it; not imported)."""
+    try:
+        return importlib.util.find_spec(f"tasks.{flow}") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def offers(flow: str, needs: str) -> bool:
     """Whether the flow's module exists and has ``needs`` (without importing anything else)."""
     name = f"sync_workers.flows.{flow}"

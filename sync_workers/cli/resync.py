@@ -14,7 +14,7 @@ from typing import Any
 import click
 from celery.bin.base import CeleryCommand
 
-from sync_workers.cli.flows import as_dict, flow_module
+from sync_workers.cli.flows import as_dict, flow_module, has_tasks
 from sync_workers.cli.output import (
     check_flow,
     emit_json,
@@ -100,6 +100,10 @@ def resync(
         else:
             show_plan(changes)
         return
+    if not has_tasks(flow):
+        fail(
+            f"the {flow} flow has no tasks yet (tasks/{flow}.py); nothing enqueued", as_json=as_json
+        )
     from sync_workers.celery import publish
 
     task = f"tasks.{flow}.poll"
