@@ -1,0 +1,91 @@
+"""Payment and shipment mappings: methods, statuses (quirk-tolerant), tracking numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync_workers.errors import PermanentError
+from sync_workers.mapping import payments, shipments
+from sync_workers.mapping.templates import load_template
+
+TXN = {"id": 77, "name": "AuthorizeNet SIM", "local_name": "Credit Card", "type": "sale",
+       "status": "S", "value": 62.49, "currency": "usd", "date": "2026-01-15T16:20:11+0000"}  # fmt: skip
+
+
+@pytest.fixture
+def tmpl() -> dict:
+    return load_template("payments")
+
+
+def test_payment_is_applied_to_the_sales_order_with_a_reference_we_control(tmpl):
+    payment = payments.to_payment(
+        TXN, tmpl, customer_id="XC17", order_type="SO", order_nbr="000042", order_number="1042"
+    )
+    assert payment == {
+        "Type": "Prepayment", "CustomerID": "XC17", "PaymentMethod": "CREDITCARD",
+        "CashAccount": "10250ST", "PaymentRef": "XC-77", "ExternalRef": "77",
+        "CurrencyID": "USD", "PaymentAmount": 62.49, "Hold": False,
+        "Description": "X-Cart order #1042 transaction 77",
+        "OrdersToApply": [{"OrderType": "SO", "OrderNbr": "000042", "AppliedToOrder": 62.49}],
+        "ApplicationDate": "2026-01-15",
+    }  # fmt: skip
+
+
+def test_method_is_found_by_service_name_in_any_case(tmpl):
+    assert payments.method({"name": "paypalcommerceplatform"}, tmpl)["payment_method"] == "PAYPAL"
+
+
+def test_unmapped_method_names_the_method(tmpl):
+    with pytest.raises(PermanentError) as err:
+        payments.method({"local_name": "Purchase Order", "name": "PurchaseOrder"}, tmpl)
+    assert err.value.field_errors == {"payment_method": "unmapped payment method 'Purchase Order'"}
+
+
+@pytest.mark.parametrize(
+    ("txn", "order_code", "action"),
+    [
+        ({"type": "sale", "status": "S"}, "P", "record"),
+        ({"type": "auth", "status": "S"}, "A", "hold"),
+        ({"type": "sale", "status": "W"}, "Q", "ignore"),
+        ({"type": "sale", "status": "Credit Card"}, "P", "record"),  # 5.5.1 quirk
+        ({"type": "sale", "status": "Check"}, "Q", "ignore"),  # quirk, offline: not paid yet
+        ({"type": "refund", "status": "S"}, "R", "refund"),
+        ({"type": "void", "status": "S"}, "C", "ignore"),
+    ],
+)
+def test_transaction_action_tolerates_the_status_quirk(tmpl, txn, order_code, action):
+    assert payments.action(txn, order_code, tmpl) == action
+
+
+def test_unknown_transaction_type_is_permanent(tmpl):
+    with pytest.raises(PermanentError):
+        payments.action({"type": "chargeback", "status": "S"}, "P", tmpl)
+
+
+SHIPMENT = {
+    "ShipmentNbr": "000007",
+    "Status": "Confirmed",
+    "Details": [
+        {"OrderType": "SO", "OrderNbr": "000042"},
+        {"OrderType": "SO", "OrderNbr": "000042"},
+        {"OrderType": "SO", "OrderNbr": "000043"},
+    ],
+    "Packages": [{"TrackingNbr": "1Z1"}, {"TrackingNbr": " "}, {"TrackingNbr": "1Z1"},
+                 {"TrackingNbr": "1Z2"}],
+}  # fmt: skip
+
+
+def test_confirmed_shipment_writes_shipped_and_distinct_tracking_numbers_per_order():
+    writes = shipments.to_writes(SHIPMENT, load_template("shipments"))
+    assert [(w.order_nbr, w.shipping_code, w.tracking_numbers) for w in writes] == [
+        ("000042", "S", ("1Z1", "1Z2")),
+        ("000043", "S", ("1Z1", "1Z2")),
+    ]
+
+
+def test_open_shipment_writes_nothing_and_unknown_status_is_named():
+    tmpl = load_template("shipments")
+    assert shipments.to_writes({**SHIPMENT, "Status": "Open"}, tmpl)[0].shipping_code is None
+    with pytest.raises(PermanentError) as err:
+        shipments.to_writes({**SHIPMENT, "Status": "Lost"}, tmpl)
+    assert err.value.field_errors == {"Status": "unmapped shipment status 'Lost'"}
