@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -138,3 +139,119 @@ def test_fuzzed_xcart_webhooks_never_500_nor_enqueue_invalid_input(
         assert abs(time.time() - body["sent_at"]) <= 300
         assert isinstance(kwargs["data"], dict) and kwargs["data"] == body["data"]
         assert task == f"tasks.{EVENT_FLOWS[kwargs['event'].split('.')[0]]}.realtime_on_webhook"
+
+
+# -- near-valid input: a valid delivery with zero or more mutations, checked against an oracle --
+
+PUSH_MUTATIONS = ("drop_id", "junk_id", "junk_inserted", "junk_deleted", "drop_both", "junk_query")
+
+
+def _mutated_push(mutations: list[str], junk) -> dict:
+    body = {
+        "Inserted": [{"InventoryItem_inventoryCD": "AA-0001", "qty": 3}],
+        "Deleted": [{"InventoryItem_inventoryCD": "AA-0001", "qty": 4}],
+        "Query": "StockChanges",
+        "Id": "6f1c2b9e-0d7a-4a55-9a43-2f0c6f0e8a11",
+    }
+    for mutation in mutations:
+        if mutation == "drop_id":
+            body.pop("Id", None)
+        elif mutation == "junk_id":
+            body["Id"] = junk if not isinstance(junk, str) else junk + " "
+        elif mutation == "junk_inserted":
+            body["Inserted"] = junk if not isinstance(junk, list) else [junk]
+        elif mutation == "junk_deleted":
+            body["Deleted"] = junk if not isinstance(junk, list) else [junk]
+        elif mutation == "drop_both":
+            body.pop("Inserted", None)
+            body.pop("Deleted", None)
+        elif mutation == "junk_query":
+            body["Query"] = junk if not isinstance(junk, str) else 7
+    return body
+
+
+@FUZZ
+@given(
+    mutations=st.lists(st.sampled_from(PUSH_MUTATIONS), max_size=2, unique=True),
+    junk=json_values,
+    right_secret=st.booleans(),
+)
+def test_near_valid_push_notifications_are_enqueued_exactly_when_valid(
+    redis_client, mutations, junk, right_secret
+) -> None:
+    notification_id = str(uuid.uuid4())  # fresh per run: a replayed example is no duplicate
+    recorder = Recorder()
+    client = create_app(receiver_settings(), enqueue=recorder).test_client()
+    body = _mutated_push(mutations, junk)
+    if "Id" in body and body["Id"] == "6f1c2b9e-0d7a-4a55-9a43-2f0c6f0e8a11":
+        body["Id"] = notification_id
+    secret = PUSH_SECRET if right_secret else PUSH_SECRET + "x"
+
+    answer = client.post(
+        "/webhooks/acumatica/inventory", json=body, headers={"X-Sync-Secret": secret}
+    )
+
+    assert answer.status_code < 500
+    if not right_secret:
+        assert answer.status_code == 401 and recorder.calls == []
+    elif not mutations:
+        assert answer.status_code == 202
+        assert recorder.calls == [("tasks.inventory.realtime_on_push", {"notification": body})]
+    else:
+        assert bool(recorder.calls) == _valid_push({"notification": body})
+
+
+XCART_MUTATIONS = ("drop_id", "junk_id", "junk_event", "junk_data", "junk_time", "tamper")
+
+
+@FUZZ
+@given(
+    mutations=st.lists(st.sampled_from(XCART_MUTATIONS), max_size=2, unique=True),
+    junk=json_values,
+    shift=st.integers(min_value=-900, max_value=900),
+    event=st.sampled_from(["order.created", "product.updated", "profile.created"]),
+)
+def test_near_valid_xcart_webhooks_are_enqueued_exactly_when_valid(
+    redis_client, mutations, junk, shift, event
+) -> None:
+    delivery_id = uuid.uuid4().hex
+    recorder = Recorder()
+    client = create_app(receiver_settings(), enqueue=recorder).test_client()
+    body = {
+        "id": delivery_id,
+        "event": event,
+        "sent_at": int(time.time()) + shift,
+        "data": {"id": 1},
+    }
+    for mutation in mutations:
+        if mutation == "drop_id":
+            body.pop("id")
+        elif mutation == "junk_id":
+            body["id"] = junk if not isinstance(junk, str) else junk + " !"
+        elif mutation == "junk_event":
+            body["event"] = junk if not isinstance(junk, str) else junk + " event"
+        elif mutation == "junk_data":
+            body["data"] = junk if not isinstance(junk, dict) else [junk]
+        elif mutation == "junk_time":
+            body["sent_at"] = junk if not isinstance(junk, int | float) else str(junk)
+    raw = json.dumps(body).encode()
+    headers = {"X-Webhook-Signature": sign(XCART_SECRET, raw)}
+    if "tamper" in mutations:
+        raw = raw.replace(b'"data"', b'"data" ')
+
+    answer = client.post("/webhooks/xcart", data=raw, headers=headers)
+
+    assert answer.status_code < 500
+    if mutations:  # every mutation makes the delivery invalid or unauthentic
+        assert recorder.calls == []
+        assert answer.status_code >= 400
+        if "tamper" in mutations:
+            assert answer.status_code == 401
+    elif abs(shift) > 305:
+        assert answer.status_code == 401 and recorder.calls == []
+    elif abs(shift) < 295:
+        flow = EVENT_FLOWS[event.split(".")[0]]
+        assert answer.status_code == 202
+        assert recorder.calls == [
+            (f"tasks.{flow}.realtime_on_webhook", {"event": event, "data": {"id": 1}})
+        ]
