@@ -8,7 +8,6 @@ from celery import chain
 
 from sync_workers.celery import app
 from sync_workers.flows import shipments
-from sync_workers.flows.base import LedgerTask
 from sync_workers.tracing import trace
 
 
@@ -18,12 +17,12 @@ def start(shipment_nbr: str) -> str:
         return str(steps.apply_async().id)
 
 
-@app.task(name="tasks.shipments.fetch", base=LedgerTask, flow="shipments", record_arg="record_id")
+@app.task(name="tasks.shipments.fetch", flow="shipments", record_arg="record_id")
 def fetch(record_id: str) -> dict[str, Any]:
     return shipments.fetch(record_id)
 
 
-@app.task(name="tasks.shipments.write_back", base=LedgerTask, flow="shipments", record_arg=0)
+@app.task(name="tasks.shipments.write_back", flow="shipments", record_arg=0)
 def write_back(state: dict[str, Any]) -> dict[str, Any]:
     return shipments.write_back(state)
 

@@ -61,21 +61,24 @@ class Drift:
 
 
 class LedgerTask(SyncTask):
-    """A flow step whose dead letters also mark the record in the ledger.
+    """A flow step whose dead letters also mark the record's ledger row as dead-lettered.
 
-    ``ledger_flow``/``ledger_direction`` name the ledger rows of the step's records (the Celery
-    ``flow`` may differ, e.g. a customer resolved inside the order chain).
+    The row is ``(flow, ledger_direction, ledger_prefix + record id)``; a row already linked to
+    its target keeps its status unless the failure was permanent.
     """
 
     abstract = True
     ledger_direction: str = "xcart_to_acumatica"
+    #: Prefix of the ledger source id before the task's record id (``profile:`` for profiles).
+    ledger_prefix: str = ""
 
     def on_dead_letter(self, entry: DeadLetter) -> None:
         if not entry.record_id:
             return
         try:
             with session_scope() as session:
-                record = claim_record(session, self.flow, self.ledger_direction, entry.record_id)
+                source_id = f"{self.ledger_prefix}{entry.record_id}"
+                record = claim_record(session, self.flow, self.ledger_direction, source_id)
                 if record.target_key and entry.error_class != "PermanentError":
                     return
                 mark_status(session, record, Status.DEAD_LETTERED, error=entry.error_message[:2000])

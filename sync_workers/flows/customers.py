@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sync_workers import clients
-from sync_workers.connectors.acumatica.filters import F
+from sync_workers.connectors.acumatica.filters import F, any_of
 from sync_workers.connectors.hashing import content_hash
 from sync_workers.flows.base import Drift, PlannedChange
 from sync_workers.ledger import (
@@ -54,13 +54,17 @@ def linked_customer(source_id: str) -> str | None:
 
 
 def find_existing(email: str | None, phone: str | None, match_by: list[str]) -> dict | None:
-    """An Acumatica customer with this e-mail, else this phone (in ``match_by`` order)."""
+    """An Acumatica customer with this e-mail, else this phone (in ``match_by`` order).
+
+    The phone is compared as the shopper typed it and reduced to digits, in one query.
+    """
     client = clients.acumatica()
     for key in match_by:
         if key == "email" and email:
             expr = F("Email") == email
         elif key == "phone" and phone:
-            expr = F("MainContact/Phone1") == phone
+            variants = list(dict.fromkeys([phone, addresses.normalise_phone(phone)]))
+            expr = any_of(*(F("MainContact/Phone1") == v for v in variants))
         else:
             continue
         rows = client.get_list("Customer", filter=expr, select=list(_SELECT), top=1)
@@ -96,7 +100,7 @@ def ensure_for_order(order: Mapping[str, Any], profile: Mapping[str, Any] | None
             return linked
         billing = order.get("billing_address") or {}
         email = str(order.get("email") or "").strip()
-        phone = addresses.normalise_phone(billing.get("phone")) or None
+        phone = str(billing.get("phone") or "").strip() or None
         found = find_existing(email, phone, list(tmpl.get("match_by") or ["email", "phone"]))
         if found is not None:
             customer_id = str(found["CustomerID"])
@@ -151,7 +155,9 @@ def sync_profile(profile_id: int) -> dict[str, Any]:
     }
     customer_id = ensure_for_order(order_like, profile)
     client = clients.acumatica()
-    customer = client.get_by_keys("Customer", customer_id, expand=["MainContact"], missing_ok=True)
+    customer = client.get_by_keys(
+        "Customer", customer_id, expand=["MainContact/Address"], missing_ok=True
+    )
     result: dict[str, Any] = {"record_id": str(profile_id), "customer_id": customer_id}
     if customer is None:
         result["action"] = "missing"
@@ -170,6 +176,75 @@ def sync_profile(profile_id: int) -> dict[str, Any]:
     result["acumatica_fields"] = sorted(k for k in update if k != "CustomerID")
     result["xcart_fields"] = sorted(back)
     return result
+
+
+def sync_from_acumatica(customer_id: str) -> dict[str, Any]:
+    """Bring the linked X-Cart profile up to date with fields Acumatica owns (e.g. status)."""
+    with session_scope() as session:
+        record = find_by_target(session, FLOW, DIRECTION, customer_id)
+        source = record.source_id if record is not None else None
+    result: dict[str, Any] = {"record_id": customer_id}
+    if source is None or not source.startswith("profile:"):
+        result["skip"] = "no linked X-Cart profile"
+        return result
+    profile_id = int(source.split(":", 1)[1])
+    customer = clients.acumatica().get_by_keys("Customer", customer_id, missing_ok=True)
+    if customer is None:
+        result["skip"] = "customer not found"
+        return result
+    xcart = clients.xcart()
+    profile = xcart.get_profile(profile_id)
+    back = customer_map.xcart_profile_changes(profile, customer, template())
+    if back:
+        with record_lock(FLOW, source, wait=LOCK_WAIT):
+            xcart.update_profile(profile_id, back)
+    result.update(profile_id=profile_id, xcart_fields=sorted(back))
+    return result
+
+
+def changed_acumatica_customers(since: Any = None, all: bool = False) -> Iterator[str]:
+    """CustomerIDs changed in Acumatica since the cursor (or ``since``; every one with ``all``)."""
+    from datetime import timedelta
+
+    from sync_workers.connectors.cursor import PollCursor
+    from sync_workers.connectors.dates import parse_optional
+    from sync_workers.ledger import CursorStore
+
+    client = clients.acumatica()
+    if all or since is not None:
+        expr = None if all else F("LastModifiedDateTime") >= parse_optional(since)
+        for row in client.iter_list("Customer", filter=expr, select=["CustomerID"]):
+            yield str(row["CustomerID"])
+        return
+    poll = template().get("poll") or {}
+    cursor = PollCursor(
+        CursorStore(),
+        FLOW,
+        REVERSE,
+        overlap=timedelta(seconds=float(poll.get("overlap_seconds", 300))),
+        settle=timedelta(seconds=float(poll.get("settle_seconds", 5))),
+    )
+    window = cursor.window()
+    expr = F("LastModifiedDateTime") <= window.end
+    if window.start is not None:
+        expr = (F("LastModifiedDateTime") >= window.start) & expr
+    for row in client.iter_list(
+        "Customer", filter=expr, select=["CustomerID", "LastModifiedDateTime"]
+    ):
+        moment = parse_optional(row.get("LastModifiedDateTime"))
+        if moment is not None and cursor.accept(row["CustomerID"], moment, moment):
+            yield str(row["CustomerID"])
+    cursor.commit()
+
+
+def customers_in_push(notification: Mapping[str, Any]) -> list[str]:
+    """CustomerIDs of the new rows of an Acumatica ``Customers`` push notification."""
+    found: list[str] = []
+    for row in notification.get("Inserted") or []:
+        customer_id = row.get("CustomerID")
+        if customer_id and str(customer_id) not in found:
+            found.append(str(customer_id))
+    return found
 
 
 def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:

@@ -1,0 +1,134 @@
+"""Customers: matched before created, linked in the ledger, changes per system of record."""
+
+from __future__ import annotations
+
+import time
+
+import yaml
+
+from sync_workers import clients
+from sync_workers.mapping import templates
+from tasks import customers as customer_tasks
+from tasks import orders as order_tasks
+from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
+from tests.flows.order_to_cash.helpers import (
+    acumatica_stats,
+    address,
+    checkout,
+    entity_calls,
+    linked,
+    open_dead_letters,
+    wait_for,
+)
+
+
+def order_for(xcart: str, email: str, **extra) -> dict:
+    body = {
+        "email": email,
+        "items": [{"sku": "AA-0010", "amount": 1}],
+        "billing_address": address("Wanda", "Ng", "OR"),
+        "payment_method": "Credit Card",
+        **extra,
+    }
+    return checkout(xcart, body)
+
+
+def customer_of(order: dict) -> str:
+    key = wait_for(lambda: linked("orders").get(str(order["id"])))
+    order_type, order_nbr = key.split("/")
+    return clients.acumatica().get_by_keys("SalesOrder", order_type, order_nbr)["CustomerID"]
+
+
+def xc_customers() -> list[dict]:
+    rows = clients.acumatica().get_list("Customer", select=["CustomerID", "Email", "Status"])
+    return [
+        r for r in rows if str(r["CustomerID"]).startswith("XC") and r["CustomerID"] != "XCGUEST"
+    ]
+
+
+def test_existing_acumatica_customer_is_matched_by_email_then_phone(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    by_email = order_for(xcart, "ORDERS@bartending.example")
+    bartender = clients.acumatica().get_by_keys("Customer", "ABARTENDE", expand=["MainContact"])
+    phone = bartender["MainContact"]["Phone1"]
+    by_phone = order_for(
+        xcart, "someone.else@example.com", billing_address=address("Al", "B", "NY", phone=phone)
+    )
+    order_tasks.start(by_email["id"])
+    order_tasks.start(by_phone["id"])
+
+    assert customer_of(by_email) == "ABARTENDE"
+    assert customer_of(by_phone) == "ABARTENDE"
+    assert xc_customers() == []
+    assert not open_dead_letters()
+
+
+def test_guests_share_the_guest_customer_or_get_one_per_email(
+    sandboxes, clean_ledger, celery_worker, fast_templates
+) -> None:
+    xcart = sandboxes["xcart"].url
+    first = order_for(xcart, "guest.one@example.com", guest=True)
+    order_tasks.start(first["id"])
+    assert customer_of(first) == "XCGUEST"
+
+    path = fast_templates / "customers.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["guest_mode"] = "per_email"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    templates.clear_cache()
+    again = order_for(xcart, "guest.one@example.com", guest=True)
+    other = order_for(xcart, "guest.two@example.com", guest=True,
+                      billing_address=address("Gus", "Two", "OR"))  # fmt: skip
+    more = order_for(xcart, "guest.one@example.com", guest=True)
+    for order in (again, other, more):
+        order_tasks.start(order["id"])
+
+    ids = {customer_of(o) for o in (again, other, more)}
+    assert len(ids) == 2 and all(i.startswith("XCE") for i in ids)
+    assert customer_of(again) == customer_of(more)
+    assert sorted(c["Email"] for c in xc_customers()) == [
+        "guest.one@example.com",
+        "guest.two@example.com",
+    ]
+
+
+def test_profile_changes_flow_per_system_of_record(sandboxes, clean_ledger, celery_worker) -> None:
+    xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
+    order = order_for(xcart, "owner@example.com")
+    order_tasks.start(order["id"])
+    customer_id = customer_of(order)
+    profile_id = order["customer_id"]
+    client = clients.xcart()
+    [book] = client.addresses(profile_id)
+    client.update_address(profile_id, book["id"], {"phone": "+1 (555) 999-0000", "city": "Salem"})
+    clients.acumatica().put("Customer", {"CustomerID": customer_id, "Status": "Inactive"})
+
+    customer_tasks.poll.delay()
+
+    def synced() -> bool:
+        customer = clients.acumatica().get_by_keys(
+            "Customer", customer_id, expand=["MainContact/Address"]
+        )
+        contact = customer["MainContact"]
+        return contact["Phone1"] == "+15559990000" and contact["Address"]["City"] == "Salem"
+
+    wait_for(synced)
+    wait_for(lambda: client.get_profile(profile_id)["status"] == "D")
+    customer = clients.acumatica().get_by_keys("Customer", customer_id)
+    assert customer["Status"] == "Inactive"  # Acumatica owns the status: not overwritten
+    # the poll also brought every other registered profile of the store over, once each
+    profiles = [p for p in clients.xcart().iter_profiles() if p["access_level"] == 0]
+    wait_for(lambda: len(linked("customers")) == len(profiles))
+    emails = sorted(c["Email"] for c in xc_customers())
+    assert emails == sorted(p["login"] for p in profiles)
+    before = dict(entity_calls(acumatica_stats(acumatica)))
+    customer_tasks.poll.delay()  # nothing changed since: no write to Acumatica
+    wait_for(lambda: entity_calls(acumatica_stats(acumatica)) != before)
+    time.sleep(2.0)  # the tasks the second poll started run now
+    after = entity_calls(acumatica_stats(acumatica))
+    assert after.get("PUT /entity/Default/24.200.001/Customer") == before.get(
+        "PUT /entity/Default/24.200.001/Customer"
+    )
+    assert not open_dead_letters()
