@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import requests
 from sqlalchemy import func, select
 
@@ -11,15 +13,22 @@ from sync_workers.settings import get_settings
 from tests.cli.conftest import queued
 from tests.flows.order_to_cash.helpers import address, checkout
 
+#: Counters about traffic, not data: a read moves them too.
+TRAFFIC = re.compile(r"concurren|session|login|logout|peak|requests|throttled|declined|queued")
+
 
 def sandbox_state(url: str) -> dict:
+    """What a write would change: non-read requests and the data counters of a sandbox.
+
+    Acumatica inquiries are read with PUT (``…Inquiry``), and signing in is not a data write.
+    """
     stats = requests.get(f"{url}/_sandbox/stats", timeout=10).json()
     writes = {
         path: n
         for path, n in stats["requests"]["by_path"].items()
-        if not path.startswith("GET ") and "/auth/" not in path
+        if not path.startswith("GET ") and "/auth/" not in path and not path.endswith("Inquiry")
     }
-    counts = {k: v for k, v in stats.items() if isinstance(v, int) and "concurrency" not in k}
+    counts = {k: v for k, v in stats.items() if isinstance(v, int) and not TRAFFIC.search(k)}
     return {"writes": writes, "counts": counts}
 
 
@@ -109,4 +118,29 @@ def test_resync_of_a_flow_without_tasks_enqueues_nothing(cli, redis_client, monk
 
     assert result.exit_code == 1
     assert "no tasks yet" in result.stderr
+    assert all_queued(redis_client) == 0
+
+
+def test_dry_run_prints_field_differences_and_writes_nothing(
+    cli, sandboxes, clean_ledger, local_store_rate, redis_client
+) -> None:
+    from sync_workers import clients
+    from tests.cli.test_reconcile import _product
+
+    xcart, erp = sandboxes["xcart"].url, sandboxes["acumatica"].url
+    product = _product("AA-0003")
+    clients.xcart().request("PUT", f"/api/products/{product['id']}", json={"amount": 9999})
+    before = (sandbox_state(xcart), sandbox_state(erp), ledger_counts())
+
+    result = cli("resync", "inventory", "--id", "AA-0003", "--dry-run", "--json")
+    human = cli("resync", "inventory", "--id", "AA-0003", "--dry-run")
+
+    assert result.exit_code == 0, result.stderr
+    [change] = result.json["changes"]
+    assert change["action"] == "update" and change["source_id"] == "AA-0003"
+    [diff] = change["changes"]
+    assert diff["field"] == "amount" and diff["current"] == 9999 and diff["proposed"] != 9999
+    assert f"AA-0003: amount: 9999 -> {diff['proposed']!r}" in human.output
+    assert (sandbox_state(xcart), sandbox_state(erp), ledger_counts()) == before
+    assert _product("AA-0003")["amount"] == 9999
     assert all_queued(redis_client) == 0
