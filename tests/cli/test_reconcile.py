@@ -96,3 +96,18 @@ def test_stock_planted_wrong_in_xcart_is_found_and_repaired(
         time.sleep(0.5)
     assert not any(d["source_id"] == "AA-0003" for d in after)
     assert _product("AA-0003")["amount"] != 9999
+
+
+def test_since_limits_reconcile_to_recent_changes(cli, sandboxes, clean_ledger) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    placed = str(place_order(sandboxes["xcart"].url, "since.check")["id"])
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+
+    recent = cli("reconcile", "orders", "--since", hour_ago, "--json")
+    future = cli("reconcile", "orders", "--since", later, "--json")
+
+    assert placed in {d["source_id"] for d in recent.json["drift"]}
+    assert recent.exit_code == 1
+    assert future.json["drift"] == [] and future.exit_code == 0
