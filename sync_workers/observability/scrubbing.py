@@ -46,6 +46,9 @@ STREET = re.compile(
 #: Keys holding whole task inputs or bodies (often as a repr string): dropped, never parsed.
 WHOLE_INPUT_KEYS = {"args", "kwargs", "argsrepr", "kwargsrepr", "payload", "body", "notification"}
 
+#: Request headers kept in events; every other one may be a credential with a custom name.
+SAFE_HEADERS = {"content-type", "content-length", "user-agent", "accept", "host"}
+
 #: Sentry fields that are never about the sender, left as they are.
 _KEEP = {"event_id", "timestamp", "platform", "level", "logger", "release", "environment"}
 
@@ -112,6 +115,12 @@ def before_send(event: dict[str, Any], hint: dict[str, Any] | None = None) -> di
     if isinstance(request, dict):
         request.pop("cookies", None)
         request.pop("data", None)
+        request.pop("query_string", None)
+        headers = request.get("headers")
+        if isinstance(headers, dict):  # custom secret headers can have any name
+            request["headers"] = {
+                k: v for k, v in headers.items() if str(k).lower() in SAFE_HEADERS
+            }
     for key in list(event):
         if key not in _KEEP:
             event[key] = scrub_value(event[key])

@@ -152,15 +152,25 @@ def test_scrubber_masks_emails_phones_credentials_and_personal_keys() -> None:
             "order": {"shipping_address": {"street": STREET}, "total": "19.99"},
             "when": "2026-11-27T05:00:00+00:00",
         },
-        "request": {"headers": {"Cookie": COOKIE, "X-Auth-Token": TOKEN}, "cookies": {"a": "b"}},
+        "request": {
+            "headers": {
+                "Cookie": COOKIE,
+                "X-Auth-Token": TOKEN,
+                "X-Erp-Key": "custom-header-secret",
+                "Content-Type": "application/json",
+            },
+            "cookies": {"a": "b"},
+            "query_string": f"token={TOKEN}",
+        },
         "user": {"email": EMAIL, "ip_address": "10.1.2.3"},
     }
 
     scrubbed = before_send(event, {})
 
     text = json.dumps(scrubbed, ensure_ascii=False)
-    for value in (*PERSONAL, "555", "abc.def", "10.1.2.3"):
+    for value in (*PERSONAL, "555", "abc.def", "10.1.2.3", "custom-header-secret"):
         assert value not in text, value
+    assert scrubbed["request"]["headers"] == {"Content-Type": "application/json"}
     assert scrubbed["extra"]["order"]["total"] == "19.99"
     assert scrubbed["extra"]["when"] == "2026-11-27T05:00:00+00:00"
     assert scrubbed["extra"]["celery-job"] == {"task_name": "t"}
