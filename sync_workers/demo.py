@@ -8,6 +8,7 @@ It refuses to run against a real store or ERP: the orders it places are made up.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=5, help="sample orders to place")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for sync")
     args = parser.parse_args(argv)
+    if not 1 <= args.orders <= 50 or args.timeout <= 0:
+        parser.error("--orders must be 1 to 50 and --timeout positive")
     settings = settings_or_exit()
     refusal = check_sandboxes(settings)
     if refusal:
@@ -202,8 +205,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return 1
         for service in services:
-            import subprocess
-
             service.proc = subprocess.Popen(service.argv, start_new_session=True)
             if service.port:
                 deadline = time.monotonic() + 30
