@@ -68,7 +68,7 @@ class SystemLimits:
 
 
 @dataclass
-class Status_:
+class EngineStatus:
     at: str
     flows: list[FlowStatus]
     realtime_queued: int
@@ -150,7 +150,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
 
-def collect_status(settings: Settings, client: redis.Redis, engine: Engine) -> Status_:
+def collect_status(settings: Settings, client: redis.Redis, engine: Engine) -> EngineStatus:
     prefix = settings.redis_key_prefix
     cursors, unsynced, last_synced = _ledger_facts(engine)
     lags = lag_samples(engine, settings.metrics_lag_window_seconds)
@@ -174,7 +174,7 @@ def collect_status(settings: Settings, client: redis.Redis, engine: Engine) -> S
         )
         for flow in FLOW_QUEUES
     ]
-    return Status_(
+    return EngineStatus(
         at=datetime.now(UTC).isoformat(timespec="seconds"),
         flows=flows,
         realtime_queued=queue_length(client, prefix, REALTIME_QUEUE),
