@@ -90,7 +90,8 @@ def poll(
 @app.task(name="tasks.orders.realtime_on_webhook", flow="orders", record_arg="data")
 def realtime_on_webhook(event: str, data: dict[str, Any]) -> dict[str, Any]:
     """A signed X-Cart store webhook (``order.*``): start the same chain a poll would."""
-    order = data.get("order") if isinstance(data.get("order"), dict) else data
+    nested = data.get("order")
+    order: dict[str, Any] = nested if isinstance(nested, dict) else data
     order_id = order.get("id")
     if order_id is None:
         return {"started": None, "event": event}

@@ -16,7 +16,6 @@ and one in the payment flow.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -28,7 +27,7 @@ from sync_workers.connectors.dates import parse_optional
 from sync_workers.connectors.hashing import content_hash
 from sync_workers.errors import PermanentError
 from sync_workers.flows import customers
-from sync_workers.flows.base import Drift, PlannedChange
+from sync_workers.flows.base import Action, Drift, PlannedChange
 from sync_workers.ledger import (
     CursorStore,
     Status,
@@ -41,17 +40,15 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import orders as order_map
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
-from sync_workers.redis_client import get_redis, prefixed
 from sync_workers.tracing import current_trace_id
+from sync_workers.validation import history, known_skus, risk
 from sync_workers.validation import orders as order_checks
-from sync_workers.validation import risk
 
 log = logging.getLogger(__name__)
 
 FLOW = "orders"
 DIRECTION = "xcart_to_acumatica"
 LOCK_WAIT = 20.0
-SKU_CACHE_SECONDS = 600
 ORDER_SELECT = ("OrderType", "OrderNbr", "Status", "CustomerOrder", "OrderTotal", "TaxTotal")
 OPEN_STATUSES = ("Open", "On Hold", "Credit Hold", "Pending Approval", "Back Order")
 VOLATILE = frozenset({"update_date", "tracking_numbers"})
@@ -67,76 +64,6 @@ def order_hash(order: Mapping[str, Any]) -> str:
 
 def target_key(sales_order: Mapping[str, Any]) -> str:
     return f"{sales_order['OrderType']}/{sales_order['OrderNbr']}"
-
-
-# Known SKUs: one list read per cache period instead of one look-up per line -------------------
-
-
-def sku_known(inventory_id: str) -> bool:
-    """Whether Acumatica has this InventoryID (cached in Redis; a miss is checked once)."""
-    redis = get_redis()
-    key = prefixed(FLOW, "skus")
-    if not redis.exists(prefixed(FLOW, "skus", "fresh")):
-        refresh_skus()
-    wanted = inventory_id.strip().upper()
-    if redis.sismember(key, wanted):
-        return True
-    item = clients.acumatica().get_by_keys(
-        "StockItem", inventory_id, select=["InventoryID"], missing_ok=True
-    )
-    if item is None:
-        return False
-    redis.sadd(key, wanted)
-    return True
-
-
-def refresh_skus() -> int:
-    ids = [
-        str(row["InventoryID"]).strip().upper()
-        for row in clients.acumatica().iter_list("StockItem", select=["InventoryID"])
-        if row.get("InventoryID")
-    ]
-    redis = get_redis()
-    if ids:
-        redis.sadd(prefixed(FLOW, "skus"), *ids)
-    redis.set(prefixed(FLOW, "skus", "fresh"), "1", ex=SKU_CACHE_SECONDS)
-    return len(ids)
-
-
-# Risk history (Redis: recent orders per e-mail and address, totals per buyer) ---------------
-
-
-def _history(order: Mapping[str, Any], window_minutes: float) -> risk.History:
-    redis = get_redis()
-    now = time.time()
-    since = now - window_minutes * 60
-    email = str(order.get("email") or "").casefold()
-    address = risk.address_key(order.get("shipping_address") or order.get("billing_address"))
-    me = str(order["id"])
-    by_email = [m for m in redis.zrangebyscore(prefixed("risk", "email", email), since, now)]
-    by_address = [m for m in redis.zrangebyscore(prefixed("risk", "addr", address), since, now)]
-    totals = redis.hgetall(prefixed("risk", "totals", email))
-    return risk.History(
-        previous_totals=[order_map.money(v) for k, v in totals.items() if k != me],
-        recent_orders_same_email=len([m for m in by_email if m != me]),
-        recent_orders_same_address=len([m for m in by_address if m != me]),
-    )
-
-
-def _remember(order: Mapping[str, Any]) -> None:
-    redis = get_redis()
-    email = str(order.get("email") or "").casefold()
-    address = risk.address_key(order.get("shipping_address") or order.get("billing_address"))
-    moment = parse_optional(order.get("create_date"))
-    score = moment.timestamp() if moment else time.time()
-    ttl = 7 * 24 * 3600
-    pipe = redis.pipeline()
-    pipe.zadd(prefixed("risk", "email", email), {str(order["id"]): score})
-    pipe.expire(prefixed("risk", "email", email), ttl)
-    pipe.zadd(prefixed("risk", "addr", address), {str(order["id"]): score})
-    pipe.expire(prefixed("risk", "addr", address), ttl)
-    pipe.hset(prefixed("risk", "totals", email), str(order["id"]), str(order.get("total")))
-    pipe.execute()
 
 
 # Steps ---------------------------------------------------------------------------------------
@@ -181,7 +108,7 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
     if order_map.payment_action(order, tmpl) == "skip":
         state["skip"] = "payment status " + str((order.get("payment_status") or {}).get("code"))
         return state
-    problems = order_checks.order_problems(order, tmpl, sku_known=sku_known)
+    problems = order_checks.order_problems(order, tmpl, sku_known=known_skus.sku_known)
     pay_tmpl = load_template("payments")
     code = (order.get("payment_status") or {}).get("code")
     for index, txn in enumerate(state.get("transactions") or []):
@@ -208,7 +135,9 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
         )
     rules = (tmpl.get("risk") or {}).get("rules") or {}
     window = float(rules.get("velocity_window_minutes") or 60)
-    assessment = risk.assess(order, state.get("transactions") or [], _history(order, window), rules)
+    assessment = risk.assess(
+        order, state.get("transactions") or [], history.recent(order, window), rules
+    )
     state["risk"] = {"score": assessment.score, "reasons": list(assessment.reasons)}
     state["hold"] = assessment.holds((tmpl.get("risk") or {}).get("hold_threshold", 10**9))
     return state
@@ -349,7 +278,7 @@ def write_back(state: dict[str, Any]) -> dict[str, Any]:
             with session_scope() as session:
                 record = claim_record(session, FLOW, DIRECTION, state["record_id"])
                 record.data = {**(record.data or {}), "tax_difference": str(difference)}
-    _remember(order)
+    history.remember(order)
     return state
 
 
@@ -431,8 +360,9 @@ def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> 
         elif known_hash == order_hash(order):
             planned.append(PlannedChange(FLOW, DIRECTION, source, "skip", key, "unchanged"))
         else:
-            action = order_map.payment_action(order, tmpl)
-            kind = "cancel" if action == "cancel" else "update"
+            kind: Action = (
+                "cancel" if order_map.payment_action(order, tmpl) == "cancel" else "update"
+            )
             planned.append(PlannedChange(FLOW, DIRECTION, source, kind, key, "changed in X-Cart"))
     return planned
 
