@@ -44,6 +44,30 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
     return payments.push(state)
 
 
+@app.task(name="tasks.payments.write_back_status", flow="payments", record_arg="record_id")
+def write_back_status(record_id: str) -> dict[str, Any]:
+    """``record_id``: ``<Type>/<ReferenceNbr>`` of an Acumatica payment."""
+    payment_type, reference_nbr = record_id.split("/", 1)
+    return payments.write_back_status(payment_type, reference_nbr)
+
+
+def start_status(payment_type: str, reference_nbr: str) -> str:
+    with trace():
+        task = write_back_status.apply_async(
+            kwargs={"record_id": f"{payment_type}/{reference_nbr}"}
+        )
+        return str(task.id)
+
+
+@app.task(name="tasks.payments.realtime_on_push", flow="payments", record_arg="notification")
+def realtime_on_push(notification: dict[str, Any]) -> dict[str, Any]:
+    """An Acumatica push notification (query ``Payments``): status write-back to X-Cart."""
+    keys = payments.payments_in_push(notification)
+    for payment_type, reference_nbr in keys:
+        start_status(payment_type, reference_nbr)
+    return {"started": ["/".join(k) for k in keys], "id": notification.get("Id")}
+
+
 @app.task(name="tasks.payments.poll", flow="payments", record_arg="ids")
 def poll(
     since: str | None = None,
@@ -51,7 +75,8 @@ def poll(
     all: bool = False,
     dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Payments missing for synced orders (``ids``: those X-Cart order ids only)."""
+    """Payments missing for synced orders (``ids``: those X-Cart order ids only), and status
+    write-backs for payments changed in Acumatica since the cursor."""
     if dry_run:
         return {"plan": [c.as_dict() for c in payments.plan(since, ids, all)]}
     started = []
@@ -59,4 +84,9 @@ def poll(
         with trace():
             start(txn, order_id=order_id)
         started.append(str(txn["id"]))
-    return {"started": started}
+    statuses = []
+    if not ids:
+        for payment_type, reference_nbr in payments.changed_acumatica_payments():
+            start_status(payment_type, reference_nbr)
+            statuses.append(f"{payment_type}/{reference_nbr}")
+    return {"started": started, "status_write_backs": statuses}

@@ -1,5 +1,8 @@
 """Payments: X-Cart payment transaction -> Acumatica payment applied to the sales order.
 
+Status changes made in Acumatica flow back: a payment released there (e.g. a check received)
+marks the X-Cart order paid (``write_back_status``).
+
 One payment per X-Cart transaction: the ledger row per transaction id, a Redis lock, and a
 look-up by ``PaymentRef`` (which carries the transaction id) before any create the ledger cannot
 prove safe. A payment waits for its sales order: without the order link it is retried later
@@ -10,13 +13,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
+from sync_workers.connectors.cursor import PollCursor
+from sync_workers.connectors.dates import parse_optional
 from sync_workers.errors import DependencyNotReady, PermanentError
 from sync_workers.flows.base import PlannedChange
-from sync_workers.ledger import SyncRecord, claim_record, find_by_source, mark_synced, session_scope
+from sync_workers.ledger import (
+    CursorStore,
+    SyncRecord,
+    claim_record,
+    find_by_source,
+    find_by_target,
+    mark_synced,
+    session_scope,
+)
 from sync_workers.locks import record_lock
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
@@ -26,6 +40,7 @@ log = logging.getLogger(__name__)
 
 FLOW = "payments"
 DIRECTION = "xcart_to_acumatica"
+REVERSE = "acumatica_to_xcart"
 ORDERS = "orders"
 LOCK_WAIT = 20.0
 PAYMENT_SELECT = ("Type", "ReferenceNbr", "Status", "PaymentRef", "PaymentAmount")
@@ -145,6 +160,83 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
             )
     state.update(target_key=key, created=found is None)
     return state
+
+
+def write_back_status(payment_type: str, reference_nbr: str) -> dict[str, Any]:
+    """Write the X-Cart payment status the payment's sales orders now call for.
+
+    E.g. a check received and released in Acumatica marks the X-Cart order paid. Orders not
+    synced by this engine are left alone; X-Cart is read first, so a repeat writes nothing.
+    """
+    client = clients.acumatica()
+    payment = client.get_by_keys(
+        "Payment", payment_type, reference_nbr, expand=["OrdersToApply"], missing_ok=True
+    )
+    result: dict[str, Any] = {"record_id": f"{payment_type}/{reference_nbr}", "orders": []}
+    if payment is None:
+        result["skip"] = "payment not found"
+        return result
+    tmpl = template()
+    xcart = clients.xcart()
+    for application in payment.get("OrdersToApply") or []:
+        key = f"{application.get('OrderType')}/{application.get('OrderNbr')}"
+        with session_scope() as session:
+            link = find_by_target(session, ORDERS, DIRECTION, key)
+            order_id = link.source_id if link is not None else None
+        if order_id is None:
+            continue
+        order_type, order_nbr = key.split("/", 1)
+        sales_order = client.get_by_keys(
+            "SalesOrder", order_type, order_nbr, expand=["Payments"], missing_ok=True
+        )
+        if sales_order is None:
+            continue
+        with record_lock(ORDERS, order_id, wait=LOCK_WAIT):
+            current = (xcart.get_order(int(order_id)).get("payment_status") or {}).get("code")
+            code = payment_map.xcart_payment_code(sales_order, current, tmpl)
+            if code is not None:
+                xcart.set_payment_status(int(order_id), code)
+        result["orders"].append({"order_id": order_id, "from": current, "to": code})
+    return result
+
+
+def payments_in_push(notification: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(Type, ReferenceNbr) of the new rows of a ``Payments`` push in a status that writes back."""
+    table = template().get("acumatica_status_to_xcart") or {}
+    found: list[tuple[str, str]] = []
+    for row in notification.get("Inserted") or []:
+        key = (str(row.get("Type") or ""), str(row.get("ReferenceNbr") or ""))
+        if all(key) and table.get(row.get("Status")) and key not in found:
+            found.append(key)
+    return found
+
+
+def changed_acumatica_payments() -> Iterator[tuple[str, str]]:
+    """Payments changed in Acumatica since the cursor, in a status that writes back."""
+    poll = template().get("poll") or {}
+    cursor = PollCursor(
+        CursorStore(),
+        FLOW,
+        REVERSE,
+        overlap=timedelta(seconds=float(poll.get("overlap_seconds", 300))),
+        settle=timedelta(seconds=float(poll.get("settle_seconds", 5))),
+    )
+    table = template().get("acumatica_status_to_xcart") or {}
+    window = cursor.window()
+    expr = F("LastModifiedDateTime") <= window.end
+    if window.start is not None:
+        expr = (F("LastModifiedDateTime") >= window.start) & expr
+    rows = clients.acumatica().iter_list(
+        "Payment", filter=expr, select=["Type", "ReferenceNbr", "Status", "LastModifiedDateTime"]
+    )
+    for row in rows:
+        moment = parse_optional(row.get("LastModifiedDateTime"))
+        key = (str(row["Type"]), str(row["ReferenceNbr"]))
+        if moment is None or not table.get(row.get("Status")):
+            continue
+        if cursor.accept("/".join(key), row.get("Status"), moment):
+            yield key
+    cursor.commit()
 
 
 def unsynced_transactions(order_ids: list[str] | None = None) -> Iterator[tuple[str, dict]]:

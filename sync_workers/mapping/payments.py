@@ -102,6 +102,33 @@ def to_payment(
     return {k: v for k, v in payment.items() if v is not None}
 
 
+def xcart_payment_code(
+    sales_order: Mapping[str, Any], current_code: str | None, template: Mapping[str, Any]
+) -> str | None:
+    """The X-Cart payment status the sales order's payments call for, or ``None`` (no write).
+
+    Payments whose Acumatica status maps to a code count towards the order total; covering it
+    gives that code, covering part of it ``partially_paid_code``. Only statuses listed in
+    ``writable_xcart_statuses`` are changed, and never to the status the order already has.
+    """
+    if current_code not in (template.get("writable_xcart_statuses") or []):
+        return None
+    table = template.get("acumatica_status_to_xcart") or {}
+    covered: dict[str, Any] = {}
+    for row in sales_order.get("Payments") or []:
+        code = table.get(row.get("Status"))
+        if code:
+            covered[code] = covered.get(code, money(0)) + money(row.get("AppliedToOrder"))
+    if not covered:
+        return None
+    code, amount = max(covered.items(), key=lambda item: item[1])
+    if amount >= money(sales_order.get("OrderTotal")):
+        wanted: str | None = code
+    else:
+        wanted = template.get("partially_paid_code")
+    return wanted if wanted and wanted != current_code else None
+
+
 def validate_template(template: dict[str, Any]) -> list[str]:
     problems = require_codes(template, "transaction_types", TRANSACTION_TYPES, "transaction type")
     for kind, chosen in (template.get("transaction_types") or {}).items():
@@ -116,6 +143,12 @@ def validate_template(template: dict[str, Any]) -> list[str]:
     problems += require_codes(
         template, "acumatica_status_to_xcart", ACUMATICA_PAYMENT_STATUSES, "payment status"
     )
+    for label, code in (template.get("acumatica_status_to_xcart") or {}).items():
+        if code is not None and code not in XCART_PAYMENT_CODES:
+            problems.append(f"acumatica_status_to_xcart.{label}: unknown X-Cart code {code!r}")
+    for code in template.get("writable_xcart_statuses") or []:
+        if code not in XCART_PAYMENT_CODES:
+            problems.append(f"writable_xcart_statuses: unknown X-Cart code {code!r}")
     for name, entry in (template.get("methods") or {}).items():
         if not isinstance(entry, Mapping) or not {"payment_method", "cash_account"} <= set(entry):
             problems.append(f"methods.{name}: needs payment_method and cash_account")

@@ -89,3 +89,21 @@ def test_open_shipment_writes_nothing_and_unknown_status_is_named():
     with pytest.raises(PermanentError) as err:
         shipments.to_writes({**SHIPMENT, "Status": "Lost"}, tmpl)
     assert err.value.field_errors == {"Status": "unmapped shipment status 'Lost'"}
+
+
+def test_released_payments_covering_the_order_call_for_paid(tmpl):
+    so = {"OrderTotal": 100.0, "Payments": [
+        {"Status": "Closed", "AppliedToOrder": 60.0},
+        {"Status": "Closed", "AppliedToOrder": 40.0},
+        {"Status": "Voided", "AppliedToOrder": 100.0},
+    ]}  # fmt: skip
+    assert payments.xcart_payment_code(so, "Q", tmpl) == "P"
+    assert payments.xcart_payment_code(so, "P", tmpl) is None  # already paid: no write
+    assert payments.xcart_payment_code(so, "C", tmpl) is None  # cancelled orders are left
+
+
+def test_partly_covered_order_is_partially_paid_and_unreleased_payments_count_for_nothing(tmpl):
+    so = {"OrderTotal": 100.0, "Payments": [{"Status": "Closed", "AppliedToOrder": 30.0}]}
+    assert payments.xcart_payment_code(so, "Q", tmpl) == "PP"
+    balanced = {"OrderTotal": 100.0, "Payments": [{"Status": "Balanced", "AppliedToOrder": 100}]}
+    assert payments.xcart_payment_code(balanced, "Q", tmpl) is None

@@ -24,6 +24,10 @@ def fast_templates(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     data = yaml.safe_load(shipments.read_text(encoding="utf-8"))
     data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
     shipments.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    payments = directory / "payments.yaml"
+    data = yaml.safe_load(payments.read_text(encoding="utf-8"))
+    data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
+    payments.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     customers = directory / "customers.yaml"
     data = yaml.safe_load(customers.read_text(encoding="utf-8"))
     data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
