@@ -96,3 +96,9 @@ def realtime_on_webhook(event: str, data: dict[str, Any]) -> dict[str, Any]:
     if order_id is None:
         return {"started": None, "event": event}
     return {"started": start(order_id, order if order.get("items") else None), "event": event}
+
+
+@app.task(name="tasks.orders.realtime_on_push", flow="orders", record_arg="notification")
+def realtime_on_push(notification: dict[str, Any]) -> dict[str, Any]:
+    """An Acumatica push notification (query ``SalesOrders``): record the new statuses."""
+    return {"updated": orders.record_statuses(notification), "id": notification.get("Id")}

@@ -33,6 +33,7 @@ from sync_workers.ledger import (
     Status,
     claim_record,
     find_by_source,
+    find_by_target,
     mark_synced,
     session_scope,
 )
@@ -293,6 +294,28 @@ def payment_transactions(state: Mapping[str, Any]) -> list[dict[str, Any]]:
         for txn in state.get("transactions") or []
         if payment_map.action(txn, code, pay_tmpl) in ("record", "hold")
     ]
+
+
+def record_statuses(notification: Mapping[str, Any]) -> list[str]:
+    """Keep the ledger's copy of sales-order statuses from a ``SalesOrders`` push notification.
+
+    Rows can come twice or out of order; a row older than the status already recorded (by its
+    ``LastModifiedDateTime``) is ignored. Returns the X-Cart order ids updated.
+    """
+    updated: list[str] = []
+    for row in notification.get("Inserted") or []:
+        key = f"{row.get('OrderType')}/{row.get('OrderNbr')}"
+        moment = str(row.get("LastModifiedDateTime") or "")
+        with session_scope() as session:
+            record = find_by_target(session, FLOW, DIRECTION, key)
+            if record is None:
+                continue
+            data = dict(record.data or {})
+            if moment and moment < str(data.get("status_at") or ""):
+                continue
+            record.data = {**data, "status": row.get("Status"), "status_at": moment}
+            updated.append(record.source_id)
+    return updated
 
 
 # Polling and planning -----------------------------------------------------------------------

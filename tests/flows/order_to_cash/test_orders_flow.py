@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
+import yaml
 from celery import chain
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.flows import orders as orders_flow
+from sync_workers.mapping import templates
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
 from tests.flows.order_to_cash.helpers import (
@@ -201,3 +204,55 @@ def test_bad_orders_are_dead_lettered_with_the_field_and_nothing_written(
     }
     assert writes == {}
     assert {r.status for r in ledger_rows("orders")} == {"dead_lettered"}
+
+
+def test_computed_tax_difference_is_flagged_and_statuses_follow_pushes(
+    sandboxes, clean_ledger, celery_worker, fast_templates
+) -> None:
+    path = fast_templates / "orders.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["tax"]["mode"] = "compute"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    templates.clear_cache()
+    xcart = sandboxes["xcart"].url
+    order = place(xcart, "tax.nyc@example.com", billing_address=address("Tad", "Ny", "NY"))
+    order_tasks.start(order["id"])
+
+    wait_for(lambda: any("tax_difference" in r.data for r in ledger_rows("orders")))
+    record = ledger_rows("orders")[0]
+    xcart_tax = next(s["value"] for s in order["surcharges"] if s["type"] == "tax")
+    assert Decimal(record.data["tax_difference"]) == (
+        Decimal(str(record.data["tax_total"])) - Decimal(str(xcart_tax))
+    )
+    assert Decimal(record.data["tax_difference"]) < 0  # NYSTATE 4 % against 8.875 %
+
+    order_type, order_nbr = record.target_key.split("/")
+    rows = [
+        {"OrderType": order_type, "OrderNbr": order_nbr, "Status": "Shipping",
+         "LastModifiedDateTime": "2026-01-02T10:00:00+00:00"},
+        {"OrderType": order_type, "OrderNbr": order_nbr, "Status": "Open",
+         "LastModifiedDateTime": "2026-01-01T10:00:00+00:00"},  # late, older: ignored
+    ]  # fmt: skip
+    order_tasks.realtime_on_push.delay(notification={"Id": "s-1", "Inserted": rows[:1]})
+    order_tasks.realtime_on_push.delay(notification={"Id": "s-2", "Inserted": rows[1:]})
+    wait_for(lambda: ledger_rows("orders")[0].data.get("status_at", "").startswith("2026-01-02"))
+    time.sleep(0.5)
+    assert ledger_rows("orders")[0].data["status"] == "Shipping"
+
+
+def test_dry_run_plans_without_writing_anywhere(sandboxes, clean_ledger, celery_worker) -> None:
+    xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
+    new = place(xcart, "plan.new@example.com")
+    synced = place(xcart, "plan.synced@example.com", billing_address=address("Pa", "Ul", "OR"))
+    order_tasks.start(synced["id"])
+    wait_for(lambda: linked("payments"))
+    sandbox(acumatica, "stats/reset", {})
+    rows_before = [(r.source_id, r.status, r.target_key) for r in ledger_rows("orders")]
+
+    planned = {p.source_id: p for p in orders_flow.plan(all=True)}
+
+    assert planned[str(new["id"])].action == "create"
+    assert planned[str(synced["id"])].action == "skip"
+    assert planned[str(synced["id"])].reason == "unchanged"
+    assert [(r.source_id, r.status, r.target_key) for r in ledger_rows("orders")] == rows_before
+    assert entity_calls(acumatica_stats(acumatica)) == {}
