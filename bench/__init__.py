@@ -1,0 +1,1 @@
+"""Speed and economy figures of the engine, measured against the sandboxes (``make bench``)."""

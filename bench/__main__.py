@@ -1,0 +1,113 @@
+"""``python -m bench``: the speed and economy figures, measured against the sandboxes.
+
+Prints a table and writes every figure (with sizes, machine and load) to
+``bench/results/latest.json``. Sizes default to the issue's; see ``--help`` and BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.processes import install_signal_handlers
+from bench.report import render
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PARTS = ("throughput", "licence", "latency", "backfill")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--orders", type=int, default=1000, help="orders per throughput batch")
+    parser.add_argument("--buyers", type=int, default=20, help="distinct (known) buyers")
+    parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
+    parser.add_argument("--backfill", type=int, default=100_000, help="orders in the backfill")
+    parser.add_argument("--window", type=int, default=10_000, help="backfill window size")
+    parser.add_argument("--licence-minutes", type=float, default=3.0)
+    parser.add_argument("--latency-seconds", type=float, default=120.0)
+    parser.add_argument("--order-rate", type=float, default=1.0, help="checkouts/s (latency)")
+    parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    return parser.parse_args(argv)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
+    if part == "throughput":
+        from bench import throughput
+
+        return throughput.run(
+            orders=args.orders, buyers=args.buyers, concurrency=args.concurrency,
+            worker_counts=(1, 2), timeout=max(600.0, args.orders),
+        )  # fmt: skip
+    if part == "licence":
+        from bench import licence
+
+        return licence.run(minutes=args.licence_minutes)
+    if part == "latency":
+        from bench import latency
+
+        return latency.run(
+            poll_interval=args.poll_interval, seconds=args.latency_seconds,
+            rate=args.order_rate, buyers=args.buyers,
+        )  # fmt: skip
+    from bench import backfill
+
+    return backfill.run(
+        orders=args.backfill, window=min(args.window, args.backfill), workers=2,
+        concurrency=args.concurrency, buyers=200, timeout=args.backfill * 0.5 + 600,
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    install_signal_handlers()
+    parts = args.only or list(PARTS)
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "sizes": {k: v for k, v in vars(args).items() if k not in ("only", "output")},
+    }
+    started = time.monotonic()
+    try:
+        for part in parts:
+            try:
+                results[part] = run_part(part, args)
+            except Exception as exc:  # one broken part must not hide the others' figures
+                traceback.print_exc()
+                results.setdefault("errors", {})[part] = f"{type(exc).__name__}: {exc}"
+    except KeyboardInterrupt:
+        print("bench: interrupted; every process was stopped", file=sys.stderr)
+        return 130
+    finally:
+        results["seconds"] = round(time.monotonic() - started, 1)
+        results["machine"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(render(results))
+    for part, error in results.get("errors", {}).items():
+        print(f"{part}: FAILED: {error}")
+    print(f"\nfigures written to {args.output}")
+    return 1 if results.get("errors") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,218 @@
+"""A private engine on this machine: its own Redis, sandboxes, ledger, workers, beat, receiver.
+
+Everything lives under one temporary directory and on ports picked at start, so a run never
+touches a developer's ``make run`` (8091/8092/6379) or the test suite. The engine is configured
+only through environment variables (``Stack.env``), exactly as a deployment would be.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.processes import Proc, ProcessGroup, free_port, port_open, wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+QUEUES = "orders,customers,payments,shipments,products,inventory,realtime"
+WEBHOOK_SECRET = "bench-push-secret"
+_INHERITED = ("XCART_", "ACUMATICA_", "SENTRY_", "DATABASE_URL", "WEBHOOK", "REDIS_", "POLL_")
+
+
+def template_dir(target: Path, *, orders_settle: float, shipments_settle: float) -> Path:
+    """The bundled mapping templates with the polls' settle times given (see BENCHMARKS.md)."""
+    from sync_workers.mapping import templates
+
+    target.mkdir(parents=True, exist_ok=True)
+    for path in templates.BUNDLED_DIR.glob("*.yaml"):
+        shutil.copy(path, target / path.name)
+    for name, settle in (("orders", orders_settle), ("shipments", shipments_settle)):
+        path = target / f"{name}.yaml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data.setdefault("poll", {})["settle_seconds"] = settle
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+class Stack:
+    """One isolated engine. Use as a context manager; every process stops on exit."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "bench",
+        keep: bool = False,
+        redis_persistence: bool = False,
+        orders_settle: float = 0.0,
+        shipments_settle: float = 0.0,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=f"sync-workers-{name}-"))
+        self.keep = keep
+        self.redis_persistence = redis_persistence
+        self.group = ProcessGroup()
+        self.xcart_port = free_port()
+        self.acumatica_port = free_port()
+        self.redis_port = free_port()
+        self.webhooks_port = free_port()
+        self.workers: list[Proc] = []
+        self.beat: Proc | None = None
+        self.webhooks: Proc | None = None
+        self.redis: Proc | None = None
+        self.sandboxes: Proc | None = None
+        (self.root / "logs").mkdir()
+        templates = template_dir(
+            self.root / "templates", orders_settle=orders_settle, shipments_settle=shipments_settle
+        )
+        base = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED)}
+        self.env: dict[str, str] = {
+            **base,
+            "PYTHONPATH": str(REPO),
+            "DATA_DIR": str(self.root / "data"),
+            "DATABASE_URL": f"sqlite:///{self.root / 'ledger.sqlite3'}",
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "REDIS_KEY_PREFIX": f"{name}:",
+            "XCART_BASE_URL": f"http://127.0.0.1:{self.xcart_port}",
+            "XCART_API_TOKEN": "sandbox-rw",
+            "XCART_REQUESTS_PER_MINUTE": "100000",
+            "XCART_MAX_CONCURRENT": "16",
+            "ACUMATICA_BASE_URL": f"http://127.0.0.1:{self.acumatica_port}",
+            "ACUMATICA_USERNAME": "admin",
+            "ACUMATICA_PASSWORD": "sandbox",
+            "ACUMATICA_TENANT": "Company",
+            "ACUMATICA_REQUESTS_PER_MINUTE": "100000",
+            "ACUMATICA_MAX_CONCURRENT": "8",
+            "ACUMATICA_MAX_SESSIONS": "1",
+            "ACUMATICA_READ_TIMEOUT": "30",
+            "XCART_READ_TIMEOUT": "30",
+            "SYNC_MAPPING_TEMPLATES_DIR": str(templates),
+            "WEBHOOK_ACUMATICA_SECRET": WEBHOOK_SECRET,
+            "WEBHOOKS_PORT": str(self.webhooks_port),
+            "LOG_LEVEL": "WARNING",
+            "LOG_FORMAT": "json",
+            **(extra_env or {}),
+        }
+        (self.root / "data").mkdir()
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.group.stop_all()
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def apply_env(self) -> None:
+        """Point this (harness) process's engine imports at the stack; call before importing."""
+        for key in [k for k in os.environ if k.startswith(_INHERITED)]:
+            del os.environ[key]
+        os.environ.update(self.env)
+        from sync_workers.settings import get_settings
+
+        get_settings.cache_clear()
+
+    def _proc(self, name: str, argv: list[str]) -> Proc:
+        return Proc(name, argv, self.env, self.root / "logs" / f"{name}.log", cwd=REPO)
+
+    def python(self, *args: str) -> list[str]:
+        return [sys.executable, *args]
+
+    # -- services --------------------------------------------------------------------------
+
+    def start_redis(self) -> Proc:
+        argv = [
+            shutil.which("redis-server") or "/usr/bin/redis-server",
+            "--port", str(self.redis_port), "--bind", "127.0.0.1",
+            "--dir", str(self.root), "--save", "",
+            "--appendonly", "yes" if self.redis_persistence else "no",
+            "--appendfsync", "everysec",
+            "--maxmemory-policy", "noeviction",
+            "--protected-mode", "no",
+        ]  # fmt: skip
+        self.redis = self.group.add(self._proc("redis", argv))
+        wait_until(lambda: port_open(self.redis_port), 15, "redis")
+        return self.redis
+
+    def restart_redis(self) -> None:
+        """Stop Redis (SIGTERM: it writes its AOF) and start it again on the same port."""
+        assert self.redis is not None
+        self.group.remove(self.redis)
+        self.start_redis()
+
+    def start_sandboxes(self, *, seed: bool = True) -> Proc:
+        argv = self.python(
+            "-m", "sync_workers.sandboxes",
+            "--data-dir", str(self.root / "sandboxes"),
+            "--xcart-port", str(self.xcart_port),
+            "--acumatica-port", str(self.acumatica_port),
+        )  # fmt: skip
+        if seed:
+            argv.append("--seed")
+        self.sandboxes = self.group.add(self._proc("sandboxes", argv))
+        for port in (self.xcart_port, self.acumatica_port):
+            wait_until(lambda p=port: port_open(p), 60, f"sandbox on port {port}")
+        return self.sandboxes
+
+    def migrate(self) -> None:
+        subprocess.run(
+            self.python("-m", "sync_workers.ledger", "upgrade"),
+            env=self.env,
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+
+    def worker_argv(self, index: int, concurrency: int) -> list[str]:
+        return self.python(
+            "-m", "celery", "-A", "sync_workers", "worker",
+            "-P", "prefork", "-c", str(concurrency), "-Q", QUEUES,
+            "-n", f"w{index}@%h", "-l", "WARNING", "--without-gossip", "--without-mingle",
+        )  # fmt: skip
+
+    def start_worker(self, index: int, concurrency: int) -> Proc:
+        proc = self.group.add(self._proc(f"worker{index}", self.worker_argv(index, concurrency)))
+        self.workers.append(proc)
+        return proc
+
+    def stop_workers(self) -> None:
+        for proc in self.workers:
+            self.group.remove(proc, grace=30)
+        self.workers.clear()
+
+    def start_beat(self) -> Proc:
+        argv = self.python(
+            "-m", "celery", "-A", "sync_workers", "beat", "-S", "redbeat.RedBeatScheduler",
+            "-l", "WARNING", "--max-interval", "1",
+        )  # fmt: skip
+        self.beat = self.group.add(self._proc("beat", argv))
+        return self.beat
+
+    def stop_beat(self) -> None:
+        if self.beat is not None:
+            self.group.remove(self.beat)
+            self.beat = None
+
+    def start_webhooks(self) -> Proc:
+        argv = self.python("-m", "sync_workers.webhooks", "--port", str(self.webhooks_port))
+        self.webhooks = self.group.add(self._proc("webhooks", argv))
+        wait_until(lambda: port_open(self.webhooks_port), 30, "webhook receiver")
+        return self.webhooks
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "redis_port": self.redis_port,
+            "xcart": self.env["XCART_BASE_URL"],
+            "acumatica": self.env["ACUMATICA_BASE_URL"],
+        }

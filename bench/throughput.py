@@ -1,0 +1,169 @@
+"""Figures 1 and 2: end-to-end throughput against the bare baseline, and API economy.
+
+One stack, sandbox latency 0. Buyers are known first (a warm-up batch links them), then each
+measured batch is fresh checkouts by those buyers, synced by ``tasks.orders.poll(since=...)``
+(the resync path) and timed from the trigger to the last payment linked in the ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.bare import Bare
+from bench.engine import Driver
+from bench.measure import api_calls, call_pattern, diff, load
+from bench.stack import Stack
+
+IDLE_FLOWS = ("orders", "payments", "shipments", "inventory")
+
+
+def pipeline_batch(
+    driver: Driver, *, orders: int, buyers: int, workers: int, concurrency: int, timeout: float
+) -> dict[str, Any]:
+    stack = driver.stack
+    for index in range(workers):
+        stack.start_worker(index, concurrency)
+    driver.wait_workers(workers)
+    since = driver.fresh_second()
+    driver.place(orders, buyers=buyers, offset=driver.placed)
+    before_payments = driver.ledger.linked("payments")
+    driver.quiet(still=1.0)
+    xcart_before, acu_before = driver.calls()
+    load_before = load()
+    started = time.monotonic()
+    driver.send("tasks.orders.poll", since=since.isoformat())
+    target = before_payments + orders
+    while driver.ledger.linked("payments") < target and time.monotonic() - started < timeout:
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+    done = driver.ledger.linked("payments") - before_payments
+    load_after = load()
+    driver.quiet(still=1.5)
+    xcart_after, acu_after = driver.calls()
+    stack.stop_workers()
+    xcart_calls, acu_calls = diff(xcart_after, xcart_before), diff(acu_after, acu_before)
+    return {
+        "workers": workers,
+        "concurrency": concurrency,
+        "orders": orders,
+        "completed": done,
+        "seconds": round(elapsed, 2),
+        "orders_per_second": round(done / elapsed, 2),
+        "load_before": load_before,
+        "load_after": load_after,
+        "xcart_calls": api_calls(xcart_calls),
+        "acumatica_calls": api_calls(acu_calls),
+        "xcart_pattern": dict(call_pattern(xcart_calls)),
+        "acumatica_pattern": dict(call_pattern(acu_calls)),
+    }
+
+
+def bare_batch(driver: Driver, *, orders: int, buyers: int, threads: int) -> dict[str, Any]:
+    customers = {source: key for source, key, *_ in driver.ledger.rows("customers") if key}
+    bare = Bare(
+        driver.stack.env["XCART_BASE_URL"], driver.stack.env["ACUMATICA_BASE_URL"], customers
+    )
+    try:
+        since = driver.fresh_second()
+        driver.place(orders, buyers=buyers, offset=driver.placed)
+        driver.quiet(still=1.0)
+        xcart_before, acu_before = driver.calls()
+        load_before = load()
+        count, elapsed = bare.run(since, threads)
+        load_after = load()
+        xcart_after, acu_after = driver.calls()
+    finally:
+        bare.close()
+    return {
+        "threads": threads,
+        "orders": count,
+        "seconds": round(elapsed, 2),
+        "orders_per_second": round(count / elapsed, 2),
+        "load_before": load_before,
+        "load_after": load_after,
+        "xcart_calls": api_calls(diff(xcart_after, xcart_before)),
+        "acumatica_calls": api_calls(diff(acu_after, acu_before)),
+    }
+
+
+def idle_polls(driver: Driver, rounds: int = 3) -> dict[str, Any]:
+    """Each flow's poll run alone ``rounds`` times with nothing to do; calls of each round."""
+    driver.stack.start_worker(0, 1)
+    driver.wait_workers(1)
+    found: dict[str, Any] = {}
+    try:
+        for flow in IDLE_FLOWS:
+            per_round = []
+            for _ in range(rounds):
+                driver.quiet(still=1.0)
+                xcart_before, acu_before = driver.calls()
+                driver.send(f"tasks.{flow}.poll")
+                time.sleep(1.0)
+                driver.quiet(still=1.5)
+                xcart_after, acu_after = driver.calls()
+                xc, ac = diff(xcart_after, xcart_before), diff(acu_after, acu_before)
+                per_round.append(
+                    {
+                        "xcart": api_calls(xc),
+                        "acumatica": api_calls(ac),
+                        "pattern": dict(call_pattern({**xc, **ac})),
+                    }
+                )
+            last = per_round[-1]
+            found[flow] = {"calls": last["xcart"] + last["acumatica"], "rounds": per_round}
+    finally:
+        driver.stack.stop_workers()
+    return found
+
+
+def run(
+    *, orders: int, buyers: int, concurrency: int, worker_counts: tuple[int, ...], timeout: float
+) -> dict[str, Any]:
+    with Stack(name="bench-throughput") as stack:
+        stack.start_redis()
+        stack.start_sandboxes()
+        stack.migrate()
+        stack.apply_env()
+        driver = Driver(stack)
+        driver.raise_stock()
+        warm = pipeline_batch(
+            driver, orders=buyers, buyers=buyers, workers=1, concurrency=concurrency,
+            timeout=timeout,
+        )  # fmt: skip
+        result: dict[str, Any] = {"warm_up": warm, "pipeline": [], "bare": []}
+        for workers in worker_counts:
+            result["pipeline"].append(
+                pipeline_batch(
+                    driver,
+                    orders=orders,
+                    buyers=buyers,
+                    workers=workers,
+                    concurrency=concurrency,
+                    timeout=timeout,
+                )
+            )
+        # Before the bare batches: their orders are unknown to the ledger, so a poll would sync them.
+        idle = idle_polls(driver)
+        thread_counts = sorted({1, *(w * concurrency for w in worker_counts)})
+        for threads in thread_counts:
+            result["bare"].append(bare_batch(driver, orders=orders, buyers=buyers, threads=threads))
+        bare_by_threads = {b["threads"]: b for b in result["bare"]}
+        for run_ in result["pipeline"]:
+            same = bare_by_threads[run_["workers"] * concurrency]
+            run_["ratio_to_bare_same_concurrency"] = round(
+                run_["orders_per_second"] / same["orders_per_second"], 3
+            )
+            run_["ratio_to_bare_sequential"] = round(
+                run_["orders_per_second"] / bare_by_threads[1]["orders_per_second"], 3
+            )
+        first = result["pipeline"][0]
+        result["economy"] = {
+            "per_order": {
+                "acumatica": round(first["acumatica_calls"] / max(first["completed"], 1), 3),
+                "xcart": round(first["xcart_calls"] / max(first["completed"], 1), 3),
+                "measured_over_orders": first["completed"],
+            },
+            "idle_poll": idle,
+        }
+        return result

@@ -1,0 +1,65 @@
+"""The arithmetic behind the published figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.backfill import window_rates
+from bench.measure import api_calls, call_pattern, diff, percentile, summary
+
+
+def test_nearest_rank_percentiles_of_one_to_a_hundred() -> None:
+    values = list(range(100, 0, -1))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 95) == 95
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+
+
+def test_percentile_of_few_values_never_interpolates() -> None:
+    assert percentile([0.2, 9.0], 50) == 0.2
+    assert percentile([0.2, 9.0], 95) == 9.0
+    assert summary([3.0, 1.0, 2.0], (50,)) == {"p50": 2.0, "max": 3.0, "n": 3}
+
+
+def test_percentile_refuses_nothing_and_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1.0], 0)
+
+
+def test_call_pattern_groups_ids_and_drops_query_and_endpoint_version() -> None:
+    by_path = {
+        "GET /api/orders/7/payment_transactions": 1,
+        "GET /api/orders/8/payment_transactions": 2,
+        "PUT /entity/Default/24.200.001/SalesOrder?$select=OrderNbr": 3,
+        "POST /entity/auth/login": 1,
+    }
+    assert call_pattern(by_path) == {
+        "GET /api/orders/{id}/payment_transactions": 3,
+        "PUT /entity/SalesOrder": 3,
+        "POST /entity/auth/login": 1,
+    }
+    assert api_calls(by_path) == 6
+
+
+def test_diff_keeps_only_what_moved() -> None:
+    assert diff({"a": 5, "b": 2, "c": 1}, {"a": 3, "b": 2}) == {"a": 2, "c": 1}
+
+
+def test_backfill_windows_from_samples() -> None:
+    # 10 orders/s for the first 100, then 5 orders/s for the last 100 of 300.
+    samples = [(t, min(10 * t, 100) + max(0, t - 10) * 10) for t in range(1, 21)]
+    samples = [(float(t), int(n)) for t, n in samples if n <= 200] + [
+        (20.0 + s, 200 + 5 * s) for s in range(1, 21)
+    ]
+    rates = window_rates(samples, total=300, window=100)
+    assert rates["first_window_orders_per_second"] == 10.0
+    assert rates["last_window_orders_per_second"] == 5.0
+    assert rates["end_to_start"] == 0.5
+
+
+def test_backfill_windows_need_a_full_window() -> None:
+    with pytest.raises(ValueError):
+        window_rates([(1.0, 5)], total=5, window=10)
