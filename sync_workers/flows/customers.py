@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sync_workers import clients
-from sync_workers.connectors.acumatica.filters import F, any_of
+from sync_workers.connectors.acumatica.filters import Expr, F, any_of
 from sync_workers.connectors.hashing import content_hash
 from sync_workers.flows.base import Drift, PlannedChange
 from sync_workers.ledger import (
@@ -56,20 +56,36 @@ def linked_customer(source_id: str) -> str | None:
 def find_existing(email: str | None, phone: str | None, match_by: list[str]) -> dict | None:
     """An Acumatica customer with this e-mail, else this phone (in ``match_by`` order).
 
-    The phone is compared as the shopper typed it and reduced to digits, in one query.
+    One query asks for both; the phone is compared as the shopper typed it and as digits.
+    Candidates are then ranked in ``match_by`` order (e-mails compare case-insensitively).
     """
-    client = clients.acumatica()
+    tests: dict[str, Expr] = {}
+    if "email" in match_by and email:
+        tests["email"] = F("Email") == email
+    if "phone" in match_by and phone:
+        variants = list(dict.fromkeys([phone, addresses.normalise_phone(phone)]))
+        tests["phone"] = any_of(*(F("MainContact/Phone1") == v for v in variants))
+    if not tests:
+        return None
+    rows = clients.acumatica().get_list(
+        "Customer",
+        filter=any_of(*tests.values()),
+        select=[*_SELECT, "MainContact/Phone1"],
+        expand=["MainContact"],
+        top=20,
+    )
+    digits = addresses.normalise_phone(phone) if phone else None
     for key in match_by:
-        if key == "email" and email:
-            expr = F("Email") == email
-        elif key == "phone" and phone:
-            variants = list(dict.fromkeys([phone, addresses.normalise_phone(phone)]))
-            expr = any_of(*(F("MainContact/Phone1") == v for v in variants))
-        else:
-            continue
-        rows = client.get_list("Customer", filter=expr, select=list(_SELECT), top=1)
-        if rows:
-            return rows[0]
+        for row in rows:
+            if (
+                key == "email"
+                and email
+                and str(row.get("Email") or "").casefold() == email.casefold()
+            ):
+                return row
+            contact_phone = (row.get("MainContact") or {}).get("Phone1")
+            if key == "phone" and digits and addresses.normalise_phone(contact_phone) == digits:
+                return row
     return None
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import importlib
 import importlib.util
-import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -19,9 +18,9 @@ from typing import Any
 
 import yaml
 
-#: Where the bundled templates live; ``SYNC_MAPPING_TEMPLATES_DIR`` points at a merchant's copy.
+#: Where the bundled templates live.
 BUNDLED_DIR = Path(__file__).with_name("templates")
-DIR_VARIABLE = "SYNC_MAPPING_TEMPLATES_DIR"
+_override: Path | None = None
 
 
 class TemplateError(ValueError):
@@ -29,8 +28,24 @@ class TemplateError(ValueError):
 
 
 def templates_dir() -> Path:
-    configured = os.environ.get(DIR_VARIABLE)
+    """The directory holding the templates in use.
+
+    :func:`use_templates_dir` wins; then the ``mapping_templates_dir`` setting when the settings
+    define one (a merchant's own copies); else the bundled templates.
+    """
+    if _override is not None:
+        return _override
+    from sync_workers.settings import get_settings
+
+    configured = getattr(get_settings(), "mapping_templates_dir", None)
     return Path(configured) if configured else BUNDLED_DIR
+
+
+def use_templates_dir(path: Path | str | None) -> None:
+    """Read templates from ``path`` from now on (``None``: back to the default); clears the cache."""
+    global _override
+    _override = None if path is None else Path(path)
+    clear_cache()
 
 
 def template_path(flow: str) -> Path:

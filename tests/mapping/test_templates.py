@@ -13,13 +13,12 @@ from sync_workers.mapping.orders import XCART_PAYMENT_CODES, XCART_SHIPPING_CODE
 
 
 @pytest.fixture
-def template_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def template_dir(tmp_path: Path) -> Path:
     for path in templates.BUNDLED_DIR.glob("*.yaml"):
         shutil.copy(path, tmp_path / path.name)
-    monkeypatch.setenv(templates.DIR_VARIABLE, str(tmp_path))
-    templates.clear_cache()
+    templates.use_templates_dir(tmp_path)
     yield tmp_path
-    templates.clear_cache()
+    templates.use_templates_dir(None)
 
 
 def edit(directory: Path, flow: str, change) -> None:

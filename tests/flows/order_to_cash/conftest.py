@@ -11,7 +11,7 @@ from sync_workers.mapping import templates
 
 
 @pytest.fixture(autouse=True)
-def fast_templates(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+def fast_templates(tmp_path_factory: pytest.TempPathFactory):
     """The bundled templates, with the polls' settle times at zero (records are fresh)."""
     directory = tmp_path_factory.mktemp("templates")
     for path in templates.BUNDLED_DIR.glob("*.yaml"):
@@ -32,10 +32,9 @@ def fast_templates(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     data = yaml.safe_load(customers.read_text(encoding="utf-8"))
     data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
     customers.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv(templates.DIR_VARIABLE, str(directory))
-    templates.clear_cache()
+    templates.use_templates_dir(directory)
     yield directory
-    templates.clear_cache()
+    templates.use_templates_dir(None)
 
 
 @pytest.fixture(autouse=True)

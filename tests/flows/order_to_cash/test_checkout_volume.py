@@ -126,7 +126,7 @@ def run_checkouts(sandboxes, faults: bool) -> None:
 
     order_tasks.poll.delay()
 
-    wait_for(lambda: len(linked("payments")) >= ORDERS, timeout=110, interval=0.5)
+    wait_for(lambda: len(linked("payments")) >= ORDERS, timeout=140, interval=0.5)
     wait_for(lambda: len(open_dead_letters()) >= len(bad), timeout=20)
     elapsed = time.monotonic() - started
     for url in (xcart, acumatica):
@@ -172,7 +172,7 @@ def run_checkouts(sandboxes, faults: bool) -> None:
 
     dead = open_dead_letters()
     assert sorted(e.record_id for e in dead) == sorted(str(o["id"]) for o in bad)
-    assert elapsed < 110
+    assert elapsed < 120  # two minutes, on two shared cores
     print(f"{ORDERS} orders, faults={faults}: {elapsed:.1f}s")
 
 
