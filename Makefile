@@ -42,7 +42,7 @@ worker: install services
 	$(BIN)/celery -A sync_workers worker -l INFO -Q orders,customers,payments,shipments,products,inventory,realtime
 
 flower: install services
-	$(BIN)/celery -A sync_workers flower --address=127.0.0.1 --port=$${FLOWER_PORT:-5555}
+	$(BIN)/python -m sync_workers.observability.flower
 
 # A target whose subsystem is not in this checkout says so and exits non-zero.
 define need

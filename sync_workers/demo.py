@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     services = devrun.plan(settings)
     try:
         for service in services:
-            if service.port and devrun._port_open(service.port):
+            if service.port and devrun.port_open(service.port):
                 print(
                     f"demo: port {service.port} ({service.name}) is in use; stop `make run` first",
                     file=sys.stderr,
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             service.proc = subprocess.Popen(service.argv, start_new_session=True)
             if service.port:
                 deadline = time.monotonic() + 30
-                while not devrun._port_open(service.port) and time.monotonic() < deadline:
+                while not devrun.port_open(service.port) and time.monotonic() < deadline:
                     if service.proc.poll() is not None:
                         break
                     time.sleep(0.2)
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     finally:
-        devrun._stop(services)
+        devrun.stop_all(services)
 
 
 if __name__ == "__main__":

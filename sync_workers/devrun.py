@@ -77,38 +77,49 @@ def plan(settings: Settings) -> list[Service]:
             )
         )
     if importlib.util.find_spec("sync_workers.webhooks") is not None:
-        port = int(os.environ.get("WEBHOOKS_PORT", "8090"))
+        port = settings.webhooks_port
         services.append(
             Service(
                 "webhooks",
-                [sys.executable, "-m", "sync_workers.webhooks", "--port", str(port)],
-                f"http://127.0.0.1:{port}",
+                [
+                    sys.executable,
+                    "-m",
+                    "sync_workers.webhooks",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    "1",
+                ],
+                f"http://127.0.0.1:{port} (/webhooks/acumatica/<flow>, /webhooks/xcart, /metrics)",
                 port=port,
             )
         )
-    flower_port = int(os.environ.get("FLOWER_PORT", "5555"))
     services.append(
         Service(
             "flower",
-            _celery("flower", "--address=127.0.0.1", f"--port={flower_port}"),
-            f"http://127.0.0.1:{flower_port}",
-            port=flower_port,
+            [sys.executable, "-m", "sync_workers.observability.flower"],
+            f"http://{settings.flower_address}:{settings.flower_port}",
+            port=settings.flower_port,
         )
     )
     return services
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _stop(services: list[Service]) -> None:
+def stop_all(services: list[Service]) -> None:
+    """SIGTERM each main process (a worker then shuts down warm, signing sessions out), newest
+    first; whatever is still running after the grace period is killed with its children."""
     running = [s for s in services if s.proc and s.proc.poll() is None]
     for service in reversed(running):
         assert service.proc is not None
-        os.killpg(service.proc.pid, signal.SIGTERM)
+        service.proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for service in running:
         assert service.proc is not None
@@ -132,7 +143,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         for service in services:
-            if service.port and _port_open(service.port):
+            if service.port and port_open(service.port):
                 print(
                     f"sync_workers: port {service.port} is already in use; is another "
                     f"'{service.name}' running? Stop it first.",
@@ -142,7 +153,7 @@ def main() -> int:
             service.proc = subprocess.Popen(service.argv, start_new_session=True)
             if service.port:
                 deadline = time.monotonic() + 30
-                while not _port_open(service.port) and time.monotonic() < deadline:
+                while not port_open(service.port) and time.monotonic() < deadline:
                     if service.proc.poll() is not None or stopping:
                         break
                     time.sleep(0.2)
@@ -165,7 +176,7 @@ def main() -> int:
             time.sleep(0.5)
         return 0
     finally:
-        _stop(services)
+        stop_all(services)
 
 
 if __name__ == "__main__":

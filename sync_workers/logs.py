@@ -14,6 +14,8 @@ from typing import Any
 
 from sync_workers.tracing import current_task, current_trace_id
 
+QUIET_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
+
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -66,3 +68,8 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    # Celery's per-task "received"/"succeeded" lines carry task arguments and results, which hold
+    # customer data (names, e-mails, addresses); failures and retries are logged by the base task.
+    if logging.getLevelName(level) > logging.DEBUG:
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)

@@ -23,6 +23,8 @@ from sync_workers.redaction import Secret, redact_url
 
 SANDBOX_XCART_URL = "http://127.0.0.1:8091"
 SANDBOX_ACUMATICA_URL = "http://127.0.0.1:8092"
+#: The sandbox's licence has no per-minute quota by default; a real licence's is far lower.
+SANDBOX_ACUMATICA_REQUESTS_PER_MINUTE = 6000
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ VARIABLES: tuple[Variable, ...] = (
         "ACUMATICA_REQUESTS_PER_MINUTE",
         _int(1),
         "300",
-        "Fleet-wide cap on Acumatica requests per minute",
+        "Fleet-wide cap on Acumatica requests per minute (match the licence; 6000 on the sandbox)",
     ),
     Variable(
         "ACUMATICA_MAX_CONCURRENT", _int(1), "4", "Fleet-wide cap on concurrent Acumatica requests"
@@ -466,6 +468,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data["xcart_api_token"] = "sandbox-rw"
     if sandbox_acumatica:
         data["acumatica_base_url"] = SANDBOX_ACUMATICA_URL
+        if not env.get("ACUMATICA_REQUESTS_PER_MINUTE"):
+            data["acumatica_requests_per_minute"] = SANDBOX_ACUMATICA_REQUESTS_PER_MINUTE
         data.setdefault("acumatica_username", "admin")
         data.setdefault("acumatica_password", "sandbox")
         data.setdefault("acumatica_tenant", "Company")
