@@ -43,7 +43,7 @@ ORDERS_FLOW = "orders"
 #: Whole-second X-Cart timestamps: re-read this far behind the last read.
 ORDERS_OVERLAP_SECONDS = 2.0
 ORDERS_FULL_READ_SECONDS = 600.0
-INDEX_MIN_REBUILD_SECONDS = 60.0
+INDEX_MIN_REBUILD_SECONDS = 60
 PUSH_DEDUPE_SECONDS = 2 * 24 * 3600
 MAX_CORRECTIONS = 3
 
@@ -123,12 +123,17 @@ def store_index(*, refresh: bool = False) -> dict[str, StoreTarget]:
 
 def find_target(sku: str) -> StoreTarget | None:
     """The store record of ``sku``; an unknown SKU rebuilds the index at most once a minute."""
+    redis = get_redis()
+    fresh = time.time() - float(redis.get(prefixed(FLOW, "index", "at")) or 0)
+    raw = redis.hget(prefixed(FLOW, "index"), sku) if fresh < config().store_index_seconds else None
+    if raw is not None:
+        return StoreTarget(sku, *json.loads(raw))
     index = store_index()
     target = index.get(sku)
-    if target is None:
-        redis = get_redis()
-        if redis.set(prefixed(FLOW, "index", "miss"), "1", nx=True, ex=INDEX_MIN_REBUILD_SECONDS):
-            target = store_index(refresh=True).get(sku)
+    if target is None and redis.set(
+        prefixed(FLOW, "index", "miss"), "1", nx=True, ex=INDEX_MIN_REBUILD_SECONDS
+    ):
+        target = store_index(refresh=True).get(sku)
     return target
 
 
@@ -298,6 +303,7 @@ def push_stock(sku: str) -> dict[str, Any]:
         writes = 0
         while current != wanted:
             if writes > MAX_CORRECTIONS:
+                write_store_amount(target, wanted)  # the best value known; then look again
                 _record(sku, target, wanted, available, unsynced)
                 raise TransientError(
                     f"inventory: orders for {sku} keep arriving; checking again shortly",
@@ -306,13 +312,13 @@ def push_stock(sku: str) -> dict[str, Any]:
                 )
             write_store_amount(target, wanted)
             writes += 1
-            current = wanted
-            # A checkout between our reads and this write was overwritten: count it again.
-            again = unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0)
-            if again != unsynced:
-                unsynced = again
-                wanted = mapping.store_amount(available, safety, unsynced)
-                current = store_amount_of(target)
+            if unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0) == unsynced:
+                break
+            # A checkout between our order read and the write was overwritten. Read the store,
+            # then the orders (in that order, so every order behind the amount is counted).
+            current = store_amount_of(target)
+            unsynced = unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0)
+            wanted = mapping.store_amount(available, safety, unsynced)
         if writes:
             _record(sku, target, wanted, available, unsynced)
     return {

@@ -183,15 +183,16 @@ def sync_product(sku: str) -> dict[str, Any]:
 
 
 def store_records(*, persist: bool = True) -> dict[str, StoreRecord]:
-    """Every product and mapped variant of the store by SKU (products by page, variants of the
-    products known to have some)."""
+    """Every product and variant of the store by SKU: products page by page, variants of the
+    products the SKU index knows to have some."""
     index = store_index() if persist else scan_store()
     xcart = clients.xcart()
     found: dict[str, StoreRecord] = {}
     for product in xcart.iter_products():
         sku = sku_key(product.get("sku"))
-        if sku in index:
-            found[sku] = StoreRecord(index[sku], product)
+        if sku:  # a product newer than the index is matched by its own id
+            target = index.get(sku) or StoreTarget(sku, int(product["id"]))
+            found[sku] = StoreRecord(target, product)
     for pid in sorted({t.product_id for t in index.values() if t.variant_id is not None}):
         for variant in xcart.iter_variants(pid):
             sku = sku_key(variant.get("sku"))

@@ -124,9 +124,6 @@ def test_new_store_product_creates_a_stock_item_only_when_configured(
         timeout=10,
     )
     assert created.status_code in (200, 201), created.text
-    from sync_workers.flows import inventory
-
-    inventory.store_index(refresh=True)
     assert products.sync_product("WEB-NEW-1")["action"] == "skip"
     assert erp.api.get_by_keys("StockItem", "WEB-NEW-1", missing_ok=True) is None
 
