@@ -142,9 +142,8 @@ def store(sandboxes):
     client.http.close()
 
 
-@pytest.fixture
-def push_receiver(sandboxes, redis_client):
-    """The engine's webhook receiver, with Acumatica pushing ItemAvailability changes to it."""
+def _receiver(sandboxes, flow: str, query: str):
+    """The engine's webhook receiver, with Acumatica pushing ``query`` rows to ``flow``."""
     from sync_workers.sandboxes.common.server import serve_in_thread
     from sync_workers.webhooks import create_app
 
@@ -155,9 +154,9 @@ def push_receiver(sandboxes, redis_client):
     }
     server = serve_in_thread(create_app(load_settings(env)))
     subscription = {
-        "name": "inventory",
-        "url": f"{server.url}/webhooks/acumatica/inventory",
-        "queries": ["ItemAvailability"],
+        "name": flow,
+        "url": f"{server.url}/webhooks/acumatica/{flow}",
+        "queries": [query],
         "header_name": PUSH_HEADER,
         "header_value": PUSH_SECRET,
     }
@@ -166,6 +165,18 @@ def push_receiver(sandboxes, redis_client):
     yield server
     requests.post(f"{acumatica}/_sandbox/push", json={"subscriptions": []}, timeout=10)
     server.stop()
+
+
+@pytest.fixture
+def push_receiver(sandboxes, redis_client):
+    """Stock changes (``ItemAvailability`` rows) pushed to the inventory flow."""
+    yield from _receiver(sandboxes, "inventory", "ItemAvailability")
+
+
+@pytest.fixture
+def products_push_receiver(sandboxes, redis_client):
+    """Stock-item edits (``StockItems`` rows) pushed to the products flow."""
+    yield from _receiver(sandboxes, "products", "StockItems")
 
 
 @pytest.fixture(autouse=True)

@@ -143,3 +143,42 @@ def test_store_webhook_echoing_our_own_write_is_ignored(primed, store, celery_wo
     assert products.on_store_event(edited) == "AA-0100"
     tasks.products.realtime_on_webhook.delay(event="product.updated", data=edited)
     wait_for(lambda: store.product(product["id"])["name"] == product["name"])
+
+
+def test_pushed_stock_item_edit_reaches_xcart_without_a_poll(
+    primed, erp, store, products_push_receiver, celery_worker
+) -> None:
+    product = store.products()["AA-CAFE"]
+    erp.api.put("StockItem", {"InventoryID": "AA-CAFE", "Description": "Café crème 500 g"})
+
+    wait_for(lambda: store.product(product["id"])["name"] == "Café crème 500 g", timeout=10)
+    assert products.changed_skus() == []
+    assert xcart_puts(store) == 1
+
+
+def test_variant_price_and_weight_follow_their_stock_item(
+    primed, erp, store, celery_worker
+) -> None:
+    tee = store.products()["WEB-TEE"]
+    variants = store.http.get(f"{store.url}/api/products/{tee['id']}/variants", timeout=10).json()
+    large = next(v for v in variants if v["sku"] == "WEB-TEE-L")
+    erp.api.put(
+        "StockItem",
+        {
+            "InventoryID": "WEB-TEE-L",
+            "Description": "Tee, large",
+            "DefaultPrice": 27.5,
+            "DimensionWeight": 0.35,
+        },
+    )
+    tasks.products.poll.delay()
+
+    def variant() -> dict:
+        path = f"{store.url}/api/products/{tee['id']}/variants/{large['id']}"
+        return store.http.get(path, timeout=10).json()
+
+    wait_for(lambda: variant()["price"] == 27.5)
+    assert variant()["default_price"] is False
+    assert variant()["weight"] == 0.35
+    assert store.product(tee["id"])["name"] == tee["name"]  # the product keeps its own name
+    assert products.changed_skus() == []
