@@ -101,8 +101,16 @@ def _link(source_id: str, customer_id: str, data: Mapping[str, Any]) -> None:
 
 
 def ensure_for_order(order: Mapping[str, Any], profile: Mapping[str, Any] | None) -> str:
-    """The Acumatica CustomerID for an order's buyer; matched or created when not linked yet."""
+    """The Acumatica CustomerID for an order's buyer; matched or created when not linked yet.
+
+    ``profile`` is the buyer's X-Cart profile; it may be left out when the profile is linked
+    already (only a linked registered profile can skip it: without it the buyer is a guest).
+    """
     tmpl = template()
+    if order.get("customer_id"):
+        registered = linked_customer(f"profile:{int(order['customer_id'])}")
+        if registered:
+            return registered
     guest = customer_map.is_guest(order, profile)
     if guest and tmpl.get("guest_mode") == "single":
         return str(tmpl["guest_customer"])

@@ -167,8 +167,10 @@ def run_checkouts(sandboxes, faults: bool) -> None:
         if str(c["CustomerID"]).startswith("XC") and c["CustomerID"] != "XCGUEST"
     ]
     assert sorted(c["Email"] for c in created) == sorted(registered)
-    guest_orders = [o for o, b in zip(placed, bodies, strict=True) if b["guest"]]
-    assert all(by_number[o["order_number"]]["CustomerID"] == "XCGUEST" for o in guest_orders)
+    customer_by_email = {c["Email"]: c["CustomerID"] for c in created}
+    for order, body in zip(placed, bodies, strict=True):
+        wanted = "XCGUEST" if body["guest"] else customer_by_email[body["email"]]
+        assert by_number[order["order_number"]]["CustomerID"] == wanted, order["order_number"]
 
     dead = open_dead_letters()
     assert sorted(e.record_id for e in dead) == sorted(str(o["id"]) for o in bad)

@@ -93,6 +93,13 @@ def test_new_order_with_a_known_customer_costs_two_acumatica_calls(
         "PUT /entity/Default/24.200.001/Payment": 1,
     }
     assert len(linked("customers")) == 1
+    [customer_id] = linked("customers").values()
+    assert customer_id == f"XC{second['customer_id']}"
+    for order in (first, second):
+        [so] = clients.acumatica().get_list(
+            "SalesOrder", filter=F("CustomerOrder") == order["order_number"]
+        )
+        assert so["CustomerID"] == customer_id
 
 
 def test_sales_order_applied_but_answer_lost_is_found_not_created_twice(
