@@ -34,12 +34,11 @@ def primed(sandboxes, store, clean_ledger, redis_client):
 
 
 @pytest.fixture
-def template(tmp_path, monkeypatch):
+def template(tmp_path):
     """Edit a copy of the bundled products template for one test."""
     folder = tmp_path / "templates"
     shutil.copytree(BUNDLED_DIR, folder)
-    monkeypatch.setenv(templates.DIR_VARIABLE, str(folder))
-    templates.clear_cache()
+    templates.use_templates_dir(folder)
 
     def edit(old: str, new: str) -> None:
         path = folder / "products.yaml"
@@ -49,8 +48,7 @@ def template(tmp_path, monkeypatch):
         templates.clear_cache()
 
     yield edit
-    monkeypatch.undo()
-    templates.clear_cache()
+    templates.use_templates_dir(None)
 
 
 def test_first_poll_over_aligned_catalogues_links_every_sku_and_writes_nothing(
