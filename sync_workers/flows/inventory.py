@@ -122,18 +122,36 @@ def store_index(*, refresh: bool = False) -> dict[str, StoreTarget]:
 
 
 def find_target(sku: str) -> StoreTarget | None:
-    """The store record of ``sku``; an unknown SKU rebuilds the index at most once a minute."""
+    """The store record of ``sku``.
+
+    An unknown SKU re-reads the product pages (cheap: a hundred products per request) at most
+    once a minute and adds new products to the index; new variants wait for the next full
+    rebuild, which costs one request per product.
+    """
     redis = get_redis()
     fresh = time.time() - float(redis.get(prefixed(FLOW, "index", "at")) or 0)
     raw = redis.hget(prefixed(FLOW, "index"), sku) if fresh < config().store_index_seconds else None
     if raw is not None:
         return StoreTarget(sku, *json.loads(raw))
-    index = store_index()
-    target = index.get(sku)
+    target = store_index().get(sku)
     if target is None and redis.set(
         prefixed(FLOW, "index", "miss"), "1", nx=True, ex=INDEX_MIN_REBUILD_SECONDS
     ):
-        target = store_index(refresh=True).get(sku)
+        added = {
+            sku_key(p["sku"]): StoreTarget(
+                sku_key(p["sku"]), int(p["id"]), None, bool(p.get("inventory_traceable", True))
+            )
+            for p in clients.xcart().iter_products()
+            if p.get("sku")
+        }
+        known = set(redis.hkeys(prefixed(FLOW, "index")))
+        new = {s: t for s, t in added.items() if s not in known}
+        if new:
+            redis.hset(
+                prefixed(FLOW, "index"),
+                mapping={s: json.dumps([t.product_id, None, t.traceable]) for s, t in new.items()},
+            )
+        target = new.get(sku)
     return target
 
 

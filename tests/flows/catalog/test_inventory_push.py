@@ -185,3 +185,18 @@ def test_variant_sku_gets_its_own_stock_from_its_stock_item(
     wait_for(lambda: variant()["amount"] == 7, timeout=10)
     assert variant()["default_amount"] is False
     assert store.amount(tee["id"]) == tee["amount"]
+
+
+def test_product_added_to_the_store_after_the_index_gets_its_stock(
+    erp, store, push_receiver, clean_ledger, celery_worker
+) -> None:
+    inventory.store_index()
+    created = store.http.post(
+        f"{store.url}/api/products",
+        json={"sku": "NEW-LAMP", "name": "New lamp", "price": 30.0, "amount": 0},
+        timeout=10,
+    ).json()
+    erp.api.put("StockItem", {"InventoryID": "NEW-LAMP", "Description": "New lamp"})
+    erp.adjust([("NEW-LAMP", "RETAIL", 4)])
+
+    wait_for(lambda: store.amount(created["id"]) == 4, timeout=10)
