@@ -297,11 +297,17 @@ def payment_transactions(state: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def record_statuses(notification: Mapping[str, Any]) -> list[str]:
-    """Keep the ledger's copy of sales-order statuses from a ``SalesOrders`` push notification.
+    """Follow sales-order statuses from a ``SalesOrders`` push notification.
 
-    Rows can come twice or out of order; a row older than the status already recorded (by its
-    ``LastModifiedDateTime``) is ignored. Returns the X-Cart order ids updated.
+    The ledger keeps the latest status; a row older than the one recorded (by its
+    ``LastModifiedDateTime``) is ignored, so duplicates and reordering are harmless. Statuses
+    mapped in ``order_status_to_shipping`` move the X-Cart shipping status (e.g. Shipping ->
+    Processing), read first and written only from ``order_status_writable_from``. Returns the
+    X-Cart order ids whose ledger status changed.
     """
+    tmpl = template()
+    table = tmpl.get("order_status_to_shipping") or {}
+    writable = tmpl.get("order_status_writable_from") or []
     updated: list[str] = []
     for row in notification.get("Inserted") or []:
         key = f"{row.get('OrderType')}/{row.get('OrderNbr')}"
@@ -314,8 +320,20 @@ def record_statuses(notification: Mapping[str, Any]) -> list[str]:
             if moment and moment < str(data.get("status_at") or ""):
                 continue
             record.data = {**data, "status": row.get("Status"), "status_at": moment}
-            updated.append(record.source_id)
+            order_id = record.source_id
+        updated.append(order_id)
+        code = table.get(row.get("Status"))
+        if code:
+            _set_shipping_status(order_id, code, writable)
     return updated
+
+
+def _set_shipping_status(order_id: str, code: str, writable: list[str]) -> None:
+    xcart = clients.xcart()
+    with record_lock(FLOW, order_id, wait=LOCK_WAIT):
+        current = (xcart.get_order(int(order_id)).get("shipping_status") or {}).get("code")
+        if current != code and current in writable:
+            xcart.set_shipping_status(int(order_id), code)
 
 
 # Polling and planning -----------------------------------------------------------------------

@@ -256,6 +256,9 @@ def validate_template(template: dict[str, Any]) -> list[str]:
     for label, code in (template.get("order_status_to_shipping") or {}).items():
         if code is not None and code not in XCART_SHIPPING_CODES:
             problems.append(f"order_status_to_shipping.{label}: unknown X-Cart code {code!r}")
+    for code in template.get("order_status_writable_from") or []:
+        if code not in XCART_SHIPPING_CODES:
+            problems.append(f"order_status_writable_from: unknown X-Cart code {code!r}")
     tax = template.get("tax") or {}
     if tax.get("mode") not in ("send", "compute"):
         problems.append("tax.mode: must be send or compute")

@@ -213,7 +213,7 @@ def test_bad_orders_are_dead_lettered_with_the_field_and_nothing_written(
     assert {r.status for r in ledger_rows("orders")} == {"dead_lettered"}
 
 
-def test_computed_tax_difference_is_flagged_and_statuses_follow_pushes(
+def test_computed_tax_difference_is_flagged_and_order_statuses_follow_pushes(
     sandboxes, clean_ledger, celery_worker, fast_templates
 ) -> None:
     path = fast_templates / "orders.yaml"
@@ -245,6 +245,9 @@ def test_computed_tax_difference_is_flagged_and_statuses_follow_pushes(
     wait_for(lambda: ledger_rows("orders")[0].data.get("status_at", "").startswith("2026-01-02"))
     time.sleep(0.5)
     assert ledger_rows("orders")[0].data["status"] == "Shipping"
+    assert clients.xcart().get_order(order["id"])["shipping_status"]["code"] == "P"
+    stats = sandbox(xcart, "stats")["requests"]["by_path"]
+    assert stats[f"PUT /api/orders/{order['id']}/shipping_status"] == 1
 
 
 def test_dry_run_plans_without_writing_anywhere(sandboxes, clean_ledger, celery_worker) -> None:
