@@ -222,7 +222,7 @@ def _order_summary(order: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def recent_orders(cfg: InventoryConfig, *, fresh: bool = False, persist: bool = True) -> list[dict]:
-    """Summaries of X-Cart orders changed within the lookback, kept in Redis between reads.
+    """Open X-Cart orders not yet synced to Acumatica, kept in Redis between reads.
 
     A full read happens every ten minutes; otherwise only orders changed since the last read
     (minus a small overlap) are fetched, at most every ``cache_seconds`` unless ``fresh``.
@@ -242,6 +242,15 @@ def recent_orders(cfg: InventoryConfig, *, fresh: bool = False, persist: bool = 
         return list(book["orders"].values())
     for order in clients.xcart().orders_changed_since(datetime.fromtimestamp(since, UTC)):
         book["orders"][str(order["id"])] = _order_summary(order)
+    # Only open orders the ERP has not seen matter; the book stays as small as that backlog.
+    synced = synced_order_keys(book["orders"].values())
+    book["orders"] = {
+        oid: o
+        for oid, o in book["orders"].items()
+        if mapping.order_is_open(o, cfg)
+        and str(o.get("id")) not in synced
+        and str(o.get("order_number")) not in synced
+    }
     if persist:
         redis.set(key, json.dumps(book), ex=int(ORDERS_FULL_READ_SECONDS * 2))
     return list(book["orders"].values())
