@@ -52,6 +52,7 @@ DIRECTION = "xcart_to_acumatica"
 LOCK_WAIT = 20.0
 ORDER_SELECT = ("OrderType", "OrderNbr", "Status", "CustomerOrder", "OrderTotal", "TaxTotal")
 OPEN_STATUSES = ("Open", "On Hold", "Credit Hold", "Pending Approval", "Back Order")
+EDITABLE_STATUSES = ("Open", "On Hold")
 VOLATILE = frozenset({"update_date", "tracking_numbers"})
 
 
@@ -109,31 +110,7 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
     if order_map.payment_action(order, tmpl) == "skip":
         state["skip"] = "payment status " + str((order.get("payment_status") or {}).get("code"))
         return state
-    problems = order_checks.order_problems(order, tmpl, sku_known=known_skus.sku_known)
-    pay_tmpl = load_template("payments")
-    code = (order.get("payment_status") or {}).get("code")
-    for index, txn in enumerate(state.get("transactions") or []):
-        try:
-            if payment_map.action(txn, code, pay_tmpl) != "ignore" or txn.get("type") in (
-                "sale",
-                "auth",
-            ):
-                payment_map.method(txn, pay_tmpl)
-        except PermanentError as exc:
-            for field, reason in exc.field_errors.items():
-                problems[f"transactions[{index}].{field}"] = reason
-    for attempt in (order_map.ship_via, order_map.tax_id):
-        try:
-            attempt(order, tmpl)
-        except PermanentError as exc:
-            problems.update(exc.field_errors)
-    if problems:
-        summary = ", ".join(f"{k}: {v}" for k, v in sorted(problems.items()))
-        raise PermanentError(
-            f"order {order.get('order_number')} is invalid: {summary}",
-            field_errors=problems,
-            details={"order_id": order.get("id"), "order_number": order.get("order_number")},
-        )
+    order_checks.raise_problems(order, _problems(order, state.get("transactions") or []))
     rules = (tmpl.get("risk") or {}).get("rules") or {}
     window = float(rules.get("velocity_window_minutes") or 60)
     assessment = risk.assess(
@@ -142,6 +119,16 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
     state["risk"] = {"score": assessment.score, "reasons": list(assessment.reasons)}
     state["hold"] = assessment.holds((tmpl.get("risk") or {}).get("hold_threshold", 10**9))
     return state
+
+
+def _problems(order: Mapping[str, Any], transactions: list[Mapping[str, Any]]) -> dict[str, str]:
+    return order_checks.order_and_payment_problems(
+        order,
+        transactions,
+        template(),
+        load_template("payments"),
+        sku_known=known_skus.sku_known,
+    )
 
 
 def transform(state: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +207,7 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _push_change(state: dict[str, Any]) -> dict[str, Any]:
-    """An order already synced changed in X-Cart: cancel, refuse a refund, or note the edit."""
+    """An order already synced changed in X-Cart: cancel, refuse a refund, or apply the edit."""
     order = state["order"]
     action = order_map.payment_action(order, template())
     order_type, order_nbr = state["target_key"].split("/", 1)
@@ -250,7 +237,7 @@ def _push_change(state: dict[str, Any]) -> dict[str, Any]:
                 field_errors={"payment_status.code": "refund not automated"},
             )
         else:
-            state["change"] = "noted"
+            state["change"] = _apply_edit(state, order_type, order_nbr)
         with session_scope() as session:
             record = claim_record(session, FLOW, DIRECTION, state["record_id"])
             record.content_hash = state["hash"]
@@ -258,6 +245,24 @@ def _push_change(state: dict[str, Any]) -> dict[str, Any]:
             if state["change"] == "cancelled":
                 record.data = {**record.data, "status": "Canceled"}
     return state
+
+
+def _apply_edit(state: dict[str, Any], order_type: str, order_nbr: str) -> str:
+    """Bring an editable sales order in line with the edited X-Cart order (lines, freight,
+    tax, addresses); an order Acumatica already works on is left as it is."""
+    order = state["order"]
+    order_checks.raise_problems(order, _problems(order, state.get("transactions") or []))
+    client = clients.acumatica()
+    current = client.get_by_keys(
+        "SalesOrder", order_type, order_nbr, expand=["Details", "TaxDetails"]
+    )
+    status = (current or {}).get("Status")
+    if current is None or status not in EDITABLE_STATUSES:
+        log.warning("order %s edited in X-Cart; sales order is %s", order.get("id"), status)
+        return f"edit not applied: sales order is {status}"
+    wanted = order_map.to_sales_order(order, template(), customer_id=current["CustomerID"])
+    client.put("SalesOrder", order_map.edit_body(current, wanted), select=list(ORDER_SELECT))
+    return "edited"
 
 
 def write_back(state: dict[str, Any]) -> dict[str, Any]:

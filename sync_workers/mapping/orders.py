@@ -214,6 +214,61 @@ def to_sales_order(
     return sales_order
 
 
+_LINE_FIELDS = ("OrderQty", "UnitPrice", "DiscountAmount")
+
+
+def line_changes(current: list[Mapping[str, Any]], wanted: list[Mapping[str, Any]]) -> list:
+    """Detail rows turning the ``current`` lines into the ``wanted`` ones.
+
+    Lines are matched by InventoryID in order; a matched line is sent (by ``id``) only with the
+    fields that differ, a new line whole, and a line no longer wanted as ``delete``. Values are
+    absolute, so sending the same rows twice changes nothing more.
+    """
+    remaining = list(current)
+    rows: list[dict[str, Any]] = []
+    for line in wanted:
+        wanted_id = str(line["InventoryID"]).strip().upper()
+        match = next(
+            (c for c in remaining if str(c.get("InventoryID")).strip().upper() == wanted_id),
+            None,
+        )
+        if match is None:
+            rows.append(dict(line))
+            continue
+        remaining.remove(match)
+        changed = {k: line[k] for k in _LINE_FIELDS if money(line.get(k)) != money(match.get(k))}
+        if changed:
+            rows.append({"id": match["id"], **changed, "ManualPrice": True, "ManualDiscount": True})
+    rows.extend({"id": c["id"], "delete": True} for c in remaining)
+    return rows
+
+
+def edit_body(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """The PUT that brings the ``current`` sales order in line with ``wanted`` (same order).
+
+    Hold and the note stay as they are (a held order keeps its review reasons).
+    """
+    body: dict[str, Any] = {
+        "OrderType": current["OrderType"],
+        "OrderNbr": current["OrderNbr"],
+        "Details": line_changes(current.get("Details") or [], wanted.get("Details") or []),
+        "Totals": wanted["Totals"],
+    }
+    for key in ("BillTo", "ShipTo"):
+        for part in ("Address", "Contact"):
+            body[f"{key}{part}Override"] = True
+            body[f"{key}{part}"] = wanted[f"{key}{part}"]
+    if "ShipVia" in wanted:
+        body["ShipVia"] = wanted["ShipVia"]
+    taxes = list(current.get("TaxDetails") or [])
+    rows = [{**t, **({"id": taxes[0]["id"]} if i == 0 and taxes else {})}
+            for i, t in enumerate(wanted.get("TaxDetails") or [])]  # fmt: skip
+    rows += [{"id": t["id"], "delete": True} for t in taxes[len(rows) :]]
+    if rows:
+        body["TaxDetails"] = rows
+    return body
+
+
 def line_total(order: Mapping[str, Any]) -> Decimal:
     """Sum of the lines after discounts."""
     return sum(

@@ -16,6 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from sync_workers.errors import PermanentError
 from sync_workers.mapping import addresses
 from sync_workers.mapping import orders as order_map
+from sync_workers.mapping import payments as payment_map
 
 _CURRENCY = validate.Regexp(r"^[A-Za-z]{3}$", error="not an ISO 4217 currency code")
 
@@ -141,6 +142,47 @@ def _total_problems(order: Mapping[str, Any]) -> dict[str, str]:
     return problems
 
 
+def order_and_payment_problems(
+    order: Mapping[str, Any],
+    transactions: list[Mapping[str, Any]],
+    template: Mapping[str, Any],
+    payments_template: Mapping[str, Any],
+    *,
+    sku_known: Callable[[str], bool],
+) -> dict[str, str]:
+    """Every problem of an order and of what its creation needs mapped: shipping method, tax
+    region and each payment transaction's method (named ``transactions[i].<field>``)."""
+    problems = order_problems(order, template, sku_known=sku_known)
+    code = (order.get("payment_status") or {}).get("code")
+    for index, txn in enumerate(transactions):
+        try:
+            if payment_map.action(txn, code, payments_template) != "ignore" or txn.get("type") in (
+                "sale",
+                "auth",
+            ):
+                payment_map.method(txn, payments_template)
+        except PermanentError as exc:
+            for field, reason in exc.field_errors.items():
+                problems[f"transactions[{index}].{field}"] = reason
+    for lookup in (order_map.ship_via, order_map.tax_id):
+        try:
+            lookup(order, template)
+        except PermanentError as exc:
+            problems.update(exc.field_errors)
+    return problems
+
+
+def raise_problems(order: Mapping[str, Any], problems: Mapping[str, str]) -> None:
+    """One ``PermanentError`` naming every bad field (nothing when there is no problem)."""
+    if problems:
+        summary = ", ".join(f"{k}: {v}" for k, v in sorted(problems.items()))
+        raise PermanentError(
+            f"order {order.get('order_number') or order.get('id')} is invalid: {summary}",
+            field_errors=dict(problems),
+            details={"order_id": order.get("id"), "order_number": order.get("order_number")},
+        )
+
+
 def check_order(
     order: Mapping[str, Any],
     template: Mapping[str, Any],
@@ -148,11 +190,4 @@ def check_order(
     sku_known: Callable[[str], bool],
 ) -> None:
     """Raise a ``PermanentError`` naming every bad field; return when the order is fine."""
-    problems = order_problems(order, template, sku_known=sku_known)
-    if problems:
-        summary = ", ".join(f"{k}: {v}" for k, v in sorted(problems.items()))
-        raise PermanentError(
-            f"order {order.get('order_number') or order.get('id')} is invalid: {summary}",
-            field_errors=problems,
-            details={"order_id": order.get("id"), "order_number": order.get("order_number")},
-        )
+    raise_problems(order, order_problems(order, template, sku_known=sku_known))

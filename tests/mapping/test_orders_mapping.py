@@ -153,3 +153,28 @@ def test_state_id_or_name_becomes_a_two_letter_code(address, code):
 def test_store_state_ids_from_the_template_override_the_built_in_table():
     states = addresses.state_table({"addresses": {"state_ids": {9001: "US-TX"}}})
     assert addresses.state_code({"country_code": "US", "state": 9001}, states) == "TX"
+
+
+def test_edit_changes_only_what_differs_adds_new_lines_and_deletes_dropped_ones():
+    current = [
+        {
+            "id": "a",
+            "InventoryID": "AA-0001",
+            "OrderQty": 2,
+            "UnitPrice": 10.0,
+            "DiscountAmount": 0,
+        },
+        {"id": "b", "InventoryID": "AA-0002", "OrderQty": 1, "UnitPrice": 5.0, "DiscountAmount": 0},
+        {"id": "c", "InventoryID": "AA-0003", "OrderQty": 1, "UnitPrice": 7.0, "DiscountAmount": 0},
+    ]
+    wanted = [
+        {"InventoryID": "aa-0001", "OrderQty": 3, "UnitPrice": 10.0, "DiscountAmount": 0.0},
+        {"InventoryID": "AA-0003", "OrderQty": 1, "UnitPrice": 7.0, "DiscountAmount": 0.0},
+        {"InventoryID": "AA-0009", "OrderQty": 1, "UnitPrice": 1.0, "DiscountAmount": 0.0},
+    ]
+    assert order_map.line_changes(current, wanted) == [
+        {"id": "a", "OrderQty": 3, "ManualPrice": True, "ManualDiscount": True},
+        {"InventoryID": "AA-0009", "OrderQty": 1, "UnitPrice": 1.0, "DiscountAmount": 0.0},
+        {"id": "b", "delete": True},
+    ]
+    assert order_map.line_changes(current, [dict(c) for c in current]) == []

@@ -105,3 +105,36 @@ def test_risky_order_is_created_on_hold_with_the_reasons_in_its_note(
     assert so["Hold"] is True and so["Status"] == "On Hold"
     assert so["note"].startswith("Held for review: billing country US differs from shipping CA")
     assert ledger_rows("orders")[0].data["risk"]["score"] == 30
+
+
+def test_order_edited_in_xcart_updates_its_open_sales_order_in_place(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    order, order_type, order_nbr = synced(
+        xcart, "edit.me@example.com",
+        items=[{"sku": "AA-0030", "amount": 2}, {"sku": "AA-0031", "amount": 1},
+               {"sku": "AA-0032", "amount": 1}],
+        billing_address=address("Eddie", "Tor", "NY"),
+    )  # fmt: skip
+    sandbox(
+        xcart,
+        f"orders/{order['id']}/edit",
+        {"items": [{"sku": "AA-0030", "amount": 3}, {"sku": "AA-0031", "amount": 0}],
+         "shipping_address": {"street": "2 Broadway", "city": "New York"}},
+    )  # fmt: skip
+    edited = clients.xcart().get_order(order["id"])
+
+    order_tasks.poll.delay()
+
+    wait_for(lambda: ledger_rows("orders")[0].data.get("last_change") == "edited")
+    so = clients.acumatica().get_by_keys(
+        "SalesOrder", order_type, order_nbr, expand=["Details", "ShipToAddress"]
+    )
+    assert [(d["InventoryID"], d["OrderQty"]) for d in so["Details"]] == [
+        ("AA-0030", 3), ("AA-0032", 1)
+    ]  # fmt: skip
+    assert so["OrderTotal"] == edited["total"]
+    assert so["ShipToAddress"]["AddressLine1"] == "2 Broadway"
+    assert len(clients.acumatica().get_list("SalesOrder")) == 1
+    assert not open_dead_letters()
