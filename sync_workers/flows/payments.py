@@ -21,7 +21,7 @@ from sync_workers.connectors.acumatica.filters import F
 from sync_workers.connectors.cursor import PollCursor
 from sync_workers.connectors.dates import parse_optional
 from sync_workers.errors import DependencyNotReady, PermanentError
-from sync_workers.flows.base import PlannedChange
+from sync_workers.flows.base import Drift, PlannedChange
 from sync_workers.ledger import (
     CursorStore,
     SyncRecord,
@@ -268,3 +268,25 @@ def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> 
             PlannedChange(FLOW, DIRECTION, str(txn["id"]), "create", reason=f"order {order_id}")
         )
     return planned
+
+
+def drift(since: Any = None) -> list[Drift]:
+    """Transactions of synced orders that should be payments but are not linked to one."""
+    tmpl = template()
+    found: list[Drift] = []
+    xcart = clients.xcart()
+    for order_id, txn in unsynced_transactions():
+        code = (xcart.get_order(int(order_id)).get("payment_status") or {}).get("code")
+        try:
+            action = payment_map.action(txn, code, tmpl)
+        except PermanentError as exc:
+            found.append(
+                Drift(FLOW, DIRECTION, str(txn["id"]), None, "mismatch", {"error": str(exc)})
+            )
+            continue
+        if action in ("record", "hold"):
+            found.append(
+                Drift(FLOW, DIRECTION, str(txn["id"]), None, "missing_in_target",
+                      {"order_id": order_id})
+            )  # fmt: skip
+    return found

@@ -79,3 +79,27 @@ def test_check_released_in_acumatica_marks_the_xcart_order_paid_once(
     assert stats[f"PUT /api/orders/{full['id']}/payment_status"] == 1
     assert stats[f"PUT /api/orders/{part['id']}/payment_status"] == 1
     assert not open_dead_letters()
+
+
+def test_drift_finds_a_transaction_whose_payment_is_missing(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    from sync_workers.flows import payments as payments_flow
+    from sync_workers.ledger import session_scope
+    from sync_workers.ledger.models import SyncRecord
+
+    xcart = sandboxes["xcart"].url
+    order = checkout(
+        xcart,
+        {"email": "drift@example.com", "items": [{"sku": "AA-0013", "amount": 1}],
+         "billing_address": address("Dri", "Ft", "OR"), "payment_method": "PayPal"},
+    )  # fmt: skip
+    order_tasks.start(order["id"])
+    wait_for(lambda: linked("payments"))
+    assert payments_flow.drift() == []
+    with session_scope() as session:  # the payment link is lost
+        session.query(SyncRecord).filter(SyncRecord.flow == "payments").delete()
+
+    [drift] = payments_flow.drift()
+
+    assert drift.kind == "missing_in_target" and drift.details == {"order_id": str(order["id"])}
