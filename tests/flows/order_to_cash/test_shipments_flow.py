@@ -140,3 +140,20 @@ def test_shipment_of_an_order_not_synced_yet_waits_instead_of_failing(
 
     wait_for(lambda: xcart_order(xcart, order["id"])["shipping_status"]["code"] == "S")
     assert not open_dead_letters()
+
+
+def test_without_the_tracking_module_the_order_is_only_marked_shipped(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    order, order_type, order_nbr = synced_order(xcart)
+    confirmed_shipment(order_type, order_nbr, ["NOT-SENT-1"])
+
+    shipment_tasks.poll.delay()
+
+    wait_for(lambda: xcart_order(xcart, order["id"])["shipping_status"]["code"] == "S")
+    [row] = wait_for(lambda: ledger_rows("shipments", "acumatica_to_xcart"))
+    assert row.data["tracking_written"] is False
+    assert xcart_order(xcart, order["id"])["tracking_numbers"] == []
+    stats = sandbox(xcart, "stats")["requests"]["by_path"]
+    assert not any(path.endswith("/tracking_numbers") for path in stats)
