@@ -35,6 +35,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-seconds", type=float, default=120.0)
     parser.add_argument("--order-rate", type=float, default=1.0, help="checkouts/s (latency)")
     parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument(
+        "--orders-settle",
+        type=float,
+        default=None,
+        help="latency: the orders poll's settle seconds (default: the bundled template's 30)",
+    )
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     return parser.parse_args(argv)
@@ -66,7 +72,7 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
 
         return latency.run(
             poll_interval=args.poll_interval, seconds=args.latency_seconds,
-            rate=args.order_rate, buyers=args.buyers,
+            rate=args.order_rate, buyers=args.buyers, orders_settle=args.orders_settle,
         )  # fmt: skip
     from bench import backfill
 

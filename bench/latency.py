@@ -134,13 +134,20 @@ def _amount(driver: Driver, product_id: int) -> int:
     return int(answer.json()["amount"])
 
 
-def run(*, poll_interval: float, seconds: float, rate: float, buyers: int = 20) -> dict:
+def run(
+    *,
+    poll_interval: float,
+    seconds: float,
+    rate: float,
+    buyers: int = 20,
+    orders_settle: float | None = None,
+) -> dict:
     env = {
         "POLL_INTERVAL_SECONDS": SLOW,
         "ORDERS_POLL_INTERVAL_SECONDS": str(poll_interval),
         "PAYMENTS_POLL_INTERVAL_SECONDS": SLOW,
     }
-    with Stack(name="bench-latency", extra_env=env) as stack:
+    with Stack(name="bench-latency", extra_env=env, orders_settle=orders_settle) as stack:
         stack.start_redis()
         stack.start_sandboxes()
         stack.migrate()
@@ -169,5 +176,6 @@ def run(*, poll_interval: float, seconds: float, rate: float, buyers: int = 20) 
             time.sleep(0.5)
         orders = order_lag(driver, seconds=seconds, rate=rate, buyers=buyers)
         orders["poll_interval_seconds"] = poll_interval
+        orders["orders_settle_seconds"] = 30.0 if orders_settle is None else orders_settle
         stock = stock_push(driver, stock_skus, stack.env["ACUMATICA_BASE_URL"])
         return {"orders": orders, "stock": stock}

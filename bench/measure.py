@@ -144,7 +144,7 @@ class RssSampler(threading.Thread):
         self.roots = roots
         self.interval = interval
         self.samples: list[tuple[float, dict[str, int]]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def snapshot(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -159,12 +159,12 @@ class RssSampler(threading.Thread):
         return out
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((time.monotonic(), self.snapshot()))
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(5)
 
     def peaks(self) -> dict[str, int]:

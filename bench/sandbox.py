@@ -117,12 +117,9 @@ class Acumatica:
         """Enough ERP stock that inventory pushes never starve the store of stock to sell."""
         base = f"{self.base_url}{ENDPOINT}"
         lines = [
-            {
-                "InventoryID": {"value": s},
-                "WarehouseID": {"value": "WHOLESALE"},
-                "Qty": {"value": qty},
-            }
+            {"InventoryID": {"value": s}, "WarehouseID": {"value": w}, "Qty": {"value": qty}}
             for s in skus
+            for w in ("WHOLESALE", "RETAIL")
         ]
         doc = self.http.put(
             f"{base}/InventoryAdjustment",

@@ -25,14 +25,14 @@ WEBHOOK_SECRET = "bench-push-secret"
 _INHERITED = ("XCART_", "ACUMATICA_", "SENTRY_", "DATABASE_URL", "WEBHOOK", "REDIS_", "POLL_")
 
 
-def template_dir(target: Path, *, orders_settle: float, shipments_settle: float) -> Path:
-    """The bundled mapping templates with the polls' settle times given (see BENCHMARKS.md)."""
+def template_dir(target: Path, *, settle: float) -> Path:
+    """The bundled mapping templates with the orders and shipments polls' settle time given."""
     from sync_workers.mapping import templates
 
     target.mkdir(parents=True, exist_ok=True)
     for path in templates.BUNDLED_DIR.glob("*.yaml"):
         shutil.copy(path, target / path.name)
-    for name, settle in (("orders", orders_settle), ("shipments", shipments_settle)):
+    for name in ("orders", "shipments"):
         path = target / f"{name}.yaml"
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         data.setdefault("poll", {})["settle_seconds"] = settle
@@ -49,8 +49,7 @@ class Stack:
         name: str = "bench",
         keep: bool = False,
         redis_persistence: bool = False,
-        orders_settle: float = 0.0,
-        shipments_settle: float = 0.0,
+        orders_settle: float | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=f"sync-workers-{name}-"))
@@ -67,9 +66,6 @@ class Stack:
         self.redis: Proc | None = None
         self.sandboxes: Proc | None = None
         (self.root / "logs").mkdir()
-        templates = template_dir(
-            self.root / "templates", orders_settle=orders_settle, shipments_settle=shipments_settle
-        )
         base = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED)}
         self.env: dict[str, str] = {
             **base,
@@ -91,7 +87,6 @@ class Stack:
             "ACUMATICA_MAX_SESSIONS": "1",
             "ACUMATICA_READ_TIMEOUT": "30",
             "XCART_READ_TIMEOUT": "30",
-            "SYNC_MAPPING_TEMPLATES_DIR": str(templates),
             "WEBHOOK_ACUMATICA_SECRET": WEBHOOK_SECRET,
             "WEBHOOKS_PORT": str(self.webhooks_port),
             "LOG_LEVEL": "WARNING",
@@ -99,6 +94,16 @@ class Stack:
             **(extra_env or {}),
         }
         (self.root / "data").mkdir()
+        if orders_settle is not None:
+            # The bundled templates, but the orders and shipments polls settle this long.
+            templates = str(template_dir(self.root / "templates", settle=orders_settle))
+            self.env.update(
+                {
+                    "MAPPING_TEMPLATES_DIR": templates,
+                    "BENCH_TEMPLATES_DIR": templates,
+                    "PYTHONPATH": f"{REPO / 'bench' / 'hooks'}:{REPO}",
+                }
+            )
 
     # -- life cycle ------------------------------------------------------------------------
 

@@ -49,6 +49,8 @@ def engine_env() -> dict[str, str]:
         "TASK_SOFT_TIME_LIMIT": "50",
         "TASK_TIME_LIMIT": "60",
         "BROKER_VISIBILITY_TIMEOUT": "120",
+        # Above the hard time limit, as locks must be; the default (600 s) outlives the retries.
+        "LOCK_TIMEOUT": "90",
         "ACUMATICA_READ_TIMEOUT": "8",
         "XCART_READ_TIMEOUT": "8",
         "XCART_TRACKING_ENDPOINT": "true",
@@ -168,6 +170,7 @@ def run(opts: Options) -> dict[str, Any]:
             settle_seconds = time.monotonic() - settle_started
             replayer.tick()
             time.sleep(3.0)
+            stack.stop_beat()  # polls never stop on their own: quiet needs beat gone
             driver.quiet(still=5.0, timeout=300)
             log("reading both systems, the ledger and the dead-letter queue")
             erp.close()

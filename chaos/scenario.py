@@ -139,17 +139,20 @@ class Warehouse:
             json={
                 "Type": {"value": "Shipment"},
                 "CustomerID": {"value": customer},
-                "WarehouseID": {"value": "WHOLESALE"},
+                "WarehouseID": {"value": "RETAIL"},  # the orders template's warehouse
                 "Details": [{"OrderType": {"value": order_type}, "OrderNbr": {"value": order_nbr}}],
                 "Packages": [{"TrackingNbr": {"value": tracking}}],
             },
             timeout=60,
         )
-        answer.raise_for_status()
+        if answer.status_code >= 300:
+            raise RuntimeError(f"PUT Shipment: {answer.status_code} {answer.text[:200]}")
         number = answer.json()["ShipmentNbr"]["value"]
-        self.erp.http.post(
+        confirm = self.erp.http.post(
             f"{base}/Shipment/ConfirmShipment",
             json={"entity": {"ShipmentNbr": {"value": number}}},
             timeout=60,
-        ).raise_for_status()
+        )
+        if confirm.status_code >= 300:
+            raise RuntimeError(f"ConfirmShipment: {confirm.status_code} {confirm.text[:200]}")
         return str(number)
