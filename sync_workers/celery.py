@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import sys
 from typing import Any
 
 from celery import Celery, signals
@@ -134,6 +135,17 @@ signals.before_task_publish.connect(tracing.on_before_publish, weak=False)
 signals.task_prerun.connect(tracing.on_task_prerun, weak=False)
 signals.task_postrun.connect(tracing.on_task_postrun, weak=False)
 signals.task_failure.connect(on_task_failure, weak=False)
+
+
+@signals.worker_init.connect
+def _check_templates(**_: Any) -> None:
+    """A worker refuses to start on a broken mapping template, one line per problem."""
+    validate_all = _optional("sync_workers.mapping.templates", "validate_all")
+    problems = validate_all() if validate_all else []
+    if problems:
+        for line in problems:
+            print(f"mapping template error: {line}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 @signals.worker_process_init.connect

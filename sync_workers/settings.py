@@ -192,6 +192,12 @@ VARIABLES: tuple[Variable, ...] = (
         "Seconds before an unacknowledged message is redelivered; must exceed every delay",
     ),
     Variable("LOCK_TIMEOUT", _int(1), "600", "Seconds a per-record lock lives if its holder dies"),
+    Variable(
+        "MAPPING_TEMPLATES_DIR",
+        fields.String(),
+        None,
+        "Directory of the mapping templates (<flow>.yaml); default: those shipped with the engine",
+    ),
     # Polling
     Variable("POLL_INTERVAL_SECONDS", _float(1), "30", "Default interval of every poll"),
     Variable(
