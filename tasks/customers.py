@@ -53,12 +53,12 @@ def poll(
 ) -> dict[str, Any]:
     """Changed X-Cart profiles (scan + hash) and changed Acumatica customers, one task each.
 
-    ``ids`` are X-Cart profile ids.
+    ``ids`` are X-Cart profile ids (``5`` or ``profile:5``, as drift reports them).
     """
     if dry_run:
         return {"plan": [c.as_dict() for c in customers.plan(since, ids, all)]}
     if ids:
-        profiles = [str(i) for i in ids]
+        profiles = [str(i).removeprefix("profile:") for i in ids]
         changed: list[str] = []
     else:
         profiles = [str(p["id"]) for p, _ in customers.changed_profiles(all=all)]

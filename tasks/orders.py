@@ -15,13 +15,14 @@ from tasks import payments as payment_tasks
 STEP = {"base": LedgerTask, "flow": "orders", "record_arg": 0}
 
 
-def start(order_id: int | str, order: dict[str, Any] | None = None) -> str:
+def start(order_id: int | str, order: dict[str, Any] | None = None, verify: bool = False) -> str:
     """Start one order's chain under a new trace id; returns the first task's id.
 
     ``order``: the order as just read by a poll or received by a webhook (saves a read).
+    ``verify``: look in Acumatica before creating even when the ledger says new (resyncs).
     """
     steps = chain(
-        fetch.si(record_id=str(order_id), order=order),
+        fetch.si(record_id=str(order_id), order=order, verify=verify),
         validate.s(),
         transform.s(),
         push.s(),
@@ -32,8 +33,10 @@ def start(order_id: int | str, order: dict[str, Any] | None = None) -> str:
 
 
 @app.task(name="tasks.orders.fetch", base=LedgerTask, flow="orders", record_arg="record_id")
-def fetch(record_id: str, order: dict[str, Any] | None = None) -> dict[str, Any]:
-    return orders.fetch(record_id, order)
+def fetch(
+    record_id: str, order: dict[str, Any] | None = None, verify: bool = False
+) -> dict[str, Any]:
+    return orders.fetch(record_id, order, verify)
 
 
 @app.task(name="tasks.orders.validate", **STEP)
@@ -57,7 +60,12 @@ def write_back(state: dict[str, Any]) -> dict[str, Any]:
     state = orders.write_back(state)
     code = (state["order"].get("payment_status") or {}).get("code")
     started = [
-        payment_tasks.start(txn, order_id=state["record_id"], order_payment_code=code)
+        payment_tasks.start(
+            txn,
+            order_id=state["record_id"],
+            order_payment_code=code,
+            verify=bool(state.get("verify")),
+        )
         for txn in orders.payment_transactions(state)
     ]
     return {
@@ -75,15 +83,20 @@ def poll(
     all: bool = False,
     dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Start one chain per changed order (cursor), or per ``ids`` / since ``since`` / ``all``."""
+    """Start one chain per changed order (cursor), or per ``ids`` / since ``since`` / ``all``.
+
+    The resync forms look every order up in Acumatica before creating it (one more call each),
+    so they also repair a lost or restored ledger without duplicating anything.
+    """
     if dry_run:
         return {"plan": [c.as_dict() for c in orders.plan(since, ids, all)]}
     if ids:
         found: list[tuple[str, dict[str, Any] | None]] = [(str(i), None) for i in ids]
     else:
         found = [(str(o["id"]), o) for o in orders.changed_orders(since=since, all=all)]
+    resync = bool(ids or since or all)
     for order_id, order in found:
-        start(order_id, order)
+        start(order_id, order, verify=resync)
     return {"started": [order_id for order_id, _ in found]}
 
 

@@ -13,7 +13,11 @@ from sync_workers.tracing import trace
 
 
 def start(
-    transaction: dict[str, Any], *, order_id: str, order_payment_code: str | None = None
+    transaction: dict[str, Any],
+    *,
+    order_id: str,
+    order_payment_code: str | None = None,
+    verify: bool = False,
 ) -> str:
     """Start one transaction's chain (in the caller's trace, so an order and its payments share
     one); returns the first task's id."""
@@ -23,6 +27,7 @@ def start(
             order_id=str(order_id),
             transaction=transaction,
             order_payment_code=order_payment_code,
+            verify=verify,
         ),
         push.s(),
     )
@@ -35,8 +40,9 @@ def prepare(
     order_id: str,
     transaction: dict[str, Any] | None = None,
     order_payment_code: str | None = None,
+    verify: bool = False,
 ) -> dict[str, Any]:
-    return payments.prepare(record_id, order_id, transaction, order_payment_code)
+    return payments.prepare(record_id, order_id, transaction, order_payment_code, verify)
 
 
 @app.task(name="tasks.payments.push", base=LedgerTask, flow="payments", record_arg=0)
@@ -82,7 +88,7 @@ def poll(
     started = []
     for order_id, txn in payments.unsynced_transactions([str(i) for i in ids] if ids else None):
         with trace():
-            start(txn, order_id=order_id)
+            start(txn, order_id=order_id, verify=True)
         started.append(str(txn["id"]))
     statuses = []
     if not ids:

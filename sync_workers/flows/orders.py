@@ -71,10 +71,14 @@ def target_key(sales_order: Mapping[str, Any]) -> str:
 # Steps ---------------------------------------------------------------------------------------
 
 
-def fetch(order_id: int | str, order: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def fetch(
+    order_id: int | str, order: Mapping[str, Any] | None = None, verify: bool = False
+) -> dict[str, Any]:
     """The order, its payment transactions and (for a new buyer) the profile, from X-Cart.
 
-    ``order`` is the order as a poll or webhook just read it (saves one read).
+    ``order`` is the order as a poll or webhook just read it (saves one read). ``verify``
+    (resync and repair) makes the push look the order up in Acumatica even when the ledger
+    says it is new: a resync is how a lost or restored ledger is caught up.
     """
     xcart = clients.xcart()
     if order is None or str(order.get("id")) != str(order_id):
@@ -91,6 +95,7 @@ def fetch(order_id: int | str, order: Mapping[str, Any] | None = None) -> dict[s
         "transactions": transactions,
         "profile": profile,
         "hash": order_hash(order),
+        "verify": verify,
     }
     with session_scope() as session:
         record = find_by_source(session, FLOW, DIRECTION, str(order_id))
@@ -171,8 +176,8 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
                 state["target_key"] = record.target_key
                 state["skip"] = "already synced"
                 return state
-            must_look = bool((record.data or {}).get("put_sent"))
-            if not must_look:
+            must_look = bool((record.data or {}).get("put_sent") or state.get("verify"))
+            if not (record.data or {}).get("put_sent"):
                 record.data = {**(record.data or {}), "put_sent": True}
         found = None
         if must_look:

@@ -68,8 +68,13 @@ def prepare(
     order_id: str | int,
     transaction: Mapping[str, Any] | None = None,
     order_payment_code: str | None = None,
+    verify: bool = False,
 ) -> dict[str, Any]:
-    """Build the payment for one transaction (waits for the order's sales order)."""
+    """Build the payment for one transaction (waits for the order's sales order).
+
+    ``verify``: look the payment up before creating it even when the ledger says it is new
+    (payment polls, resyncs and repairs).
+    """
     key, order_data = order_link(str(order_id))
     xcart = clients.xcart()
     if transaction is None:
@@ -92,6 +97,7 @@ def prepare(
         "record_id": str(transaction_id),
         "order_id": str(order_id),
         "order_key": key,
+        "verify": verify,
     }
     tmpl = template()
     action = payment_map.action(transaction, order_payment_code, tmpl)
@@ -139,8 +145,8 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
             if record.target_key:
                 state.update(target_key=record.target_key, skip="already synced")
                 return state
-            must_look = bool((record.data or {}).get("put_sent"))
-            if not must_look:
+            must_look = bool((record.data or {}).get("put_sent") or state.get("verify"))
+            if not (record.data or {}).get("put_sent"):
                 record.data = {**(record.data or {}), "put_sent": True}
         found = find_remote(payment) if must_look else None
         result = found or clients.acumatica().put("Payment", payment, select=list(PAYMENT_SELECT))
@@ -271,7 +277,11 @@ def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> 
 
 
 def drift(since: Any = None) -> list[Drift]:
-    """Transactions of synced orders that should be payments but are not linked to one."""
+    """Transactions of synced orders that should be payments but are not linked to one.
+
+    ``source_id`` is the X-Cart order id (what ``tasks.payments.poll(ids=...)`` takes, so
+    reconcile's repair can resync it); the transaction is in ``details``.
+    """
     tmpl = template()
     found: list[Drift] = []
     xcart = clients.xcart()
@@ -281,12 +291,19 @@ def drift(since: Any = None) -> list[Drift]:
             action = payment_map.action(txn, code, tmpl)
         except PermanentError as exc:
             found.append(
-                Drift(FLOW, DIRECTION, str(txn["id"]), None, "mismatch", {"error": str(exc)})
+                Drift(
+                    FLOW,
+                    DIRECTION,
+                    str(order_id),
+                    None,
+                    "mismatch",
+                    {"transaction_id": str(txn["id"]), "error": str(exc)},
+                )
             )
             continue
         if action in ("record", "hold"):
             found.append(
-                Drift(FLOW, DIRECTION, str(txn["id"]), None, "missing_in_target",
-                      {"order_id": order_id})
+                Drift(FLOW, DIRECTION, str(order_id), None, "missing_in_target",
+                      {"transaction_id": str(txn["id"])})
             )  # fmt: skip
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from sync_workers import clients
+from sync_workers.connectors.acumatica.filters import F
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks
 from tests.flows.order_to_cash.helpers import (
@@ -102,4 +103,11 @@ def test_drift_finds_a_transaction_whose_payment_is_missing(
 
     [drift] = payments_flow.drift()
 
-    assert drift.kind == "missing_in_target" and drift.details == {"order_id": str(order["id"])}
+    assert drift.kind == "missing_in_target" and drift.source_id == str(order["id"])
+    payment_tasks.poll.delay(ids=[drift.source_id])  # what reconcile --repair publishes
+    wait_for(lambda: linked("payments"))
+    assert payments_flow.drift() == []
+    refs = clients.acumatica().get_list(
+        "Payment", filter=F("PaymentRef") == f"XC-{drift.details['transaction_id']}"
+    )
+    assert len(refs) == 1  # the repair found the payment instead of making a second one

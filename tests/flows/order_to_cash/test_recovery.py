@@ -128,3 +128,28 @@ def sales_orders_raw(acumatica: str, order: dict) -> list[dict]:
     )
     answer.raise_for_status()
     return answer.json()["value"]
+
+
+def test_resync_after_a_lost_ledger_links_existing_records_instead_of_duplicating(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    placed = [place(xcart, f"restore{i}@example.com") for i in range(2)]
+    for order in placed:
+        order_tasks.start(order["id"])
+    wait_for(lambda: len(linked("payments")) == 2)
+    with clean_ledger.begin() as conn:  # the ledger is restored from an old backup: empty
+        conn.exec_driver_sql("delete from sync_records")
+
+    order_tasks.poll.delay(all=True)
+
+    wait_for(lambda: len(linked("payments")) == 2)
+    time.sleep(0.5)
+    for order in placed:
+        assert len(sales_orders(order)) == 1
+        payments = clients.acumatica().get_list(
+            "Payment", filter=F("PaymentRef") == f"XC-{order['id']}"
+        )
+        assert len(payments) == 1
+    assert len(linked("orders")) == 2
+    assert not open_dead_letters()
