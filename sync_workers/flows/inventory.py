@@ -221,11 +221,14 @@ def _order_summary(order: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def recent_orders(cfg: InventoryConfig, *, fresh: bool = False, persist: bool = True) -> list[dict]:
+def recent_orders(
+    cfg: InventoryConfig, *, after: float | None = None, persist: bool = True
+) -> list[dict]:
     """Open X-Cart orders not yet synced to Acumatica, kept in Redis between reads.
 
     A full read happens every ten minutes; otherwise only orders changed since the last read
-    (minus a small overlap) are fetched, at most every ``cache_seconds`` unless ``fresh``.
+    (minus a small overlap) are fetched. ``after`` (epoch seconds) asks for a book read that
+    started at or after that moment; by default one younger than ``cache_seconds`` will do.
     """
     redis = get_redis()
     key = prefixed(FLOW, "orders")
@@ -235,7 +238,7 @@ def recent_orders(cfg: InventoryConfig, *, fresh: bool = False, persist: bool = 
     if book is None or now - book["full_at"] > ORDERS_FULL_READ_SECONDS:
         since = now - cfg.lookback_hours * 3600
         book = {"full_at": now, "at": now, "orders": {}}
-    elif fresh or now - book["at"] > cfg.orders_cache_seconds:
+    elif book["at"] < (now - cfg.orders_cache_seconds if after is None else after):
         since = book["at"] - ORDERS_OVERLAP_SECONDS
         book["at"] = now
     else:
@@ -273,9 +276,13 @@ def synced_order_keys(orders: Iterable[Mapping[str, Any]]) -> set[str]:
 
 
 def unsynced_quantities(
-    cfg: InventoryConfig, skus: set[str] | None = None, *, fresh: bool = False, persist: bool = True
+    cfg: InventoryConfig,
+    skus: set[str] | None = None,
+    *,
+    after: float | None = None,
+    persist: bool = True,
 ) -> dict[str, int]:
-    orders = recent_orders(cfg, fresh=fresh, persist=persist)
+    orders = recent_orders(cfg, after=after, persist=persist)
     if skus is not None:
         orders = [o for o in orders if skus & set(mapping.order_lines(o))]
     return mapping.unsynced_quantities(orders, synced_order_keys(orders), cfg)
@@ -307,7 +314,7 @@ def push_stock(sku: str) -> dict[str, Any]:
     """Make X-Cart show the current amount for ``sku``; writes only when the value differs.
 
     X-Cart requests are the scarce budget (hosted stores cap them), so the order book comes from
-    the short cache and is read afresh only when a write looks needed.
+    the short cache and is read afresh only when a write looks needed, and again after it.
     """
     cfg = config()
     sku = sku_key(sku)
@@ -325,7 +332,8 @@ def push_stock(sku: str) -> dict[str, Any]:
         unsynced = unsynced_quantities(cfg, {sku}).get(sku, 0)
         wanted = mapping.store_amount(available, safety, unsynced)
         if wanted != current:
-            unsynced = unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0)
+            # Any write may overwrite a recent checkout's decrement: count every order first.
+            unsynced = unsynced_quantities(cfg, {sku}, after=time.time()).get(sku, 0)
             wanted = mapping.store_amount(available, safety, unsynced)
         writes = 0
         while current != wanted:
@@ -339,12 +347,12 @@ def push_stock(sku: str) -> dict[str, Any]:
                 )
             write_store_amount(target, wanted)
             writes += 1
-            if unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0) == unsynced:
+            if unsynced_quantities(cfg, {sku}, after=time.time()).get(sku, 0) == unsynced:
                 break
             # A checkout between our order read and the write was overwritten. Read the store,
             # then the orders (in that order, so every order behind the amount is counted).
             current = store_amount_of(target)
-            unsynced = unsynced_quantities(cfg, {sku}, fresh=True).get(sku, 0)
+            unsynced = unsynced_quantities(cfg, {sku}, after=time.time()).get(sku, 0)
             wanted = mapping.store_amount(available, safety, unsynced)
         if writes:
             _record(sku, target, wanted, available, unsynced)
