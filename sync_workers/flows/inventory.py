@@ -24,7 +24,6 @@ from typing import Any
 from sqlalchemy import select
 
 from sync_workers import clients
-from sync_workers.connectors.hashing import content_hash
 from sync_workers.errors import TransientError
 from sync_workers.flows.base import Drift, FieldChange, PlannedChange
 from sync_workers.flows.coalesce import Coalescer
@@ -44,7 +43,6 @@ ORDERS_FLOW = "orders"
 ORDERS_OVERLAP_SECONDS = 2.0
 ORDERS_FULL_READ_SECONDS = 600.0
 INDEX_MIN_REBUILD_SECONDS = 60
-PUSH_DEDUPE_SECONDS = 2 * 24 * 3600
 MAX_CORRECTIONS = 3
 
 
@@ -292,17 +290,14 @@ def unsynced_quantities(
 
 
 def on_push(notification: Mapping[str, Any]) -> list[str]:
-    """SKUs a push notification names, once per notification (``Id`` plus content)."""
+    """SKUs a push notification names (the receiver has already dropped repeated ``Id``s; a
+    repeat that gets through only marks the SKUs again)."""
     cfg = config()
     query = notification.get("Query")
     if query and query != cfg.push_query:
         log.info("inventory: ignoring push notification of query %r", query)
         return []
-    skus = sorted(mapping.skus_in_notification(notification, cfg.push_sku_column))
-    marker = prefixed(FLOW, "push", str(notification.get("Id") or ""), content_hash(notification))
-    if not skus or not get_redis().set(marker, "1", nx=True, ex=PUSH_DEDUPE_SECONDS):
-        return []
-    return skus
+    return sorted(mapping.skus_in_notification(notification, cfg.push_sku_column))
 
 
 def schedule(skus: Iterable[str]) -> list[str]:
