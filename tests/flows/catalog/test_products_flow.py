@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 import requests
@@ -179,4 +180,46 @@ def test_variant_price_and_weight_follow_their_stock_item(
     assert variant()["default_price"] is False
     assert variant()["weight"] == 0.35
     assert store.product(tee["id"])["name"] == tee["name"]  # the product keeps its own name
+    assert products.changed_skus() == []
+
+
+def test_store_edit_arrives_by_signed_webhook_and_our_correction_does_not_echo(
+    primed, store, celery_worker
+) -> None:
+    import os
+
+    from sync_workers.sandboxes.common.server import serve_in_thread
+    from sync_workers.settings import load_settings
+    from sync_workers.webhooks import create_app
+
+    secret = "store-module-secret"
+    receiver = serve_in_thread(
+        create_app(load_settings({**os.environ, "WEBHOOK_XCART_SECRET": secret}))
+    )
+    xcart = store.url
+    product = store.products()["AA-0123"]
+    try:
+        store.http.post(f"{xcart}/_sandbox/config", json={"webhooks_enabled": True}, timeout=10)
+        store.http.post(
+            f"{xcart}/_sandbox/webhooks",
+            json={
+                "url": f"{receiver.url}/webhooks/xcart",
+                "events": ["product.updated"],
+                "secret": secret,
+            },
+            timeout=10,
+        ).raise_for_status()
+        store.update(product["id"], {"name": "Renamed by a merchant"})
+
+        wait_for(lambda: store.product(product["id"])["name"] == product["name"], timeout=10)
+        deliveries = lambda: store.http.get(  # noqa: E731
+            f"{xcart}/_sandbox/webhooks/deliveries", timeout=10
+        ).json()
+        wait_for(lambda: len(deliveries()) == 2 and all(d["delivered"] for d in deliveries()))
+        time.sleep(1.0)  # an echo would make a third write now
+    finally:
+        store.http.post(f"{xcart}/_sandbox/config", json={"webhooks_enabled": False}, timeout=10)
+        receiver.stop()
+
+    assert xcart_puts(store) == 2  # the merchant's edit and our correction, nothing more
     assert products.changed_skus() == []
