@@ -91,6 +91,9 @@ def run(
         elapsed = time.monotonic() - started
         loads.append(load())
         sampler.stop()
+        import redis
+
+        memory = redis.Redis.from_url(stack.env["REDIS_URL"]).info("memory")
         stack.stop_workers()
     result: dict[str, Any] = {
         "orders": orders,
@@ -105,6 +108,7 @@ def run(
         "rss_kib_peak": sampler.peaks(),
         "rss_kib_end": sampler.samples[-1][1] if sampler.samples else {},
         "load_samples": loads,
+        "redis_used_memory_peak_mib": round(memory["used_memory_peak"] / 2**20, 1),
     }
     if done >= orders:
         result.update(window_rates(samples, orders, window))

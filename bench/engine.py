@@ -85,6 +85,25 @@ class Driver:
                 return
         raise TimeoutError("the engine did not go quiet")
 
+    def drained(self, *, still: float = 1.5, timeout: float = 600.0) -> None:
+        """Until no message waits in any queue or runs unacknowledged, and the APIs are quiet."""
+        import redis
+
+        from bench.stack import QUEUES
+
+        client = redis.Redis.from_url(self.stack.env["REDIS_URL"])
+        prefix = self.stack.env["REDIS_KEY_PREFIX"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = sum(int(client.llen(prefix + q)) for q in QUEUES.split(","))
+            running = int(client.hlen(prefix + "unacked"))
+            if waiting == 0 and running == 0:
+                self.quiet(still=still, timeout=max(10.0, deadline - time.monotonic()))
+                if not client.hlen(prefix + "unacked"):
+                    return
+            time.sleep(0.25)
+        raise TimeoutError("the queues did not drain")
+
     def calls(self) -> tuple[dict[str, int], dict[str, int]]:
         """(X-Cart, Acumatica) ``by_path`` request counts so far."""
         return (

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.engine import Driver
-from bench.measure import load, summary
+from bench.measure import api_calls, call_pattern, diff, load, summary
 from bench.sandbox import Acumatica
 from bench.stack import WEBHOOK_SECRET, Stack
 
@@ -108,8 +108,6 @@ def stock_push(driver: Driver, skus: list[str], acumatica_url: str) -> dict[str,
                 missed.append(sku)
             time.sleep(0.3)
     driver.quiet(still=2.0)
-    from bench.measure import api_calls, diff
-
     xc = diff(driver.xcart.stats()["requests"]["by_path"], xc_before)
     ac = diff(driver.acumatica.stats()["requests"]["by_path"], ac_before)
     harness_xcart = sum(v for k, v in xc.items() if k.startswith("GET /api/products/"))
@@ -132,6 +130,38 @@ def stock_push(driver: Driver, skus: list[str], acumatica_url: str) -> dict[str,
 def _amount(driver: Driver, product_id: int) -> int:
     answer = driver.store.http.get(f"{driver.store.base_url}/api/products/{product_id}", timeout=30)
     return int(answer.json()["amount"])
+
+
+IDLE_FLOWS = ("orders", "payments", "shipments", "inventory")
+
+
+def idle_polls(driver: Driver, rounds: int = 3) -> dict[str, Any]:
+    """Each flow's poll run alone ``rounds`` times with nothing new; the calls of each round.
+
+    Beat is stopped first; each round waits until the queues are drained and both APIs quiet.
+    The last round is the published figure; every round is in the JSON.
+    """
+    found: dict[str, Any] = {}
+    for flow in IDLE_FLOWS:
+        per_round = []
+        for _ in range(rounds):
+            driver.drained()
+            xcart_before, acu_before = driver.calls()
+            driver.send(f"tasks.{flow}.poll")
+            time.sleep(1.0)
+            driver.drained()
+            xcart_after, acu_after = driver.calls()
+            xc, ac = diff(xcart_after, xcart_before), diff(acu_after, acu_before)
+            per_round.append(
+                {
+                    "xcart": api_calls(xc),
+                    "acumatica": api_calls(ac),
+                    "pattern": dict(call_pattern({**xc, **ac})),
+                }
+            )
+        last = per_round[-1]
+        found[flow] = {"calls": last["xcart"] + last["acumatica"], "rounds": per_round}
+    return found
 
 
 def run(
@@ -178,4 +208,6 @@ def run(
         orders["poll_interval_seconds"] = poll_interval
         orders["orders_settle_seconds"] = 30.0 if orders_settle is None else orders_settle
         stock = stock_push(driver, stock_skus, stack.env["ACUMATICA_BASE_URL"])
-        return {"orders": orders, "stock": stock}
+        stack.stop_beat()
+        idle = idle_polls(driver)
+        return {"orders": orders, "stock": stock, "idle_poll": idle}

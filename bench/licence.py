@@ -51,6 +51,9 @@ def run(*, minutes: float, workers: int = 2, concurrency: int = 4, ramp: float =
         still_queued = orders - driver.ledger.linked("payments")
         stack.stop_workers()
         final = driver.acumatica.stats()
+    from bench.measure import call_pattern, diff
+
+    window_calls = diff(end_stats["requests"]["by_path"], start_stats["requests"]["by_path"])
     achieved = (end_stats["requests"]["total"] - start_stats["requests"]["total"]) / (elapsed / 60)
     return {
         "sandbox": {"requests_per_minute": RPM, "max_sessions": SEATS, "latency_ms": LATENCY_MS},
@@ -60,6 +63,8 @@ def run(*, minutes: float, workers: int = 2, concurrency: int = 4, ramp: float =
         "ramp_seconds": ramp,
         "orders_queued": orders,
         "orders_left_at_end": still_queued,
+        "orders_completed_at_end": orders - still_queued,
+        "calls_in_window": dict(call_pattern(window_calls)),
         "achieved_requests_per_minute": round(achieved, 1),
         "licence_used": round(achieved / RPM, 3),
         "declined_429": final.get("declined_429"),
