@@ -204,3 +204,37 @@ def test_product_added_to_the_store_after_the_index_gets_its_stock(
     erp.adjust([("NEW-LAMP", "RETAIL", 4)])
 
     wait_for(lambda: store.amount(created["id"]) == 4, timeout=10)
+
+
+def test_configured_warehouses_and_safety_stock_shape_the_amount_never_below_zero(
+    erp, store, push_receiver, clean_ledger, celery_worker, tmp_path
+) -> None:
+    import shutil
+
+    from sync_workers.mapping import templates
+
+    folder = tmp_path / "templates"
+    shutil.copytree(templates.BUNDLED_DIR, folder)
+    path = folder / "inventory.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("warehouses: [WHOLESALE, RETAIL]", "warehouses: [RETAIL]")
+    text = text.replace("  default: 0\n  per_sku: {}", "  default: 2\n  per_sku: {AA-0016: 500}")
+    path.write_text(text, encoding="utf-8")
+    templates.use_templates_dir(folder)
+    try:
+        products = store.products()
+        erp.adjust([("AA-0015", "RETAIL", 1), ("AA-0016", "RETAIL", 1)])
+        retail = {
+            sku: sum(
+                r["QtyAvailable"]
+                for r in erp.api.put(
+                    "InventorySummaryInquiry", {"InventoryID": sku}, expand=["Results"]
+                )["Results"]
+                if r["WarehouseID"] == "RETAIL"
+            )
+            for sku in ("AA-0015", "AA-0016")
+        }
+        wait_for(lambda: store.amount(products["AA-0015"]["id"]) == retail["AA-0015"] - 2)
+        wait_for(lambda: store.amount(products["AA-0016"]["id"]) == 0)
+    finally:
+        templates.use_templates_dir(None)
