@@ -23,8 +23,9 @@ from sync_workers.redaction import Secret, redact_url
 
 SANDBOX_XCART_URL = "http://127.0.0.1:8091"
 SANDBOX_ACUMATICA_URL = "http://127.0.0.1:8092"
-#: The sandbox's licence has no per-minute quota by default; a real licence's is far lower.
-SANDBOX_ACUMATICA_REQUESTS_PER_MINUTE = 6000
+#: Request budget against the sandboxes, which have no per-minute quota by default (a real
+#: Acumatica licence's is far lower; a hosted store's is unknown, hence the polite 600).
+SANDBOX_REQUESTS_PER_MINUTE = 6000
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,10 @@ VARIABLES: tuple[Variable, ...] = (
         secret=True,
     ),
     Variable(
-        "XCART_REQUESTS_PER_MINUTE", _int(1), "600", "Fleet-wide cap on X-Cart requests per minute"
+        "XCART_REQUESTS_PER_MINUTE",
+        _int(1),
+        "600",
+        "Fleet-wide cap on X-Cart requests per minute (6000 on the sandbox)",
     ),
     Variable("XCART_MAX_CONCURRENT", _int(1), "8", "Fleet-wide cap on concurrent X-Cart requests"),
     Variable(
@@ -471,11 +475,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     sandbox_acumatica = not data.get("acumatica_base_url")
     if sandbox_xcart:
         data["xcart_base_url"] = SANDBOX_XCART_URL
+        if not env.get("XCART_REQUESTS_PER_MINUTE"):
+            data["xcart_requests_per_minute"] = SANDBOX_REQUESTS_PER_MINUTE
         data["xcart_api_token"] = "sandbox-rw"
     if sandbox_acumatica:
         data["acumatica_base_url"] = SANDBOX_ACUMATICA_URL
         if not env.get("ACUMATICA_REQUESTS_PER_MINUTE"):
-            data["acumatica_requests_per_minute"] = SANDBOX_ACUMATICA_REQUESTS_PER_MINUTE
+            data["acumatica_requests_per_minute"] = SANDBOX_REQUESTS_PER_MINUTE
         data.setdefault("acumatica_username", "admin")
         data.setdefault("acumatica_password", "sandbox")
         data.setdefault("acumatica_tenant", "Company")

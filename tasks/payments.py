@@ -86,7 +86,8 @@ def poll(
     if dry_run:
         return {"plan": [c.as_dict() for c in payments.plan(since, ids, all)]}
     started = []
-    for order_id, txn in payments.unsynced_transactions([str(i) for i in ids] if ids else None):
+    order_ids = [str(i) for i in ids] if ids else None
+    for order_id, txn in payments.unsynced_transactions(order_ids, full=all):
         with trace():
             start(txn, order_id=order_id, verify=True)
         started.append(str(txn["id"]))

@@ -59,6 +59,7 @@ os.environ.update(
         "ACUMATICA_REQUESTS_PER_MINUTE": "100000",
         "ACUMATICA_MAX_CONCURRENT": "8",
         "ACUMATICA_READ_TIMEOUT": "10",
+        "XCART_REQUESTS_PER_MINUTE": "100000",
         "XCART_READ_TIMEOUT": "10",
     }
 )

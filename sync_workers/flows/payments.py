@@ -20,6 +20,7 @@ from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.connectors.cursor import PollCursor
 from sync_workers.connectors.dates import parse_optional
+from sync_workers.connectors.errors import NotFound
 from sync_workers.errors import DependencyNotReady, PermanentError
 from sync_workers.flows.base import Drift, PlannedChange
 from sync_workers.ledger import (
@@ -245,31 +246,63 @@ def changed_acumatica_payments() -> Iterator[tuple[str, str]]:
     cursor.commit()
 
 
-def unsynced_transactions(order_ids: list[str] | None = None) -> Iterator[tuple[str, dict]]:
-    """(order id, transaction) of synced orders whose payments are not in the ledger yet."""
+#: Noted on an order's ledger row when all its transactions were found synced: the order's
+#: content hash at that moment. The poll reads an order's transactions again only when its hash
+#: moved since (the orders flow updates it on every store-side change).
+PAYMENTS_CHECKED = "payments_checked_hash"
+
+
+def unsynced_transactions(
+    order_ids: list[str] | None = None, *, full: bool = False, note_checked: bool = True
+) -> Iterator[tuple[str, dict]]:
+    """(order id, transaction) of synced orders whose payments are not all in the ledger yet.
+
+    An idle poll reads nothing from X-Cart: only orders changed since their payments were last
+    found complete are read (listed ``order_ids`` always are, and every order with ``full``, as
+    reconcile does). An order gone from the store is logged and skipped; it never stops the poll
+    for the others. ``note_checked=False`` writes nothing (dry runs).
+    """
     with session_scope() as session:
-        query = session.query(SyncRecord.source_id).filter(
+        query = session.query(
+            SyncRecord.source_id, SyncRecord.content_hash, SyncRecord.data
+        ).filter(
             SyncRecord.flow == ORDERS,
             SyncRecord.direction == DIRECTION,
             SyncRecord.target_key.is_not(None),
         )
         if order_ids:
             query = query.filter(SyncRecord.source_id.in_([str(i) for i in order_ids]))
-        synced = [row[0] for row in query]
+        candidates = [
+            (source_id, order_hash)
+            for source_id, order_hash, data in query
+            if full or order_ids or (data or {}).get(PAYMENTS_CHECKED, object()) != order_hash
+        ]
     xcart = clients.xcart()
-    for order_id in synced:
-        for txn in xcart.payment_transactions(int(order_id)):
-            with session_scope() as session:
+    for order_id, order_hash in candidates:
+        try:
+            transactions = xcart.payment_transactions(int(order_id))
+        except NotFound:
+            log.warning("payments: order %s is gone from the store; not checked again", order_id)
+            transactions = []
+        pending = []
+        with session_scope() as session:
+            for txn in transactions:
                 record = find_by_source(session, FLOW, DIRECTION, str(txn["id"]))
-                done = record is not None and record.target_key
-            if not done:
-                yield order_id, txn
+                if record is None or not record.target_key:
+                    pending.append(txn)
+            if not pending and note_checked:
+                order = find_by_source(session, ORDERS, DIRECTION, order_id)
+                if order is not None and order.content_hash == order_hash:
+                    order.data = {**(order.data or {}), PAYMENTS_CHECKED: order_hash}
+        for txn in pending:
+            yield order_id, txn
 
 
 def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:
     """Transactions of synced orders that would become payments (reads only)."""
     planned = []
-    for order_id, txn in unsynced_transactions([str(i) for i in ids] if ids else None):
+    order_ids = [str(i) for i in ids] if ids else None
+    for order_id, txn in unsynced_transactions(order_ids, full=all, note_checked=False):
         planned.append(
             PlannedChange(FLOW, DIRECTION, str(txn["id"]), "create", reason=f"order {order_id}")
         )
@@ -285,7 +318,7 @@ def drift(since: Any = None) -> list[Drift]:
     tmpl = template()
     found: list[Drift] = []
     xcart = clients.xcart()
-    for order_id, txn in unsynced_transactions():
+    for order_id, txn in unsynced_transactions(full=True, note_checked=False):
         code = (xcart.get_order(int(order_id)).get("payment_status") or {}).get("code")
         try:
             action = payment_map.action(txn, code, tmpl)

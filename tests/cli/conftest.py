@@ -48,18 +48,3 @@ def queued(redis_client, queue: str) -> list[dict]:
             {"task": message["headers"]["task"], "kwargs": kwargs, "headers": message["headers"]}
         )
     return out
-
-
-@pytest.fixture
-def local_store_rate(monkeypatch: pytest.MonkeyPatch):
-    """The local X-Cart sandbox takes far more than a hosted store's 600 requests a minute
-    (a full inventory reconcile reads every product)."""
-    from sync_workers import clients
-
-    monkeypatch.setenv("XCART_REQUESTS_PER_MINUTE", "100000")
-    get_settings.cache_clear()
-    clients.close_all()
-    yield
-    monkeypatch.delenv("XCART_REQUESTS_PER_MINUTE")
-    get_settings.cache_clear()
-    clients.close_all()

@@ -68,7 +68,7 @@ def _product(sku: str) -> dict:
 
 
 def test_stock_planted_wrong_in_xcart_is_found_and_repaired(
-    cli, sandboxes, clean_ledger, local_store_rate, celery_worker
+    cli, sandboxes, clean_ledger, celery_worker
 ) -> None:
     from sync_workers import clients
     from tasks import inventory as _inventory  # noqa: F401

@@ -122,7 +122,7 @@ def test_resync_of_a_flow_without_tasks_enqueues_nothing(cli, redis_client, monk
 
 
 def test_dry_run_prints_field_differences_and_writes_nothing(
-    cli, sandboxes, clean_ledger, local_store_rate, redis_client
+    cli, sandboxes, clean_ledger, redis_client
 ) -> None:
     from sync_workers import clients
     from tests.cli.test_reconcile import _product

@@ -16,40 +16,14 @@ def fast_templates(tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("templates")
     for path in templates.BUNDLED_DIR.glob("*.yaml"):
         shutil.copy(path, directory / path.name)
-    orders = directory / "orders.yaml"
-    data = yaml.safe_load(orders.read_text(encoding="utf-8"))
-    data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
-    orders.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    shipments = directory / "shipments.yaml"
-    data = yaml.safe_load(shipments.read_text(encoding="utf-8"))
-    data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
-    shipments.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    payments = directory / "payments.yaml"
-    data = yaml.safe_load(payments.read_text(encoding="utf-8"))
-    data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
-    payments.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    customers = directory / "customers.yaml"
-    data = yaml.safe_load(customers.read_text(encoding="utf-8"))
-    data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
-    customers.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    for flow in ("orders", "shipments", "payments", "customers"):
+        path = directory / f"{flow}.yaml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["poll"] = {"overlap_seconds": 300, "settle_seconds": 0}
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     templates.use_templates_dir(directory)
     yield directory
     templates.use_templates_dir(None)
-
-
-@pytest.fixture(autouse=True)
-def local_store_rate(monkeypatch: pytest.MonkeyPatch):
-    """The local X-Cart sandbox takes far more than a hosted store's 600 requests a minute."""
-    from sync_workers import clients
-    from sync_workers.settings import get_settings
-
-    monkeypatch.setenv("XCART_REQUESTS_PER_MINUTE", "100000")
-    get_settings.cache_clear()
-    clients.close_all()
-    yield
-    monkeypatch.delenv("XCART_REQUESTS_PER_MINUTE")
-    get_settings.cache_clear()
-    clients.close_all()
 
 
 @pytest.fixture

@@ -1,0 +1,46 @@
+"""The payments poll: the safety net for transactions the order chain did not turn into payments."""
+
+from __future__ import annotations
+
+from sync_workers.flows import payments as payments_flow
+from sync_workers.ledger import claim_record, mark_synced, session_scope
+from tasks import orders as order_tasks
+from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
+from tests.flows.order_to_cash.helpers import address, checkout, linked, sandbox, wait_for
+
+
+def transaction_reads(xcart: str) -> int:
+    by_path = sandbox(xcart, "stats")["requests"]["by_path"]
+    return sum(n for path, n in by_path.items() if path.endswith("/payment_transactions"))
+
+
+def test_idle_payments_poll_reads_no_order_and_an_order_gone_from_the_store_stops_nothing(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    order = checkout(
+        xcart,
+        {
+            "email": "idle@example.com",
+            "items": [{"sku": "AA-0005", "amount": 1}],
+            "billing_address": address("Ida", "Le'Poll", "NY"),
+            "payment_method": "Credit Card",
+        },
+    )
+    order_tasks.start(order["id"])
+    wait_for(lambda: linked("payments"))
+    with session_scope() as session:  # an order synced once, since removed from the store
+        gone = claim_record(session, "orders", "xcart_to_acumatica", "999999")
+        mark_synced(session, gone, target_key="SO/GONE1", content_hash="h-gone")
+
+    sandbox(xcart, "stats/reset", {})
+    assert list(payments_flow.unsynced_transactions()) == []
+    assert transaction_reads(xcart) == 2  # each order read once: the live one and the gone one
+
+    sandbox(xcart, "stats/reset", {})
+    assert list(payments_flow.unsynced_transactions()) == []
+    assert list(payments_flow.unsynced_transactions()) == []
+    assert transaction_reads(xcart) == 0  # both orders are known to be done: nothing is read
+
+    listed = list(payments_flow.unsynced_transactions([str(order["id"])]))
+    assert listed == []  # a listed order is always read, and its payment is already linked
