@@ -205,8 +205,8 @@ def new_stock_item(sku: str, store_record: Mapping[str, Any], cfg: ProductsConfi
 
 
 def new_store_product(sku: str, item: Mapping[str, Any], cfg: ProductsConfig) -> dict:
-    """A disabled X-Cart product for a stock item that exists only in Acumatica."""
+    """An X-Cart product for a stock item that exists only in Acumatica (enabled as its status
+    says; X-Cart requires a name, so the SKU stands in for a missing description)."""
     product: dict[str, Any] = {"sku": sku, "name": item.get("Description") or sku}
-    product.update({k: v for k, v in erp_view(item, cfg).items() if k != "enabled"})
-    product["enabled"] = False
+    product.update(erp_view(item, cfg))
     return product

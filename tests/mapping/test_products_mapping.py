@@ -91,8 +91,8 @@ def test_new_stock_item_takes_every_mapped_field_from_the_store() -> None:
     assert item["ItemClass"] == "STOCKITEM"
 
 
-def test_new_store_product_starts_disabled() -> None:
-    product = m.new_store_product("AA-0001", ITEM, CFG)
+def test_new_store_product_takes_erp_values_and_status() -> None:
+    product = m.new_store_product("AA-0001", {**ITEM, "ItemStatus": "Inactive"}, CFG)
     assert product == {
         "sku": "AA-0001",
         "name": "Classic Mug #1",

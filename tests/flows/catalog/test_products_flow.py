@@ -223,3 +223,23 @@ def test_store_edit_arrives_by_signed_webhook_and_our_correction_does_not_echo(
 
     assert xcart_puts(store) == 2  # the merchant's edit and our correction, nothing more
     assert products.changed_skus() == []
+
+
+def test_new_stock_item_creates_a_store_product_only_when_configured(
+    template, primed, erp, store, celery_worker
+) -> None:
+    erp.api.put(
+        "StockItem",
+        {"InventoryID": "ERP-ONLY-1", "Description": "Warehouse-only widget", "DefaultPrice": 7.25},
+    )
+    assert products.changed_skus() == []
+    assert "ERP-ONLY-1" not in store.products()
+
+    template("create_store_products: false", "create_store_products: true")
+    tasks.products.poll.delay(ids=["ERP-ONLY-1"])
+    created = wait_for(lambda: store.products().get("ERP-ONLY-1"))
+    assert created["name"] == "Warehouse-only widget"
+    assert created["price"] == 7.25
+    assert created["enabled"] is True  # ItemStatus Active
+    wait_for(lambda: products.remembered().get("ERP-ONLY-1"))
+    assert products.changed_skus() == []
