@@ -49,5 +49,6 @@ def poll(
         moment = parse_datetime(since) if since else None
         return {"plan": [c.as_dict() for c in inventory.plan(moment, ids, all)]}
     changed = inventory.changed_skus(ids, all=all or since is not None)
-    # The poll has just read both sides: no reason to wait for more changes to coalesce.
-    return {"changed": changed, "scheduled": _schedule(changed, delay=0)}
+    # The poll has just read both sides: the first SKUs are written at once, the rest by flushes.
+    left = inventory.push_now(changed)
+    return {"changed": changed, "scheduled": _schedule(left, delay=0)}

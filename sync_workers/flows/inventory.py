@@ -44,6 +44,8 @@ ORDERS_OVERLAP_SECONDS = 2.0
 ORDERS_FULL_READ_SECONDS = 600.0
 INDEX_MIN_REBUILD_SECONDS = 60
 MAX_CORRECTIONS = 3
+#: A poll writes this many changed SKUs itself before handing the rest to flush tasks.
+POLL_INLINE_FLUSHES = 25
 
 
 def config() -> InventoryConfig:
@@ -359,6 +361,21 @@ def push_stock(sku: str) -> dict[str, Any]:
         "erp_available": available,
         "unsynced": unsynced,
     }
+
+
+def push_now(skus: Iterable[str], limit: int = POLL_INLINE_FLUSHES) -> list[str]:
+    """Flush up to ``limit`` SKUs in this process (the poll has just found them); returns the
+    SKUs left for flush tasks (beyond the limit, or busy elsewhere)."""
+    left: list[str] = []
+    for n, sku in enumerate(skus):
+        if n >= limit:
+            left.append(sku)
+            continue
+        try:
+            push_stock(sku)
+        except TransientError:
+            left.append(sku)
+    return left
 
 
 def _record(sku: str, target: StoreTarget, amount: int, available: float, unsynced: int) -> None:
