@@ -39,11 +39,11 @@ def poll(
     all: bool = False,
     dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Safety net: SKUs whose expected amount moved since the last push get a flush.
+    """Safety net: every store SKU whose X-Cart amount differs from the expected one is written.
 
     ``ids`` limits the check to those SKUs and ``all`` flushes every SKU (resync); ``since`` is
-    accepted for the common resync interface, but availability has no modification date, so
-    every SKU is compared. ``dry_run`` returns the plan without writing.
+    accepted for the common resync interface, but availability has no modification date, so it
+    flushes every SKU too. ``dry_run`` returns the plan without writing.
     """
     if dry_run:
         moment = parse_datetime(since) if since else None
