@@ -177,18 +177,3 @@ def push_receiver(sandboxes, redis_client):
 def products_push_receiver(sandboxes, redis_client):
     """Stock-item edits (``StockItems`` rows) pushed to the products flow."""
     yield from _receiver(sandboxes, "products", "StockItems")
-
-
-@pytest.fixture(autouse=True)
-def store_rate_for_load(monkeypatch):
-    """Bursts here write hundreds of SKUs in seconds: lift the default X-Cart budget (600/min),
-    as the suite already does for Acumatica."""
-    from sync_workers import clients
-
-    monkeypatch.setenv("XCART_REQUESTS_PER_MINUTE", "100000")
-    get_settings.cache_clear()
-    clients.close_all()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
-    clients.close_all()
