@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 from limits import RateLimitItemPerSecond
@@ -184,3 +185,19 @@ class SharedLimits:
         """Live concurrency leases (for metrics and tests)."""
         now_ms = int(time.time() * 1000)
         return int(self._redis.zcount(self._slots_key, now_ms, "+inf"))
+
+
+def limits_for(client: redis.Redis, name: str, config: Any, *, prefix: str) -> SharedLimits:
+    """The shared limits of one remote system from its connector config (``requests_per_minute``,
+    ``rate_window_seconds``, ``max_concurrent``, timeouts, ``max_wait_seconds``). Always built,
+    even without caps, so a 429 pauses the whole fleet."""
+    return SharedLimits(
+        client,
+        name,
+        requests_per_window=config.requests_per_minute,
+        window_seconds=config.rate_window_seconds,
+        max_concurrent=config.max_concurrent,
+        lease_seconds=config.connect_timeout + config.read_timeout + 5.0,
+        max_wait=config.max_wait_seconds,
+        prefix=prefix,
+    )

@@ -23,7 +23,7 @@ from sync_workers.connectors.acumatica.wrapping import unwrap, wrap
 from sync_workers.connectors.config import AcumaticaConfig
 from sync_workers.connectors.errors import ACUMATICA, NotFound, SessionExpired
 from sync_workers.connectors.http import Transport, query_string, read_json
-from sync_workers.connectors.limits import SharedLimits
+from sync_workers.connectors.limits import limits_for
 from sync_workers.errors import TransientError
 
 PutMode = Literal["upsert", "insert", "update"]
@@ -61,15 +61,10 @@ class AcumaticaClient:
         register_atexit: bool = True,
     ) -> None:
         self.config = config
-        # Always shared, so a 429 pauses the whole fleet even without configured caps.
-        limits = SharedLimits(
+        limits = limits_for(
             client,
             f"acumatica:{config.base_url.rstrip('/')}:{config.tenant or ''}",
-            requests_per_window=config.requests_per_minute,
-            window_seconds=config.rate_window_seconds,
-            max_concurrent=config.max_concurrent,
-            lease_seconds=config.connect_timeout + config.read_timeout + 5.0,
-            max_wait=config.max_wait_seconds,
+            config,
             prefix=prefix,
         )
         self.transport = Transport(

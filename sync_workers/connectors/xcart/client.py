@@ -21,7 +21,7 @@ from sync_workers.connectors.dates import parse_datetime, parse_optional, to_utc
 from sync_workers.connectors.errors import XCART, NotSupported
 from sync_workers.connectors.hashing import DEFAULT_VOLATILE_KEYS, content_hash
 from sync_workers.connectors.http import Transport, read_json
-from sync_workers.connectors.limits import SharedLimits
+from sync_workers.connectors.limits import limits_for
 from sync_workers.connectors.xcart.states import StateTable
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,7 @@ class XCartClient:
         self._base = base
         self._feature_key = f"{prefix}xcart:{base}:last_renew_filter"
         self._last_renew_filter: bool | None = None
-        # Always shared, so a 429 pauses the whole fleet even without configured caps.
-        limits = SharedLimits(
-            client,
-            f"xcart:{base}",
-            requests_per_window=config.requests_per_minute,
-            window_seconds=config.rate_window_seconds,
-            max_concurrent=config.max_concurrent,
-            lease_seconds=config.connect_timeout + config.read_timeout + 5.0,
-            max_wait=config.max_wait_seconds,
-            prefix=prefix,
-        )
+        limits = limits_for(client, f"xcart:{base}", config, prefix=prefix)
         self.transport = Transport(
             XCART,
             connect_timeout=config.connect_timeout,
