@@ -164,10 +164,14 @@ def main() -> int:
             print(f"  {service.name:<10} {service.where}")
         print(flush=True)
         while not stopping:
-            dead = [s for s in services if s.proc and s.proc.poll() is not None]
+            dead = [
+                (s.name, s.proc.returncode)
+                for s in services
+                if s.proc and s.proc.poll() is not None
+            ]
             if dead:
                 print(
-                    f"sync_workers: {dead[0].name} exited with code {dead[0].proc.returncode};"
+                    f"sync_workers: {dead[0][0]} exited with code {dead[0][1]};"
                     " stopping everything",
                     file=sys.stderr,
                     flush=True,

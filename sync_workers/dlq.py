@@ -152,6 +152,8 @@ class DeadLetterQueue:
             if len(matches) != 1:
                 raise EntryNotFound(entry_id)
             raw = self.redis.hget(self._key("entries"), matches[0])
+            if raw is None:  # purged between the two reads
+                raise EntryNotFound(entry_id)
         return DeadLetter.from_json(raw)
 
     def iter_entries(

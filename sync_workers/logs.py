@@ -46,7 +46,8 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        trace = f" [{record.trace_id[:8]}]" if getattr(record, "trace_id", None) else ""
+        trace_id = getattr(record, "trace_id", None)
+        trace = f" [{trace_id[:8]}]" if trace_id else ""
         base = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}{trace}: "
         text = base + record.getMessage()
         if record.exc_info:

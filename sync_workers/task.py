@@ -57,7 +57,7 @@ class SyncTask(Task):
     record_arg: str | int = "record_id"
 
     @property
-    def default_retry_delay(self) -> float:  # type: ignore[override]
+    def default_retry_delay(self) -> float:
         """Delay of the retry Celery sends itself when the worker process was lost."""
         return float(get_settings().retry_backoff_base)
 

@@ -126,5 +126,7 @@ def test_env_example_and_readme_list_every_variable() -> None:
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
     for var in VARIABLES:
-        assert re.search(rf"^#?\s*{var.name}=", example, re.M), f"{var.name} missing in .env.example"
+        assert re.search(rf"^#?\s*{var.name}=", example, re.M), (
+            f"{var.name} missing in .env.example"
+        )
         assert f"`{var.name}`" in readme, f"{var.name} missing in the README's configuration table"

@@ -18,10 +18,10 @@ from sync_workers.ledger import (
     find_by_target,
     make_engine,
     mark_synced,
+    migrate,
     record_attempt,
     session_scope,
 )
-from sync_workers.ledger import migrate
 
 FLOW, DIRECTION = "orders", "xcart_to_acumatica"
 
@@ -68,9 +68,10 @@ def test_one_target_key_cannot_be_linked_to_two_source_records(engine) -> None:
     with session_scope(engine) as s:
         a = claim_record(s, FLOW, DIRECTION, "A")
         mark_synced(s, a, target_key="SO/SO000001", content_hash="h1")
-    with pytest.raises(PermanentError, match="already linked to source 'A'"), session_scope(
-        engine
-    ) as s:
+    with (
+        pytest.raises(PermanentError, match="already linked to source 'A'"),
+        session_scope(engine) as s,
+    ):
         b = claim_record(s, FLOW, DIRECTION, "B")
         mark_synced(s, b, target_key="SO/SO000001")
     with session_scope(engine) as s:
