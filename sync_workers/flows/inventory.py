@@ -17,7 +17,6 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +26,14 @@ from sync_workers import clients
 from sync_workers.errors import TransientError
 from sync_workers.flows.base import Drift, FieldChange, PlannedChange
 from sync_workers.flows.coalesce import Coalescer
+from sync_workers.flows.store_catalog import (
+    StoreTarget,
+    find_target,
+    scan_store,
+    store_amount_of,
+    store_index,
+    write_store_amount,
+)
 from sync_workers.ledger import SyncRecord, claim_record, mark_synced, session_scope
 from sync_workers.ledger.models import Status
 from sync_workers.locks import record_lock
@@ -42,7 +49,6 @@ ORDERS_FLOW = "orders"
 #: Whole-second X-Cart timestamps: re-read this far behind the last read.
 ORDERS_OVERLAP_SECONDS = 2.0
 ORDERS_FULL_READ_SECONDS = 600.0
-INDEX_MIN_REBUILD_SECONDS = 60
 MAX_CORRECTIONS = 3
 #: A poll writes this many changed SKUs itself before handing the rest to flush tasks.
 POLL_INLINE_FLUSHES = 25
@@ -54,122 +60,6 @@ def config() -> InventoryConfig:
 
 def coalescer(cfg: InventoryConfig | None = None) -> Coalescer:
     return Coalescer(FLOW, (cfg or config()).coalesce_window)
-
-
-# -- the store side: SKU -> product or variant ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoreTarget:
-    sku: str
-    product_id: int
-    variant_id: int | None = None
-    traceable: bool = True
-    amount: int | None = None  # as seen when the index was built (plan/drift only)
-
-    @property
-    def key(self) -> str:
-        if self.variant_id is None:
-            return f"product:{self.product_id}"
-        return f"variant:{self.product_id}:{self.variant_id}"
-
-
-def scan_store() -> dict[str, StoreTarget]:
-    """Every product and variant of the store by SKU, with its current amount."""
-    xcart = clients.xcart()
-    found: dict[str, StoreTarget] = {}
-    for product in xcart.iter_products():
-        pid = int(product["id"])
-        traceable = bool(product.get("inventory_traceable", True))
-        if product.get("sku"):
-            found[sku_key(product["sku"])] = StoreTarget(
-                sku_key(product["sku"]), pid, None, traceable, int(product.get("amount") or 0)
-            )
-        for variant in xcart.iter_variants(pid):
-            if variant.get("sku"):
-                found[sku_key(variant["sku"])] = StoreTarget(
-                    sku_key(variant["sku"]),
-                    pid,
-                    int(variant["id"]),
-                    traceable,
-                    int(variant.get("amount") or 0),
-                )
-    return found
-
-
-def store_index(*, refresh: bool = False) -> dict[str, StoreTarget]:
-    """The SKU index, from Redis while younger than ``store_index_seconds``."""
-    redis = get_redis()
-    key, stamp = prefixed(FLOW, "index"), prefixed(FLOW, "index", "at")
-    built = float(redis.get(stamp) or 0)
-    if not refresh and time.time() - built < config().store_index_seconds:
-        raw = redis.hgetall(key)
-        if raw:
-            return {sku: StoreTarget(sku, *json.loads(v)) for sku, v in raw.items()}
-    found = scan_store()
-    pipe = redis.pipeline()
-    pipe.delete(key)
-    if found:
-        pipe.hset(
-            key,
-            mapping={
-                s: json.dumps([t.product_id, t.variant_id, t.traceable]) for s, t in found.items()
-            },
-        )
-    pipe.set(stamp, str(time.time()))
-    pipe.execute()
-    return found
-
-
-def find_target(sku: str) -> StoreTarget | None:
-    """The store record of ``sku``.
-
-    An unknown SKU re-reads the product pages (cheap: a hundred products per request) at most
-    once a minute and adds new products to the index; new variants wait for the next full
-    rebuild, which costs one request per product.
-    """
-    redis = get_redis()
-    fresh = time.time() - float(redis.get(prefixed(FLOW, "index", "at")) or 0)
-    raw = redis.hget(prefixed(FLOW, "index"), sku) if fresh < config().store_index_seconds else None
-    if raw is not None:
-        return StoreTarget(sku, *json.loads(raw))
-    target = store_index().get(sku)
-    if target is None and redis.set(
-        prefixed(FLOW, "index", "miss"), "1", nx=True, ex=INDEX_MIN_REBUILD_SECONDS
-    ):
-        added = {
-            sku_key(p["sku"]): StoreTarget(
-                sku_key(p["sku"]), int(p["id"]), None, bool(p.get("inventory_traceable", True))
-            )
-            for p in clients.xcart().iter_products()
-            if p.get("sku")
-        }
-        known = set(redis.hkeys(prefixed(FLOW, "index")))
-        new = {s: t for s, t in added.items() if s not in known}
-        if new:
-            redis.hset(
-                prefixed(FLOW, "index"),
-                mapping={s: json.dumps([t.product_id, None, t.traceable]) for s, t in new.items()},
-            )
-        target = new.get(sku)
-    return target
-
-
-def store_amount_of(target: StoreTarget) -> int:
-    xcart = clients.xcart()
-    if target.variant_id is None:
-        record = xcart.get_product(target.product_id)
-    else:
-        record = xcart.get(f"/api/products/{target.product_id}/variants/{target.variant_id}")
-    return int(record.get("amount") or 0)
-
-
-def write_store_amount(target: StoreTarget, amount: int) -> None:
-    xcart = clients.xcart()
-    if target.variant_id is None:
-        xcart.set_product_stock(target.product_id, amount)
-    else:
-        xcart.set_variant_stock(target.product_id, target.variant_id, amount)
 
 
 # -- the ERP side ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from sync_workers.connectors.acumatica.filters import F
 from sync_workers.connectors.cursor import PollCursor
 from sync_workers.connectors.dates import parse_datetime
 from sync_workers.flows.base import Drift, FieldChange, PlannedChange
-from sync_workers.flows.inventory import StoreTarget, find_target, scan_store, store_index
+from sync_workers.flows.store_catalog import StoreTarget, find_target, scan_store, store_index
 from sync_workers.ledger import (
     CursorStore,
     Status,
