@@ -107,6 +107,11 @@ def run(
         "rss_kib_start": rss_start,
         "rss_kib_peak": sampler.peaks(),
         "rss_kib_end": sampler.samples[-1][1] if sampler.samples else {},
+        "rss_kib_every_minute": [
+            {"second": round(moment - started), **snap}
+            for n, (moment, snap) in enumerate(sampler.samples)
+            if n % 60 == 0
+        ],
         "load_samples": loads,
         "redis_used_memory_peak_mib": round(memory["used_memory_peak"] / 2**20, 1),
     }
