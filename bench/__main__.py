@@ -41,6 +41,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="latency: the orders poll's settle seconds (default: the bundled template's 30)",
     )
+    parser.add_argument("--keep", action="store_true", help="licence: keep its temp dir and logs")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     return parser.parse_args(argv)
@@ -66,7 +67,7 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
     if part == "licence":
         from bench import licence
 
-        return licence.run(minutes=args.licence_minutes)
+        return licence.run(minutes=args.licence_minutes, keep=args.keep)
     if part == "latency":
         from bench import latency
 

@@ -8,6 +8,7 @@ import time
 
 from bench.engine import Driver
 from bench.measure import load
+from bench.sandbox import Acumatica
 from bench.stack import Stack
 
 RPM = 120
@@ -15,14 +16,21 @@ SEATS = 2
 LATENCY_MS = 200
 
 
-def run(*, minutes: float, workers: int = 2, concurrency: int = 4, ramp: float = 10.0) -> dict:
+def run(
+    *,
+    minutes: float,
+    workers: int = 2,
+    concurrency: int = 4,
+    ramp: float = 10.0,
+    keep: bool = False,
+) -> dict:
     env = {
         "ACUMATICA_MAX_SESSIONS": str(SEATS),
         "ACUMATICA_REQUESTS_PER_MINUTE": str(RPM),
         "ACUMATICA_MAX_CONCURRENT": str(workers * concurrency),
         "ACUMATICA_READ_TIMEOUT": "120",
     }
-    with Stack(name="bench-licence", extra_env=env) as stack:
+    with Stack(name="bench-licence", extra_env=env, keep=keep) as stack:
         stack.start_redis()
         stack.start_sandboxes()
         stack.migrate()
@@ -51,6 +59,8 @@ def run(*, minutes: float, workers: int = 2, concurrency: int = 4, ramp: float =
         still_queued = orders - driver.ledger.linked("payments")
         stack.stop_workers()
         final = driver.acumatica.stats()
+        with Acumatica(stack.env["ACUMATICA_BASE_URL"]) as erp:
+            numbers = [r.get("CustomerOrder") for r in erp.list("SalesOrder", "CustomerOrder")]
     from bench.measure import call_pattern, diff
 
     window_calls = diff(end_stats["requests"]["by_path"], start_stats["requests"]["by_path"])
@@ -65,6 +75,8 @@ def run(*, minutes: float, workers: int = 2, concurrency: int = 4, ramp: float =
         "orders_left_at_end": still_queued,
         "orders_completed_at_end": orders - still_queued,
         "calls_in_window": dict(call_pattern(window_calls)),
+        "sales_orders": len(numbers),
+        "orders_with_more_than_one_sales_order": len(numbers) - len(set(numbers)),
         "achieved_requests_per_minute": round(achieved, 1),
         "licence_used": round(achieved / RPM, 3),
         "declined_429": final.get("declined_429"),
