@@ -192,10 +192,15 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "BROKER_VISIBILITY_TIMEOUT",
         _int(60),
-        "7200",
-        "Seconds before an unacknowledged message is redelivered; must exceed every delay",
+        "1800",
+        "Seconds before an unacknowledged message is redelivered (also how long the tasks of a killed worker wait); must exceed every delay",
     ),
-    Variable("LOCK_TIMEOUT", _int(1), "600", "Seconds a per-record lock lives if its holder dies"),
+    Variable(
+        "LOCK_TIMEOUT",
+        _int(1),
+        "330",
+        "Seconds a per-record lock lives if its holder dies; above TASK_TIME_LIMIT, well below the retry budget",
+    ),
     Variable(
         "MAPPING_TEMPLATES_DIR",
         fields.String(),
@@ -366,6 +371,11 @@ class _EnvSchema(Schema):
         soft, hard = data.get("task_soft_time_limit"), data.get("task_time_limit")
         if soft is not None and hard is not None and soft >= hard:
             errors["task_soft_time_limit"] = [f"must be below TASK_TIME_LIMIT ({hard})"]
+        lock = data.get("lock_timeout")
+        if lock is not None and hard is not None and lock <= hard:
+            errors["lock_timeout"] = [
+                f"must exceed TASK_TIME_LIMIT ({hard}), or a lock can expire under a running task"
+            ]
         vis = data.get("broker_visibility_timeout")
         longest = max(data.get("retry_backoff_max") or 0, hard or 0)
         if vis is not None and vis <= longest * 1.5:

@@ -353,7 +353,7 @@ def poll_settings() -> tuple[timedelta, timedelta]:
     poll = template().get("poll") or {}
     return (
         timedelta(seconds=float(poll.get("overlap_seconds", 300))),
-        timedelta(seconds=float(poll.get("settle_seconds", 30))),
+        timedelta(seconds=float(poll.get("settle_seconds", 2))),
     )
 
 

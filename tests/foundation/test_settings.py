@@ -55,6 +55,13 @@ def test_visibility_timeout_shorter_than_the_longest_delay_is_refused() -> None:
     assert line.startswith("BROKER_VISIBILITY_TIMEOUT: must exceed 1.5 x the longest delay")
 
 
+def test_a_lock_that_could_expire_under_a_running_task_is_refused() -> None:
+    [line] = problems(
+        {"LOCK_TIMEOUT": "300", "TASK_TIME_LIMIT": "300", "TASK_SOFT_TIME_LIMIT": "240"}
+    )
+    assert line.startswith("LOCK_TIMEOUT: must exceed TASK_TIME_LIMIT (300)")
+
+
 def test_real_acumatica_needs_credentials_and_oauth_needs_a_client() -> None:
     lines = problems({"ACUMATICA_BASE_URL": "https://erp.example", "ACUMATICA_USERNAME": "api"})
     assert lines == ["ACUMATICA_PASSWORD: required when ACUMATICA_BASE_URL is set"]
