@@ -202,6 +202,13 @@ VARIABLES: tuple[Variable, ...] = (
         "Seconds a per-record lock lives if its holder dies; above TASK_TIME_LIMIT, well below the retry budget",
     ),
     Variable(
+        "STALL_SECONDS",
+        _int(60),
+        "2400",
+        "A record with no progress for this long is restarted by its flow's poll (its message was "
+        "lost); must exceed BROKER_VISIBILITY_TIMEOUT + RETRY_BACKOFF_MAX",
+    ),
+    Variable(
         "MAPPING_TEMPLATES_DIR",
         fields.String(),
         None,
@@ -377,6 +384,16 @@ class _EnvSchema(Schema):
                 f"must exceed TASK_TIME_LIMIT ({hard}), or a lock can expire under a running task"
             ]
         vis = data.get("broker_visibility_timeout")
+        stall = data.get("stall_seconds")
+        if (
+            stall is not None
+            and vis is not None
+            and stall <= vis + (data.get("retry_backoff_max") or 0)
+        ):
+            errors["stall_seconds"] = [
+                "must exceed BROKER_VISIBILITY_TIMEOUT + RETRY_BACKOFF_MAX, or records waiting "
+                "for redelivery are restarted twice"
+            ]
         longest = max(data.get("retry_backoff_max") or 0, hard or 0)
         if vis is not None and vis <= longest * 1.5:
             errors["broker_visibility_timeout"] = [

@@ -86,7 +86,9 @@ def poll(
     """Start one chain per changed order (cursor), or per ``ids`` / since ``since`` / ``all``.
 
     The resync forms look every order up in Acumatica before creating it (one more call each),
-    so they also repair a lost or restored ledger without duplicating anything.
+    so they also repair a lost or restored ledger without duplicating anything. Each poll also
+    restarts orders whose chain made no progress for ``STALL_SECONDS`` (a message lost in a
+    broker crash): every order handed out has a ledger row before its message is published.
     """
     if dry_run:
         return {"plan": [c.as_dict() for c in orders.plan(since, ids, all)]}
@@ -95,9 +97,13 @@ def poll(
     else:
         found = [(str(o["id"]), o) for o in orders.changed_orders(since=since, all=all)]
     resync = bool(ids or since or all)
+    orders.note_handed_out(order_id for order_id, _ in found)
     for order_id, order in found:
         start(order_id, order, verify=resync)
-    return {"started": [order_id for order_id, _ in found]}
+    restarted = [] if ids else orders.stalled()
+    for order_id in restarted:  # a lost chain: look in Acumatica first, the PUT may have landed
+        start(order_id, None, verify=True)
+    return {"started": [order_id for order_id, _ in found], "restarted": restarted}
 
 
 @app.task(name="tasks.orders.realtime_on_webhook", flow="orders", record_arg="data")

@@ -21,6 +21,7 @@ def start(
 ) -> str:
     """Start one transaction's chain (in the caller's trace, so an order and its payments share
     one); returns the first task's id."""
+    payments.note_handed_out(str(transaction["id"]))
     steps = chain(
         prepare.si(
             record_id=str(transaction["id"]),

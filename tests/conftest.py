@@ -41,6 +41,7 @@ os.environ.update(
         "TASK_SOFT_TIME_LIMIT": "20",
         "TASK_TIME_LIMIT": "30",
         "BROKER_VISIBILITY_TIMEOUT": "3600",
+        "STALL_SECONDS": "3700",
         "LOG_FORMAT": "text",
     }
 )

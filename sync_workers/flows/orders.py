@@ -16,8 +16,8 @@ and one in the payment flow.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sync_workers import clients
@@ -35,12 +35,14 @@ from sync_workers.ledger import (
     find_by_source,
     find_by_target,
     mark_synced,
+    restart_stalled,
     session_scope,
 )
 from sync_workers.locks import record_lock
 from sync_workers.mapping import orders as order_map
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
+from sync_workers.settings import get_settings
 from sync_workers.tracing import current_trace_id
 from sync_workers.validation import history, known_skus, risk
 from sync_workers.validation import orders as order_checks
@@ -375,6 +377,21 @@ def changed_orders(since: Any = None, all: bool = False) -> Iterator[dict[str, A
         if moment is not None and cursor.accept(order["id"], moment, moment):
             yield order
     cursor.commit()
+
+
+def note_handed_out(order_ids: Iterable[str]) -> None:
+    """Claim a ledger row for each order a poll starts, before its message is published: an
+    order whose message is then lost (a broker crash) shows up in :func:`stalled`."""
+    with session_scope() as session:
+        for order_id in order_ids:
+            claim_record(session, FLOW, DIRECTION, str(order_id))
+
+
+def stalled(limit: int = 100) -> list[str]:
+    """Orders with no progress for ``STALL_SECONDS``: their chain was lost; restart them."""
+    older_than = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
+    with session_scope() as session:
+        return restart_stalled(session, FLOW, DIRECTION, older_than=older_than, limit=limit)
 
 
 def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:

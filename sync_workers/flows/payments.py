@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sync_workers import clients
@@ -32,9 +32,11 @@ from sync_workers.ledger import (
     mark_synced,
     session_scope,
 )
+from sync_workers.ledger.repository import UNFINISHED
 from sync_workers.locks import record_lock
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
+from sync_workers.settings import get_settings
 from sync_workers.tracing import current_trace_id
 
 log = logging.getLogger(__name__)
@@ -252,6 +254,28 @@ def changed_acumatica_payments() -> Iterator[tuple[str, str]]:
 PAYMENTS_CHECKED = "payments_checked_hash"
 
 
+def note_handed_out(transaction_id: str) -> None:
+    """Claim the transaction's ledger row before its chain is published, so the poll can tell a
+    chain on its way from a lost one (see :func:`unsynced_transactions`)."""
+    with session_scope() as session:
+        claim_record(session, FLOW, DIRECTION, str(transaction_id))
+
+
+def _progress(record: SyncRecord | None, stale_before: datetime) -> str:
+    """``pending`` (never handed out, or its chain stalled), ``on_the_way``, ``done`` (linked)
+    or ``stopped`` (dead-lettered or skipped: the operator's to replay, not the poll's)."""
+    if record is None:
+        return "pending"
+    if record.target_key:
+        return "done"
+    if record.status not in UNFINISHED:
+        return "stopped"
+    touched = record.updated_at
+    if touched.tzinfo is None:  # SQLite hands back naive UTC
+        touched = touched.replace(tzinfo=UTC)
+    return "pending" if touched < stale_before else "on_the_way"
+
+
 def unsynced_transactions(
     order_ids: list[str] | None = None, *, full: bool = False, note_checked: bool = True
 ) -> Iterator[tuple[str, dict]]:
@@ -259,8 +283,10 @@ def unsynced_transactions(
 
     An idle poll reads nothing from X-Cart: only orders changed since their payments were last
     found complete are read (listed ``order_ids`` always are, and every order with ``full``, as
-    reconcile does). An order gone from the store is logged and skipped; it never stops the poll
-    for the others. ``note_checked=False`` writes nothing (dry runs).
+    reconcile does). A transaction whose chain is on its way is left alone until it stalls for
+    ``STALL_SECONDS``; a dead-lettered one waits for the operator (listed and ``full`` reads
+    return every unlinked one). An order gone from the store is logged and skipped; it never
+    stops the poll for the others. ``note_checked=False`` writes nothing (dry runs).
     """
     with session_scope() as session:
         query = session.query(
@@ -277,6 +303,7 @@ def unsynced_transactions(
             for source_id, order_hash, data in query
             if full or order_ids or (data or {}).get(PAYMENTS_CHECKED, object()) != order_hash
         ]
+    stale_before = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
     xcart = clients.xcart()
     for order_id, order_hash in candidates:
         try:
@@ -284,13 +311,16 @@ def unsynced_transactions(
         except NotFound:
             log.warning("payments: order %s is gone from the store; not checked again", order_id)
             transactions = []
-        pending = []
+        pending, on_the_way = [], 0
         with session_scope() as session:
             for txn in transactions:
                 record = find_by_source(session, FLOW, DIRECTION, str(txn["id"]))
-                if record is None or not record.target_key:
+                state = _progress(record, stale_before)
+                if state == "pending" or (state != "done" and (full or order_ids)):
                     pending.append(txn)
-            if not pending and note_checked:
+                elif state == "on_the_way":
+                    on_the_way += 1
+            if not pending and not on_the_way and note_checked:
                 order = find_by_source(session, ORDERS, DIRECTION, order_id)
                 if order is not None and order.content_hash == order_hash:
                     order.data = {**(order.data or {}), PAYMENTS_CHECKED: order_hash}

@@ -10,6 +10,7 @@ from sync_workers.ledger.repository import (
     mark_status,
     mark_synced,
     record_attempt,
+    restart_stalled,
 )
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "mark_status",
     "mark_synced",
     "record_attempt",
+    "restart_stalled",
     "session_scope",
 ]

@@ -153,6 +153,34 @@ def record_attempt(
     return attempt
 
 
+#: Statuses of a record still on its way; a record stuck in one of them has lost its message.
+UNFINISHED = (Status.PENDING.value, Status.IN_PROGRESS.value, Status.DEFERRED.value)
+
+
+def restart_stalled(
+    session: Session, flow: str, direction: str, *, older_than: datetime, limit: int = 100
+) -> list[str]:
+    """Source ids of unfinished records untouched since ``older_than``, oldest first; each is
+    touched (``data.restarted_at``), so it is handed out once per stall period."""
+    rows = session.scalars(
+        select(SyncRecord)
+        .where(
+            SyncRecord.flow == flow,
+            SyncRecord.direction == direction,
+            SyncRecord.status.in_(UNFINISHED),
+            SyncRecord.updated_at < older_than,
+        )
+        .order_by(SyncRecord.updated_at)
+        .limit(limit)
+    ).all()
+    now = utcnow()
+    for row in rows:
+        row.data = {**(row.data or {}), "restarted_at": now.isoformat()}
+        row.updated_at = now
+    session.flush()
+    return [row.source_id for row in rows]
+
+
 class CursorStore:
     """Cursors per (flow, direction) in the ledger; the storage the connectors' cursors use."""
 

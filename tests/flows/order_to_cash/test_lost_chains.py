@@ -1,0 +1,99 @@
+"""Chains whose messages were lost (a broker crash between publish and delivery) are restarted
+by their flow's poll once they stall, and only then."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from sync_workers import clients
+from sync_workers.connectors.acumatica.filters import F
+from sync_workers.flows import orders as orders_flow
+from sync_workers.flows import payments as payments_flow
+from sync_workers.ledger import find_by_source, session_scope
+from sync_workers.ledger.models import Status, SyncRecord
+from tasks import orders as order_tasks
+from tests.flows.order_to_cash.helpers import address, checkout, linked, wait_for
+
+TWO_HOURS_AGO = datetime.now(UTC) - timedelta(hours=2)
+
+
+def place(xcart: str, email: str) -> dict:
+    return checkout(
+        xcart,
+        {
+            "email": email,
+            "items": [{"sku": "AA-0005", "amount": 1}],
+            "billing_address": address("Lou", "O'Stall", "NY"),
+            "payment_method": "Credit Card",
+        },
+    )
+
+
+def backdate(flow: str, source_id: str) -> None:
+    with session_scope() as session:
+        session.execute(
+            update(SyncRecord)
+            .where(SyncRecord.flow == flow, SyncRecord.source_id == source_id)
+            .values(updated_at=TWO_HOURS_AGO)
+        )
+
+
+def sales_orders_for(order_number: str) -> list:
+    return clients.acumatica().get_list("SalesOrder", filter=F("CustomerOrder") == order_number)
+
+
+def test_order_whose_message_was_lost_is_restarted_once_it_stalls(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    order = place(sandboxes["xcart"].url, "lost@example.com")
+    # What a poll does, minus the publish: the cursor moves past the order, its row is claimed.
+    handed_out = [str(o["id"]) for o in orders_flow.changed_orders()]
+    assert handed_out == [str(order["id"])]
+    orders_flow.note_handed_out(handed_out)
+
+    order_tasks.poll.delay()  # the cursor has seen it and the row is fresh: nothing to do
+    time.sleep(2)
+    assert linked("orders") == {} and sales_orders_for(order["order_number"]) == []
+
+    backdate("orders", str(order["id"]))
+    order_tasks.poll.delay()
+
+    wait_for(lambda: linked("payments"))
+    assert len(sales_orders_for(order["order_number"])) == 1
+    with session_scope() as session:
+        record = find_by_source(session, "orders", "xcart_to_acumatica", str(order["id"]))
+        assert record is not None and record.status == Status.SYNCED
+        assert "restarted_at" in record.data
+
+
+def test_payments_poll_restarts_a_payment_chain_only_when_it_stalls(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    order = place(sandboxes["xcart"].url, "slow-payment@example.com")
+    order_tasks.start(order["id"])
+    wait_for(lambda: linked("payments"))
+    [transaction_id] = linked("payments")
+    with session_scope() as session:  # the payment's chain is on its way (handed out, not done)
+        payment = find_by_source(session, "payments", "xcart_to_acumatica", transaction_id)
+        order_row = find_by_source(session, "orders", "xcart_to_acumatica", str(order["id"]))
+        assert payment is not None and order_row is not None
+        payment.target_key, payment.status = None, Status.PENDING.value
+        order_row.data = {k: v for k, v in order_row.data.items() if k != "payments_checked_hash"}
+
+    assert list(payments_flow.unsynced_transactions()) == []
+
+    backdate("payments", transaction_id)
+    [(order_id, txn)] = payments_flow.unsynced_transactions()
+    assert (order_id, str(txn["id"])) == (str(order["id"]), transaction_id)
+
+    with session_scope() as session:  # dead-lettered: the operator's to replay, not the poll's
+        payment = find_by_source(session, "payments", "xcart_to_acumatica", transaction_id)
+        assert payment is not None
+        payment.status = Status.DEAD_LETTERED.value
+    assert list(payments_flow.unsynced_transactions()) == []
+    assert [str(t["id"]) for _, t in payments_flow.unsynced_transactions([str(order["id"])])] == [
+        transaction_id
+    ]
