@@ -49,8 +49,11 @@ def engine_env() -> dict[str, str]:
         "TASK_SOFT_TIME_LIMIT": "50",
         "TASK_TIME_LIMIT": "60",
         "BROKER_VISIBILITY_TIMEOUT": "120",
-        # Above the hard time limit, as locks must be; the default (600 s) outlives the retries.
+        # Above the hard time limit, as locks must be, and below the retry budget.
         "LOCK_TIMEOUT": "90",
+        # A chain lost with its message is restarted by the next poll after this (the default,
+        # 2400 s, is longer than the run's settle time).
+        "STALL_SECONDS": "180",
         "ACUMATICA_READ_TIMEOUT": "8",
         "XCART_READ_TIMEOUT": "8",
         "XCART_TRACKING_ENDPOINT": "true",
