@@ -58,6 +58,11 @@ class AcumaticaConfig:
             raise ValueError("max_sessions must be at least 1")
 
     @property
+    def limits_name(self) -> str:
+        """The name of this tenant's fleet-wide limits in Redis (one per instance and tenant)."""
+        return f"acumatica:{self.base_url.rstrip('/')}:{self.tenant or ''}"
+
+    @property
     def endpoint_base(self) -> str:
         """``{base_url}/entity/{endpoint_name}/{endpoint_version}`` without a trailing slash."""
         return f"{self.base_url.rstrip('/')}/entity/{self.endpoint_name}/{self.endpoint_version}"
@@ -91,3 +96,8 @@ class XCartConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= 100:
             raise ValueError("page_size must be between 1 and 100 (X-Cart caps pages at 100)")
+
+    @property
+    def limits_name(self) -> str:
+        """The name of this store's fleet-wide limits in Redis."""
+        return f"xcart:{self.base_url.rstrip('/')}"

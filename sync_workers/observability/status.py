@@ -211,11 +211,10 @@ def acumatica_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
     from sync_workers.clients import acumatica_config
 
     config = acumatica_config(settings)
-    name = f"acumatica:{config.base_url.rstrip('/')}:{config.tenant or ''}"
     used, in_flight, cooling = _limits_facts(
         client,
         settings.redis_key_prefix,
-        name,
+        config.limits_name,
         config.requests_per_minute,
         config.rate_window_seconds,
     )
@@ -235,11 +234,10 @@ def xcart_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
     from sync_workers.clients import xcart_config
 
     config = xcart_config(settings)
-    name = f"xcart:{config.base_url.rstrip('/')}"
     used, in_flight, cooling = _limits_facts(
         client,
         settings.redis_key_prefix,
-        name,
+        config.limits_name,
         config.requests_per_minute,
         config.rate_window_seconds,
     )

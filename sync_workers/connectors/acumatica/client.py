@@ -61,12 +61,7 @@ class AcumaticaClient:
         register_atexit: bool = True,
     ) -> None:
         self.config = config
-        limits = limits_for(
-            client,
-            f"acumatica:{config.base_url.rstrip('/')}:{config.tenant or ''}",
-            config,
-            prefix=prefix,
-        )
+        limits = limits_for(client, config.limits_name, config, prefix=prefix)
         self.transport = Transport(
             ACUMATICA,
             connect_timeout=config.connect_timeout,

@@ -53,7 +53,7 @@ class XCartClient:
         self._base = base
         self._feature_key = f"{prefix}xcart:{base}:last_renew_filter"
         self._last_renew_filter: bool | None = None
-        limits = limits_for(client, f"xcart:{base}", config, prefix=prefix)
+        limits = limits_for(client, config.limits_name, config, prefix=prefix)
         self.transport = Transport(
             XCART,
             connect_timeout=config.connect_timeout,
