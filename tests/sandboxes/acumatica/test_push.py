@@ -186,8 +186,13 @@ def test_failed_delivery_is_retried_until_accepted(api: Api, receiver: Receiver)
     receiver.fail_next = 2
     api.put("Customer", {"CustomerID": {"value": "XCGUEST"}, "Terms": {"value": "COD"}})
     receiver.wait(lambda ms: len(ms) == 1)
-    log = api.control("GET", "/push/log")
-    attempts = [d for d in log["deliveries"] if d["query"] == "Customers"]
+    deadline = time.monotonic() + 5  # the log records a delivery once its answer was read
+    while True:
+        log = api.control("GET", "/push/log")
+        attempts = [d for d in log["deliveries"] if d["query"] == "Customers"]
+        if len(attempts) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert [d["ok"] for d in attempts] == [False, False, True]
     assert [d["status"] for d in attempts] == [500, 500, 200]
 
