@@ -207,10 +207,9 @@ def _limits_facts(
     return used, in_flight, cooling
 
 
-def acumatica_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
-    from sync_workers.clients import acumatica_config
-
-    config = acumatica_config(settings)
+def _system_limits(
+    system: str, config: Any, settings: Settings, client: redis.Redis, **extra: Any
+) -> SystemLimits:
     used, in_flight, cooling = _limits_facts(
         client,
         settings.redis_key_prefix,
@@ -219,12 +218,25 @@ def acumatica_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
         config.rate_window_seconds,
     )
     return SystemLimits(
-        system="acumatica",
+        system=system,
         requests_in_window=used,
         requests_per_minute=config.requests_per_minute,
         in_flight=in_flight,
         max_concurrent=config.max_concurrent,
         cooling_down_seconds=cooling,
+        **extra,
+    )
+
+
+def acumatica_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
+    from sync_workers.clients import acumatica_config
+
+    config = acumatica_config(settings)
+    return _system_limits(
+        "acumatica",
+        config,
+        settings,
+        client,
         sessions_in_use=acumatica_sessions_in_use(client, settings.redis_key_prefix),
         max_sessions=config.max_sessions,
     )
@@ -233,22 +245,7 @@ def acumatica_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
 def xcart_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
     from sync_workers.clients import xcart_config
 
-    config = xcart_config(settings)
-    used, in_flight, cooling = _limits_facts(
-        client,
-        settings.redis_key_prefix,
-        config.limits_name,
-        config.requests_per_minute,
-        config.rate_window_seconds,
-    )
-    return SystemLimits(
-        system="xcart",
-        requests_in_window=used,
-        requests_per_minute=config.requests_per_minute,
-        in_flight=in_flight,
-        max_concurrent=config.max_concurrent,
-        cooling_down_seconds=cooling,
-    )
+    return _system_limits("xcart", xcart_config(settings), settings, client)
 
 
 def acumatica_sessions_in_use(client: redis.Redis, prefix: str) -> int:
