@@ -307,6 +307,13 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("FLOWER_PORT", _int(1, 65535), "5555", "Port of the Flower monitoring UI"),
     Variable(
+        "TASK_EVENTS",
+        fields.Boolean(),
+        "false",
+        "Workers always send Celery task events (costs ~40 % of a worker's own CPU); when false, "
+        "Flower turns them on while it runs",
+    ),
+    Variable(
         "WEBHOOKS_HOST",
         fields.String(validate=validate.Length(min=1)),
         "127.0.0.1",
