@@ -1,21 +1,65 @@
 from __future__ import annotations
 
+import atexit
+import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 import requests
 
-CONNECTOR_REDIS_DB = 3
+OWNER_KEY = "sync-workers-tests:owner"
+OWNER_TTL = 3600
+
+
+def _claim_db(owner: str) -> int:
+    """A Redis DB (3-14) no other test run on this machine holds: connector tests empty their
+    DB around each test, so two suites run at once must not share one."""
+    for db in range(3, 15):
+        client = redis.Redis(host="127.0.0.1", port=6379, db=db)
+        try:
+            if (
+                client.set(OWNER_KEY, owner, nx=True, ex=OWNER_TTL)
+                or client.get(OWNER_KEY) == owner.encode()
+            ):
+                return db
+        except redis.ConnectionError:
+            return 3  # no Redis: the tests that need it fail on their own
+        finally:
+            client.close()
+    raise RuntimeError("Redis DBs 3-14 are all held by other test runs")
+
+
+_OWNER = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+CONNECTOR_REDIS_DB = _claim_db(_OWNER)
+
+
+def _release_db() -> None:
+    try:
+        client = redis.Redis(host="127.0.0.1", port=6379, db=CONNECTOR_REDIS_DB)
+        if client.get(OWNER_KEY) == _OWNER.encode():
+            client.delete(OWNER_KEY)
+        client.close()
+    except redis.ConnectionError:
+        pass
+
+
+atexit.register(_release_db)
+
+
+def _empty(client: redis.Redis) -> None:
+    client.flushdb()
+    client.set(OWNER_KEY, _OWNER, ex=OWNER_TTL)
 
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
-    """Redis DB 3, reserved for connector tests and emptied around each test."""
+    """A Redis DB of this test run's own, emptied around each test (keeps only its owner key)."""
     client = redis.Redis(host="127.0.0.1", port=6379, db=CONNECTOR_REDIS_DB)
-    client.flushdb()
+    _empty(client)
     yield client
-    client.flushdb()
+    _empty(client)
     client.close()
 
 
