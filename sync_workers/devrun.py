@@ -22,6 +22,9 @@ from sync_workers.redaction import redact_url
 from sync_workers.settings import Settings, settings_or_exit
 
 STOP_GRACE_SECONDS = 20
+RESTART_LIMIT = 5
+RESTART_WINDOW_SECONDS = 300.0
+CONFIG_ERROR = 2
 
 
 @dataclass
@@ -31,6 +34,17 @@ class Service:
     where: str
     port: int | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    restarts: list[float] = field(default_factory=list, repr=False)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, start_new_session=True)
+
+    def may_restart(self, code: int | None, now: float) -> bool:
+        """Whether to start this process again after it exited with ``code``."""
+        if code == CONFIG_ERROR:
+            return False
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_SECONDS]
+        return len(self.restarts) < RESTART_LIMIT
 
 
 def _celery(*args: str) -> list[str]:
@@ -130,6 +144,37 @@ def stop_all(services: list[Service]) -> None:
     print("sync_workers: everything stopped", flush=True)
 
 
+def supervise(services: list[Service]) -> bool:
+    """Start again whatever died; False when something must not be restarted."""
+    for service in services:
+        if service.proc is None or service.proc.poll() is None:
+            continue
+        code = service.proc.returncode
+        now = time.monotonic()
+        if not service.may_restart(code, now):
+            why = (
+                "a configuration error"
+                if code == CONFIG_ERROR
+                else (f"{RESTART_LIMIT} restarts in {RESTART_WINDOW_SECONDS:.0f}s")
+            )
+            print(
+                f"sync_workers: {service.name} exited with code {code} ({why});"
+                " stopping everything",
+                file=sys.stderr,
+                flush=True,
+            )
+            return False
+        service.restarts.append(now)
+        print(
+            f"sync_workers: {service.name} exited with code {code}; starting it again"
+            f" ({len(service.restarts)}/{RESTART_LIMIT} in {RESTART_WINDOW_SECONDS:.0f}s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        service.start()
+    return True
+
+
 def main() -> int:
     settings = settings_or_exit()
     services = plan(settings)
@@ -150,7 +195,7 @@ def main() -> int:
                     file=sys.stderr,
                 )
                 return 1
-            service.proc = subprocess.Popen(service.argv, start_new_session=True)
+            service.start()
             if service.port:
                 deadline = time.monotonic() + 30
                 while not port_open(service.port) and time.monotonic() < deadline:
@@ -164,18 +209,7 @@ def main() -> int:
             print(f"  {service.name:<10} {service.where}")
         print(flush=True)
         while not stopping:
-            dead = [
-                (s.name, s.proc.returncode)
-                for s in services
-                if s.proc and s.proc.poll() is not None
-            ]
-            if dead:
-                print(
-                    f"sync_workers: {dead[0][0]} exited with code {dead[0][1]};"
-                    " stopping everything",
-                    file=sys.stderr,
-                    flush=True,
-                )
+            if not supervise(services):
                 return 1
             time.sleep(0.5)
         return 0
