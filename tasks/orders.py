@@ -15,14 +15,20 @@ from tasks import payments as payment_tasks
 STEP = {"base": LedgerTask, "flow": "orders", "record_arg": 0}
 
 
-def start(order_id: int | str, order: dict[str, Any] | None = None, verify: bool = False) -> str:
+def start(
+    order_id: int | str,
+    order: dict[str, Any] | None = None,
+    verify: bool = False,
+    remote: dict[str, Any] | None = None,
+) -> str:
     """Start one order's chain under a new trace id; returns the first task's id.
 
     ``order``: the order as just read by a poll or received by a webhook (saves a read).
     ``verify``: look in Acumatica before creating even when the ledger says new (resyncs).
+    ``remote``: the poll's batched look-up of the order (see ``orders.look_up_batch``).
     """
     steps = chain(
-        fetch.si(record_id=str(order_id), order=order, verify=verify),
+        fetch.si(record_id=str(order_id), order=order, verify=verify, remote=remote),
         validate.s(),
         transform.s(),
         push.s(),
@@ -34,9 +40,12 @@ def start(order_id: int | str, order: dict[str, Any] | None = None, verify: bool
 
 @app.task(name="tasks.orders.fetch", base=LedgerTask, flow="orders", record_arg="record_id")
 def fetch(
-    record_id: str, order: dict[str, Any] | None = None, verify: bool = False
+    record_id: str,
+    order: dict[str, Any] | None = None,
+    verify: bool = False,
+    remote: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return orders.fetch(record_id, order, verify)
+    return orders.fetch(record_id, order, verify, remote)
 
 
 @app.task(name="tasks.orders.validate", **STEP)
@@ -64,7 +73,8 @@ def write_back(state: dict[str, Any]) -> dict[str, Any]:
             txn,
             order_id=state["record_id"],
             order_payment_code=code,
-            verify=bool(state.get("verify")),
+            # a sales order this chain created has no payments yet: nothing to look up
+            verify=bool(state.get("verify")) and not state.get("created"),
         )
         for txn in orders.payment_transactions(state)
     ]
@@ -85,21 +95,23 @@ def poll(
 ) -> dict[str, Any]:
     """Start one chain per changed order (cursor), or per ``ids`` / since ``since`` / ``all``.
 
-    The resync forms look every order up in Acumatica before creating it (one more call each),
-    so they also repair a lost or restored ledger without duplicating anything. Each poll also
+    The resync forms look the orders up in Acumatica before creating them (one call per batch
+    of ``LOOK_UP_BATCH``, handed to each chain), so they also repair a lost or restored ledger
+    without duplicating anything. Each poll also
     restarts orders whose chain made no progress for ``STALL_SECONDS`` (a message lost in a
     broker crash): every order handed out has a ledger row before its message is published.
     """
     if dry_run:
         return {"plan": [c.as_dict() for c in orders.plan(since, ids, all)]}
     if ids:
-        found: list[tuple[str, dict[str, Any] | None]] = [(str(i), None) for i in ids]
+        found = orders.read_orders(ids)
     else:
         found = [(str(o["id"]), o) for o in orders.changed_orders(since=since, all=all)]
     resync = bool(ids or since or all)
+    remote = orders.look_up_batch(o for _, o in found if o is not None) if resync else {}
     orders.note_handed_out(order_id for order_id, _ in found)
     for order_id, order in found:
-        start(order_id, order, verify=resync)
+        start(order_id, order, verify=resync, remote=remote.get(order_id))
     restarted = [] if ids else orders.stalled()
     for order_id in restarted:  # a lost chain: look in Acumatica first, the PUT may have landed
         start(order_id, None, verify=True)

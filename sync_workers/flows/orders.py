@@ -9,8 +9,13 @@ Steps (each called by one thin task): ``fetch`` -> ``validate`` -> ``transform``
   ledger proves it when no earlier attempt ever sent the PUT: ``put_sent`` is committed before
   the PUT goes out, so a retry after a lost answer (or a replay) always looks first.
 
-So the normal path for a new order with a known customer costs one Acumatica call here (the PUT)
-and one in the payment flow.
+A resync (``verify``) must look even when the ledger says new; its poll looks the orders up in
+batches (:func:`look_up_batch`, one call per ``LOOK_UP_BATCH`` orders) and hands each chain its
+answer. That answer proves absence only while the ledger row shows no PUT was ever sent, which
+the push checks under the lock (else it looks again, alone).
+
+So a new order with a known customer costs one Acumatica call here (the PUT) and one in the
+payment flow, on the cursor poll and (plus one look-up per batch) on a resync.
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sync_workers import clients
-from sync_workers.connectors.acumatica.filters import F
+from sync_workers.connectors.acumatica.filters import F, one_of
 from sync_workers.connectors.cursor import PollCursor
 from sync_workers.connectors.dates import parse_optional
+from sync_workers.connectors.errors import NotFound
 from sync_workers.connectors.hashing import content_hash
+from sync_workers.connectors.http import query_string
 from sync_workers.errors import PermanentError
 from sync_workers.flows import customers
 from sync_workers.flows.base import Action, Drift, PlannedChange
 from sync_workers.ledger import (
     CursorStore,
     Status,
+    SyncRecord,
     claim_record,
     find_by_source,
     find_by_target,
@@ -56,6 +64,10 @@ ORDER_SELECT = ("OrderType", "OrderNbr", "Status", "CustomerOrder", "OrderTotal"
 OPEN_STATUSES = ("Open", "On Hold", "Credit Hold", "Pending Approval", "Back Order")
 EDITABLE_STATUSES = ("Open", "On Hold")
 VOLATILE = frozenset({"update_date", "tracking_numbers"})
+#: Orders per batched look-up, and the longest URL-encoded ``$filter`` one may send (IIS, in
+#: front of Acumatica, refuses query strings over 2,048 bytes by default).
+LOOK_UP_BATCH = 40
+LOOK_UP_MAX_FILTER = 1800
 
 
 def template() -> dict[str, Any]:
@@ -74,13 +86,18 @@ def target_key(sales_order: Mapping[str, Any]) -> str:
 
 
 def fetch(
-    order_id: int | str, order: Mapping[str, Any] | None = None, verify: bool = False
+    order_id: int | str,
+    order: Mapping[str, Any] | None = None,
+    verify: bool = False,
+    remote: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The order, its payment transactions and (for a new buyer) the profile, from X-Cart.
 
     ``order`` is the order as a poll or webhook just read it (saves one read). ``verify``
     (resync and repair) makes the push look the order up in Acumatica even when the ledger
-    says it is new: a resync is how a lost or restored ledger is caught up.
+    says it is new: a resync is how a lost or restored ledger is caught up. ``remote``: the
+    poll's batched look-up of this order (``{"found": <sales order or None>}``), which the push
+    uses instead of its own look-up when the ledger allows it.
     """
     xcart = clients.xcart()
     if order is None or str(order.get("id")) != str(order_id):
@@ -99,6 +116,8 @@ def fetch(
         "hash": order_hash(order),
         "verify": verify,
     }
+    if verify and remote is not None:
+        state["remote"] = {"found": remote.get("found")}
     with session_scope() as session:
         record = find_by_source(session, FLOW, DIRECTION, str(order_id))
         if record is not None and record.target_key:
@@ -163,6 +182,65 @@ def find_remote(order_type: str, customer_order: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def look_up_batch(orders: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Look X-Cart orders up in Acumatica by ``CustomerOrder``, ``LOOK_UP_BATCH`` per call.
+
+    Returns ``{order id: {"found": <sales order or None>}}`` for every order given but those
+    the ledger already links (their chains never create): what a resync hands each chain
+    instead of one look-up per order.
+    """
+    tmpl = template()
+    order_type = str(order_map.store_settings(tmpl)["order_type"])
+    numbers: dict[str, str] = {}  # order id -> CustomerOrder
+    for order in orders:
+        numbers[str(order["id"])] = order_map.customer_order(order, tmpl)
+    linked = _linked(list(numbers))
+    numbers = {order_id: n for order_id, n in numbers.items() if order_id not in linked}
+    found: dict[str, dict[str, Any]] = {}
+    for batch in _look_up_batches(order_type, list(dict.fromkeys(numbers.values()))):
+        rows = clients.acumatica().get_list(
+            "SalesOrder", filter=_look_up_filter(order_type, batch), select=list(ORDER_SELECT)
+        )
+        for row in rows:
+            found.setdefault(_comparable(row.get("CustomerOrder")), row)
+    return {order_id: {"found": found.get(_comparable(n))} for order_id, n in numbers.items()}
+
+
+def _linked(order_ids: list[str]) -> set[str]:
+    """The orders among ``order_ids`` the ledger links to a sales order."""
+    with session_scope() as session:
+        rows = session.query(SyncRecord.source_id).filter(
+            SyncRecord.flow == FLOW,
+            SyncRecord.direction == DIRECTION,
+            SyncRecord.source_id.in_(order_ids),
+            SyncRecord.target_key.is_not(None),
+        )
+        return {source_id for (source_id,) in rows}
+
+
+def _comparable(customer_order: Any) -> str:
+    """Acumatica compares strings ignoring case and trailing spaces; so does the batch match."""
+    return str(customer_order or "").rstrip().casefold()
+
+
+def _look_up_filter(order_type: str, customer_orders: list[str]) -> Any:
+    return (F("OrderType") == order_type) & one_of("CustomerOrder", list(customer_orders))
+
+
+def _look_up_batches(order_type: str, customer_orders: list[str]) -> Iterator[list[str]]:
+    """Batches of at most ``LOOK_UP_BATCH`` values whose encoded filter fits in a URL."""
+    batch: list[str] = []
+    for number in customer_orders:
+        candidate = [*batch, number]
+        encoded = query_string({"$filter": _look_up_filter(order_type, candidate).render()})
+        if batch and (len(candidate) > LOOK_UP_BATCH or len(encoded) > LOOK_UP_MAX_FILTER):
+            yield batch
+            candidate = [number]
+        batch = candidate
+    if batch:
+        yield batch
+
+
 def push(state: dict[str, Any]) -> dict[str, Any]:
     """Create the sales order once (or cancel it, for a cancelled X-Cart order)."""
     if state.get("skip"):
@@ -178,12 +256,14 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
                 state["target_key"] = record.target_key
                 state["skip"] = "already synced"
                 return state
-            must_look = bool((record.data or {}).get("put_sent") or state.get("verify"))
-            if not (record.data or {}).get("put_sent"):
+            put_sent = bool((record.data or {}).get("put_sent"))
+            if not put_sent:
                 record.data = {**(record.data or {}), "put_sent": True}
         found = None
-        if must_look:
+        if put_sent or (state.get("verify") and "remote" not in state):
             found = find_remote(sales_order["OrderType"], sales_order["CustomerOrder"])
+        elif state.get("verify"):  # no PUT was ever sent: the poll's look-up still holds
+            found = state["remote"]["found"]
         if found is None:
             result = clients.acumatica().put("SalesOrder", sales_order, select=list(ORDER_SELECT))
             state["created"] = True
@@ -377,6 +457,19 @@ def changed_orders(since: Any = None, all: bool = False) -> Iterator[dict[str, A
         if moment is not None and cursor.accept(order["id"], moment, moment):
             yield order
     cursor.commit()
+
+
+def read_orders(order_ids: Iterable[Any]) -> list[tuple[str, dict[str, Any] | None]]:
+    """The listed orders, read from X-Cart (``None`` for an order the store does not have: its
+    chain then fails on the read with the reason, as it always did)."""
+    xcart = clients.xcart()
+    found: list[tuple[str, dict[str, Any] | None]] = []
+    for order_id in order_ids:
+        try:
+            found.append((str(order_id), xcart.get_order(int(order_id))))
+        except NotFound:
+            found.append((str(order_id), None))
+    return found
 
 
 def note_handed_out(order_ids: Iterable[str]) -> None:
