@@ -1,10 +1,17 @@
-"""Order tasks (X-Cart -> Acumatica): fetch -> validate -> transform -> push -> write back."""
+"""Order tasks (X-Cart -> Acumatica): two per order.
+
+``tasks.orders.fetch`` runs fetch -> validate -> transform and publishes ``tasks.orders.push``,
+which runs push -> write back and starts one ``tasks.payments.sync_transaction`` per payment.
+The steps are plain calls of ``sync_workers.flows.orders``; a dead letter names the step that
+failed. ``tasks.orders.validate``, ``transform`` and ``write_back`` (one task per step, as
+before) stay registered for messages queued by an older version and for replays of their dead
+letters: each runs its step, then continues in the shape above.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-
-from celery import chain
 
 from sync_workers.celery import app
 from sync_workers.flows import orders
@@ -12,7 +19,13 @@ from sync_workers.flows.base import LedgerTask
 from sync_workers.tracing import trace
 from tasks import payments as payment_tasks
 
-STEP = {"base": LedgerTask, "flow": "orders", "record_arg": 0}
+STEP = {"base": LedgerTask, "flow": "orders", "record_arg": 0, "bind": True}
+
+#: The steps ``tasks.orders.fetch`` runs after the fetch itself, in order.
+PREPARE: tuple[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]], ...] = (
+    ("validate", orders.validate),
+    ("transform", orders.transform),
+)
 
 
 def start(
@@ -27,46 +40,51 @@ def start(
     ``verify``: look in Acumatica before creating even when the ledger says new (resyncs).
     ``remote``: the poll's batched look-up of the order (see ``orders.look_up_batch``).
     """
-    steps = chain(
-        fetch.si(record_id=str(order_id), order=order, verify=verify, remote=remote),
-        validate.s(),
-        transform.s(),
-        push.s(),
-        write_back.s(),
-    )
+    kwargs = {"record_id": str(order_id), "order": order, "verify": verify, "remote": remote}
     with trace():
-        return str(steps.apply_async().id)
+        return str(fetch.apply_async(kwargs=kwargs).id)
 
 
-@app.task(name="tasks.orders.fetch", base=LedgerTask, flow="orders", record_arg="record_id")
+@app.task(
+    name="tasks.orders.fetch", base=LedgerTask, flow="orders", record_arg="record_id", bind=True
+)
 def fetch(
+    self: LedgerTask,
     record_id: str,
     order: dict[str, Any] | None = None,
     verify: bool = False,
     remote: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return orders.fetch(record_id, order, verify, remote)
+    """Fetch, validate and transform the order, then publish its push."""
+    self.drop_chain()
+    state = self.run_step("fetch", orders.fetch, record_id, order, verify, remote)
+    return _prepare(self, state, after=None)
 
 
-@app.task(name="tasks.orders.validate", **STEP)
-def validate(state: dict[str, Any]) -> dict[str, Any]:
-    return orders.validate(state)
-
-
-@app.task(name="tasks.orders.transform", **STEP)
-def transform(state: dict[str, Any]) -> dict[str, Any]:
-    return orders.transform(state)
+def _prepare(task: LedgerTask, state: dict[str, Any], *, after: str | None) -> dict[str, Any]:
+    """Run the steps of ``PREPARE`` that come after ``after`` (all of them for ``None``),
+    then publish the push."""
+    names = [name for name, _ in PREPARE]
+    first = 0 if after is None else names.index(after) + 1
+    for name, step in PREPARE[first:]:
+        state = task.run_step(name, step, state)
+    pushed = push.apply_async(args=(state,))
+    return {"record_id": state["record_id"], "push": str(pushed.id)}
 
 
 @app.task(name="tasks.orders.push", **STEP)
-def push(state: dict[str, Any]) -> dict[str, Any]:
-    return orders.push(state)
+def push(self: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
+    """Create (or change) the sales order once, then write back and start the payments.
+
+    Works on a copy: a retry gets the state as it was handed over, never half-pushed."""
+    self.drop_chain()
+    state = self.run_step("push", orders.push, dict(state))
+    return _write_back(self, state)
 
 
-@app.task(name="tasks.orders.write_back", **STEP)
-def write_back(state: dict[str, Any]) -> dict[str, Any]:
-    """Record the result and start one payment chain per transaction to record."""
-    state = orders.write_back(state)
+def _write_back(task: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
+    """Record the result and start one payment task per transaction to record."""
+    state = task.run_step("write_back", orders.write_back, state)
     code = (state["order"].get("payment_status") or {}).get("code")
     started = [
         payment_tasks.start(
@@ -84,6 +102,29 @@ def write_back(state: dict[str, Any]) -> dict[str, Any]:
         "skip": state.get("skip"),
         "payments": started,
     }
+
+
+# One task per step, as queued by older versions: each continues in the current shape.
+
+
+@app.task(name="tasks.orders.validate", **STEP)
+def validate(self: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
+    self.drop_chain()
+    state = self.run_step("validate", orders.validate, dict(state))
+    return _prepare(self, state, after="validate")
+
+
+@app.task(name="tasks.orders.transform", **STEP)
+def transform(self: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
+    self.drop_chain()
+    state = self.run_step("transform", orders.transform, dict(state))
+    return _prepare(self, state, after="transform")
+
+
+@app.task(name="tasks.orders.write_back", **STEP)
+def write_back(self: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
+    self.drop_chain()
+    return _write_back(self, dict(state))
 
 
 @app.task(name="tasks.orders.poll", flow="orders", record_arg="ids")

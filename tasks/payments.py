@@ -1,15 +1,21 @@
-"""Payment tasks (X-Cart transaction -> Acumatica payment applied to the sales order)."""
+"""Payment tasks (X-Cart transaction -> Acumatica payment applied to the sales order).
+
+One task per transaction, ``tasks.payments.sync_transaction``: prepare -> push as plain calls of
+``sync_workers.flows.payments`` (a dead letter names the step that failed).
+``tasks.payments.prepare`` and ``tasks.payments.push`` (one task per step, as before) stay
+registered for messages queued by an older version and replays of their dead letters.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from celery import chain
-
 from sync_workers.celery import app
 from sync_workers.flows import payments
 from sync_workers.flows.base import LedgerTask
 from sync_workers.tracing import trace
+
+STEP = {"base": LedgerTask, "flow": "payments", "bind": True}
 
 
 def start(
@@ -19,36 +25,67 @@ def start(
     order_payment_code: str | None = None,
     verify: bool = False,
 ) -> str:
-    """Start one transaction's chain (in the caller's trace, so an order and its payments share
-    one); returns the first task's id."""
+    """Start one transaction's task (in the caller's trace, so an order and its payments share
+    one); returns the task's id."""
     payments.note_handed_out(str(transaction["id"]))
-    steps = chain(
-        prepare.si(
-            record_id=str(transaction["id"]),
-            order_id=str(order_id),
-            transaction=transaction,
-            order_payment_code=order_payment_code,
-            verify=verify,
-        ),
-        push.s(),
+    task = sync_transaction.apply_async(
+        kwargs={
+            "record_id": str(transaction["id"]),
+            "order_id": str(order_id),
+            "transaction": transaction,
+            "order_payment_code": order_payment_code,
+            "verify": verify,
+        }
     )
-    return str(steps.apply_async().id)
+    return str(task.id)
 
 
-@app.task(name="tasks.payments.prepare", base=LedgerTask, flow="payments", record_arg="record_id")
-def prepare(
+@app.task(name="tasks.payments.sync_transaction", record_arg="record_id", **STEP)
+def sync_transaction(
+    self: LedgerTask,
     record_id: str,
     order_id: str,
     transaction: dict[str, Any] | None = None,
     order_payment_code: str | None = None,
     verify: bool = False,
 ) -> dict[str, Any]:
-    return payments.prepare(record_id, order_id, transaction, order_payment_code, verify)
+    """The payment of one transaction, once (waits for the order's sales order)."""
+    return _sync(self, record_id, order_id, transaction, order_payment_code, verify)
 
 
-@app.task(name="tasks.payments.push", base=LedgerTask, flow="payments", record_arg=0)
-def push(state: dict[str, Any]) -> dict[str, Any]:
-    return payments.push(state)
+@app.task(name="tasks.payments.prepare", record_arg="record_id", **STEP)
+def prepare(
+    self: LedgerTask,
+    record_id: str,
+    order_id: str,
+    transaction: dict[str, Any] | None = None,
+    order_payment_code: str | None = None,
+    verify: bool = False,
+) -> dict[str, Any]:
+    """Older messages' first step: the whole of ``sync_transaction``."""
+    return _sync(self, record_id, order_id, transaction, order_payment_code, verify)
+
+
+def _sync(
+    task: LedgerTask,
+    record_id: str,
+    order_id: str,
+    transaction: dict[str, Any] | None,
+    order_payment_code: str | None,
+    verify: bool,
+) -> dict[str, Any]:
+    task.drop_chain()
+    state = task.run_step(
+        "prepare", payments.prepare, record_id, order_id, transaction, order_payment_code, verify
+    )
+    return task.run_step("push", payments.push, state)
+
+
+@app.task(name="tasks.payments.push", record_arg=0, **STEP)
+def push(self: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
+    """Older messages' second step."""
+    self.drop_chain()
+    return self.run_step("push", payments.push, dict(state))
 
 
 @app.task(name="tasks.payments.write_back_status", flow="payments", record_arg="record_id")

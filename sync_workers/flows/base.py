@@ -1,10 +1,12 @@
-"""Shapes shared by every flow: planned changes for dry runs and drift for reconcile."""
+"""Shapes shared by every flow: planned changes for dry runs and drift for reconcile; the base
+task of the flows' steps."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sync_workers.dlq import DeadLetter
 from sync_workers.ledger import Status, claim_record, mark_status, session_scope
@@ -13,6 +15,7 @@ from sync_workers.task import SyncTask
 log = logging.getLogger(__name__)
 
 Action = Literal["create", "update", "skip", "cancel", "error"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,16 +64,42 @@ class Drift:
 
 
 class LedgerTask(SyncTask):
-    """A flow step whose dead letters also mark the record's ledger row as dead-lettered.
+    """A flow task whose dead letters also mark the record's ledger row as dead-lettered.
 
     The row is ``(flow, ledger_direction, ledger_prefix + record id)``; a row already linked to
     its target keeps its status unless the failure was permanent.
+
+    One task may run several steps of its flow (:meth:`run_step`): its dead letter names the
+    step that was running, not the task.
     """
 
     abstract = True
     ledger_direction: str = "xcart_to_acumatica"
     #: Prefix of the ledger source id before the task's record id (``profile:`` for profiles).
     ledger_prefix: str = ""
+
+    @property
+    def step(self) -> str:
+        running = getattr(self.request, "flow_step", None)
+        return str(running) if running else super().step
+
+    def run_step(self, name: str, function: Callable[..., T], *args: Any) -> T:
+        """Call one step of the flow as part of this task; a failure is recorded as ``name``'s."""
+        for request in self._requests():
+            request.flow_step = name
+        return function(*args)
+
+    def drop_chain(self) -> None:
+        """Forget the rest of a chain this message carries (queued by an older version that ran
+        one task per step): the task itself continues with the steps that follow."""
+        for request in self._requests():
+            request.chain = None
+
+    def _requests(self) -> list[Any]:
+        """The request contexts of this run: the worker's, which outlives the call and is the
+        one the failure handlers and the chain dispatch read, and the copy ``Task.__call__``
+        pushes over it for the call."""
+        return list(getattr(self.request_stack, "stack", None) or ()) or [self.request]
 
     def on_dead_letter(self, entry: DeadLetter) -> None:
         if not entry.record_id:

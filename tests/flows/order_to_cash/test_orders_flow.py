@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import yaml
-from celery import chain
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
@@ -184,12 +183,7 @@ def test_bad_orders_are_dead_lettered_with_the_field_and_nothing_written(
 
     order_tasks.start(unknown_sku["id"])
     order_tasks.start(unmapped["id"])
-    chain(
-        order_tasks.validate.s(fetched),
-        order_tasks.transform.s(),
-        order_tasks.push.s(),
-        order_tasks.write_back.s(),
-    ).apply_async()
+    order_tasks.start(no_address["id"], fetched["order"])  # the order as a webhook brought it
 
     entries = wait_for(
         lambda: len(open_dead_letters("orders")) == 3 and open_dead_letters("orders")
@@ -206,6 +200,7 @@ def test_bad_orders_are_dead_lettered_with_the_field_and_nothing_written(
         "shipping_address.street": "missing",  # no shipping address: the billing one is used
     }
     assert all(e.step == "validate" and e.error_class == "PermanentError" for e in entries)
+    assert all(e.task == "tasks.orders.fetch" for e in entries)
     writes = {
         k: v for k, v in entity_calls(acumatica_stats(acumatica)).items() if k.startswith("PUT")
     }
