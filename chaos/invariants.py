@@ -37,13 +37,20 @@ class Snapshot:
 class Report:
     counts: dict[str, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
+    #: Dead letters that are not the planted bad orders (flow, record, error), for the reader.
+    other_dead_letters: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.violations
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "counts": self.counts, "violations": self.violations}
+        return {
+            "ok": self.ok,
+            "counts": self.counts,
+            "violations": self.violations,
+            "other_dead_letters": self.other_dead_letters,
+        }
 
 
 MAX_LISTED = 20
@@ -124,6 +131,14 @@ def check(snap: Snapshot) -> Report:
             not_dead_lettered.append(f"{number} (want {reason!r})")
     _note(report, "bad_orders_not_dead_lettered", not_dead_lettered)
     report.counts["open_dead_letters"] = len(snap.dead_letters)
+    bad_ids = {order_id for order_id, _ in snap.bad_orders.values()}
+    others = [
+        f"{flow} {record_id}: {message[:200]}"
+        for flow, record_id, message in snap.dead_letters
+        if not (flow == "orders" and str(record_id) in bad_ids)
+    ]
+    report.counts["other_dead_letters"] = len(others)
+    report.other_dead_letters = others[:MAX_LISTED]
     valid_ids = set(snap.valid_orders.values())
     report.counts["valid_orders_dead_lettered"] = len(
         {r for f, r, _ in snap.dead_letters if f == "orders" and r in valid_ids}

@@ -232,6 +232,9 @@ def render(result: dict[str, Any]) -> str:
         "  counts:",
         *[f"    {k:<34} {v}" for k, v in inv["counts"].items()],
     ]
+    if inv.get("other_dead_letters"):
+        lines.append("  other dead letters (not planted bad orders; replayable):")
+        lines += [f"    {d}" for d in inv["other_dead_letters"]]
     if inv["violations"]:
         lines.append("  VIOLATIONS:")
         lines += [f"    {v}" for v in inv["violations"]]

@@ -199,7 +199,7 @@ def main() -> int:
             if service.port:
                 deadline = time.monotonic() + 30
                 while not port_open(service.port) and time.monotonic() < deadline:
-                    if service.proc.poll() is not None or stopping:
+                    if (service.proc and service.proc.poll() is not None) or stopping:
                         break
                     time.sleep(0.2)
         print("\nsync_workers is running (Ctrl-C stops everything):", flush=True)

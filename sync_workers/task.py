@@ -57,6 +57,12 @@ class SyncTask(Task):
     record_arg: str | int = "record_id"
 
     @property
+    def max_retries(self) -> int:
+        """``RETRY_MAX``, also for the retry Celery sends itself when the worker process was lost
+        (its default, 3, would dead-letter a task killed after its third transient retry)."""
+        return int(get_settings().retry_max)
+
+    @property
     def default_retry_delay(self) -> float:
         """Delay of the retry Celery sends itself when the worker process was lost."""
         return float(get_settings().retry_backoff_base)

@@ -18,10 +18,8 @@ from tests.foundation.test_base_task import open_entries, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def prefork_worker(redis_client):
-    """``celery worker -P prefork`` in a subprocess, as production runs it."""
-    proc = subprocess.Popen(
+def _start_worker(**env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -43,17 +41,27 @@ def prefork_worker(redis_client):
             f"prefork-{os.getpid()}@%h",
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    yield proc
+
+
+def _stop_worker(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture
+def prefork_worker(redis_client):
+    """``celery worker -P prefork`` in a subprocess, as production runs it."""
+    proc = _start_worker()
+    yield proc
+    _stop_worker(proc)
 
 
 def test_hard_time_limit_is_dead_lettered_exactly_once(prefork_worker) -> None:
@@ -82,3 +90,18 @@ def test_lost_worker_is_retried_then_dead_lettered_exactly_once(prefork_worker) 
     assert entry.error_class == "WorkerLostError"
     assert entry.attempts == 4
     assert get_dlq().count(status="open") == 1
+
+
+def test_lost_worker_retries_follow_retry_max_not_celerys_default(redis_client) -> None:
+    """Celery retries a lost worker's task up to the task's ``max_retries`` (3 by default); the
+    engine's budget is ``RETRY_MAX``, so a task killed after its third retry is not given up."""
+    proc = _start_worker(RETRY_MAX="5")
+    try:
+        t.die.apply_async(kwargs={"record_id": "lost-2"})
+        [entry] = wait_for(lambda: open_entries("lost-2"), timeout=90)
+        time.sleep(1.0)
+    finally:
+        _stop_worker(proc)
+    assert len(t.notes("calls", "lost-2")) == 6  # first run + RETRY_MAX=5 retries
+    assert entry.attempts == 6
+    assert len(open_entries("lost-2")) == 1
