@@ -132,7 +132,7 @@ def _amount(driver: Driver, product_id: int) -> int:
     return int(answer.json()["amount"])
 
 
-IDLE_FLOWS = ("orders", "payments", "shipments", "inventory")
+IDLE_FLOWS = ("orders", "payments", "shipments", "inventory", "customers", "products")
 
 
 def idle_polls(driver: Driver, rounds: int = 3) -> dict[str, Any]:
