@@ -39,7 +39,8 @@ def poll(
     all: bool = False,
     dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Safety net: every store SKU whose X-Cart amount differs from the expected one is written.
+    """Safety net: the SKUs Acumatica changed since the last poll (one request when idle), and
+    every store SKU whose X-Cart amount differs from the expected one at each full comparison.
 
     ``ids`` limits the check to those SKUs and ``all`` flushes every SKU (resync); ``since`` is
     accepted for the common resync interface, but availability has no modification date, so it
@@ -48,7 +49,11 @@ def poll(
     if dry_run:
         moment = parse_datetime(since) if since else None
         return {"plan": [c.as_dict() for c in inventory.plan(moment, ids, all)]}
-    changed = inventory.changed_skus(ids, all=all or since is not None)
-    # The poll has just read both sides: the first SKUs are written at once, the rest by flushes.
-    left = inventory.push_now(changed)
-    return {"changed": changed, "scheduled": _schedule(left, delay=0)}
+    if ids is not None or all or since is not None:
+        changed = inventory.changed_skus(ids, all=all or since is not None)
+        return {"changed": changed, "scheduled": _schedule(inventory.push_now(changed), delay=0)}
+    found = inventory.poll_changes()
+    # The first SKUs are written at once (no wait behind the next poll), the rest by flushes.
+    scheduled = _schedule(inventory.push_now(found.skus), delay=0)
+    found.commit()
+    return {"changed": found.skus, "scheduled": scheduled, "full": found.full}

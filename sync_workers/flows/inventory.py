@@ -17,12 +17,14 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
 from sync_workers import clients
+from sync_workers.connectors.dates import parse_datetime, to_utc_iso
 from sync_workers.errors import TransientError
 from sync_workers.flows.base import Drift, FieldChange, PlannedChange
 from sync_workers.flows.coalesce import Coalescer
@@ -40,6 +42,7 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import inventory as mapping
 from sync_workers.mapping.inventory import InventoryConfig, sku_key
 from sync_workers.redis_client import get_redis, prefixed
+from sync_workers.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +86,7 @@ def erp_availability(skus: Iterable[str], cfg: InventoryConfig) -> dict[str, flo
     wanted = {sku_key(s) for s in skus}
     if cfg.poll_source == "odata":
         rows: dict[str, list[dict[str, Any]]] = {}
-        for row in clients.acumatica().odata.gi(cfg.poll_gi):
+        for row in clients.acumatica().odata.gi(cfg.poll_gi, page_size=cfg.poll_page_size):
             sku = sku_key(row.get(cfg.push_sku_column))
             if sku in wanted:
                 rows.setdefault(sku, []).append(row)
@@ -112,18 +115,29 @@ def _order_summary(order: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def recent_orders(
-    cfg: InventoryConfig, *, after: float | None = None, persist: bool = True
+    cfg: InventoryConfig,
+    *,
+    after: float | None = None,
+    persist: bool = True,
+    cached: bool = False,
 ) -> list[dict]:
     """Open X-Cart orders not yet synced to Acumatica, kept in Redis between reads.
 
     A full read happens every ten minutes; otherwise only orders changed since the last read
     (minus a small overlap) are fetched. ``after`` (epoch seconds) asks for a book read that
     started at or after that moment; by default one younger than ``cache_seconds`` will do.
+    ``cached`` never reads X-Cart: the book as it is (empty when there is none).
+
+    Orders of the book that the ledger now shows synced leave it, and their SKUs are noted for
+    the next poll (:func:`poll_changes`): the amount X-Cart may show has grown.
     """
     redis = get_redis()
     key = prefixed(FLOW, "orders")
     raw = redis.get(key)
     book = json.loads(raw) if raw else None
+    if cached:
+        return list(book["orders"].values()) if book else []
+    previous = dict(book["orders"]) if book else {}
     now = time.time()
     if book is None or now - book["full_at"] > ORDERS_FULL_READ_SECONDS:
         since = now - cfg.lookback_hours * 3600
@@ -136,7 +150,7 @@ def recent_orders(
     for order in clients.xcart().orders_changed_since(datetime.fromtimestamp(since, UTC)):
         book["orders"][str(order["id"])] = _order_summary(order)
     # Only open orders the ERP has not seen matter; the book stays as small as that backlog.
-    synced = synced_order_keys(book["orders"].values())
+    synced = synced_order_keys([*book["orders"].values(), *previous.values()])
     book["orders"] = {
         oid: o
         for oid, o in book["orders"].items()
@@ -145,8 +159,24 @@ def recent_orders(
         and str(o.get("order_number")) not in synced
     }
     if persist:
-        redis.set(key, json.dumps(book), ex=int(ORDERS_FULL_READ_SECONDS * 2))
+        gone = {
+            oid: json.dumps(sorted(mapping.order_lines(o)))
+            for oid, o in previous.items()
+            if oid not in book["orders"]
+            and (str(o.get("id")) in synced or str(o.get("order_number")) in synced)
+        }
+        pipe = redis.pipeline()
+        pipe.set(key, json.dumps(book), ex=int(ORDERS_FULL_READ_SECONDS * 2))
+        if gone:
+            pipe.hset(
+                prefixed(FLOW, "orders", "synced"), mapping=cast("dict[str | bytes, str]", gone)
+            )
+        pipe.execute()
     return list(book["orders"].values())
+
+
+def _skus_of(orders: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {sku for o in orders for sku in mapping.order_lines(o)}
 
 
 def synced_order_keys(orders: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -171,8 +201,9 @@ def unsynced_quantities(
     *,
     after: float | None = None,
     persist: bool = True,
+    cached: bool = False,
 ) -> dict[str, int]:
-    orders = recent_orders(cfg, after=after, persist=persist)
+    orders = recent_orders(cfg, after=after, persist=persist, cached=cached)
     if skus is not None:
         orders = [o for o in orders if skus & set(mapping.order_lines(o))]
     return mapping.unsynced_quantities(orders, synced_order_keys(orders), cfg)
@@ -283,12 +314,16 @@ def _record(sku: str, target: StoreTarget, amount: int, available: float, unsync
 
 
 def expected_amounts(
-    skus: Iterable[str], cfg: InventoryConfig, *, persist: bool = True
+    skus: Iterable[str], cfg: InventoryConfig, *, persist: bool = True, cached: bool = False
 ) -> dict[str, dict[str, Any]]:
-    """What X-Cart should show per SKU Acumatica knows, with the figures behind it."""
+    """What X-Cart should show per SKU Acumatica knows, with the figures behind it.
+
+    ``cached`` takes the unsynced orders from the order book as it is (no X-Cart read): enough
+    to decide which SKUs need a flush, since every flush that writes reads the orders afresh.
+    """
     skus = {sku_key(s) for s in skus}
     available = erp_availability(skus, cfg)
-    unsynced = unsynced_quantities(cfg, set(available), persist=persist)
+    unsynced = unsynced_quantities(cfg, set(available), persist=persist, cached=cached)
     return {
         sku: {
             "erp_available": avail,
@@ -317,13 +352,17 @@ def store_amounts(index: Mapping[str, StoreTarget]) -> dict[str, int]:
 def _compare(
     ids: Iterable[str] | None, *, persist: bool = True
 ) -> list[tuple[str, StoreTarget, dict[str, Any]]]:
-    """(sku, store target with its current amount, expected figures) for stock-tracked SKUs."""
+    """(sku, store target with its current amount, expected figures) for stock-tracked SKUs.
+
+    The engine's own comparison (``persist``) works on the index as far as it could be read and
+    on the cached order book; plan and drift read everything afresh and store nothing.
+    """
     cfg = config()
-    index = store_index() if persist else scan_store()
+    index = store_index(partial=True) if persist else scan_store()
     amounts = store_amounts(index) if persist else {s: t.amount for s, t in index.items()}
     wanted = {sku_key(s) for s in ids} if ids else set(index)
     skus = [s for s in wanted if s in index and index[s].traceable and s in amounts]
-    expected = expected_amounts(skus, cfg, persist=persist)
+    expected = expected_amounts(skus, cfg, persist=persist, cached=persist)
     out = []
     for sku in sorted(expected):
         target = index[sku]
@@ -338,6 +377,135 @@ def changed_skus(ids: Iterable[str] | None = None, all: bool = False) -> list[st
     if all:
         return [sku for sku, _, _ in compared]
     return [sku for sku, target, figures in compared if target.amount != figures["expected"]]
+
+
+# -- the poll: what changed since the last one ---------------------------------------------------
+
+
+def changed_items(cfg: InventoryConfig, since: float) -> list[dict[str, Any]]:
+    """Rows (``InventoryID``, ``QtyAvailable`` over all warehouses, ``LastModifiedDateTime``) of
+    the items whose availability changed at or after ``since``: one request, whatever the size
+    of the catalogue."""
+    moment = to_utc_iso(datetime.fromtimestamp(since, UTC))
+    answer = clients.acumatica().put(
+        cfg.poll_changes, {"LastModifiedDateTime": moment}, expand=["Results"]
+    )
+    return list(answer.get("Results") or [])
+
+
+def _poll_key(*parts: str) -> str:
+    return prefixed(FLOW, "poll", *parts)
+
+
+@dataclass
+class PollChanges:
+    """What one poll found; :meth:`commit` once the SKUs are flushed or scheduled."""
+
+    skus: list[str]
+    full: bool
+    cursor: float | None = None
+    seen: dict[str, str] = field(default_factory=dict)
+    dropped_orders: list[str] = field(default_factory=list)
+    synced_orders: list[str] = field(default_factory=list)
+    started: float = 0.0
+
+    def commit(self) -> None:
+        redis = get_redis()
+        pipe = redis.pipeline()
+        if self.cursor is not None:
+            pipe.set(_poll_key("cursor"), repr(self.cursor))
+        if self.seen:
+            pipe.hset(_poll_key("seen"), mapping=cast("dict[str | bytes, str]", self.seen))
+        if self.dropped_orders:
+            pipe.hdel(prefixed(FLOW, "orders", "synced"), *self.dropped_orders)
+        if self.synced_orders:
+            pipe.sadd(_poll_key("synced_orders"), *self.synced_orders)
+            pipe.expire(_poll_key("synced_orders"), int(ORDERS_FULL_READ_SECONDS * 2))
+        if self.full:
+            pipe.set(_poll_key("full_at"), repr(self.started))
+        pipe.execute()
+        if self.full and self.cursor is not None:
+            _forget_seen_before(self.cursor - get_settings().poll_overlap_seconds)
+
+
+def _forget_seen_before(moment: float) -> None:
+    """Fingerprints of rows the change query can no longer return are dropped."""
+    redis = get_redis()
+    old = [
+        sku
+        for sku, raw in redis.hgetall(_poll_key("seen")).items()
+        if (_epoch(json.loads(raw)[0]) or 0.0) < moment
+    ]
+    if old:
+        redis.hdel(_poll_key("seen"), *old)
+
+
+def _epoch(value: Any) -> float | None:
+    try:
+        return parse_datetime(value).timestamp() if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def poll_changes() -> PollChanges:
+    """The SKUs one poll should flush.
+
+    With ``poll.changes`` set, Acumatica is asked once which items changed since the cursor
+    (minus ``POLL_OVERLAP_SECONDS``); rows already seen with the same date and quantity are
+    skipped, so an idle poll costs that one request and nothing else. SKUs whose X-Cart orders
+    the ledger now shows synced are added (Redis and ledger only). The store is not read here:
+    each flush reads what it needs. On the first poll, every ``full_compare_seconds``, or
+    without ``poll.changes``, every store SKU is compared instead (:func:`changed_skus`).
+    """
+    cfg = config()
+    redis = get_redis()
+    now = time.time()
+    overlap = get_settings().poll_overlap_seconds
+    raw_cursor = redis.get(_poll_key("cursor"))
+    full_at = float(redis.get(_poll_key("full_at")) or 0)
+    full = not cfg.poll_changes or raw_cursor is None or now - full_at >= cfg.full_compare_seconds
+    out = PollChanges(skus=[], full=full, started=now)
+    fresh: set[str] = set()
+    if cfg.poll_changes:
+        cursor = float(raw_cursor) if raw_cursor is not None else now
+        rows = changed_items(cfg, cursor - overlap)
+        latest: dict[str, float] = {}
+        for row in rows:
+            sku = sku_key(row.get("InventoryID"))
+            if not sku:
+                continue
+            stamp = row.get("LastModifiedDateTime")
+            out.seen[sku] = json.dumps([stamp, row.get("QtyAvailable")])
+            moment = _epoch(stamp)
+            if moment is not None:
+                latest[sku] = moment
+        if out.seen:
+            known = redis.hmget(_poll_key("seen"), list(out.seen))
+            fresh = {s for s, was in zip(out.seen, known, strict=True) if was != out.seen[s]}
+        out.cursor = max([cursor, *latest.values()])
+    # Orders that became synced: noted by a flush that dropped them from the book, or still in
+    # the book. Each is counted once (``synced_orders``: those a poll has already handled).
+    dropped = redis.hgetall(prefixed(FLOW, "orders", "synced"))
+    book = recent_orders(cfg, cached=True)
+    flagged = redis.smembers(_poll_key("synced_orders")) if book or dropped else set()
+    synced = synced_order_keys(o for o in book if str(o.get("id")) not in flagged)
+    now_synced = [
+        o
+        for o in book
+        if str(o.get("id")) not in flagged
+        and (str(o.get("id")) in synced or str(o.get("order_number")) in synced)
+    ]
+    released = _skus_of(now_synced)
+    for oid, skus in dropped.items():
+        if oid not in flagged:
+            released.update(json.loads(skus))
+    out.dropped_orders = sorted(dropped)
+    out.synced_orders = sorted({str(o.get("id")) for o in now_synced} | set(dropped))
+    if full:
+        out.skus = changed_skus()
+    else:
+        out.skus = sorted(fresh | released)
+    return out
 
 
 def plan(

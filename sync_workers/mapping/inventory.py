@@ -23,6 +23,8 @@ from sync_workers.mapping.templates import load_template
 FLOW = "inventory"
 AVAILABILITY_FIELDS = ("QtyAvailable", "QtyAvailableForShipment", "QtyOnHand")
 POLL_SOURCES = ("inquiry", "odata")
+#: The contract-based inquiry that lists items whose availability changed since a date.
+CHANGES_INQUIRY = "InventoryQuantityAvailable"
 
 
 def sku_key(sku: Any) -> str:
@@ -41,10 +43,14 @@ class InventoryConfig:
     push_sku_column: str = "InventoryID"
     poll_source: str = "inquiry"
     poll_gi: str = "ItemAvailability"
+    poll_page_size: int = 1000
+    poll_changes: str = ""
+    full_compare_seconds: float = 600.0
     lookback_hours: float = 72.0
     orders_cache_seconds: float = 2.0
     released_payment_statuses: frozenset[str] = frozenset({"D", "C", "R"})
     store_index_seconds: float = 600.0
+    store_index_variants_seconds: float = 3600.0
 
     def safety_stock(self, sku: str) -> float:
         return float(self.safety_per_sku.get(sku_key(sku), self.safety_default))
@@ -82,6 +88,17 @@ def validate_template(template: Mapping[str, Any]) -> list[str]:
     poll = template.get("poll", {})
     if not isinstance(poll, Mapping) or poll.get("source", "inquiry") not in POLL_SOURCES:
         problems.append(f"poll.source: must be one of {', '.join(POLL_SOURCES)}")
+    if isinstance(poll, Mapping):
+        size = poll.get("page_size", 1000)
+        if not _non_negative(size) or not 1 <= size <= 10000 or int(size) != size:
+            problems.append("poll.page_size: must be a whole number from 1 to 10000")
+        if poll.get("changes") not in (None, "", CHANGES_INQUIRY):
+            problems.append(f"poll.changes: must be {CHANGES_INQUIRY} or empty")
+        if not _non_negative(poll.get("full_compare_seconds", 600)):
+            problems.append("poll.full_compare_seconds: must be a number >= 0")
+    for key in ("store_index_seconds", "store_index_variants_seconds"):
+        if key in template and not _non_negative(template[key]):
+            problems.append(f"{key}: must be a number >= 0")
     orders = template.get("unsynced_orders", {})
     if not isinstance(orders, Mapping):
         problems.append("unsynced_orders: must be a mapping")
@@ -114,12 +131,16 @@ def config_from(template: Mapping[str, Any]) -> InventoryConfig:
         push_sku_column=str(push.get("sku_column", "InventoryID")),
         poll_source=str(poll.get("source", "inquiry")),
         poll_gi=str(poll.get("gi", "ItemAvailability")),
+        poll_page_size=int(poll.get("page_size", 1000)),
+        poll_changes=str(poll.get("changes") or ""),
+        full_compare_seconds=float(poll.get("full_compare_seconds", 600)),
         lookback_hours=float(orders.get("lookback_hours", 72)),
         orders_cache_seconds=float(orders.get("cache_seconds", 2)),
         released_payment_statuses=frozenset(
             str(s) for s in orders.get("released_payment_statuses", ("D", "C", "R"))
         ),
         store_index_seconds=float(template.get("store_index_seconds", 600)),
+        store_index_variants_seconds=float(template.get("store_index_variants_seconds", 3600)),
     )
 
 
