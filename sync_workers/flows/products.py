@@ -14,6 +14,7 @@ webhook or push notification, matches and is skipped.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import products as mapping
 from sync_workers.mapping.inventory import sku_key
 from sync_workers.mapping.products import ProductsConfig
+from sync_workers.redis_client import get_redis, prefixed
 from sync_workers.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -227,7 +229,9 @@ def changed_skus(
     if all:
         window_start = None
     wanted = {sku_key(s) for s in ids} if ids else None
-    stores = store_records()
+    cursor_poll = since is None and not all and ids is None
+    scan = not cursor_poll or _store_scan_due(cfg)
+    stores = store_records() if scan else {}
     memory = remembered()
     candidates: set[str] = set()
     for sku, store in stores.items():
@@ -246,12 +250,20 @@ def changed_skus(
         if wanted is not None and sku not in wanted:
             continue
         items[sku] = item
-        variant = sku in stores and stores[sku].is_variant
+        if scan:
+            variant = sku in stores and stores[sku].is_variant
+        else:  # no store scan this time: the SKU index (cached) says what the SKU is
+            target = find_target(sku)
+            variant = target is not None and target.variant_id is not None
         erp_hash = mapping.view_hash(mapping.erp_view(item, cfg, variant=variant))
         if all or memory.get(sku, {}).get("erp_hash") != erp_hash:
             candidates.add(sku)
+            if not scan:  # read just this record from the store
+                record = read_store(sku)
+                if record is not None:
+                    stores[sku] = record
     chains: list[str] = []
-    every_item_read = window_start is None and wanted is None
+    every_item_read = scan and window_start is None and wanted is None
     for sku in sorted(candidates):
         found, erp_item = stores.get(sku), items.get(sku)
         if found is None:
@@ -266,9 +278,20 @@ def changed_skus(
             remember_unmatched(sku, found, cfg)
         else:
             chains.append(sku)
-    if since is None and not all and ids is None:
+    if cursor_poll:
         cursor.commit()
+        if scan:
+            get_redis().set(store_scan_key(), str(time.time()))
     return chains
+
+
+def store_scan_key() -> str:
+    return prefixed(FLOW, "store-scan", "last")
+
+
+def _store_scan_due(cfg: ProductsConfig) -> bool:
+    last = get_redis().get(store_scan_key())
+    return last is None or time.time() - float(last) >= cfg.store_scan_seconds
 
 
 def on_store_event(data: Mapping[str, Any]) -> str | None:

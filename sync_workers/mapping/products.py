@@ -38,6 +38,9 @@ class ProductsConfig:
     create_stock_items: bool = False
     new_stock_item: Mapping[str, Any] = field(default_factory=dict)
     create_store_products: bool = False
+    #: X-Cart has no updated-since filter for products: a cursor poll scans the whole store (every
+    #: product page and variant list) at most this often and reads only Acumatica in between.
+    store_scan_seconds: float = 600.0
 
     def pairs(self, *, variant: bool = False) -> list[tuple[Group, str, str | None]]:
         return [
@@ -93,6 +96,10 @@ def validate_template(template: Mapping[str, Any]) -> list[str]:
             problems.append(f"{key}: must be true or false")
     if not isinstance(template.get("new_stock_item", {}), Mapping):
         problems.append("new_stock_item: must be a mapping of StockItem fields")
+    poll = template.get("poll", {})
+    scan = poll.get("store_scan_seconds", 600) if isinstance(poll, Mapping) else None
+    if isinstance(scan, bool) or not isinstance(scan, int | float) or scan < 0:
+        problems.append("poll.store_scan_seconds: must be a number of seconds >= 0")
     return problems
 
 
@@ -113,6 +120,7 @@ def config_from(template: Mapping[str, Any]) -> ProductsConfig:
         create_stock_items=bool(template.get("create_stock_items", False)),
         new_stock_item=dict(template.get("new_stock_item") or {}),
         create_store_products=bool(template.get("create_store_products", False)),
+        store_scan_seconds=float((template.get("poll") or {}).get("store_scan_seconds", 600)),
     )
 
 

@@ -21,6 +21,23 @@ def nothing_left_to_sync() -> None:
     wait_for(lambda: products.changed_skus() == [], timeout=10, interval=0.1)
 
 
+def store_scan_due(redis_client) -> None:
+    """Make the next cursor poll scan the store (it does so at most every store_scan_seconds)."""
+    from sync_workers.redis_client import get_redis
+
+    get_redis().delete(products.store_scan_key())
+
+
+def api_calls(sandboxes, store) -> dict[str, int]:
+    stats = requests.get(f"{sandboxes['acumatica'].url}/_sandbox/stats", timeout=10).json()
+    calls = {
+        p: n
+        for p, n in stats["requests"]["by_path"].items()
+        if not p.startswith("POST /entity/auth")
+    }
+    return {**calls, **store.stats()}
+
+
 def acumatica_puts(sandboxes) -> int:
     stats = requests.get(f"{sandboxes['acumatica'].url}/_sandbox/stats", timeout=10).json()
     by_path = stats["requests"]["by_path"]
@@ -90,13 +107,14 @@ def test_acumatica_edit_reaches_xcart_once_and_does_not_echo(
 
 
 def test_store_edit_of_an_erp_owned_field_is_put_back_and_conflicts_go_to_the_owner(
-    primed, erp, store, celery_worker
+    primed, erp, store, celery_worker, redis_client
 ) -> None:
     products_by_sku = store.products()
     lamp, mug = products_by_sku["AA-SOLDOUT"], products_by_sku["AA-LODZ"]
     store.update(lamp["id"], {"price": 1.0, "meta_title": "Lantern for the web"})
     store.update(mug["id"], {"name": "Mug from the store"})
     erp.api.put("StockItem", {"InventoryID": "AA-LODZ", "Description": "Mug from the ERP"})
+    store_scan_due(redis_client)
     tasks.products.poll.delay()
 
     wait_for(lambda: store.product(lamp["id"])["price"] == lamp["price"])
@@ -107,11 +125,12 @@ def test_store_edit_of_an_erp_owned_field_is_put_back_and_conflicts_go_to_the_ow
 
 
 def test_store_owned_group_flows_to_acumatica_without_ping_pong(
-    template, primed, erp, store, celery_worker
+    template, primed, erp, store, celery_worker, redis_client
 ) -> None:
     template("  price:\n    owner: acumatica", "  price:\n    owner: xcart")
     product = store.products()["AA-0042"]
     store.update(product["id"], {"price": 12.34})
+    store_scan_due(redis_client)
     tasks.products.poll.delay()
 
     wait_for(lambda: erp.api.get_by_keys("StockItem", "AA-0042")["DefaultPrice"] == 12.34)
@@ -121,7 +140,7 @@ def test_store_owned_group_flows_to_acumatica_without_ping_pong(
 
 
 def test_new_store_product_creates_a_stock_item_only_when_configured(
-    template, primed, erp, store, celery_worker
+    template, primed, erp, store, celery_worker, redis_client
 ) -> None:
     created = store.http.post(
         f"{store.url}/api/products",
@@ -133,6 +152,7 @@ def test_new_store_product_creates_a_stock_item_only_when_configured(
     assert erp.api.get_by_keys("StockItem", "WEB-NEW-1", missing_ok=True) is None
 
     template("create_stock_items: false", "create_stock_items: true")
+    store_scan_due(redis_client)
     tasks.products.poll.delay()
     item = wait_for(lambda: erp.api.get_by_keys("StockItem", "WEB-NEW-1", missing_ok=True))
     assert item["Description"] == "Brand-new poster"
@@ -249,3 +269,35 @@ def test_new_stock_item_creates_a_store_product_only_when_configured(
     assert created["enabled"] is True  # ItemStatus Active
     wait_for(lambda: products.remembered().get("ERP-ONLY-1"))
     nothing_left_to_sync()
+
+
+def test_idle_poll_reads_only_acumatica_until_the_store_scan_is_due(
+    primed, erp, store, redis_client, celery_worker, monkeypatch
+) -> None:
+    """X-Cart has no updated-since filter for products: the store is scanned at most every
+    store_scan_seconds; a poll in between costs one call, and an Acumatica edit still arrives
+    by reading only that SKU's store record."""
+    from sync_workers.settings import get_settings
+
+    # Idle means nothing changed since the cursor: no overlap re-reading the fresh seed items.
+    monkeypatch.setenv("POLL_OVERLAP_SECONDS", "0")
+    get_settings.cache_clear()
+    assert products.changed_skus() == []  # moves the cursor past the seed items
+    time.sleep(get_settings().poll_settle_seconds + 0.5)
+    store.reset_stats()
+    requests.post(f"{primed['acumatica'].url}/_sandbox/stats/reset", json={}, timeout=10)
+    assert products.changed_skus() == []  # not due: the primed poll scanned just now
+    assert api_calls(primed, store) == {"GET /entity/Default/24.200.001/StockItem": 1}
+
+    product = store.products()["AA-0042"]
+    store.update(product["id"], {"price": 99.5})  # a store edit waits for the scan...
+    erp.api.put("StockItem", {"InventoryID": "AA-LODZ", "Description": "Mug, new text"})
+    store.reset_stats()
+    assert products.changed_skus() == ["AA-LODZ"]  # ...an ERP edit does not
+    reads = store.stats()
+    assert sum(reads.values()) == 1 and all("/api/products/" in p for p in reads)
+
+    store_scan_due(redis_client)
+    assert "AA-0042" in products.changed_skus()  # the scan sees the store edit
+    monkeypatch.undo()
+    get_settings.cache_clear()
