@@ -11,6 +11,7 @@ letters: each runs its step, then continues in the shape above.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sync_workers.celery import app
@@ -133,21 +134,30 @@ def poll(
     ids: list[str] | None = None,
     all: bool = False,
     dry_run: bool = False,
+    follow_up: str | None = None,
 ) -> dict[str, Any]:
     """Start one chain per changed order (cursor), or per ``ids`` / since ``since`` / ``all``.
 
+    A cursor poll leaves orders younger than ``settle_seconds`` for later; it then books one
+    follow-up poll for when they are old enough (``follow_up``: its booking), so they do not
+    wait a whole poll interval (see ``orders.claim_follow_up``).
+
     The resync forms look the orders up in Acumatica before creating them (one call per batch
     of ``LOOK_UP_BATCH``, handed to each chain), so they also repair a lost or restored ledger
-    without duplicating anything. Each poll also
-    restarts orders whose chain made no progress for ``STALL_SECONDS`` (a message lost in a
-    broker crash): every order handed out has a ledger row before its message is published.
+    without duplicating anything. Each poll also restarts orders whose chain made no progress
+    for ``STALL_SECONDS`` (a message lost in a broker crash): every order handed out has a
+    ledger row before its message is published.
     """
     if dry_run:
         return {"plan": [c.as_dict() for c in orders.plan(since, ids, all)]}
+    settling: list[datetime] = []
     if ids:
         found = orders.read_orders(ids)
     else:
-        found = [(str(o["id"]), o) for o in orders.changed_orders(since=since, all=all)]
+        if follow_up is not None:
+            orders.release_follow_up(follow_up)
+        changed = orders.changed_orders(since=since, all=all, settling=settling)
+        found = [(str(o["id"]), o) for o in changed]
     resync = bool(ids or since or all)
     remote = orders.look_up_batch(o for _, o in found if o is not None) if resync else {}
     orders.note_handed_out(order_id for order_id, _ in found)
@@ -156,7 +166,14 @@ def poll(
     restarted = [] if ids else orders.stalled()
     for order_id in restarted:  # a lost chain: look in Acumatica first, the PUT may have landed
         start(order_id, None, verify=True)
-    return {"started": [order_id for order_id, _ in found], "restarted": restarted}
+    booked = orders.claim_follow_up(settling, after=follow_up)
+    if booked is not None:
+        poll.apply_async(kwargs={"follow_up": booked[0]}, countdown=booked[1])
+    return {
+        "started": [order_id for order_id, _ in found],
+        "restarted": restarted,
+        "follow_up_in": round(booked[1], 3) if booked else None,
+    }
 
 
 @app.task(name="tasks.orders.realtime_on_webhook", flow="orders", record_arg="data")

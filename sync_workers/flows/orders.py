@@ -21,6 +21,7 @@ payment flow, on the cursor poll and (plus one look-up per batch) on a resync.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +51,7 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import orders as order_map
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
+from sync_workers.redis_client import get_redis, prefixed
 from sync_workers.settings import get_settings
 from sync_workers.tracing import current_trace_id
 from sync_workers.validation import history, known_skus, risk
@@ -439,10 +441,14 @@ def poll_settings() -> tuple[timedelta, timedelta]:
     )
 
 
-def changed_orders(since: Any = None, all: bool = False) -> Iterator[dict[str, Any]]:
+def changed_orders(
+    since: Any = None, all: bool = False, settling: list[datetime] | None = None
+) -> Iterator[dict[str, Any]]:
     """Orders changed since the cursor (or ``since``; everything with ``all``).
 
     With the cursor, the cursor moves only after the whole window was read and handed out.
+    ``settling`` (cursor only) receives the update times of the orders left for a later poll
+    because they are younger than ``settle_seconds``.
     """
     xcart = clients.xcart()
     if all or since is not None:
@@ -452,11 +458,57 @@ def changed_orders(since: Any = None, all: bool = False) -> Iterator[dict[str, A
     overlap, settle = poll_settings()
     cursor = PollCursor(CursorStore(), FLOW, DIRECTION, overlap=overlap, settle=settle)
     window = cursor.window()
-    for order in xcart.orders_changed_since(window.start, until=window.end):
+    until = None if settling is not None else window.end
+    for order in xcart.orders_changed_since(window.start, until=until):
         moment = parse_optional(order.get("update_date"))
-        if moment is not None and cursor.accept(order["id"], moment, moment):
+        if moment is None:
+            continue
+        if moment > window.end:
+            if settling is not None:
+                settling.append(moment)
+        elif cursor.accept(order["id"], moment, moment):
             yield order
     cursor.commit()
+
+
+#: Seconds after an order leaves the settle window that its follow-up poll runs.
+FOLLOW_UP_MARGIN = 0.25
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def _follow_up_key() -> str:
+    return prefixed(FLOW, "poll", "follow_up")
+
+
+def claim_follow_up(settling: list[datetime], after: str | None = None) -> tuple[str, float] | None:
+    """Book the one follow-up poll for orders a poll left to settle: ``(token, countdown)``.
+
+    It runs when the newest of them is ``settle_seconds`` old (plus a margin), so they go out
+    then instead of a whole poll interval later. ``None`` when nothing was left or a follow-up
+    is already booked. ``after`` (a follow-up booking the next): the token of the running one;
+    the next runs at least ``settle_seconds`` after it, so follow-ups cost at most one extra
+    poll per settle period however fast orders arrive, and stop when none is left.
+    """
+    if not settling:
+        return None
+    settle = poll_settings()[1].total_seconds()
+    now = time.time()
+    due = min(max(max(settling).timestamp() + settle, now), now + settle) + FOLLOW_UP_MARGIN
+    if after is not None:
+        due = max(due, float(after) + settle)
+    token = f"{due:.6f}"
+    expiry = due - now + settle + 30  # a follow-up lost on its way frees the booking
+    if not get_redis().set(_follow_up_key(), token, nx=True, px=int(expiry * 1000)):
+        return None
+    return token, due - now
+
+
+def release_follow_up(token: str) -> None:
+    """The follow-up poll ``token`` is running: free the booking so it may book the next."""
+    get_redis().eval(_RELEASE, 1, _follow_up_key(), token)
 
 
 def read_orders(order_ids: Iterable[Any]) -> list[tuple[str, dict[str, Any] | None]]:
