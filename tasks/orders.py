@@ -159,10 +159,13 @@ def poll(
         changed = orders.changed_orders(since=since, all=all, settling=settling)
         found = [(str(o["id"]), o) for o in changed]
     resync = bool(ids or since or all)
-    remote = orders.look_up_batch(o for _, o in found if o is not None) if resync else {}
-    orders.note_handed_out(order_id for order_id, _ in found)
-    for order_id, order in found:
-        start(order_id, order, verify=resync, remote=remote.get(order_id))
+    step = orders.LOOK_UP_BATCH if resync else max(len(found), 1)
+    for at in range(0, len(found), step):  # the first chains run while the rest are looked up
+        batch = found[at : at + step]
+        remote = orders.look_up_batch(o for _, o in batch if o is not None) if resync else {}
+        orders.note_handed_out(order_id for order_id, _ in batch)
+        for order_id, order in batch:
+            start(order_id, order, verify=resync, remote=remote.get(order_id))
     restarted = [] if ids else orders.stalled()
     for order_id in restarted:  # a lost chain: look in Acumatica first, the PUT may have landed
         start(order_id, None, verify=True)
