@@ -1,6 +1,7 @@
 """Orders: X-Cart order -> Acumatica sales order, one per X-Cart order whatever happens.
 
-Steps (each called by one thin task): ``fetch`` -> ``validate`` -> ``transform`` -> ``push`` ->
+Steps (plain calls of two thin tasks, ``tasks.orders.fetch`` for the first three and
+``tasks.orders.push`` for the last two): ``fetch`` -> ``validate`` -> ``transform`` -> ``push`` ->
 ``write_back``. Exactly once in effect rests on three things:
 
 * the ledger row per order (unique per source id and per target key);
