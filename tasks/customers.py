@@ -53,6 +53,9 @@ def poll(
 ) -> dict[str, Any]:
     """Changed X-Cart profiles (scan + hash) and changed Acumatica customers, one task each.
 
+    A cursor poll scans the profiles at most every ``poll.profile_scan_seconds`` (every page:
+    X-Cart has no updated-since filter); in between it reads only Acumatica.
+
     ``ids`` are X-Cart profile ids (``5`` or ``profile:5``, as drift reports them).
     """
     if dry_run:
@@ -61,8 +64,12 @@ def poll(
         profiles = [str(i).removeprefix("profile:") for i in ids]
         changed: list[str] = []
     else:
-        profiles = [str(p["id"]) for p, _ in customers.changed_profiles(all=all)]
+        cursor_poll = since is None and not all
+        scan = not cursor_poll or customers.profile_scan_due()
+        profiles = [str(p["id"]) for p, _ in customers.changed_profiles(all=all)] if scan else []
         changed = list(customers.changed_acumatica_customers(since, all=all))
+        if cursor_poll and scan:
+            customers.profiles_scanned()
     for profile_id in profiles:
         start_profile(profile_id)
     for customer_id in changed:

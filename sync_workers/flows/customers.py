@@ -10,6 +10,7 @@ one made instead of adding a second.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import addresses
 from sync_workers.mapping import customers as customer_map
 from sync_workers.mapping.templates import load_template
+from sync_workers.redis_client import get_redis, prefixed
 from sync_workers.tracing import current_trace_id
 
 log = logging.getLogger(__name__)
@@ -143,6 +145,27 @@ def ensure_for_order(order: Mapping[str, Any], profile: Mapping[str, Any] | None
 
 
 # Profiles (scan + hash; X-Cart has no updated-since filter for profiles) ---------------------
+
+
+def _profile_scan_key() -> str:
+    return prefixed(FLOW, "profile-scan", "last")
+
+
+def profile_scan_seconds() -> float:
+    """How often a cursor poll scans every X-Cart profile (``poll.profile_scan_seconds``)."""
+    return float((template().get("poll") or {}).get("profile_scan_seconds", 600))
+
+
+def profile_scan_due() -> bool:
+    """Whether this cursor poll scans the profiles: X-Cart has no updated-since filter for
+    them, so a scan reads every page; in between a poll reads only Acumatica (one call idle).
+    New buyers do not wait for it: the order flow links or creates their customer."""
+    last = get_redis().get(_profile_scan_key())
+    return last is None or time.time() - float(last) >= profile_scan_seconds()
+
+
+def profiles_scanned() -> None:
+    get_redis().set(_profile_scan_key(), str(time.time()))
 
 
 def changed_profiles(all: bool = False) -> Iterator[tuple[dict[str, Any], str]]:

@@ -94,8 +94,17 @@ def test_guests_share_the_guest_customer_or_get_one_per_email(
     ]
 
 
-def test_profile_changes_flow_per_system_of_record(sandboxes, clean_ledger, celery_worker) -> None:
+def profile_pages(xcart: str) -> int:
+    return sum(n for path, n in acumatica_stats(xcart).items() if path == "GET /api/profiles")
+
+
+def test_profile_changes_flow_per_system_of_record(
+    sandboxes, clean_ledger, redis_client, celery_worker
+) -> None:
+    from sync_workers.flows import customers as customer_flow
+
     xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
+    redis_client.delete(customer_flow._profile_scan_key())  # this poll scans the profiles
     order = order_for(xcart, "owner@example.com")
     order_tasks.start(order["id"])
     customer_id = customer_of(order)
@@ -124,6 +133,8 @@ def test_profile_changes_flow_per_system_of_record(sandboxes, clean_ledger, cele
     emails = sorted(c["Email"] for c in xc_customers())
     assert emails == sorted(p["login"] for p in profiles)
     before = dict(entity_calls(acumatica_stats(acumatica)))
+    pages = profile_pages(xcart)
+    assert pages >= 1
     customer_tasks.poll.delay()  # nothing changed since: no write to Acumatica
     wait_for(lambda: entity_calls(acumatica_stats(acumatica)) != before)
     time.sleep(2.0)  # the tasks the second poll started run now
@@ -131,4 +142,12 @@ def test_profile_changes_flow_per_system_of_record(sandboxes, clean_ledger, cele
     assert after.get("PUT /entity/Default/24.200.001/Customer") == before.get(
         "PUT /entity/Default/24.200.001/Customer"
     )
+    # The profile scan is not due yet: that poll read Acumatica once and no profile page.
+    assert profile_pages(xcart) == pages
+    assert after.get("GET /entity/Default/24.200.001/Customer", 0) == (
+        before.get("GET /entity/Default/24.200.001/Customer", 0) + 1
+    )
+    redis_client.delete(customer_flow._profile_scan_key())
+    customer_tasks.poll.delay()
+    wait_for(lambda: profile_pages(xcart) > pages)  # due again: every page is read
     assert not open_dead_letters()
