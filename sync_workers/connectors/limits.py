@@ -34,6 +34,10 @@ from limits.strategies import MovingWindowRateLimiter
 from sync_workers.connectors.errors import RateLimited
 
 _ACQUIRE = """
+local cooling = redis.call('PTTL', KEYS[2])
+if cooling > 0 then
+  return -cooling
+end
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
@@ -111,7 +115,6 @@ class SharedLimits:
     def slot(self) -> Iterator[None]:
         """Hold one request slot: cool-down waited out, concurrency and rate acquired."""
         deadline = time.monotonic() + self.max_wait
-        self._wait_cooldown(deadline)
         token = self._acquire_concurrency(deadline)
         try:
             self._acquire_rate(deadline)
@@ -124,6 +127,9 @@ class SharedLimits:
         remaining_ms = self._redis.pttl(self._cooldown_key)
         if remaining_ms is None or remaining_ms <= 0:
             return
+        self._sleep_cooldown(remaining_ms, deadline)
+
+    def _sleep_cooldown(self, remaining_ms: int, deadline: float) -> None:
         wait = remaining_ms / 1000 + random.uniform(0, 0.05)
         if time.monotonic() + wait > deadline:
             raise RateLimited(
@@ -134,13 +140,24 @@ class SharedLimits:
         time.sleep(wait)
 
     def _acquire_concurrency(self, deadline: float) -> str | None:
+        """A concurrency lease, after any cool-down; one Redis round trip when both are free."""
         if not self.max_concurrent:
+            self._wait_cooldown(deadline)
             return None
         token = uuid.uuid4().hex
         delay = 0.005
-        while not self._acquire(
-            keys=[self._slots_key], args=[self.max_concurrent, self._lease_ms, token]
-        ):
+        while True:
+            got = int(
+                self._acquire(
+                    keys=[self._slots_key, self._cooldown_key],
+                    args=[self.max_concurrent, self._lease_ms, token],
+                )
+            )
+            if got == 1:
+                return token
+            if got < 0:  # a 429 cool-down: -milliseconds left
+                self._sleep_cooldown(-got, deadline)
+                continue
             if time.monotonic() > deadline:
                 raise RateLimited(
                     f"{self.name}: all {self.max_concurrent} concurrent slots busy",
@@ -149,7 +166,6 @@ class SharedLimits:
                 )
             time.sleep(delay + random.uniform(0, delay))
             delay = min(delay * 2, 0.05)
-        return token
 
     def _acquire_rate(self, deadline: float) -> None:
         if self._rate is None:
