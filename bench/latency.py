@@ -133,12 +133,16 @@ def _amount(driver: Driver, product_id: int) -> int:
 
 
 IDLE_FLOWS = ("orders", "payments", "shipments", "inventory", "customers", "products")
+#: Pause before each round: longer than any poll's settle time (customers: 5 s), so what the
+#: previous round wrote (and its echo in the source system) is behind the next window.
+IDLE_GAP_SECONDS = 6.0
 
 
 def idle_polls(driver: Driver, rounds: int = 3) -> dict[str, Any]:
     """Each flow's poll run alone ``rounds`` times with nothing new; the calls of each round.
 
-    Beat is stopped first; each round waits until the queues are drained and both APIs quiet.
+    Beat is stopped first; each round waits until the queues are drained, both APIs quiet and
+    ``IDLE_GAP_SECONDS`` passed.
     The last round is the published figure; every round is in the JSON.
     """
     found: dict[str, Any] = {}
@@ -146,6 +150,7 @@ def idle_polls(driver: Driver, rounds: int = 3) -> dict[str, Any]:
         per_round = []
         for _ in range(rounds):
             driver.drained()
+            time.sleep(IDLE_GAP_SECONDS)
             xcart_before, acu_before = driver.calls()
             driver.send(f"tasks.{flow}.poll")
             time.sleep(1.0)
