@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sync_workers.celery import app
+from sync_workers.connectors.dates import parse_optional
 from sync_workers.flows import orders
 from sync_workers.flows.base import LedgerTask
 from sync_workers.tracing import trace
@@ -151,6 +152,8 @@ def poll(
     if dry_run:
         return {"plan": [c.as_dict() for c in orders.plan(since, ids, all)]}
     settling: list[datetime] = []
+    if (since or all) and not ids:
+        return _resync_chunk(since)
     if ids:
         found = orders.read_orders(ids)
     else:
@@ -158,7 +161,7 @@ def poll(
             orders.release_follow_up(follow_up)
         changed = orders.changed_orders(since=since, all=all, settling=settling)
         found = [(str(o["id"]), o) for o in changed]
-    resync = bool(ids or since or all)
+    resync = bool(ids)
     step = orders.LOOK_UP_BATCH if resync else max(len(found), 1)
     for at in range(0, len(found), step):  # the first chains run while the rest are looked up
         batch = found[at : at + step]
@@ -177,6 +180,57 @@ def poll(
         "restarted": restarted,
         "follow_up_in": round(booked[1], 3) if booked else None,
     }
+
+
+#: Orders one resync task hands out before it passes the rest to a new task: a backfill of
+#: 100,000 orders would otherwise hold them all in one process and outlive the time limit.
+RESYNC_CHUNK = 2000
+
+
+def _resync_chunk(since: str | None) -> dict[str, Any]:
+    """Hand out up to ``RESYNC_CHUNK`` orders changed since ``since`` (None: all), batch by batch
+    as they are looked up, then continue in a new poll task from the last update time reached.
+
+    Only X-Cart's ascending ``lastRenewDate`` listing can be continued that way; without it the
+    whole resync runs in this task (still one page and one batch in memory at a time). Orders of
+    the second where a chunk stops may be handed out twice: their chains find the ledger row.
+    """
+    listing = orders.changed_orders(since=since, all=since is None)
+    chunked = orders.resync_can_continue()
+    handed = 0
+    last: str | None = None
+    batch: list[tuple[str, dict[str, Any]]] = []
+
+    def hand_out() -> None:
+        remote = orders.look_up_batch(o for _, o in batch)
+        orders.note_handed_out(order_id for order_id, _ in batch)
+        for order_id, order in batch:
+            start(order_id, order, verify=True, remote=remote.get(order_id))
+        batch.clear()
+
+    for order in listing:
+        batch.append((str(order["id"]), order))
+        last = order.get("update_date") or last
+        handed += 1
+        if len(batch) >= orders.LOOK_UP_BATCH:
+            hand_out()
+            if chunked and handed >= RESYNC_CHUNK and _moved_past(last, since):
+                poll.apply_async(kwargs={"since": str(last)})
+                return {"handed_out": handed, "continues_since": str(last)}
+    if batch:
+        hand_out()
+    return {"handed_out": handed, "continues_since": None}
+
+
+def _moved_past(last: str | None, since: str | None) -> bool:
+    """A continuation from ``last`` makes progress (more orders than a chunk sharing the second
+    the resync started from would otherwise be read again and again)."""
+    if last is None:
+        return False
+    if since is None:
+        return True
+    reached, started = parse_optional(last), parse_optional(since)
+    return reached is not None and started is not None and reached > started
 
 
 @app.task(name="tasks.orders.realtime_on_webhook", flow="orders", record_arg="data")

@@ -434,6 +434,12 @@ def _set_shipping_status(order_id: str, code: str, writable: list[str]) -> None:
 # Polling and planning -----------------------------------------------------------------------
 
 
+def resync_can_continue() -> bool:
+    """Whether a resync can stop and go on later from an update time: X-Cart lists orders in
+    ascending ``lastRenewDate`` order only where that filter exists."""
+    return bool(clients.xcart().supports_last_renew_filter())
+
+
 def poll_settings() -> tuple[timedelta, timedelta]:
     poll = template().get("poll") or {}
     return (

@@ -128,3 +128,34 @@ def test_look_up_batches_stay_within_the_batch_size_and_the_url_limit() -> None:
             assert len(encoded) <= orders_flow.LOOK_UP_MAX_FILTER
     assert [len(b) for b in orders_flow._look_up_batches("SO", short)] == [40, 40, 15]
     assert len(list(orders_flow._look_up_batches("SO", long))) > 1
+
+
+def test_a_large_resync_continues_in_new_tasks_and_syncs_each_order_once(
+    sandboxes, clean_ledger, celery_worker, monkeypatch
+) -> None:
+    """A resync hands out RESYNC_CHUNK orders per task and passes the rest on from the last
+    update time reached, so a 100,000-order backfill neither holds every order in one process
+    nor outlives the task time limit."""
+    from celery.signals import task_prerun
+
+    xcart = sandboxes["xcart"].url
+    skus = [f"AA-{n:04d}" for n in range(10, 40)]  # seed stock: a few units of each
+    placed = [place(xcart, f"chunk{n % 5}@example.com", skus[n % len(skus)]) for n in range(130)]
+    monkeypatch.setattr(order_tasks, "RESYNC_CHUNK", 50)
+    polls: list[dict] = []
+
+    def note(task=None, kwargs=None, **_) -> None:
+        if task is not None and task.name == "tasks.orders.poll":
+            polls.append(dict(kwargs or {}))
+
+    task_prerun.connect(note, weak=False)
+    try:
+        order_tasks.poll.delay(all=True)
+        wait_for(lambda: len(linked("payments")) >= len(placed), timeout=120)
+    finally:
+        task_prerun.disconnect(note)
+    assert len(polls) >= 2 and polls[0] == {"all": True}
+    assert all(p.get("since") for p in polls[1:])  # continued from an update time
+    for order in placed:
+        assert len(sales_orders(order)) == 1
+    assert not open_dead_letters()
