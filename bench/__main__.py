@@ -39,7 +39,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--orders-settle",
         type=float,
         default=None,
-        help="latency: the orders poll's settle seconds (default: the bundled template's 30)",
+        help="latency: the orders poll's settle seconds (default: the bundled template's, 2)",
     )
     parser.add_argument("--keep", action="store_true", help="licence: keep its temp dir and logs")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")

@@ -132,6 +132,16 @@ def _amount(driver: Driver, product_id: int) -> int:
     return int(answer.json()["amount"])
 
 
+def bundled_orders_settle() -> float:
+    """``poll.settle_seconds`` of the bundled orders template (what a deployment runs with)."""
+    import yaml
+
+    from sync_workers.mapping.templates import BUNDLED_DIR
+
+    text = (BUNDLED_DIR / "orders.yaml").read_text(encoding="utf-8")
+    return float((yaml.safe_load(text).get("poll") or {}).get("settle_seconds", 2))
+
+
 IDLE_FLOWS = ("orders", "payments", "shipments", "inventory", "customers", "products")
 #: Pause before each round: longer than any poll's settle time (customers: 5 s), so what the
 #: previous round wrote (and its echo in the source system) is behind the next window.
@@ -211,7 +221,9 @@ def run(
             time.sleep(0.5)
         orders = order_lag(driver, seconds=seconds, rate=rate, buyers=buyers)
         orders["poll_interval_seconds"] = poll_interval
-        orders["orders_settle_seconds"] = 30.0 if orders_settle is None else orders_settle
+        orders["orders_settle_seconds"] = (
+            bundled_orders_settle() if orders_settle is None else orders_settle
+        )
         stock = stock_push(driver, stock_skus, stack.env["ACUMATICA_BASE_URL"])
         stack.stop_beat()
         idle = idle_polls(driver)
