@@ -9,17 +9,22 @@ one made instead of adding a second.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from sqlalchemy import select
+
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import Expr, F, any_of
+from sync_workers.connectors.dates import parse_optional, to_utc_iso
 from sync_workers.connectors.hashing import content_hash
 from sync_workers.flows.base import Drift, PlannedChange
 from sync_workers.ledger import (
     Status,
+    SyncRecord,
     claim_record,
     find_by_source,
     find_by_target,
@@ -39,7 +44,34 @@ FLOW = "customers"
 DIRECTION = "xcart_to_acumatica"
 REVERSE = "acumatica_to_xcart"
 LOCK_WAIT = 15.0
-_SELECT = ("CustomerID", "CustomerName", "Email", "Status")
+_SELECT = ("CustomerID", "CustomerName", "Email", "Status", "LastModifiedDateTime")
+#: Ledger ``data`` key: ``LastModifiedDateTime`` of the customer as our last write left it, so
+#: the poll does not read back (two calls) a change that is only our own write.
+WRITTEN_AT = "erp_written_at"
+
+
+def _modified(customer: Mapping[str, Any] | None) -> str | None:
+    moment = parse_optional((customer or {}).get("LastModifiedDateTime"))
+    return to_utc_iso(moment) if moment is not None else None
+
+
+def own_writes(customer_ids: list[str]) -> dict[str, str]:
+    """CustomerID -> ``LastModifiedDateTime`` our last write left, for those linked here."""
+    if not customer_ids:
+        return {}
+    with session_scope() as session:
+        rows = session.scalars(
+            select(SyncRecord).where(
+                SyncRecord.flow == FLOW,
+                SyncRecord.direction == DIRECTION,
+                SyncRecord.target_key.in_(customer_ids),
+            )
+        ).all()
+        return {
+            str(r.target_key): str((r.data or {})[WRITTEN_AT])
+            for r in rows
+            if (r.data or {}).get(WRITTEN_AT)
+        }
 
 
 def template() -> dict[str, Any]:
@@ -137,9 +169,12 @@ def ensure_for_order(order: Mapping[str, Any], profile: Mapping[str, Any] | None
             )
             states = addresses.state_table(load_template("orders"))
             record = customer_map.to_customer(order, tmpl, states, customer_id=customer_id)
-            clients.acumatica().put("Customer", record, select=list(_SELECT))
+            written = clients.acumatica().put("Customer", record, select=list(_SELECT))
             how = "created"
-        _link(source_id, customer_id, {"email": email, "how": how})
+        link: dict[str, str | None] = {"email": email, "how": how}
+        if how == "created":
+            link[WRITTEN_AT] = _modified(written)
+        _link(source_id, customer_id, link)
         log.info("customer %s %s for %s", customer_id, how, source_id)
         return customer_id
 
@@ -210,14 +245,17 @@ def sync_profile(profile_id: int) -> dict[str, Any]:
         result["action"] = "missing"
         return result
     update = customer_map.profile_changes(profile, billing, customer, tmpl, states)
+    written = None
     if update:
-        client.put("Customer", update, select=["CustomerID"])
+        written = client.put("Customer", update, select=["CustomerID", "LastModifiedDateTime"])
     back = customer_map.xcart_profile_changes(profile, customer, tmpl)
     if back:
         xcart.update_profile(profile_id, back)
     with session_scope() as session:
         record = claim_record(session, FLOW, DIRECTION, source_id)
         record.content_hash = digest
+        if written is not None:
+            record.data = {**(record.data or {}), WRITTEN_AT: _modified(written)}
         mark_status(session, record, Status.SYNCED)
     result["action"] = "update" if (update or back) else "skip"
     result["acumatica_fields"] = sorted(k for k in update if k != "CustomerID")
@@ -254,7 +292,6 @@ def changed_acumatica_customers(since: Any = None, all: bool = False) -> Iterato
     from datetime import timedelta
 
     from sync_workers.connectors.cursor import PollCursor
-    from sync_workers.connectors.dates import parse_optional
     from sync_workers.ledger import CursorStore
 
     client = clients.acumatica()
@@ -275,11 +312,15 @@ def changed_acumatica_customers(since: Any = None, all: bool = False) -> Iterato
     expr = F("LastModifiedDateTime") <= window.end
     if window.start is not None:
         expr = (F("LastModifiedDateTime") >= window.start) & expr
-    for row in client.iter_list(
-        "Customer", filter=expr, select=["CustomerID", "LastModifiedDateTime"]
-    ):
-        moment = parse_optional(row.get("LastModifiedDateTime"))
-        if moment is not None and cursor.accept(row["CustomerID"], moment, moment):
+    rows = client.iter_list("Customer", filter=expr, select=["CustomerID", "LastModifiedDateTime"])
+    while page := list(itertools.islice(rows, 100)):
+        ours = own_writes([str(r["CustomerID"]) for r in page])
+        for row in page:
+            moment = parse_optional(row.get("LastModifiedDateTime"))
+            if moment is None or not cursor.accept(row["CustomerID"], moment, moment):
+                continue
+            if ours.get(str(row["CustomerID"])) == to_utc_iso(moment):
+                continue  # our own write, nothing new to bring back
             yield str(row["CustomerID"])
     cursor.commit()
 

@@ -151,3 +151,41 @@ def test_profile_changes_flow_per_system_of_record(
     customer_tasks.poll.delay()
     wait_for(lambda: profile_pages(xcart) > pages)  # due again: every page is read
     assert not open_dead_letters()
+
+
+def test_our_own_customer_writes_are_not_read_back_by_the_poll(
+    sandboxes, clean_ledger, redis_client, celery_worker
+) -> None:
+    """A profile change we wrote to Acumatica comes back in the next poll's window as a changed
+    customer; the ledger knows the LastModifiedDateTime our write left, so the poll skips it
+    instead of reading the customer and the profile (two calls) to find nothing to do."""
+    from sync_workers.flows import customers as customer_flow
+
+    xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
+    order = order_for(xcart, "echo@example.com")
+    order_tasks.start(order["id"])
+    customer_id = customer_of(order)
+    list(customer_flow.changed_acumatica_customers())  # the cursor starts here
+    client = clients.xcart()
+    [book] = client.addresses(order["customer_id"])
+    client.update_address(order["customer_id"], book["id"], {"city": "Bend"})
+    customer_tasks.sync_profile.delay(record_id=str(order["customer_id"]))
+
+    def city() -> str:
+        found = clients.acumatica().get_by_keys(
+            "Customer", customer_id, expand=["MainContact/Address"]
+        )
+        return found["MainContact"]["Address"]["City"]
+
+    wait_for(lambda: city() == "Bend")
+    time.sleep(6.0)  # past the poll's settle time: our write is inside its window now
+    before = entity_calls(acumatica_stats(acumatica))
+    assert customer_id not in list(customer_flow.changed_acumatica_customers())
+    after = entity_calls(acumatica_stats(acumatica))
+    assert {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)} == {
+        "GET /entity/Default/24.200.001/Customer": 1
+    }
+    # Someone else's change to that customer is still seen.
+    clients.acumatica().put("Customer", {"CustomerID": customer_id, "Status": "On Hold"})
+    time.sleep(6.0)
+    assert customer_id in list(customer_flow.changed_acumatica_customers())
