@@ -37,3 +37,9 @@ def prefixed(*parts: str) -> str:
     from sync_workers.settings import get_settings
 
     return get_settings().redis_key_prefix + ":".join(parts)
+
+
+def queue_backlog(queue: str) -> int:
+    """Messages waiting in the Celery queue ``queue`` (the broker is this Redis; kombu keeps each
+    queue as a list under ``REDIS_KEY_PREFIX``)."""
+    return int(get_redis().llen(prefixed(queue)))

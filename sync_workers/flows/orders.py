@@ -52,7 +52,7 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import orders as order_map
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
-from sync_workers.redis_client import get_redis, prefixed
+from sync_workers.redis_client import get_redis, prefixed, queue_backlog
 from sync_workers.settings import get_settings
 from sync_workers.tracing import current_trace_id
 from sync_workers.validation import history, known_skus, risk
@@ -540,7 +540,15 @@ def note_handed_out(order_ids: Iterable[str]) -> None:
 
 
 def stalled(limit: int = 100) -> list[str]:
-    """Orders with no progress for ``STALL_SECONDS``: their chain was lost; restart them."""
+    """Orders with no progress for ``STALL_SECONDS``: their chain was lost; restart them.
+
+    Only while the orders queue is empty: behind a backlog, an order whose message simply waits
+    its turn looks the same as one whose message was lost, and restarting those would flood the
+    queue with copies faster than the workers drain it. A lost message is still found, once the
+    backlog is gone.
+    """
+    if queue_backlog(FLOW):
+        return []
     older_than = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
     with session_scope() as session:
         return restart_stalled(session, FLOW, DIRECTION, older_than=older_than, limit=limit)

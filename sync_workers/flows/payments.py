@@ -36,6 +36,7 @@ from sync_workers.ledger.repository import UNFINISHED
 from sync_workers.locks import record_lock
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
+from sync_workers.redis_client import queue_backlog
 from sync_workers.settings import get_settings
 from sync_workers.tracing import current_trace_id
 
@@ -304,6 +305,8 @@ def unsynced_transactions(
             if full or order_ids or (data or {}).get(PAYMENTS_CHECKED, object()) != order_hash
         ]
     stale_before = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
+    if queue_backlog(FLOW):  # behind a backlog a queued chain looks stalled: restart none now
+        stale_before = datetime.min.replace(tzinfo=UTC)
     xcart = clients.xcart()
     for order_id, order_hash in candidates:
         try:

@@ -97,3 +97,43 @@ def test_payments_poll_restarts_a_payment_chain_only_when_it_stalls(
     assert [str(t["id"]) for _, t in payments_flow.unsynced_transactions([str(order["id"])])] == [
         transaction_id
     ]
+
+
+def test_nothing_is_restarted_while_the_flow_queue_has_a_backlog(
+    sandboxes, clean_ledger, redis_client
+) -> None:
+    """Behind a backlog a queued chain looks stalled; restarting it would flood the queue with
+    copies faster than the workers drain it (a 10,000-order chaos run livelocked that way)."""
+    from sync_workers.redis_client import prefixed
+
+    order = place(sandboxes["xcart"].url, "queued@example.com")
+    handed_out = [str(o["id"]) for o in orders_flow.changed_orders()]
+    orders_flow.note_handed_out(handed_out)
+    backdate("orders", str(order["id"]))
+    redis_client.rpush(prefixed("orders"), b"{}")  # a message waiting its turn
+    try:
+        assert orders_flow.stalled() == []
+    finally:
+        redis_client.delete(prefixed("orders"))
+    assert orders_flow.stalled() == [str(order["id"])]  # queue empty: it was lost after all
+
+
+def test_payments_poll_restarts_no_payment_while_the_payments_queue_has_a_backlog(
+    sandboxes, clean_ledger, celery_worker, monkeypatch
+) -> None:
+    order = place(sandboxes["xcart"].url, "queued-payment@example.com")
+    order_tasks.start(order["id"])
+    wait_for(lambda: linked("payments"))
+    [transaction_id] = linked("payments")
+    with session_scope() as session:
+        payment = find_by_source(session, "payments", "xcart_to_acumatica", transaction_id)
+        order_row = find_by_source(session, "orders", "xcart_to_acumatica", str(order["id"]))
+        assert payment is not None and order_row is not None
+        payment.target_key, payment.status = None, Status.PENDING.value
+        order_row.data = {k: v for k, v in order_row.data.items() if k != "payments_checked_hash"}
+    backdate("payments", transaction_id)
+    # (the worker running here would take a message pushed to the real queue: stand in for it)
+    monkeypatch.setattr(payments_flow, "queue_backlog", lambda queue: 7)
+    assert list(payments_flow.unsynced_transactions()) == []
+    monkeypatch.setattr(payments_flow, "queue_backlog", lambda queue: 0)
+    assert [str(t["id"]) for _, t in payments_flow.unsynced_transactions()] == [transaction_id]
