@@ -5,9 +5,30 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 import tasks.inventory
 from sync_workers.flows import inventory
 from tests.flows.catalog.conftest import percentile, wait_for
+
+
+@pytest.fixture
+def celery_worker_pool() -> str:
+    """Production workers run at least two processes; the default test pool ("solo") runs one
+    task at a time, so 30 flushes and their triggers queued behind each other."""
+    return "threads"
+
+
+@pytest.fixture
+def celery_worker_parameters() -> dict:
+    from sync_workers.celery import QUEUES
+
+    return {
+        "perform_ping_check": False,
+        "queues": QUEUES,
+        "shutdown_timeout": 15,
+        "concurrency": 4,
+    }
 
 
 def watch_until(store, targets: dict[int, int], started: dict[int, float], timeout: float) -> dict:
