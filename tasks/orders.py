@@ -10,7 +10,7 @@ letters: each runs its step, then continues in the shape above.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -151,24 +151,18 @@ def poll(
     """
     if dry_run:
         return {"plan": [c.as_dict() for c in orders.plan(since, ids, all)]}
-    settling: list[datetime] = []
     if (since or all) and not ids:
         return _resync_chunk(since)
+    settling: list[datetime] = []
     if ids:
         found = orders.read_orders(ids)
+        for at in range(0, len(found), orders.LOOK_UP_BATCH):  # first chains run meanwhile
+            _hand_out(found[at : at + orders.LOOK_UP_BATCH], verify=True)
     else:
         if follow_up is not None:
             orders.release_follow_up(follow_up)
-        changed = orders.changed_orders(since=since, all=all, settling=settling)
-        found = [(str(o["id"]), o) for o in changed]
-    resync = bool(ids)
-    step = orders.LOOK_UP_BATCH if resync else max(len(found), 1)
-    for at in range(0, len(found), step):  # the first chains run while the rest are looked up
-        batch = found[at : at + step]
-        remote = orders.look_up_batch(o for _, o in batch if o is not None) if resync else {}
-        orders.note_handed_out(order_id for order_id, _ in batch)
-        for order_id, order in batch:
-            start(order_id, order, verify=resync, remote=remote.get(order_id))
+        found = [(str(o["id"]), o) for o in orders.changed_orders(settling=settling)]
+        _hand_out(found, verify=False)
     restarted = [] if ids else orders.stalled()
     for order_id in restarted:  # a lost chain: look in Acumatica first, the PUT may have landed
         start(order_id, None, verify=True)
@@ -201,25 +195,29 @@ def _resync_chunk(since: str | None) -> dict[str, Any]:
     last: str | None = None
     batch: list[tuple[str, dict[str, Any]]] = []
 
-    def hand_out() -> None:
-        remote = orders.look_up_batch(o for _, o in batch)
-        orders.note_handed_out(order_id for order_id, _ in batch)
-        for order_id, order in batch:
-            start(order_id, order, verify=True, remote=remote.get(order_id))
-        batch.clear()
-
     for order in listing:
         batch.append((str(order["id"]), order))
         last = order.get("update_date") or last
         handed += 1
         if len(batch) >= orders.LOOK_UP_BATCH:
-            hand_out()
+            _hand_out(batch, verify=True)
+            batch = []
             if chunked and handed >= RESYNC_CHUNK and _moved_past(last, since):
                 poll.apply_async(kwargs={"since": str(last)})
                 return {"handed_out": handed, "continues_since": str(last)}
     if batch:
-        hand_out()
+        _hand_out(batch, verify=True)
     return {"handed_out": handed, "continues_since": None}
+
+
+def _hand_out(batch: Sequence[tuple[str, dict[str, Any] | None]], *, verify: bool) -> None:
+    """Start a chain per order, each with a ledger row first; ``verify`` (resyncs) looks the
+    batch up in Acumatica in one call and hands each chain its answer."""
+    readable = (o for _, o in batch if o is not None)
+    remote = orders.look_up_batch(readable) if verify else {}
+    orders.note_handed_out(order_id for order_id, _ in batch)
+    for order_id, order in batch:
+        start(order_id, order, verify=verify, remote=remote.get(order_id))
 
 
 def _moved_past(last: str | None, since: str | None) -> bool:
