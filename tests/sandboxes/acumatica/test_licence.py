@@ -18,6 +18,18 @@ def hit(api: Api) -> tuple[int, float]:
     return status, time.monotonic() - start
 
 
+def wait_until_holding_the_slot(api: Api, *, queued: int = 0) -> None:
+    """Block until one request is inside the licence gate (and ``queued`` wait), however slowly
+    this machine runs."""
+    deadline = time.monotonic() + 10
+    while True:
+        stats = api.control("GET", "/stats")
+        if stats["concurrent_requests"] >= 1 and stats["queued_requests"] >= queued:
+            return
+        assert time.monotonic() < deadline, "the requests never reached the gate"
+        time.sleep(0.01)
+
+
 def test_worked_example_throttle_delay(anon: Api) -> None:
     """Limit 50/min, 25 used, first at 02:40:20, now 02:41:00: 20 s left / 25 left = 0.8 s.
 
@@ -71,12 +83,14 @@ def test_worked_example_declines_beyond_twenty_queued(anon: Api) -> None:
 
 def test_request_waiting_too_long_is_declined(anon: Api) -> None:
     anon.control("POST", "/licence", {"max_concurrent": 1, "max_wait_seconds": 0.2})
-    anon.control("POST", "/faults", {"latency_ms": {"GET": 600}})
+    anon.control("POST", "/faults", {"latency_ms": {"GET": 2000}})
     with ThreadPoolExecutor(max_workers=2) as pool:
         slow = pool.submit(hit, anon)
-        time.sleep(0.1)
+        wait_until_holding_the_slot(anon)
         waiting = pool.submit(hit, anon)
-        assert waiting.result()[0] == 429
+        status, elapsed = waiting.result()
+        assert status == 429
+        assert elapsed < 1.5
         assert slow.result()[0] == 200
     body = requests.get(f"{anon.url}/_sandbox/stats", timeout=10).json()
     assert body["declined_429"] == 1
@@ -88,7 +102,7 @@ def test_logout_skips_the_queue(api: Api) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
         busy = pool.submit(hit, api)
         queued = pool.submit(hit, api)
-        time.sleep(0.15)
+        wait_until_holding_the_slot(api, queued=1)
         start = time.monotonic()
         assert api.logout().status_code == 204
         assert time.monotonic() - start < 0.4
