@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Retry
+from celery.exceptions import Reject, Retry
 from celery.utils.dispatch import Signal
+from redis.exceptions import RedisError
 
 from sync_workers.dlq import DeadLetter, DeadLetterQueue, now_iso
 from sync_workers.errors import DependencyNotReady, PermanentError, SyncError, TransientError
@@ -101,7 +102,10 @@ class SyncTask(Task):
             countdown = max(
                 countdown, min(float(transient.retry_after), settings.retry_backoff_max)
             )
-        self._note_first_failure()
+        try:
+            self._note_first_failure()
+        except RedisError as exc:  # only the first-failure time is lost; the retry still goes
+            log.warning("%s: could not note the first failure: %s", self.name, exc)
         level = logging.INFO if isinstance(transient, DependencyNotReady) else logging.WARNING
         log.log(
             level,
@@ -120,6 +124,18 @@ class SyncTask(Task):
             return self.retry(exc=original, countdown=countdown, max_retries=settings.retry_max)
         except Retry as retry:
             return retry
+        except Reject as reject:
+            # Celery could not publish the retry (the broker is restarting, or Redis is still
+            # loading its data) and would drop this message for good. Put it back instead: the
+            # broker redelivers it, or restores it from the unacked set if even that fails.
+            log.warning(
+                "%s: could not schedule retry %d (%s); message returned to the queue",
+                self.name,
+                retries + 1,
+                reject.reason,
+                extra={"flow": self.flow},
+            )
+            return Reject(reject.reason, requeue=True)
 
     def _note_first_failure(self) -> None:
         get_redis().set(

@@ -12,10 +12,12 @@ import signal
 import time
 
 from celery.exceptions import SoftTimeLimitExceeded
+from redis.exceptions import BusyLoadingError
 
 from sync_workers.celery import app
 from sync_workers.errors import PermanentError, TransientError
 from sync_workers.redis_client import get_redis, prefixed
+from sync_workers.task import SyncTask
 from sync_workers.tracing import current_trace_id
 
 
@@ -78,6 +80,26 @@ def write_back(previous: dict) -> None:
 def flaky_then_ok(*, record_id: str, failures: int) -> dict:
     note("calls", record_id)
     if len(notes("calls", record_id)) <= failures:
+        raise TransientError("connection reset by peer")
+    return {"record_id": record_id}
+
+
+class BrokerLoadingOnFirstRetry(SyncTask):
+    """Publishing its first retry fails as it does while Redis reloads its data after a restart."""
+
+    def apply_async(self, args=None, kwargs=None, **options):  # type: ignore[no-untyped-def]
+        record_id = (kwargs or {}).get("record_id")
+        if options.get("retries") and get_redis().incr(prefixed("test", "publish", record_id)) == 1:
+            raise BusyLoadingError("Redis is loading the dataset in memory")
+        return super().apply_async(args, kwargs, **options)
+
+
+@app.task(
+    name="tests.orders.retry_publish_fails_once", flow="orders", base=BrokerLoadingOnFirstRetry
+)
+def retry_publish_fails_once(*, record_id: str) -> dict:
+    note("calls", record_id)
+    if len(notes("calls", record_id)) <= 2:
         raise TransientError("connection reset by peer")
     return {"record_id": record_id}
 

@@ -94,6 +94,21 @@ def test_transient_error_that_clears_is_not_dead_lettered(redis_client, celery_w
     assert open_entries("o-3") == []
 
 
+def test_retry_that_cannot_be_published_returns_the_message_instead_of_dead_lettering(
+    redis_client, celery_worker
+) -> None:
+    """Celery drops a message whose retry it cannot publish (Redis still loading after a restart);
+    the base task hands it back to the broker, so the record is tried again, not lost."""
+    t.retry_publish_fails_once.apply_async(kwargs={"record_id": "o-9"})
+
+    wait_for(lambda: len(t.notes("calls", "o-9")) == 3)
+    time.sleep(0.5)
+
+    assert len(t.notes("calls", "o-9")) == 3  # fails, redelivered and fails, retried and succeeds
+    assert redis_client.get(t.prefixed("test", "publish", "o-9")) == "2"
+    assert open_entries("o-9") == []
+
+
 def test_replayed_entry_runs_again_with_edited_payload_and_leaves_an_audit_trail(
     redis_client, celery_worker
 ) -> None:
