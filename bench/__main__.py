@@ -41,6 +41,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="latency: the orders poll's settle seconds (default: the bundled template's, 2)",
     )
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default=None,
+        help="the engine's ledger: a SQLite file (default) or a fresh PostgreSQL database on "
+        "$BENCH_POSTGRES (default postgresql+psycopg://postgres@127.0.0.1:5432), dropped after",
+    )
     parser.add_argument("--keep", action="store_true", help="licence: keep its temp dir and logs")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
@@ -53,6 +60,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "load_at_start": [round(x, 2) for x in os.getloadavg()],
+        "ledger_database": os.environ.get("BENCH_DATABASE", "sqlite"),
     }
 
 
@@ -85,6 +93,8 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.database:
+        os.environ["BENCH_DATABASE"] = args.database
     install_signal_handlers()
     parts = args.only or list(PARTS)
     results: dict[str, Any] = {

@@ -20,7 +20,7 @@ class Driver:
         self.xcart = Control(stack.env["XCART_BASE_URL"])
         self.acumatica = Control(stack.env["ACUMATICA_BASE_URL"])
         self.store = XCart(stack.env["XCART_BASE_URL"])
-        self.ledger = Ledger(stack.root / "ledger.sqlite3")
+        self.ledger = Ledger(stack.env["DATABASE_URL"])
         self.rng = random.Random(seed)
         self.skus = stocked_skus()
         self.placed = 0

@@ -66,14 +66,30 @@ def diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
 
 
 class Ledger:
-    """Read-only counts from the stack's SQLite ledger (never through the engine)."""
+    """Read-only counts from the stack's ledger (never through the engine): a SQLite file or a
+    PostgreSQL database, by SQLAlchemy URL."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+
+        if url.startswith("sqlite:///"):
+            path = url.removeprefix("sqlite:///")
+            self.engine = create_engine(
+                "sqlite://",
+                creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30),
+                poolclass=_null_pool(),
+            )
+        else:
+            self.engine = create_engine(url, pool_size=1, max_overflow=0)
 
     def _query(self, sql: str, *args: Any) -> list[tuple]:
-        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30) as db:
-            return db.execute(sql, args).fetchall()
+        from sqlalchemy import text
+
+        names = {f"p{n}": value for n, value in enumerate(args)}
+        for n in range(len(args)):
+            sql = sql.replace("?", f":p{n}", 1)
+        with self.engine.connect() as db:
+            return [tuple(row) for row in db.execute(text(sql), names).fetchall()]
 
     def linked(self, flow: str) -> int:
         return int(
@@ -91,6 +107,12 @@ class Ledger:
     def statuses(self) -> dict[str, int]:
         rows = self._query("select flow, status, count(*) from sync_records group by 1, 2")
         return {f"{flow}/{status}": n for flow, status, n in rows}
+
+
+def _null_pool() -> Any:
+    from sqlalchemy.pool import NullPool
+
+    return NullPool
 
 
 def wait_for_count(

@@ -51,8 +51,13 @@ class Stack:
         redis_persistence: bool = False,
         orders_settle: float | None = None,
         extra_env: dict[str, str] | None = None,
+        database: str | None = None,
     ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=f"sync-workers-{name}-"))
+        #: ``sqlite`` (a file in the temp dir, the default) or ``postgres``: a database of its
+        #: own on ``BENCH_POSTGRES`` (default the local server), dropped on close.
+        self.database = database or os.environ.get("BENCH_DATABASE", "sqlite")
+        self.postgres_db: str | None = None
         self.keep = keep
         self.redis_persistence = redis_persistence
         self.group = ProcessGroup()
@@ -71,7 +76,7 @@ class Stack:
             **base,
             "PYTHONPATH": str(REPO),
             "DATA_DIR": str(self.root / "data"),
-            "DATABASE_URL": f"sqlite:///{self.root / 'ledger.sqlite3'}",
+            "DATABASE_URL": self._database_url(name),
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "REDIS_KEY_PREFIX": f"{name}:",
             "XCART_BASE_URL": f"http://127.0.0.1:{self.xcart_port}",
@@ -105,6 +110,16 @@ class Stack:
                 }
             )
 
+    def _database_url(self, name: str) -> str:
+        if self.database == "sqlite":
+            return f"sqlite:///{self.root / 'ledger.sqlite3'}"
+        if self.database != "postgres":
+            raise ValueError(f"database must be sqlite or postgres, not {self.database!r}")
+        self.postgres_db = f"sync_workers_{name}_{os.getpid()}_{self.root.name[-8:]}".lower()
+        self.postgres_db = "".join(c if c.isalnum() else "_" for c in self.postgres_db)
+        _postgres_admin(f'CREATE DATABASE "{self.postgres_db}"')
+        return f"{_postgres_server()}/{self.postgres_db}"
+
     # -- life cycle ------------------------------------------------------------------------
 
     def __enter__(self) -> Stack:
@@ -115,6 +130,8 @@ class Stack:
 
     def close(self) -> None:
         self.group.stop_all()
+        if self.postgres_db:
+            _postgres_admin(f'DROP DATABASE IF EXISTS "{self.postgres_db}" WITH (FORCE)')
         if not self.keep:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -221,3 +238,18 @@ class Stack:
             "xcart": self.env["XCART_BASE_URL"],
             "acumatica": self.env["ACUMATICA_BASE_URL"],
         }
+
+
+def _postgres_server() -> str:
+    """Where ``--database postgres`` creates its databases (no database name, no secrets logged)."""
+    return os.environ.get("BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432").rstrip(
+        "/"
+    )
+
+
+def _postgres_admin(statement: str) -> None:
+    import psycopg
+
+    url = _postgres_server().replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(f"{url}/postgres", autocommit=True) as db:
+        db.execute(statement)
