@@ -1,11 +1,16 @@
-"""Order tasks (X-Cart -> Acumatica): two per order.
+"""Order tasks (X-Cart -> Acumatica): one per order.
 
-``tasks.orders.fetch`` runs fetch -> validate -> transform and publishes ``tasks.orders.push``,
-which runs push -> write back and starts one ``tasks.payments.sync_transaction`` per payment.
-The steps are plain calls of ``sync_workers.flows.orders``; a dead letter names the step that
-failed. ``tasks.orders.validate``, ``transform`` and ``write_back`` (one task per step, as
-before) stay registered for messages queued by an older version and for replays of their dead
-letters: each runs its step, then continues in the shape above.
+``tasks.orders.sync`` runs fetch -> validate -> transform -> push -> write back, then records
+the order's payments in the same task (``tasks.payments.sync_inline``); a payment that fails
+there is handed to its own ``tasks.payments.sync_transaction``, which retries and dead-letters
+it on its own. The steps are plain calls of ``sync_workers.flows.orders``; a dead letter names
+the step that failed, and a retry or replay runs the task again from the fetch (every step is
+idempotent; the push looks the order up first once a PUT may have gone out).
+
+Older shapes stay registered for messages queued by an older version and for replays of their
+dead letters, and each continues in the shape above: ``tasks.orders.fetch`` (the first of two
+tasks per order) is ``tasks.orders.sync``; ``tasks.orders.push`` (the second) and the
+one-task-per-step ``validate``, ``transform`` and ``write_back`` run their step and the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from tasks import payments as payment_tasks
 
 STEP = {"base": LedgerTask, "flow": "orders", "record_arg": 0, "bind": True}
 
-#: The steps ``tasks.orders.fetch`` runs after the fetch itself, in order.
+#: The steps ``tasks.orders.sync`` runs after the fetch itself and before the push, in order.
 PREPARE: tuple[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]], ...] = (
     ("validate", orders.validate),
     ("transform", orders.transform),
@@ -36,7 +41,7 @@ def start(
     verify: bool = False,
     remote: dict[str, Any] | None = None,
 ) -> str:
-    """Start one order's chain under a new trace id; returns the first task's id.
+    """Start one order's task under a new trace id; returns the task's id.
 
     ``order``: the order as just read by a poll or received by a webhook (saves a read).
     ``verify``: look in Acumatica before creating even when the ledger says new (resyncs).
@@ -44,7 +49,33 @@ def start(
     """
     kwargs = {"record_id": str(order_id), "order": order, "verify": verify, "remote": remote}
     with trace():
-        return str(fetch.apply_async(kwargs=kwargs).id)
+        return str(sync.apply_async(kwargs=kwargs).id)
+
+
+def _sync(
+    task: LedgerTask,
+    record_id: str,
+    order: dict[str, Any] | None,
+    verify: bool,
+    remote: dict[str, Any] | None,
+) -> dict[str, Any]:
+    task.drop_chain()
+    state = task.run_step("fetch", orders.fetch, record_id, order, verify, remote)
+    return _prepare(task, state, after=None)
+
+
+@app.task(
+    name="tasks.orders.sync", base=LedgerTask, flow="orders", record_arg="record_id", bind=True
+)
+def sync(
+    self: LedgerTask,
+    record_id: str,
+    order: dict[str, Any] | None = None,
+    verify: bool = False,
+    remote: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole order: its sales order once, then its payments."""
+    return _sync(self, record_id, order, verify, remote)
 
 
 @app.task(
@@ -57,43 +88,44 @@ def fetch(
     verify: bool = False,
     remote: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fetch, validate and transform the order, then publish its push."""
-    self.drop_chain()
-    state = self.run_step("fetch", orders.fetch, record_id, order, verify, remote)
-    return _prepare(self, state, after=None)
+    """Older messages' first task: the whole of ``tasks.orders.sync``."""
+    return _sync(self, record_id, order, verify, remote)
 
 
 def _prepare(task: LedgerTask, state: dict[str, Any], *, after: str | None) -> dict[str, Any]:
     """Run the steps of ``PREPARE`` that come after ``after`` (all of them for ``None``),
-    then publish the push."""
+    then the push and the rest."""
     names = [name for name, _ in PREPARE]
     first = 0 if after is None else names.index(after) + 1
     for name, step in PREPARE[first:]:
         state = task.run_step(name, step, state)
-    pushed = push.apply_async(args=(state,))
-    return {"record_id": state["record_id"], "push": str(pushed.id)}
+    return _push(task, state)
+
+
+def _push(task: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
+    state = task.run_step("push", orders.push, state)
+    return _write_back(task, state)
 
 
 @app.task(name="tasks.orders.push", **STEP)
 def push(self: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
-    """Create (or change) the sales order once, then write back and start the payments.
+    """Older messages' second task: push, write back and the payments.
 
     Works on a copy: a retry gets the state as it was handed over, never half-pushed."""
     self.drop_chain()
-    state = self.run_step("push", orders.push, dict(state))
-    return _write_back(self, state)
+    return _push(self, dict(state))
 
 
 def _write_back(task: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
-    """Record the result and start one payment task per transaction to record."""
+    """Record the result, then each payment to record: here, or in its own task if it fails."""
     state = task.run_step("write_back", orders.write_back, state)
     code = (state["order"].get("payment_status") or {}).get("code")
-    started = [
-        payment_tasks.start(
+    payments = [
+        payment_tasks.sync_inline(
             txn,
             order_id=state["record_id"],
             order_payment_code=code,
-            # a sales order this chain created has no payments yet: nothing to look up
+            # a sales order this task created has no payments yet: nothing to look up
             verify=bool(state.get("verify")) and not state.get("created"),
         )
         for txn in orders.payment_transactions(state)
@@ -102,7 +134,7 @@ def _write_back(task: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
         "record_id": state["record_id"],
         "target_key": state.get("target_key"),
         "skip": state.get("skip"),
-        "payments": started,
+        "payments": payments,
     }
 
 

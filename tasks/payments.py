@@ -1,13 +1,15 @@
 """Payment tasks (X-Cart transaction -> Acumatica payment applied to the sales order).
 
-One task per transaction, ``tasks.payments.sync_transaction``: prepare -> push as plain calls of
-``sync_workers.flows.payments`` (a dead letter names the step that failed).
+An order's task records its payments itself (:func:`sync_inline`); a payment that fails there,
+and a payment a poll finds missing, runs as ``tasks.payments.sync_transaction``: prepare -> push
+as plain calls of ``sync_workers.flows.payments`` (a dead letter names the step that failed).
 ``tasks.payments.prepare`` and ``tasks.payments.push`` (one task per step, as before) stay
 registered for messages queued by an older version and replays of their dead letters.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sync_workers.celery import app
@@ -15,7 +17,46 @@ from sync_workers.flows import payments
 from sync_workers.flows.base import LedgerTask
 from sync_workers.tracing import trace
 
+log = logging.getLogger(__name__)
+
 STEP = {"base": LedgerTask, "flow": "payments", "bind": True}
+
+
+def sync_inline(
+    transaction: dict[str, Any],
+    *,
+    order_id: str,
+    order_payment_code: str | None = None,
+    verify: bool = False,
+) -> dict[str, Any]:
+    """Record one transaction's payment now, in the calling task (an order's), sparing a task.
+
+    Any failure hands it to its own task (:func:`start`), which retries it and dead-letters it
+    under its own record id, so the order's task never fails for its payment. Returns the
+    payment's ``target_key``/``skip``, or the ``task`` it was handed to.
+    """
+    record_id = str(transaction["id"])
+    try:
+        state = payments.prepare(record_id, order_id, transaction, order_payment_code, verify)
+        state = payments.push(state)
+    except Exception as exc:
+        log.info(
+            "payment %s of order %s: %s: %s; continuing in its own task",
+            record_id,
+            order_id,
+            type(exc).__name__,
+            exc,
+            extra={"flow": "payments", "record_id": record_id},
+        )
+        task_id = start(
+            transaction, order_id=order_id, order_payment_code=order_payment_code, verify=verify
+        )
+        return {"record_id": record_id, "task": task_id}
+    return {
+        "record_id": record_id,
+        "target_key": state.get("target_key"),
+        "skip": state.get("skip"),
+    }
 
 
 def start(

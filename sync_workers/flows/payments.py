@@ -271,10 +271,12 @@ def _progress(record: SyncRecord | None, stale_before: datetime) -> str:
         return "done"
     if record.status not in UNFINISHED:
         return "stopped"
-    touched = record.updated_at
-    if touched.tzinfo is None:  # SQLite hands back naive UTC
-        touched = touched.replace(tzinfo=UTC)
-    return "pending" if touched < stale_before else "on_the_way"
+    return "pending" if _aware(record.updated_at) < stale_before else "on_the_way"
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def unsynced_transactions(
@@ -289,9 +291,12 @@ def unsynced_transactions(
     return every unlinked one). An order gone from the store is logged and skipped; it never
     stops the poll for the others. ``note_checked=False`` writes nothing (dry runs).
     """
+    stale_before = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
+    if queue_backlog(FLOW):  # behind a backlog a queued chain looks stalled: restart none now
+        stale_before = datetime.min.replace(tzinfo=UTC)
     with session_scope() as session:
         query = session.query(
-            SyncRecord.source_id, SyncRecord.content_hash, SyncRecord.data
+            SyncRecord.source_id, SyncRecord.content_hash, SyncRecord.data, SyncRecord.updated_at
         ).filter(
             SyncRecord.flow == ORDERS,
             SyncRecord.direction == DIRECTION,
@@ -301,12 +306,16 @@ def unsynced_transactions(
             query = query.filter(SyncRecord.source_id.in_([str(i) for i in order_ids]))
         candidates = [
             (source_id, order_hash)
-            for source_id, order_hash, data in query
-            if full or order_ids or (data or {}).get(PAYMENTS_CHECKED, object()) != order_hash
+            for source_id, order_hash, data, touched in query
+            if full
+            or order_ids
+            or (
+                (data or {}).get(PAYMENTS_CHECKED, object()) != order_hash
+                # an order's own task records its payments right after its sales order: left
+                # alone (not even read) until it could have stalled
+                and _aware(touched) < stale_before
+            )
         ]
-    stale_before = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
-    if queue_backlog(FLOW):  # behind a backlog a queued chain looks stalled: restart none now
-        stale_before = datetime.min.replace(tzinfo=UTC)
     xcart = clients.xcart()
     for order_id, order_hash in candidates:
         try:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
+from sqlalchemy import update
 
 from sync_workers.ledger import SyncRecord, session_scope
 from sync_workers.task import get_dlq
@@ -85,3 +87,14 @@ def acumatica_stats(url: str) -> dict[str, int]:
 def entity_calls(by_path: dict[str, int]) -> dict[str, int]:
     """Emulated-API calls to the contract-based endpoint (sign-in excluded)."""
     return {k: v for k, v in by_path.items() if "/entity/Default/" in k}
+
+
+def backdate(flow: str, source_id: str, hours: float = 2) -> None:
+    """Make a ledger row look untouched for ``hours`` (as a stalled chain's row, or an order
+    synced long ago, does)."""
+    with session_scope() as session:
+        session.execute(
+            update(SyncRecord)
+            .where(SyncRecord.flow == flow, SyncRecord.source_id == source_id)
+            .values(updated_at=datetime.now(UTC) - timedelta(hours=hours))
+        )

@@ -4,20 +4,22 @@ by their flow's poll once they stall, and only then."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
-
-from sqlalchemy import update
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.flows import orders as orders_flow
 from sync_workers.flows import payments as payments_flow
 from sync_workers.ledger import find_by_source, session_scope
-from sync_workers.ledger.models import Status, SyncRecord
+from sync_workers.ledger.models import Status
 from tasks import orders as order_tasks
-from tests.flows.order_to_cash.helpers import address, checkout, linked, wait_for
-
-TWO_HOURS_AGO = datetime.now(UTC) - timedelta(hours=2)
+from tests.flows.order_to_cash.helpers import (
+    address,
+    backdate,
+    checkout,
+    linked,
+    sandbox,
+    wait_for,
+)
 
 
 def place(xcart: str, email: str) -> dict:
@@ -32,13 +34,12 @@ def place(xcart: str, email: str) -> dict:
     )
 
 
-def backdate(flow: str, source_id: str) -> None:
-    with session_scope() as session:
-        session.execute(
-            update(SyncRecord)
-            .where(SyncRecord.flow == flow, SyncRecord.source_id == source_id)
-            .values(updated_at=TWO_HOURS_AGO)
-        )
+def xcart_reads(sandboxes) -> int:
+    return sum(
+        n
+        for path, n in sandbox(sandboxes["xcart"].url, "stats")["requests"]["by_path"].items()
+        if path.startswith("GET ")
+    )
 
 
 def sales_orders_for(order_number: str) -> list:
@@ -84,8 +85,11 @@ def test_payments_poll_restarts_a_payment_chain_only_when_it_stalls(
         order_row.data = {k: v for k, v in order_row.data.items() if k != "payments_checked_hash"}
 
     assert list(payments_flow.unsynced_transactions()) == []
-
     backdate("payments", transaction_id)
+    # the order was synced a moment ago: its own task records its payments, not the poll
+    assert list(payments_flow.unsynced_transactions()) == []
+
+    backdate("orders", str(order["id"]))
     [(order_id, txn)] = payments_flow.unsynced_transactions()
     assert (order_id, str(txn["id"])) == (str(order["id"]), transaction_id)
 
@@ -97,6 +101,31 @@ def test_payments_poll_restarts_a_payment_chain_only_when_it_stalls(
     assert [str(t["id"]) for _, t in payments_flow.unsynced_transactions([str(order["id"])])] == [
         transaction_id
     ]
+
+
+def test_payments_poll_leaves_a_young_order_to_its_own_task_then_records_what_it_lost(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    """An order's task records its payments right after the sales order; the poll reads the order
+    only once it could have stalled, then restarts the payment the task never recorded."""
+    order = place(sandboxes["xcart"].url, "lost-payment@example.com")
+    order_tasks.start(order["id"])
+    wait_for(lambda: linked("payments"))
+    [transaction_id] = linked("payments")
+    with session_scope() as session:  # as if the task died between the order and its payment
+        payment = find_by_source(session, "payments", "xcart_to_acumatica", transaction_id)
+        order_row = find_by_source(session, "orders", "xcart_to_acumatica", str(order["id"]))
+        assert payment is not None and order_row is not None
+        session.delete(payment)
+        order_row.data = {k: v for k, v in order_row.data.items() if k != "payments_checked_hash"}
+    before = xcart_reads(sandboxes)
+
+    assert list(payments_flow.unsynced_transactions()) == []
+    assert xcart_reads(sandboxes) == before  # not even read
+
+    backdate("orders", str(order["id"]))
+    [(order_id, txn)] = payments_flow.unsynced_transactions()
+    assert (order_id, str(txn["id"])) == (str(order["id"]), transaction_id)
 
 
 def test_nothing_is_restarted_while_the_flow_queue_has_a_backlog(
@@ -132,6 +161,7 @@ def test_payments_poll_restarts_no_payment_while_the_payments_queue_has_a_backlo
         payment.target_key, payment.status = None, Status.PENDING.value
         order_row.data = {k: v for k, v in order_row.data.items() if k != "payments_checked_hash"}
     backdate("payments", transaction_id)
+    backdate("orders", str(order["id"]))
     # (the worker running here would take a message pushed to the real queue: stand in for it)
     monkeypatch.setattr(payments_flow, "queue_backlog", lambda queue: 7)
     assert list(payments_flow.unsynced_transactions()) == []

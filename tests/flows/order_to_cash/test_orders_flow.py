@@ -200,7 +200,7 @@ def test_bad_orders_are_dead_lettered_with_the_field_and_nothing_written(
         "shipping_address.street": "missing",  # no shipping address: the billing one is used
     }
     assert all(e.step == "validate" and e.error_class == "PermanentError" for e in entries)
-    assert all(e.task == "tasks.orders.fetch" for e in entries)
+    assert all(e.task == "tasks.orders.sync" for e in entries)
     writes = {
         k: v for k, v in entity_calls(acumatica_stats(acumatica)).items() if k.startswith("PUT")
     }

@@ -6,7 +6,14 @@ from sync_workers.flows import payments as payments_flow
 from sync_workers.ledger import claim_record, mark_synced, session_scope
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
-from tests.flows.order_to_cash.helpers import address, checkout, linked, sandbox, wait_for
+from tests.flows.order_to_cash.helpers import (
+    address,
+    backdate,
+    checkout,
+    linked,
+    sandbox,
+    wait_for,
+)
 
 
 def transaction_reads(xcart: str) -> int:
@@ -32,8 +39,12 @@ def test_idle_payments_poll_reads_no_order_and_an_order_gone_from_the_store_stop
     with session_scope() as session:  # an order synced once, since removed from the store
         gone = claim_record(session, "orders", "xcart_to_acumatica", "999999")
         mark_synced(session, gone, target_key="SO/GONE1", content_hash="h-gone")
-
     sandbox(xcart, "stats/reset", {})
+    assert list(payments_flow.unsynced_transactions()) == []
+    assert transaction_reads(xcart) == 0  # just synced: their own tasks record their payments
+
+    for order_id in (str(order["id"]), "999999"):
+        backdate("orders", order_id)
     assert list(payments_flow.unsynced_transactions()) == []
     assert transaction_reads(xcart) == 2  # each order read once: the live one and the gone one
 

@@ -1,4 +1,5 @@
-"""Two tasks per order and one per payment; messages of the one-task-per-step shape still run."""
+"""One task per order, its payments included; a payment that fails there continues in its own
+task; messages of the older shapes (two tasks per order, one task per step) still run."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.flows.order_to_cash.helpers import (
     ledger_rows,
     linked,
     open_dead_letters,
+    sandbox,
     wait_for,
 )
 
@@ -61,22 +63,42 @@ def one_each(order: dict) -> bool:
     return len(orders) == 1 and len(payments) == 1
 
 
-def test_an_order_is_two_tasks_and_its_payment_one_all_in_one_trace(
+def test_an_order_is_one_task_with_its_payment_in_one_trace(
     sandboxes, clean_ledger, celery_worker, ran
 ) -> None:
-    order = place(sandboxes["xcart"].url, "two.tasks@example.com")
+    order = place(sandboxes["xcart"].url, "one.task@example.com")
 
     order_tasks.start(order["id"])
 
     wait_for(lambda: linked("payments"))
     time.sleep(0.3)
-    assert [name for name, _ in ran] == [
-        "tasks.orders.fetch",
-        "tasks.orders.push",
-        "tasks.payments.sync_transaction",
-    ]
-    assert len({trace_id for _, trace_id in ran}) == 1 and ran[0][1]
+    assert [name for name, _ in ran] == ["tasks.orders.sync"]
+    assert ran[0][1]
+    [payment] = ledger_rows("payments")
+    assert payment.trace_id == ran[0][1]
     assert one_each(order)
+
+
+def test_a_payment_failing_in_the_order_task_is_dead_lettered_on_its_own_and_replayable(
+    sandboxes, clean_ledger, celery_worker, ran
+) -> None:
+    acumatica = sandboxes["acumatica"].url
+    sandbox(acumatica, "faults", {"rules": [{"path": "/Payment", "method": "PUT", "p500": 1.0}]})
+    order = place(sandboxes["xcart"].url, "payment.fails@example.com")
+    order_tasks.start(order["id"])
+
+    [entry] = wait_for(lambda: open_dead_letters("payments"))
+    assert linked("orders") and not open_dead_letters("orders")  # the order is not held up
+    assert entry.task == "tasks.payments.sync_transaction" and entry.step == "push"
+    names = [name for name, _ in ran]
+    assert names.count("tasks.orders.sync") == 1
+    assert names.count("tasks.payments.sync_transaction") >= 1  # its own task, with retries
+
+    sandbox(acumatica, "faults", {"rules": []})
+    get_dlq().replay(entry.id, publish, by="test")
+    wait_for(lambda: linked("payments"))
+    assert one_each(order)
+    assert not open_dead_letters()
 
 
 def test_messages_of_the_one_task_per_step_shape_sync_each_order_once(
@@ -106,7 +128,12 @@ def test_messages_of_the_one_task_per_step_shape_sync_each_order_once(
         order_tasks.transform.s(validated), order_tasks.push.s(), order_tasks.write_back.s()
     ).apply_async()
 
-    wait_for(lambda: len(linked("payments")) == 3)
+    from_push = place(xcart, "old.shape3@example.com")  # the second task of two per order
+    order_tasks.push.apply_async(
+        args=(orders_flow.transform(orders_flow.validate(orders_flow.fetch(from_push["id"]))),)
+    )
+
+    wait_for(lambda: len(linked("payments")) == 4)
     [transaction_id] = [
         r.source_id for r in ledger_rows("payments") if r.data["order_id"] == str(from_fetch["id"])
     ]
@@ -120,9 +147,9 @@ def test_messages_of_the_one_task_per_step_shape_sync_each_order_once(
     assert names.count("tasks.orders.validate") == 1  # the old chains' next steps never ran
     assert names.count("tasks.orders.transform") == 1
     assert names.count("tasks.orders.write_back") == 0
-    assert names.count("tasks.orders.push") == 3
+    assert names.count("tasks.orders.push") == 1  # only the one sent as such
     assert names.count("tasks.payments.push") == 0
-    assert all(one_each(o) for o in (from_fetch, from_validate, from_transform))
+    assert all(one_each(o) for o in (from_fetch, from_validate, from_transform, from_push))
     assert not open_dead_letters()
 
 
@@ -134,7 +161,7 @@ def test_failed_validation_is_dead_lettered_at_its_step_and_its_replay_syncs_the
     )
     order_tasks.start(order["id"])
     [entry] = wait_for(lambda: open_dead_letters("orders"))
-    assert (entry.task, entry.step) == ("tasks.orders.fetch", "validate")
+    assert (entry.task, entry.step) == ("tasks.orders.sync", "validate")
 
     path = fast_templates / "payments.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
