@@ -8,6 +8,7 @@ missing Redis or PostgreSQL fails the run instead of skipping.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
 import uuid
@@ -244,3 +245,8 @@ def sandboxes(xcart_server, acumatica_server, redis_client):
 
     clients.close_all()
     return {"xcart": xcart_server, "acumatica": acumatica_server}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run's data directory (sandbox data, SQLite ledgers) goes with the run."""
+    shutil.rmtree(_DATA, ignore_errors=True)
