@@ -7,6 +7,7 @@ from typing import Any
 
 from sync_workers.celery import app
 from sync_workers.connectors.dates import parse_datetime
+from sync_workers.errors import TransientError
 from sync_workers.flows import inventory
 
 
@@ -26,10 +27,28 @@ def realtime_on_push(notification: dict[str, Any]) -> dict[str, Any]:
     return {"skus": skus, "scheduled": _schedule(skus)}
 
 
+#: Longest wait between two looks at a SKU whose lock another flush holds (a flush killed with
+#: its worker holds it until the lock times out).
+MAX_DEFER_SECONDS = 30.0
+
+
 @app.task(name="tasks.inventory.push_stock", flow="inventory", record_arg="sku")
-def push_stock(sku: str) -> dict[str, Any]:
-    """Write the current amount of one SKU to X-Cart when it differs."""
-    return inventory.push_stock(sku)
+def push_stock(sku: str, deferrals: int = 0) -> dict[str, Any]:
+    """Write the current amount of one SKU to X-Cart when it differs.
+
+    When another flush holds the SKU, this one is not a failure to retry (and never a dead
+    letter): it is scheduled again, waiting longer each time, until the other flush finishes or
+    its lock expires.
+    """
+    try:
+        return inventory.push_stock(sku)
+    except TransientError as exc:
+        if exc.details.get("reason") != "locked":
+            raise
+    delay = min(MAX_DEFER_SECONDS, max(inventory.config().coalesce_window, 0.5 * 2**deferrals))
+    for key in inventory.schedule([sku]):  # none when a flush is already on its way
+        push_stock.apply_async(kwargs={"sku": key, "deferrals": deferrals + 1}, countdown=delay)
+    return {"record_id": sku, "action": "deferred", "reason": "busy", "again_in": delay}
 
 
 @app.task(name="tasks.inventory.poll", flow="inventory", record_arg="ids")

@@ -69,6 +69,32 @@ def test_released_stock_change_reaches_xcart_within_two_seconds_at_p95_with_push
     assert p95 <= 2.0
 
 
+def test_flush_finding_the_sku_busy_waits_for_it_and_is_never_dead_lettered(
+    erp, store, clean_ledger, celery_worker, redis_client
+) -> None:
+    """A flush killed with its worker holds the SKU's lock until it times out; the next flush
+    for that SKU looks again later instead of retrying itself into the dead-letter queue."""
+    from sync_workers.redis_client import prefixed
+    from sync_workers.task import get_dlq
+
+    products = store.products()
+    inventory.store_index()
+    sku = "AA-0007"
+    wanted = products[sku]["amount"] + 4
+    held = redis_client.lock(prefixed("lock", "inventory", sku), timeout=60)
+    assert held.acquire(blocking=False)
+    erp.adjust([(sku, "WHOLESALE", 4)])
+    tasks.inventory.push_stock.apply_async(kwargs={"sku": sku})
+    time.sleep(4)  # retries (RETRY_MAX=3, backoff 0.2 s doubling) would be exhausted by now
+
+    assert store.amount(products[sku]["id"]) == products[sku]["amount"]
+    assert list(get_dlq().iter_entries(status="open")) == []
+    held.release()
+
+    wait_for(lambda: store.amount(products[sku]["id"]) == wanted, timeout=40)
+    assert list(get_dlq().iter_entries(status="open")) == []
+
+
 def test_without_push_a_change_reaches_xcart_within_one_poll_interval(
     erp, store, clean_ledger, celery_worker
 ) -> None:
