@@ -179,6 +179,13 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("XCART_CONNECT_TIMEOUT", _float(0.1), "5", "Seconds to open a connection to X-Cart"),
     Variable("XCART_READ_TIMEOUT", _float(1), "30", "Seconds to wait for an X-Cart answer"),
+    Variable(
+        "HTTP_READ_RETRIES",
+        _int(0, 10),
+        "2",
+        "Extra in-place attempts of a failed read (GET on 429/5xx or a refused/reset connection) "
+        "before the task-level retry; 0 disables",
+    ),
     # Tasks and retries
     Variable(
         "RETRY_MAX", _int(0, 100), "8", "Retries of a transient failure before dead-lettering"

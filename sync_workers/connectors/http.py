@@ -4,6 +4,14 @@
 :class:`~sync_workers.errors.TransientError` or :class:`~sync_workers.errors.PermanentError`
 (through :mod:`sync_workers.connectors.errors`) for everything else; a raw ``requests``
 exception never escapes.
+
+A failed read (``GET``/``HEAD``) is tried again in place, at most ``read_retries`` times
+(``HTTP_READ_RETRIES``), when the failure is likely to pass within a second: a 429, 500, 502, 503
+or 504 answer, or a connection refused or reset before any answer. Each attempt takes its own
+slot in the shared limits. Writes are never repeated here (the tasks handle them exactly once);
+timeouts (slow by nature), expired sessions and the licence seat limit are left to the
+task-level retry and to the Acumatica client, and so is any wait longer than
+``MAX_IN_PLACE_WAIT``.
 """
 
 from __future__ import annotations
@@ -11,6 +19,8 @@ from __future__ import annotations
 import http.cookiejar
 import logging
 import os
+import random
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -18,11 +28,27 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from sync_workers.connectors.errors import RateLimited, classify_exception, classify_response
+from sync_workers.connectors.errors import (
+    LoginLimitReached,
+    RateLimited,
+    SessionExpired,
+    classify_exception,
+    classify_response,
+)
 from sync_workers.connectors.limits import SharedLimits
 from sync_workers.errors import TransientError
 
 log = logging.getLogger(__name__)
+
+#: Methods repeated in place after a transient failure: reads only, never writes.
+RETRIED_METHODS = frozenset({"GET", "HEAD"})
+#: Answers worth another try in place.
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Delay before in-place retry n (0, 1, ...): uniform in [d/2, d], d = RETRY_DELAY * 2**n.
+RETRY_DELAY = 0.2
+#: A ``retry_after`` longer than this is not waited out in place: the error goes to the task,
+#: whose retry has a longer backoff and does not hold a worker.
+MAX_IN_PLACE_WAIT = 2.0
 
 
 _QUERY_SAFE = ",'()$"
@@ -96,7 +122,9 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         session: requests.Session | None = None,
         pool_connections: int = 10,
+        read_retries: int | None = None,
     ) -> None:
+        """``read_retries`` (extra attempts of a failed read) defaults to ``HTTP_READ_RETRIES``."""
         self.system = system
         self.timeout = (connect_timeout, read_timeout)
         self.limits = limits
@@ -106,6 +134,7 @@ class Transport:
         self._proxies: dict[tuple[str, str], dict[str, str]] = {}
         self.session = session or pooled_session(pool_connections)
         self.session.headers.update(self._headers)
+        self.read_retries = _configured_read_retries() if read_retries is None else read_retries
 
     def request(
         self,
@@ -122,8 +151,48 @@ class Transport:
     ) -> requests.Response:
         """Send one request under the shared limits; raise the mapped error on failure.
 
-        ``limited=False`` skips the limits (Acumatica's sign-out is never queued).
+        ``limited=False`` skips the limits (Acumatica's sign-out is never queued). A failed
+        ``GET``/``HEAD`` may be sent again first (see the module's docstring); the error of the
+        last attempt is the one raised.
         """
+        retries = self.read_retries if method.upper() in RETRIED_METHODS else 0
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(
+                    method, url, params, json, data, headers, auth, limited, allow_redirects
+                )
+            except TransientError as error:
+                if attempt >= retries:
+                    raise
+                wait = _in_place_wait(error, attempt)
+                if wait is None:
+                    raise
+                attempt += 1
+                log.info(
+                    "%s %s %s failed (%s); retry %d of %d in %.2f s",
+                    self.system,
+                    method.upper(),
+                    urlsplit(url).path,
+                    error.details.get("status") or error.details.get("reason", "error"),
+                    attempt,
+                    retries,
+                    wait,
+                )
+                time.sleep(wait)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | str | None,
+        json: Any,
+        data: Any,
+        headers: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+        limited: bool,
+        allow_redirects: bool,
+    ) -> requests.Response:
         if limited and self.limits is not None:
             with self.limits.slot():
                 response = self._send(
@@ -183,3 +252,30 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _configured_read_retries() -> int:
+    from sync_workers.settings import get_settings
+
+    return int(get_settings().http_read_retries)
+
+
+def _in_place_wait(error: TransientError, attempt: int) -> float | None:
+    """Seconds to wait before trying a failed read again in place, or ``None`` for "do not"."""
+    if isinstance(error, (SessionExpired, LoginLimitReached)):
+        return None  # the Acumatica client re-logs in; the session pool backs off the seat limit
+    status = error.details.get("status")
+    if status is not None:
+        if status not in RETRIED_STATUSES:
+            return None
+    elif not _refused_or_reset(error.__cause__):
+        return None  # read timeouts, broken bodies, the shared limiter's own refusals
+    if error.retry_after is not None:
+        return error.retry_after if error.retry_after <= MAX_IN_PLACE_WAIT else None
+    longest = RETRY_DELAY * 2**attempt
+    return random.uniform(longest / 2, longest)
+
+
+def _refused_or_reset(exc: BaseException | None) -> bool:
+    """A connection that failed before any answer came (not a timeout: those take long)."""
+    return isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)

@@ -62,6 +62,21 @@ def test_a_lock_that_could_expire_under_a_running_task_is_refused() -> None:
     assert line.startswith("LOCK_TIMEOUT: must exceed TASK_TIME_LIMIT (300)")
 
 
+def test_http_read_retries_is_a_whole_number_from_0_to_10() -> None:
+    assert load_settings({}).http_read_retries == 2
+    assert load_settings({"HTTP_READ_RETRIES": "0"}).http_read_retries == 0
+    assert load_settings({"HTTP_READ_RETRIES": "10"}).http_read_retries == 10
+    for bad in ("11", "-1"):
+        [line] = problems({"HTTP_READ_RETRIES": bad})
+        assert line == (
+            "HTTP_READ_RETRIES: Must be greater than or equal to 0 and less than or equal to 10. "
+            f"(got '{bad}')"
+        )
+    for bad in ("two", "1.5"):
+        [line] = problems({"HTTP_READ_RETRIES": bad})
+        assert line == f"HTTP_READ_RETRIES: Not a valid integer. (got '{bad}')"
+
+
 def test_real_acumatica_needs_credentials_and_oauth_needs_a_client() -> None:
     lines = problems({"ACUMATICA_BASE_URL": "https://erp.example", "ACUMATICA_USERNAME": "api"})
     assert lines == ["ACUMATICA_PASSWORD: required when ACUMATICA_BASE_URL is set"]
