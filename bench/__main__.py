@@ -28,6 +28,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--orders", type=int, default=1000, help="orders per throughput batch")
     parser.add_argument("--buyers", type=int, default=20, help="distinct (known) buyers")
+    parser.add_argument(
+        "--orders-path",
+        choices=("cursor", "resync"),
+        default="cursor",
+        help="throughput: how the orders poll hands the batch out (the scheduled cursor poll, "
+        "or a resync since the batch started)",
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
     parser.add_argument("--backfill", type=int, default=100_000, help="orders in the backfill")
     parser.add_argument("--window", type=int, default=10_000, help="backfill window size")
@@ -70,7 +77,7 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
 
         return throughput.run(
             orders=args.orders, buyers=args.buyers, concurrency=args.concurrency,
-            worker_counts=(1, 2), timeout=max(600.0, args.orders),
+            worker_counts=(1, 2), timeout=max(600.0, args.orders), path=args.orders_path,
         )  # fmt: skip
     if part == "licence":
         from bench import licence

@@ -1,13 +1,17 @@
 """Figures 1 and 2: end-to-end throughput against the bare baseline, and API economy.
 
 One stack, sandbox latency 0. Buyers are known first (a warm-up batch links them), then each
-measured batch is fresh checkouts by those buyers, synced by ``tasks.orders.poll(since=...)``
-(the resync path) and timed from the trigger to the last payment linked in the ledger.
+measured batch is fresh checkouts by those buyers, handed out by the orders poll (``--orders-path
+cursor``, the default: the scheduled cursor poll, as in production; ``resync``: ``poll(since=)``,
+which also looks each batch of 40 up in Acumatica) and timed from the trigger to the last
+payment linked in the ledger.
 """
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime
 from typing import Any
 
 from bench.bare import Bare
@@ -16,8 +20,31 @@ from bench.measure import api_calls, call_pattern, diff, load
 from bench.stack import Stack
 
 
+def start_orders_poll(driver: Driver, since: datetime, path: str) -> None:
+    """Hand the batch out as production does: ``cursor`` is the scheduled poll (its window made
+    to start at ``since``); ``resync`` is ``poll(since=...)``, which looks every batch of 40
+    orders up in Acumatica first."""
+    if path == "resync":
+        driver.send("tasks.orders.poll", since=since.isoformat())
+        return
+    from sync_workers.flows.orders import poll_settings
+    from sync_workers.ledger import CursorStore
+
+    overlap, _settle = poll_settings()
+    state = {"position": (since + overlap).isoformat(), "seen": {}}
+    CursorStore().set("orders", "xcart_to_acumatica", json.dumps(state))
+    driver.send("tasks.orders.poll")
+
+
 def pipeline_batch(
-    driver: Driver, *, orders: int, buyers: int, workers: int, concurrency: int, timeout: float
+    driver: Driver,
+    *,
+    orders: int,
+    buyers: int,
+    workers: int,
+    concurrency: int,
+    timeout: float,
+    path: str = "cursor",
 ) -> dict[str, Any]:
     stack = driver.stack
     for index in range(workers):
@@ -30,7 +57,7 @@ def pipeline_batch(
     xcart_before, acu_before = driver.calls()
     load_before = load()
     started = time.monotonic()
-    driver.send("tasks.orders.poll", since=since.isoformat())
+    start_orders_poll(driver, since, path)
     target = before_payments + orders
     while driver.ledger.linked("payments") < target and time.monotonic() - started < timeout:
         time.sleep(0.1)
@@ -42,6 +69,7 @@ def pipeline_batch(
     stack.stop_workers()
     xcart_calls, acu_calls = diff(xcart_after, xcart_before), diff(acu_after, acu_before)
     return {
+        "path": path,
         "workers": workers,
         "concurrency": concurrency,
         "orders": orders,
@@ -86,7 +114,13 @@ def bare_batch(driver: Driver, *, orders: int, buyers: int, threads: int) -> dic
 
 
 def run(
-    *, orders: int, buyers: int, concurrency: int, worker_counts: tuple[int, ...], timeout: float
+    *,
+    orders: int,
+    buyers: int,
+    concurrency: int,
+    worker_counts: tuple[int, ...],
+    timeout: float,
+    path: str = "cursor",
 ) -> dict[str, Any]:
     with Stack(name="bench-throughput") as stack:
         stack.start_redis()
@@ -114,6 +148,7 @@ def run(
                     workers=workers,
                     concurrency=concurrency,
                     timeout=timeout,
+                    path=path,
                 )
             )
         bare_by_threads = {b["threads"]: b for b in result["bare"]}
@@ -131,6 +166,7 @@ def run(
                 "acumatica": round(first["acumatica_calls"] / max(first["completed"], 1), 3),
                 "xcart": round(first["xcart_calls"] / max(first["completed"], 1), 3),
                 "measured_over_orders": first["completed"],
+                "path": path,
             },
         }
         return result
