@@ -60,20 +60,23 @@ def poll(
     """
     if dry_run:
         return {"plan": [c.as_dict() for c in customers.plan(since, ids, all)]}
+    changed: list[str] = []
     if ids:
         profiles = [str(i).removeprefix("profile:") for i in ids]
-        changed: list[str] = []
-    else:
-        cursor_poll = since is None and not all
-        scan = not cursor_poll or customers.profile_scan_due()
-        profiles = [str(p["id"]) for p, _ in customers.changed_profiles(all=all)] if scan else []
-        changed = list(customers.changed_acumatica_customers(since, all=all))
-        if cursor_poll and scan:
-            customers.profiles_scanned()
+        for profile_id in profiles:
+            start_profile(profile_id)
+        return {"profiles": profiles, "customers": changed}
+    cursor_poll = since is None and not all
+    scan = not cursor_poll or customers.profile_scan_due()
+    profiles = [str(p["id"]) for p, _ in customers.changed_profiles(all=all)] if scan else []
     for profile_id in profiles:
         start_profile(profile_id)
-    for customer_id in changed:
+    # Started as they are read: the cursor moves past the last one only once it is started.
+    for customer_id in customers.changed_acumatica_customers(since, all=all):
         start_customer(customer_id)
+        changed.append(customer_id)
+    if cursor_poll and scan:
+        customers.profiles_scanned()
     return {"profiles": profiles, "customers": changed}
 
 

@@ -193,8 +193,10 @@ def poll(
     else:
         if follow_up is not None:
             orders.release_follow_up(follow_up)
-        found = [(str(o["id"]), o) for o in orders.changed_orders(settling=settling)]
+        changed, cursor = orders.cursor_orders(settling)
+        found = [(str(o["id"]), o) for o in changed]
         _hand_out(found, verify=False)
+        cursor.commit()  # only now: each order has its ledger row and its message
     restarted = [] if ids else orders.stalled()
     for order_id in restarted:  # a lost chain: look in Acumatica first, the PUT may have landed
         start(order_id, None, verify=True)

@@ -26,9 +26,7 @@ def poll(
     moment = parse_datetime(since) if since else None
     if dry_run:
         return {"plan": [c.as_dict() for c in products.plan(moment, ids, all)]}
-    changed = products.changed_skus(moment, ids, all)
-    for sku in changed:
-        sync_product.delay(sku=sku)
+    changed = products.changed_skus(moment, ids, all, start=lambda sku: sync_product.delay(sku=sku))
     return {"changed": changed}
 
 

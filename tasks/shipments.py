@@ -37,13 +37,16 @@ def poll(
     """Start one chain per confirmed shipment changed since the cursor (or the given ones)."""
     if dry_run:
         return {"plan": [c.as_dict() for c in shipments.plan(since, ids, all)]}
-    numbers = (
-        [str(i) for i in ids]
-        if ids
-        else [str(r["ShipmentNbr"]) for r in shipments.changed_shipments(since, all=all)]
-    )
-    for number in numbers:
-        start(number)
+    if ids:
+        numbers = [str(i) for i in ids]
+        for number in numbers:
+            start(number)
+        return {"started": numbers}
+    numbers = []
+    # Started as they are read: the cursor moves past the last one only once it is started.
+    for row in shipments.changed_shipments(since, all=all):
+        numbers.append(str(row["ShipmentNbr"]))
+        start(numbers[-1])
     return {"started": numbers}
 
 

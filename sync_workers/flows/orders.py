@@ -453,20 +453,32 @@ def changed_orders(
 ) -> Iterator[dict[str, Any]]:
     """Orders changed since the cursor (or ``since``; everything with ``all``).
 
-    With the cursor, the cursor moves only after the whole window was read and handed out.
+    With the cursor, the cursor moves once the caller has taken the last order (consume it
+    lazily, handing each order out in the loop); the poll itself uses :func:`cursor_orders`.
     ``settling`` (cursor only) receives the update times of the orders left for a later poll
     because they are younger than ``settle_seconds``.
     """
-    xcart = clients.xcart()
     if all or since is not None:
         start = None if all else parse_optional(since)
-        yield from xcart.orders_changed_since(start)
+        yield from clients.xcart().orders_changed_since(start)
         return
+    found, cursor = cursor_orders(settling)
+    yield from found
+    cursor.commit()
+
+
+def cursor_orders(
+    settling: list[datetime] | None = None,
+) -> tuple[list[dict[str, Any]], PollCursor]:
+    """The orders of the cursor's window and the cursor, not yet moved: commit it only once
+    every order is handed out (has its ledger row and its message), or a poll that dies in
+    between would leave orders that no later poll reads and no stall check knows."""
     overlap, settle = poll_settings()
     cursor = PollCursor(CursorStore(), FLOW, DIRECTION, overlap=overlap, settle=settle)
     window = cursor.window()
     until = None if settling is not None else window.end
-    for order in xcart.orders_changed_since(window.start, until=until):
+    found: list[dict[str, Any]] = []
+    for order in clients.xcart().orders_changed_since(window.start, until=until):
         moment = parse_optional(order.get("update_date"))
         if moment is None:
             continue
@@ -474,8 +486,8 @@ def changed_orders(
             if settling is not None:
                 settling.append(moment)
         elif cursor.accept(order["id"], moment, moment):
-            yield order
-    cursor.commit()
+            found.append(order)
+    return found, cursor
 
 
 #: Seconds after an order leaves the settle window that its follow-up poll runs.

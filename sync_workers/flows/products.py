@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -209,12 +209,16 @@ def erp_items(since: datetime | None, cfg: ProductsConfig) -> Iterable[dict[str,
 
 
 def changed_skus(
-    since: datetime | None = None, ids: Iterable[str] | None = None, all: bool = False
+    since: datetime | None = None,
+    ids: Iterable[str] | None = None,
+    all: bool = False,
+    start: Callable[[str], Any] | None = None,
 ) -> list[str]:
     """SKUs to sync: X-Cart hash or Acumatica hash differs from what the ledger remembers.
 
     Records whose both sides are already equal are adopted into the ledger on the spot, so the
-    first run over an already-aligned catalogue starts no chains.
+    first run over an already-aligned catalogue starts no chains. ``start`` (the poll's) is
+    called for each SKU before the cursor moves past it.
     """
     cfg = config()
     settings = get_settings()
@@ -278,6 +282,9 @@ def changed_skus(
             remember_unmatched(sku, found, cfg)
         else:
             chains.append(sku)
+    if start is not None:
+        for sku in chains:
+            start(sku)
     if cursor_poll:
         cursor.commit()
         if scan:

@@ -128,6 +128,33 @@ def test_payments_poll_leaves_a_young_order_to_its_own_task_then_records_what_it
     assert (order_id, str(txn["id"])) == (str(order["id"]), transaction_id)
 
 
+def test_orders_poll_failing_before_its_orders_are_handed_out_leaves_them_to_its_retry(
+    sandboxes, clean_ledger, celery_worker, monkeypatch
+) -> None:
+    """The cursor moves only once every order of its window has its ledger row and message: a
+    poll that dies in between (here the ledger write fails once) must not skip them for good."""
+    from sync_workers.errors import TransientError
+
+    placed = [place(sandboxes["xcart"].url, f"cursor{n}@example.com") for n in range(3)]
+    time.sleep(orders_flow.poll_settings()[1].total_seconds() + 0.5)  # out of the settle window
+    real = orders_flow.note_handed_out
+    attempts: list[int] = []
+
+    def fails_once(order_ids):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise TransientError("the ledger database is restarting")
+        return real(order_ids)
+
+    monkeypatch.setattr(orders_flow, "note_handed_out", fails_once)
+    order_tasks.poll.apply_async()
+
+    wait_for(lambda: len(linked("payments")) == 3)
+    assert set(linked("orders")) == {str(o["id"]) for o in placed}
+    assert len(attempts) == 2
+    assert all(len(sales_orders_for(o["order_number"])) == 1 for o in placed)
+
+
 def test_nothing_is_restarted_while_the_flow_queue_has_a_backlog(
     sandboxes, clean_ledger, redis_client
 ) -> None:
