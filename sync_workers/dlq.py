@@ -8,7 +8,11 @@ replacement task is published first, and only then is the entry marked ``replaye
 Keys (all under the configured prefix):
 ``dlq:entries`` hash id → JSON; ``dlq:index`` zset id → last failure time (every entry);
 ``dlq:open`` zset of open entries; ``dlq:seen:<task id>`` dedupes the two failure paths of one task;
-``dlq:audit`` list of every action taken.
+``dlq:record:<flow>:<record id>`` the open entry of a record; ``dlq:audit`` list of every action.
+
+A record has at most one open entry: when another task for the same record fails (a second
+delivery of the order, a poll's restart), that entry is brought up to date with the newest
+failure and counts it in ``repeats``, so an operator sees and replays each stuck record once.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ import redis
 
 AUDIT_KEEP = 50_000
 SEEN_TTL = 7 * 24 * 3600
+_DELETE_IF = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 class EntryNotFound(KeyError):
@@ -65,6 +73,8 @@ class DeadLetter:
     replays: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
     replay_of: str | None = None
+    #: Later failures of other tasks for the same record, folded into this entry.
+    repeats: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str, ensure_ascii=False)
@@ -103,9 +113,17 @@ class DeadLetterQueue:
     # -- writing -----------------------------------------------------------------------------
 
     def add(self, entry: DeadLetter) -> bool:
-        """Store ``entry`` unless an entry for the same task id exists. True when stored."""
+        """Store ``entry`` unless an entry for the same task id exists, or fold it into the open
+        entry of the same record. True when a new entry was stored."""
         if not self.redis.set(self._key("seen", entry.task_id), entry.id, nx=True, ex=SEEN_TTL):
             return False
+        if entry.record_id is not None:
+            record_key = self._record_key(entry)
+            if not self.redis.set(record_key, entry.id, nx=True):
+                open_id = self.redis.get(record_key)
+                if open_id is not None and self._fold(open_id, entry):
+                    return False
+                self.redis.set(record_key, entry.id)  # that entry is no longer open
         entry.audit.append({"at": now_iso(), "action": "dead-lettered", "by": "engine"})
         score = datetime.fromisoformat(entry.last_failed_at).timestamp()
         pipe = self.redis.pipeline(transaction=True)
@@ -114,6 +132,32 @@ class DeadLetterQueue:
         pipe.zadd(self._key("open"), {entry.id: score})
         pipe.execute()
         self._audit("dead-lettered", entry, by="engine")
+        return True
+
+    def _record_key(self, entry: DeadLetter) -> str:
+        return self._key("record", entry.flow, str(entry.record_id))
+
+    def _fold(self, open_id: str, entry: DeadLetter) -> bool:
+        """Bring the open entry ``open_id`` up to date with ``entry``; False when it is gone or
+        no longer open."""
+        raw = self.redis.hget(self._key("entries"), open_id)
+        if raw is None:
+            return False
+        current = DeadLetter.from_json(raw)
+        if current.status != "open":
+            return False
+        for name in (
+            "task", "step", "task_id", "args", "kwargs", "error_class", "error_message",
+            "traceback", "field_errors", "error_details", "attempts", "last_failed_at",
+            "trace_id", "root_id", "queue", "chain", "payload",
+        ):  # fmt: skip
+            setattr(current, name, getattr(entry, name))
+        current.repeats += 1
+        current.audit.append(
+            {"at": now_iso(), "action": "failed again", "by": "engine", "task_id": entry.task_id}
+        )
+        self._save(current)
+        self._audit("failed again", current, by="engine", task_id=entry.task_id)
         return True
 
     def _save(self, entry: DeadLetter) -> None:
@@ -127,6 +171,12 @@ class DeadLetterQueue:
         else:
             pipe.zrem(self._key("open"), entry.id)
         pipe.execute()
+        if entry.status != "open" and entry.record_id is not None:
+            self._forget_record(entry)
+
+    def _forget_record(self, entry: DeadLetter) -> None:
+        """The record's next failure opens a new entry (only if this one was its open entry)."""
+        self.redis.eval(_DELETE_IF, 1, self._record_key(entry), entry.id)
 
     def _audit(self, action: str, entry: DeadLetter, *, by: str, **extra: Any) -> None:
         record = {
@@ -272,4 +322,6 @@ class DeadLetterQueue:
             pipe.zrem(self._key("index"), entry.id)
             pipe.zrem(self._key("open"), entry.id)
             pipe.execute()
+            if entry.record_id is not None:
+                self._forget_record(entry)
         return len(doomed)

@@ -57,6 +57,7 @@ def _summary(entry: DeadLetter) -> dict[str, Any]:
         "error": f"{entry.error_class}: {entry.error_message}",
         "field_errors": entry.field_errors,
         "attempts": entry.attempts,
+        "repeats": entry.repeats,
         "first_failed_at": entry.first_failed_at,
         "last_failed_at": entry.last_failed_at,
     }
@@ -142,6 +143,7 @@ def show(entry_id: str, as_json: bool) -> None:
         "task_id",
         "trace_id",
         "attempts",
+        "repeats",
         "first_failed_at",
         "last_failed_at",
         "replay_of",

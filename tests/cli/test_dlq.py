@@ -232,3 +232,39 @@ def test_list_without_redis_is_one_line_and_exit_1(cli, monkeypatch) -> None:
     assert result.exit_code == 1
     assert "Redis is unavailable" in result.stderr
     assert json.dumps(result.stderr).count("Traceback") == 0
+
+
+def failure(record_id: str, task_id: str, message: str) -> DeadLetter:
+    return DeadLetter(
+        flow="orders",
+        record_id=record_id,
+        task="tasks.orders.sync",
+        step="validate",
+        task_id=task_id,
+        args=[],
+        kwargs={"record_id": record_id},
+        error_class="PermanentError",
+        error_message=message,
+    )
+
+
+def test_a_record_failing_again_updates_its_open_entry_until_it_is_handled(cli) -> None:
+    """Two deliveries of one bad order (a webhook and a poll) are one entry to handle."""
+    dlq = get_dlq()
+    first = failure("77", "first-task", "unmapped tax region 'US-NJ'")
+    assert dlq.add(first)
+
+    assert dlq.add(failure("77", "second-task", "unmapped tax region 'US-NY'")) is False
+    assert dlq.add(failure("77", "second-task", "same task, second failure path")) is False
+
+    [entry] = list(dlq.iter_entries(record_id="77"))
+    assert entry.id == first.id and entry.repeats == 1
+    assert (entry.task_id, entry.error_message) == ("second-task", "unmapped tax region 'US-NY'")
+    assert [a["action"] for a in entry.audit] == ["dead-lettered", "failed again"]
+    assert cli("dlq", "show", first.id, "--json").json["repeats"] == 1
+
+    dlq.resolve(first.id, by="ops@example")  # handled: the next failure is news again
+    third = failure("77", "third-task", "unmapped tax region 'US-NJ'")
+    assert dlq.add(third)
+    assert [e.id for e in dlq.iter_entries(record_id="77")] == [third.id]
+    assert dlq.get(first.id).status == "resolved" and dlq.get(first.id).repeats == 1
