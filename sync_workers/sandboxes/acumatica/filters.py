@@ -240,6 +240,51 @@ def field_paths(node: Node) -> list[str]:
     return [p for child in node[1:] if isinstance(child, tuple) for p in field_paths(child)]
 
 
+Hint = tuple[str, frozenset[str]]
+
+
+def equality_hints(node: Node) -> list[Hint]:
+    """Top-level fields and the texts each must equal for ``node`` to hold (compared as
+    :func:`_compare` compares text: case and trailing spaces ignored); empty when none.
+
+    A necessary condition only, cheap to test on every record before the full evaluation: what
+    an index gives the real Acumatica, so a look-up by ``CustomerOrder`` does not slow down as
+    the sales orders pile up.
+    """
+    kind = node[0]
+    if kind == "cmp" and node[1] == "eq":
+        for field_node, const in ((node[2], node[3]), (node[3], node[2])):
+            if (
+                field_node[0] == "field"
+                and "/" not in field_node[1]
+                and const[0] == "const"
+                and isinstance(const[1], str)
+            ):
+                return [(field_node[1], frozenset({const[1].rstrip().lower()}))]
+        return []
+    if kind == "or":
+        left, right = equality_hints(node[1]), equality_hints(node[2])
+        if len(left) == 1 and len(right) == 1 and left[0][0] == right[0][0]:
+            return [(left[0][0], left[0][1] | right[0][1])]
+        return []
+    if kind == "and":
+        return equality_hints(node[1]) + equality_hints(node[2])
+    return []
+
+
+def may_match(hints: list[Hint], resolve: Resolver) -> bool:
+    """False only when a field of ``hints`` cannot equal any of its texts."""
+    for field_path, texts in hints:
+        value, type_ = resolve(field_path)
+        if (
+            isinstance(value, str)
+            and type_ not in (DATETIME, DECIMAL, INT, SHORT, BOOLEAN)
+            and value.rstrip().lower() not in texts
+        ):
+            return False
+    return True  # anything compared as a number, date or flag is left to the full evaluation
+
+
 def evaluate(node: Node, resolve: Resolver) -> Any:
     kind = node[0]
     if kind == "or":

@@ -24,7 +24,16 @@ from .errors import (
     not_logged_in,
 )
 from .files import add_file_routes, file_links
-from .filters import FilterError, Node, UnknownField, evaluate, field_paths, parse
+from .filters import (
+    FilterError,
+    Node,
+    UnknownField,
+    equality_hints,
+    evaluate,
+    field_paths,
+    may_match,
+    parse,
+)
 from .graphs import ActionError, graph_for
 from .graphs.base import Graph
 from .queries import order_by, resolver, sort_records
@@ -87,6 +96,9 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             check = resolver(defn, {})
             for path in field_paths(node):
                 check(path)
+            hints = equality_hints(node)
+            if hints:
+                records = [r for r in records if may_match(hints, resolver(defn, r))]
             records = [r for r in records if _matches(node, defn, r)]
         return sort_records(defn, records)
 

@@ -101,3 +101,40 @@ def test_precedence_and_binds_tighter_than_or() -> None:
 def test_unknown_field_is_reported() -> None:
     with pytest.raises(FilterError):
         matches("Nope eq 1")
+
+
+def test_equality_hint_never_drops_a_record_the_filter_keeps() -> None:
+    """The scan pre-check (what an index gives the real Acumatica) is a necessary condition."""
+    from sync_workers.sandboxes.acumatica.filters import equality_hints, may_match
+
+    records = [
+        {"OrderType": ("SO", "String"), "CustomerOrder": (order, "String"), "Total": (t, "Decimal")}
+        for order in ("XC-1", "xc-2  ", "XC-3", None, "XC-10")
+        for t in (5.0, "5")
+    ]
+    filters = [
+        "OrderType eq 'SO' and (CustomerOrder eq 'XC-1' or CustomerOrder eq 'XC-2')",
+        "CustomerOrder eq 'xc-3 ' and OrderType eq 'SO'",
+        "CustomerOrder eq 'XC-1' or OrderType eq 'SO'",  # no hint: the fields differ
+        "Total eq '5' and CustomerOrder eq 'XC-10'",
+        "not (CustomerOrder eq 'XC-1')",
+    ]
+    hinted = 0
+    for text in filters:
+        node = parse(text)
+        hints = equality_hints(node)
+        for record in records:
+
+            def resolve(path: str, record=record) -> tuple[Any, str]:
+                return record[path]
+
+            if evaluate(node, resolve):
+                assert may_match(hints, resolve), (text, record)
+            elif not may_match(hints, resolve):
+                hinted += 1
+    assert equality_hints(parse(filters[0])) == [
+        ("OrderType", frozenset({"so"})),
+        ("CustomerOrder", frozenset({"xc-1", "xc-2"})),
+    ]
+    assert equality_hints(parse(filters[2])) == []
+    assert hinted > 0  # the hint does skip records
