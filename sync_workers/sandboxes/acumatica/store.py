@@ -60,6 +60,8 @@ class Store:
         self._pending: list[Change] = []
         self._listeners: list[ChangeListener] = []
         self._indexes: dict[tuple[str, str], dict[Any, list[Record]]] = {}
+        #: (entity, id, record before) of each write of the open transaction, for a rollback.
+        self._undo: list[tuple[str, str, Record | None]] = []
         self._load()
 
     def _load(self) -> None:
@@ -80,7 +82,7 @@ class Store:
             if outer:
                 self._db.execute("BEGIN")
                 self._pending = []
-                self._snapshot = {e: dict(rs) for e, rs in self._records.items()}
+                self._undo = []
             self._depth += 1
             try:
                 yield
@@ -88,7 +90,11 @@ class Store:
                 self._depth -= 1
                 if outer:
                     self._db.execute("ROLLBACK")
-                    self._records = self._snapshot
+                    for entity, rid, old in reversed(self._undo):
+                        if old is None:
+                            self._records.get(entity, {}).pop(rid, None)
+                        else:
+                            self._records.setdefault(entity, {})[rid] = old
                     self._indexes = {}
                     self._pending = []
                 raise
@@ -114,13 +120,16 @@ class Store:
                 (entity, rid, seq, json.dumps(stored, separators=(",", ":"))),
             )
             self._records.setdefault(entity, {})[rid] = stored
-            self._invalidate(entity)
+            self._undo.append((entity, rid, old))
+            self._reindex(entity, old, stored)
             self._pending.append((entity, old, copy.deepcopy(stored)))
 
     def delete(self, entity: str, rid: str) -> None:
         with self.transaction():
             old = self._records.get(entity, {}).pop(rid, None)
-            self._invalidate(entity)
+            if old is not None:
+                self._undo.append((entity, rid, old))
+                self._reindex(entity, old, None)
             self._db.execute("DELETE FROM records WHERE entity = ? AND id = ?", (entity, rid))
             if old is not None:
                 self._pending.append((entity, old, None))
@@ -145,7 +154,11 @@ class Store:
         wanted = {k: _fold(v) for k, v in values.items()}
         first, *rest = wanted
         with self.lock:
-            for rec in self._index(entity, first).get(wanted[first], ()):
+            candidates = self._index(entity, first).get(wanted[first], [])
+            if len(candidates) > 1:  # first in insertion order, as a scan would find it
+                seq = self._seq.get(entity, {})
+                candidates = sorted(candidates, key=lambda rec: seq.get(str(rec.get("id")), 0))
+            for rec in candidates:
                 if all(_fold(rec.get(k)) == wanted[k] for k in rest):
                     return copy.deepcopy(rec)
         return None
@@ -161,9 +174,21 @@ class Store:
             self._indexes[key] = index
         return index
 
-    def _invalidate(self, entity: str) -> None:
-        for key in [k for k in self._indexes if k[0] == entity]:
-            del self._indexes[key]
+    def _reindex(self, entity: str, old: Record | None, new: Record | None) -> None:
+        """Keep the built indexes of ``entity`` current: a write costs its own record, not a
+        rebuild over the whole entity (which made every write slower as records piled up)."""
+        for (indexed, field), index in self._indexes.items():
+            if indexed != entity:
+                continue
+            if old is not None:
+                key = _fold(old.get(field))
+                bucket = [rec for rec in index.get(key, []) if rec is not old]
+                if bucket:
+                    index[key] = bucket
+                else:
+                    index.pop(key, None)
+            if new is not None:
+                index.setdefault(_fold(new.get(field)), []).append(new)
 
     def next_number(self, counter: str, width: int = 6, prefix: str = "") -> str:
         with self.transaction():

@@ -59,3 +59,30 @@ def test_listeners_get_old_and_new_records_once_per_transaction(tmp_path: Path) 
     store.delete("StockItem", "i")
     assert seen == [[("StockItem", None, 1), ("StockItem", 1, 2)], [("StockItem", 2, None)]]
     store.close()
+
+
+def test_lookups_follow_updates_deletes_and_rollbacks_without_a_rebuild(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    store.save("SalesOrder", {"id": "1", "OrderType": "SO", "OrderNbr": "000001", "X": "a"})
+    store.save("SalesOrder", {"id": "2", "OrderType": "SO", "OrderNbr": "000002", "X": "b"})
+    assert store.find("SalesOrder", OrderType="SO", OrderNbr="000002")["id"] == "2"
+    assert store.find("SalesOrder", OrderType="SO")["id"] == "1"  # first in insertion order
+
+    store.save("SalesOrder", {"id": "1", "OrderType": "QT", "OrderNbr": "000001", "X": "c"})
+    assert store.find("SalesOrder", OrderType="SO")["id"] == "2"
+    assert store.find("SalesOrder", OrderType="QT", OrderNbr="000001")["X"] == "c"
+    store.save("SalesOrder", {"id": "3", "OrderType": "SO", "OrderNbr": "000003", "X": "d"})
+    store.save("SalesOrder", {"id": "1", "OrderType": "SO", "OrderNbr": "000001", "X": "e"})
+    assert store.find("SalesOrder", OrderType="SO")["id"] == "1"  # still first inserted
+    store.delete("SalesOrder", "2")
+    assert store.find("SalesOrder", OrderNbr="000002") is None
+
+    with pytest.raises(RuntimeError), store.transaction():
+        store.save("SalesOrder", {"id": "1", "OrderType": "CM", "OrderNbr": "000001", "X": "f"})
+        store.delete("SalesOrder", "3")
+        assert store.find("SalesOrder", OrderType="CM")["X"] == "f"
+        raise RuntimeError("refused")
+    assert store.find("SalesOrder", OrderType="CM") is None
+    assert store.find("SalesOrder", OrderType="SO", OrderNbr="000001")["X"] == "e"
+    assert store.find("SalesOrder", OrderNbr="000003")["X"] == "d"
+    store.close()
