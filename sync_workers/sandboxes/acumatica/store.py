@@ -152,14 +152,14 @@ class Store:
     def find(self, entity: str, **values: Any) -> Record | None:
         """The first record whose top-level fields equal ``values`` (case-insensitive strings)."""
         wanted = {k: _fold(v) for k, v in values.items()}
-        first, *rest = wanted
         with self.lock:
-            candidates = self._index(entity, first).get(wanted[first], [])
+            # The narrowest index (OrderNbr, not OrderType, of a sales order), then the rest.
+            candidates = min((self._index(entity, k).get(wanted[k], []) for k in wanted), key=len)
             if len(candidates) > 1:  # first in insertion order, as a scan would find it
                 seq = self._seq.get(entity, {})
                 candidates = sorted(candidates, key=lambda rec: seq.get(str(rec.get("id")), 0))
             for rec in candidates:
-                if all(_fold(rec.get(k)) == wanted[k] for k in rest):
+                if all(_fold(rec.get(k)) == wanted[k] for k in wanted):
                     return copy.deepcopy(rec)
         return None
 
