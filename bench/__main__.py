@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.processes import install_signal_handlers
 from bench.report import render
+from bench.stack import add_database_option, use_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = ("throughput", "licence", "latency", "backfill")
@@ -48,13 +49,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="latency: the orders poll's settle seconds (default: the bundled template's, 2)",
     )
-    parser.add_argument(
-        "--database",
-        choices=("sqlite", "postgres"),
-        default=None,
-        help="the engine's ledger: a SQLite file (default) or a fresh PostgreSQL database on "
-        "$BENCH_POSTGRES (default postgresql+psycopg://postgres@127.0.0.1:5432), dropped after",
-    )
+    add_database_option(parser)
     parser.add_argument("--keep", action="store_true", help="licence: keep its temp dir and logs")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
@@ -100,8 +95,7 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    if args.database:
-        os.environ["BENCH_DATABASE"] = args.database
+    use_database(args.database)
     install_signal_handlers()
     parts = args.only or list(PARTS)
     results: dict[str, Any] = {

@@ -253,3 +253,20 @@ def _postgres_admin(statement: str) -> None:
     url = _postgres_server().replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(f"{url}/postgres", autocommit=True) as db:
         db.execute(statement)
+
+
+def add_database_option(parser: Any) -> None:
+    """``--database`` of ``python -m bench`` and ``python -m chaos``."""
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default=None,
+        help="the engine's ledger: a SQLite file (default) or a fresh PostgreSQL database on "
+        "$BENCH_POSTGRES (default postgresql+psycopg://postgres@127.0.0.1:5432), dropped after",
+    )
+
+
+def use_database(choice: str | None) -> None:
+    """Make every ``Stack`` of this run use ``choice`` (``None``: ``$BENCH_DATABASE`` or SQLite)."""
+    if choice:
+        os.environ["BENCH_DATABASE"] = choice

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.processes import install_signal_handlers
+from bench.stack import add_database_option, use_database
 from chaos.run import Options, render, run
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"
@@ -32,18 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ship-share", type=float, default=0.05, help="orders shipped")
     parser.add_argument("--settle-timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument(
-        "--database",
-        choices=("sqlite", "postgres"),
-        default=None,
-        help="the engine's ledger: a SQLite file (default) or a fresh PostgreSQL database on "
-        "$BENCH_POSTGRES (default postgresql+psycopg://postgres@127.0.0.1:5432), dropped after",
-    )
+    add_database_option(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
     parser.add_argument("--output", type=Path, default=RESULTS / "chaos-latest.json")
     args = parser.parse_args(argv)
-    if args.database:
-        os.environ["BENCH_DATABASE"] = args.database
+    use_database(args.database)
     install_signal_handlers()
     opts = Options(
         orders=args.orders,
