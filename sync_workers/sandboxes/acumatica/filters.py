@@ -272,13 +272,17 @@ def equality_hints(node: Node) -> list[Hint]:
     return []
 
 
+#: Field types compared as numbers, dates or flags, never as text.
+NOT_TEXT_TYPES = (DATETIME, DECIMAL, INT, SHORT, BOOLEAN)
+
+
 def may_match(hints: list[Hint], resolve: Resolver) -> bool:
     """False only when a field of ``hints`` cannot equal any of its texts."""
     for field_path, texts in hints:
         value, type_ = resolve(field_path)
         if (
             isinstance(value, str)
-            and type_ not in (DATETIME, DECIMAL, INT, SHORT, BOOLEAN)
+            and type_ not in NOT_TEXT_TYPES
             and value.rstrip().lower() not in texts
         ):
             return False

@@ -25,6 +25,7 @@ from .errors import (
 )
 from .files import add_file_routes, file_links
 from .filters import (
+    NOT_TEXT_TYPES,
     FilterError,
     Node,
     UnknownField,
@@ -98,6 +99,15 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
                 check(path)
             hints = equality_hints(node)
             if hints:
+                # what an index gives the real Acumatica: a look-up by CustomerOrder reads the
+                # records holding the values asked for, not every sales order stored
+                text_hints = [
+                    (fld.name, texts)
+                    for fld, texts in ((defn.field(name), texts) for name, texts in hints)
+                    if fld is not None and fld.type not in NOT_TEXT_TYPES
+                ]
+                if text_hints:
+                    records = sandbox.store.may_equal(defn.name, text_hints)
                 records = [r for r in records if may_match(hints, resolver(defn, r))]
             records = [r for r in records if _matches(node, defn, r)]
         return sort_records(defn, records)

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ from typing import Any
 Record = dict[str, Any]
 Change = tuple[str, Record | None, Record | None]
 ChangeListener = Callable[[list[Change]], None]
+#: One value's records in a lookup index, by record id (removing one costs nothing).
+Bucket = dict[str, Record]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -59,7 +61,9 @@ class Store:
         self._depth = 0
         self._pending: list[Change] = []
         self._listeners: list[ChangeListener] = []
-        self._indexes: dict[tuple[str, str], dict[Any, list[Record]]] = {}
+        #: Lazily built lookup indexes by (entity, field, nested fields or None), kept current
+        #: by every write: folded value (or tuple of nested values) -> {record id: record}.
+        self._indexes: dict[tuple[str, str, tuple[str, ...] | None], dict[Any, Bucket]] = {}
         #: (entity, id, record before) of each write of the open transaction, for a rollback.
         self._undo: list[tuple[str, str, Record | None]] = []
         self._load()
@@ -154,41 +158,79 @@ class Store:
         wanted = {k: _fold(v) for k, v in values.items()}
         with self.lock:
             # The narrowest index (OrderNbr, not OrderType, of a sales order), then the rest.
-            candidates = min((self._index(entity, k).get(wanted[k], []) for k in wanted), key=len)
-            if len(candidates) > 1:  # first in insertion order, as a scan would find it
-                seq = self._seq.get(entity, {})
-                candidates = sorted(candidates, key=lambda rec: seq.get(str(rec.get("id")), 0))
-            for rec in candidates:
+            buckets = (self._index(entity, k, None).get(wanted[k], {}) for k in wanted)
+            for rec in self._in_order(entity, min(buckets, key=len)):
                 if all(_fold(rec.get(k)) == wanted[k] for k in wanted):
                     return copy.deepcopy(rec)
         return None
 
-    def _index(self, entity: str, field: str) -> dict[Any, list[Record]]:
-        """Records by the folded value of one field, rebuilt after the entity changes."""
-        key = (entity, field)
+    def referencing(self, entity: str, rows: str, **values: Any) -> list[Record]:
+        """Records of ``entity`` with a row in their list ``rows`` whose fields equal ``values``
+        (case-insensitive strings), in insertion order; callers must not modify them.
+
+        What a payment's ``OrdersToApply`` or a shipment's ``Details`` say about one sales
+        order, found without reading every payment or shipment.
+        """
+        fields = tuple(values)
+        wanted = tuple(_fold(values[f]) for f in fields)
+        with self.lock:
+            return self._in_order(entity, self._index(entity, rows, fields).get(wanted, {}))
+
+    def may_equal(self, entity: str, hints: Sequence[tuple[str, Iterable[str]]]) -> list[Record]:
+        """Records that may hold, in a top-level field, one of the texts given for it (folded:
+        lower case, no trailing spaces), in insertion order; callers must not modify them.
+
+        ``hints``: (field, texts) pairs that must all hold; the narrowest one is read. A
+        superset for a filter to evaluate: the records holding one of the texts, and every
+        record whose value is not text at all (a filter may still compare it as equal).
+        """
+        with self.lock:
+            choices = []
+            for field, texts in hints:
+                index = self._index(entity, field, None)
+                keys = {_fold(t) for t in texts} | {_NOT_TEXT}
+                choices.append([index[k] for k in keys if k in index])
+            found: Bucket = {}
+            for bucket in min(choices, key=lambda buckets: sum(map(len, buckets))):
+                found.update(bucket)
+            return self._in_order(entity, found)
+
+    def _in_order(self, entity: str, bucket: Bucket) -> list[Record]:
+        """The records of an index bucket in insertion order, as a scan would meet them."""
+        if len(bucket) < 2:
+            return list(bucket.values())
+        seq = self._seq.get(entity, {})
+        return [bucket[rid] for rid in sorted(bucket, key=lambda rid: seq.get(rid, 0))]
+
+    def _index(self, entity: str, field: str, nested: tuple[str, ...] | None) -> dict[Any, Bucket]:
+        """Records by the folded value of ``field``, or with ``nested`` by the folded values of
+        those fields in each row of the list ``field``; built on first use, then kept current."""
+        key = (entity, field, nested)
         index = self._indexes.get(key)
         if index is None:
             index = {}
-            for rec in self._records.get(entity, {}).values():
-                index.setdefault(_fold(rec.get(field)), []).append(rec)
+            for rid, rec in self._records.get(entity, {}).items():
+                for value in _index_keys(rec, field, nested):
+                    index.setdefault(value, {})[rid] = rec
             self._indexes[key] = index
         return index
 
     def _reindex(self, entity: str, old: Record | None, new: Record | None) -> None:
         """Keep the built indexes of ``entity`` current: a write costs its own record, not a
         rebuild over the whole entity (which made every write slower as records piled up)."""
-        for (indexed, field), index in self._indexes.items():
+        for (indexed, field, nested), index in self._indexes.items():
             if indexed != entity:
                 continue
             if old is not None:
-                key = _fold(old.get(field))
-                bucket = [rec for rec in index.get(key, []) if rec is not old]
-                if bucket:
-                    index[key] = bucket
-                else:
-                    index.pop(key, None)
+                for value in _index_keys(old, field, nested):
+                    bucket = index.get(value)
+                    if bucket is not None:
+                        bucket.pop(old["id"], None)
+                        if not bucket:
+                            del index[value]
             if new is not None:
-                index.setdefault(_fold(new.get(field)), []).append(new)
+                for value in _index_keys(new, field, nested):
+                    index.setdefault(value, {})[new["id"]] = new
 
     def next_number(self, counter: str, width: int = 6, prefix: str = "") -> str:
         with self.transaction():
@@ -265,3 +307,16 @@ class Store:
 
 def _fold(value: Any) -> Any:
     return value.rstrip().lower() if isinstance(value, str) else value
+
+
+#: The index key under which, besides its own value, a record whose value is not text is kept.
+_NOT_TEXT = ("not text",)
+
+
+def _index_keys(record: Record, field: str, nested: tuple[str, ...] | None) -> set[Any]:
+    """The keys one record has in the index of ``field`` (see ``Store._index``)."""
+    if nested is None:
+        value = record.get(field)
+        return {_fold(value)} if isinstance(value, str) else {value, _NOT_TEXT}
+    rows = record.get(field) or []
+    return {tuple(_fold(row.get(f)) for f in nested) for row in rows if isinstance(row, dict)}

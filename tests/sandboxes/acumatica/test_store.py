@@ -86,3 +86,52 @@ def test_lookups_follow_updates_deletes_and_rollbacks_without_a_rebuild(tmp_path
     assert store.find("SalesOrder", OrderType="SO", OrderNbr="000001")["X"] == "e"
     assert store.find("SalesOrder", OrderNbr="000003")["X"] == "d"
     store.close()
+
+
+def test_records_referencing_an_order_follow_their_rows_through_writes(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+
+    def applied(nbr: str) -> list[str]:
+        rows = store.referencing("Payment", "OrdersToApply", OrderType="SO", OrderNbr=nbr)
+        return [rec["id"] for rec in rows]
+
+    def payment(pid: str, *nbrs: str) -> dict[str, object]:
+        return {"id": pid, "OrdersToApply": [{"OrderType": "SO", "OrderNbr": n} for n in nbrs]}
+
+    store.save("Payment", payment("p1", "000001"))
+    store.save("Payment", payment("p2", "000001", "000002"))
+    store.save("Payment", {"id": "p3"})  # applied to nothing
+    assert applied("000001") == ["p1", "p2"]
+    assert applied("000002 ") == ["p2"]  # compared as Acumatica compares strings
+
+    store.save("Payment", payment("p1", "000002"))  # moved: in insertion order, not write order
+    assert applied("000001") == ["p2"]
+    assert applied("000002") == ["p1", "p2"]
+    store.delete("Payment", "p2")
+    assert applied("000001") == [] and applied("000002") == ["p1"]
+
+    with pytest.raises(RuntimeError), store.transaction():
+        store.save("Payment", payment("p3", "000001"))
+        assert applied("000001") == ["p3"]
+        raise RuntimeError("refused")
+    assert applied("000001") == [] and applied("000002") == ["p1"]
+    store.close()
+
+
+def test_may_equal_reads_the_narrowest_hint_and_keeps_values_that_are_not_text(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    for n in range(1, 6):
+        store.save("SalesOrder", {"id": str(n), "OrderType": "SO", "CustomerOrder": f"XC-{n}"})
+    store.save("SalesOrder", {"id": "6", "OrderType": "SO", "CustomerOrder": 7})  # not text
+    store.save("SalesOrder", {"id": "7", "OrderType": "QT", "CustomerOrder": "xc-2  "})
+
+    found = store.may_equal("SalesOrder", [("OrderType", ["so"]), ("CustomerOrder", ["XC-2"])])
+    assert [rec["id"] for rec in found] == ["2", "6", "7"]  # CustomerOrder: 3 records, not 6
+    store.save("SalesOrder", {"id": "2", "OrderType": "SO", "CustomerOrder": "XC-9"})
+    assert [r["id"] for r in store.may_equal("SalesOrder", [("CustomerOrder", ["xc-9"])])] == [
+        "2",
+        "6",
+    ]
+    store.close()

@@ -121,11 +121,15 @@ class PaymentGraph(Graph):
             for a in rec.get("OrdersToApply") or []
         }
         graph = SalesOrderGraph(self.env)
-        payments = self.store.all("Payment")
         for order_type, order_nbr in sorted(keys, key=str):
             order = self.store.find("SalesOrder", OrderType=order_type, OrderNbr=order_nbr)
             if order is not None:
-                graph.link_payments(order, payments)
+                # only the payments applied to this order (all of them: a write per payment
+                # got slower as payments piled up)
+                applied = self.store.referencing(
+                    "Payment", "OrdersToApply", OrderType=order_type, OrderNbr=order_nbr
+                )
+                graph.link_payments(order, applied)
                 graph.refresh(order)
 
     def after_delete(self, record: Record) -> None:

@@ -188,10 +188,12 @@ class ShipmentGraph(Graph):
             if d.get("OrderNbr")
         }
         orders_graph = SalesOrderGraph(self.env)
-        shipments = self.store.all("Shipment")
         for order_type, order_nbr in sorted(keys, key=str):
             order = self.store.find("SalesOrder", OrderType=order_type, OrderNbr=order_nbr)
             if order is not None:
+                shipments = self.store.referencing(
+                    "Shipment", "Details", OrderType=order_type, OrderNbr=order_nbr
+                )
                 orders_graph.link_shipments(order, shipments)
                 orders_graph.refresh(order)
 
