@@ -22,7 +22,9 @@ FAILED_STATUSES = ("F", "D")
 class History:
     """What the ledger knows about the buyer before this order."""
 
-    previous_totals: Sequence[Decimal] = ()
+    #: How many earlier orders the buyer has, and the sum of their totals.
+    previous_count: int = 0
+    previous_sum: Decimal = Decimal(0)
     recent_orders_same_email: int = 0
     recent_orders_same_address: int = 0
 
@@ -83,9 +85,9 @@ def assess(
 
     total = money(order.get("total"))
     factor = Decimal(str(rules.get("history_factor") or 0))
-    previous = list(history.previous_totals)
-    if factor and len(previous) >= int(rules.get("history_min_orders") or 1):
-        average = money(sum(previous, Decimal(0)) / len(previous))
+    count = history.previous_count
+    if factor and count > 0 and count >= int(rules.get("history_min_orders") or 1):
+        average = money(history.previous_sum / count)
         if average > 0 and total > average * factor:
             fire(
                 "above_history", f"total {total} is over {factor}x the customer's average {average}"

@@ -28,7 +28,7 @@ def test_countries_differ_is_explained() -> None:
 
 def test_value_far_above_history_and_velocity_add_up_to_a_hold() -> None:
     order = {**SAME_COUNTRY, "total": 900.0}
-    history = History(previous_totals=[Decimal("50"), Decimal("70")], recent_orders_same_email=4)
+    history = History(previous_count=2, previous_sum=Decimal("120"), recent_orders_same_email=4)
     result = assess(order, [], history, RULES)
     assert result.score == RULES["above_history"] + RULES["velocity"]
     assert result.holds(THRESHOLD)
@@ -38,7 +38,7 @@ def test_value_far_above_history_and_velocity_add_up_to_a_hold() -> None:
 
 def test_history_needs_enough_orders() -> None:
     order = {**SAME_COUNTRY, "total": 900.0}
-    result = assess(order, [], History(previous_totals=[Decimal("10")]), RULES)
+    result = assess(order, [], History(previous_count=1, previous_sum=Decimal("10")), RULES)
     assert result.score == 0
 
 
