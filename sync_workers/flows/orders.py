@@ -151,12 +151,14 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _problems(order: Mapping[str, Any], transactions: list[Mapping[str, Any]]) -> dict[str, str]:
+    tmpl = template()
+    skus = (str(item.get("sku") or "") for item in order.get("items") or [])
     return order_checks.order_and_payment_problems(
         order,
         transactions,
-        template(),
+        tmpl,
         load_template("payments"),
-        sku_known=known_skus.sku_known,
+        sku_known=known_skus.checker(order_map.inventory_id(s, tmpl) for s in skus if s),
     )
 
 

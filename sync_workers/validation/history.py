@@ -119,14 +119,15 @@ def recent(order: Mapping[str, Any], window_minutes: float) -> risk.History:
 def remember(order: Mapping[str, Any]) -> None:
     moment = parse_optional(order.get("create_date"))
     score = moment.timestamp() if moment else time.time()
-    get_redis().eval(
-        _REMEMBER,
-        4,
-        *_keys(order),
-        str(order["id"]),
-        score,
-        _cents(order.get("total")),
-        KEEP_SECONDS,
-        time.time() - KEEP_SECONDS,
-        str(order.get("total")),
+    script = get_redis().register_script(_REMEMBER)  # sent by its digest (EVALSHA)
+    script(
+        keys=list(_keys(order)),
+        args=[
+            str(order["id"]),
+            score,
+            _cents(order.get("total")),
+            KEEP_SECONDS,
+            time.time() - KEEP_SECONDS,
+            str(order.get("total")),
+        ],
     )

@@ -7,6 +7,8 @@ order is refused, so an item created since the last refresh is not mistaken for 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from sync_workers import clients
 from sync_workers.redis_client import get_redis, prefixed
 
@@ -19,19 +21,38 @@ def _key(*parts: str) -> str:
 
 def sku_known(inventory_id: str) -> bool:
     """Whether Acumatica has this InventoryID (case-insensitive, like Acumatica keys)."""
+    return checker([inventory_id])(inventory_id)
+
+
+def checker(inventory_ids: Iterable[str]) -> Callable[[str], bool]:
+    """``sku_known`` for the InventoryIDs of one order: their memberships are read in one
+    round trip (not two per line); an ID not in the set is then looked up by key."""
+    wanted = sorted({str(i).strip().upper() for i in inventory_ids})
     redis = get_redis()
-    if not redis.exists(_key("fresh")):
+    pipe = redis.pipeline(transaction=False)
+    pipe.exists(_key("fresh"))
+    if wanted:
+        pipe.smismember(_key(), wanted)
+    fresh, *flags = pipe.execute()
+    if not fresh:
         refresh()
-    wanted = inventory_id.strip().upper()
-    if redis.sismember(_key(), wanted):
+        flags = [redis.smismember(_key(), wanted)] if wanted else []
+    known = {sku for sku, member in zip(wanted, flags[0] if flags else [], strict=True) if member}
+
+    def check(inventory_id: str) -> bool:
+        wanted_id = inventory_id.strip().upper()
+        if wanted_id in known:
+            return True
+        item = clients.acumatica().get_by_keys(
+            "StockItem", inventory_id, select=["InventoryID"], missing_ok=True
+        )
+        if item is None:
+            return False
+        redis.sadd(_key(), wanted_id)
+        known.add(wanted_id)
         return True
-    item = clients.acumatica().get_by_keys(
-        "StockItem", inventory_id, select=["InventoryID"], missing_ok=True
-    )
-    if item is None:
-        return False
-    redis.sadd(_key(), wanted)
-    return True
+
+    return check
 
 
 def refresh() -> int:

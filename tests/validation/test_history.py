@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,7 @@ ADDRESS = {"street": "1 Main St", "city": "Springfield", "zipcode": "11111", "co
 
 
 def order(order_id: int, total: Any, *, minutes_ago: float = 0, **extra: Any) -> dict[str, Any]:
-    created = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    created = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     return {
         "id": order_id,
         "email": "Buyer@Example.com",
