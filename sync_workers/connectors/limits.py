@@ -3,7 +3,7 @@
 Every worker process on every machine that talks to one remote system shares the same keys, so
 the caps hold whatever the number of workers:
 
-* requests per window: a moving window from the ``limits`` library on its Redis storage,
+* requests per window: a moving window of request times (Redis clock) in a list,
   ``window_margin_seconds`` longer than the remote window so that network jitter between our
   count and the remote system's count cannot squeeze one request too many into its window;
 * concurrent requests: a semaphore of leases in a sorted set, scored by expiry (Redis clock),
@@ -11,8 +11,9 @@ the caps hold whatever the number of workers:
 * adaptive backoff: a 429 sets a shared cool-down (``Retry-After`` when given, otherwise
   doubling per consecutive 429 up to a cap) that every process waits out before sending.
 
-Waiting longer than ``max_wait`` raises :class:`RateLimited` so the task can be retried later
-instead of holding a worker.
+A request takes its slot in one Redis round trip (cool-down, concurrency and rate checked and
+taken by one script) and gives it back in another. Waiting longer than ``max_wait`` raises
+:class:`RateLimited` so the task can be retried later instead of holding a worker.
 """
 
 from __future__ import annotations
@@ -27,26 +28,60 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
-from limits import RateLimitItemPerSecond
-from limits.storage import RedisStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from sync_workers.connectors.errors import RateLimited
 
+#: Take a request slot, or say why not. KEYS: leases, cool-down, window.
+#: ARGV: max concurrent (0: no cap), lease ms, token, requests per window (0: no cap), window ms.
+#: Returns {1, 0} (taken), {0, 0} (every concurrency slot busy), {-1, ms} (429 cool-down left)
+#: or {-2, ms} (until the oldest request in the window leaves it). Nothing is taken unless all
+#: three allow it, so a request waiting for the rate holds no concurrency slot.
 _ACQUIRE = """
 local cooling = redis.call('PTTL', KEYS[2])
 if cooling > 0 then
-  return -cooling
+  return {-1, cooling}
 end
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+local max_concurrent = tonumber(ARGV[1])
+if max_concurrent > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+  if redis.call('ZCARD', KEYS[1]) >= max_concurrent then
+    return {0, 0}
+  end
+end
+local per_window = tonumber(ARGV[4])
+if per_window > 0 then
+  local window_ms = tonumber(ARGV[5])
+  if redis.call('LLEN', KEYS[3]) >= per_window then
+    local oldest = tonumber(redis.call('LINDEX', KEYS[3], per_window - 1))
+    if oldest > now_ms - window_ms then
+      return {-2, oldest + window_ms - now_ms}
+    end
+  end
+  redis.call('LPUSH', KEYS[3], now_ms)
+  redis.call('LTRIM', KEYS[3], 0, per_window - 1)
+  redis.call('PEXPIRE', KEYS[3], window_ms)
+end
+if max_concurrent > 0 then
   redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
-  return 1
 end
-return 0
+return {1, 0}
+"""
+
+#: Requests in the moving window now. KEYS: window. ARGV: window ms.
+_IN_WINDOW = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local since = now_ms - tonumber(ARGV[1])
+local count = 0
+for _, at in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if tonumber(at) > since then
+    count = count + 1
+  end
+end
+return count
 """
 
 _PENALIZE = """
@@ -98,88 +133,61 @@ class SharedLimits:
         self._slots_key = f"{base}:inflight"
         self._cooldown_key = f"{base}:cooldown"
         self._strikes_key = f"{base}:strikes"
+        self._window_key = f"{base}:window"
         self._acquire = client.register_script(_ACQUIRE)
         self._penalize = client.register_script(_PENALIZE)
         self._penalized = False
-        self._rate: RateLimitItemPerSecond | None = None
-        if requests_per_window:
-            storage = RedisStorage(
-                "redis://", connection_pool=client.connection_pool, key_prefix=f"{base}:rate"
-            )
-            self._limiter = MovingWindowRateLimiter(storage)
-            self._rate = RateLimitItemPerSecond(
-                requests_per_window, window_seconds + window_margin_seconds
-            )
+        self.requests_per_window = requests_per_window or 0
+        self._window_ms = (window_seconds + window_margin_seconds) * 1000
 
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one request slot: cool-down waited out, concurrency and rate acquired."""
-        deadline = time.monotonic() + self.max_wait
-        token = self._acquire_concurrency(deadline)
+        token = self._take(time.monotonic() + self.max_wait)
         try:
-            self._acquire_rate(deadline)
             yield
         finally:
-            if token is not None:
+            if self.max_concurrent:
                 self._redis.zrem(self._slots_key, token)
 
-    def _wait_cooldown(self, deadline: float) -> None:
-        remaining_ms = self._redis.pttl(self._cooldown_key)
-        if remaining_ms is None or remaining_ms <= 0:
-            return
-        self._sleep_cooldown(remaining_ms, deadline)
-
-    def _sleep_cooldown(self, remaining_ms: int, deadline: float) -> None:
-        wait = remaining_ms / 1000 + random.uniform(0, 0.05)
-        if time.monotonic() + wait > deadline:
-            raise RateLimited(
-                f"{self.name}: backing off after 429",
-                retry_after=wait,
-                details={"system": self.name, "reason": "shared cool-down"},
-            )
-        time.sleep(wait)
-
-    def _acquire_concurrency(self, deadline: float) -> str | None:
-        """A concurrency lease, after any cool-down; one Redis round trip when both are free."""
-        if not self.max_concurrent:
-            self._wait_cooldown(deadline)
-            return None
+    def _take(self, deadline: float) -> str:
+        """A request slot (the token of its concurrency lease), waiting while a 429 cool-down,
+        the concurrency cap or the rate window says no; one round trip when all say yes."""
         token = uuid.uuid4().hex
         delay = 0.005
         while True:
-            got = int(
-                self._acquire(
-                    keys=[self._slots_key, self._cooldown_key],
-                    args=[self.max_concurrent, self._lease_ms, token],
+            got, wait_ms = (
+                int(value)
+                for value in self._acquire(
+                    keys=[self._slots_key, self._cooldown_key, self._window_key],
+                    args=[
+                        self.max_concurrent or 0,
+                        self._lease_ms,
+                        token,
+                        self.requests_per_window,
+                        self._window_ms,
+                    ],
                 )
             )
             if got == 1:
                 return token
-            if got < 0:  # a 429 cool-down: -milliseconds left
-                self._sleep_cooldown(-got, deadline)
-                continue
-            if time.monotonic() > deadline:
-                raise RateLimited(
-                    f"{self.name}: all {self.max_concurrent} concurrent slots busy",
-                    retry_after=1.0,
-                    details={"system": self.name, "reason": "concurrency limit"},
-                )
-            time.sleep(delay + random.uniform(0, delay))
-            delay = min(delay * 2, 0.05)
-
-    def _acquire_rate(self, deadline: float) -> None:
-        if self._rate is None:
-            return
-        while not self._limiter.hit(self._rate):
-            stats = self._limiter.get_window_stats(self._rate)
-            wait = max(0.005, stats.reset_time - time.time()) + random.uniform(0, 0.02)
+            if got == 0:  # every concurrency slot is busy: poll with a growing pause
+                wait, reason = delay + random.uniform(0, delay), "concurrency limit"
+                delay = min(delay * 2, 0.05)
+                text = f"all {self.max_concurrent} concurrent slots busy"
+            elif got == -1:
+                wait, reason = wait_ms / 1000 + random.uniform(0, 0.05), "shared cool-down"
+                text = "backing off after 429"
+            else:
+                wait, reason = max(0.005, wait_ms / 1000) + random.uniform(0, 0.02), "rate limit"
+                text = "request rate limit reached"
             if time.monotonic() + wait > deadline:
                 raise RateLimited(
-                    f"{self.name}: request rate limit reached",
-                    retry_after=wait,
-                    details={"system": self.name, "reason": "rate limit"},
+                    f"{self.name}: {text}",
+                    retry_after=1.0 if got == 0 else wait,
+                    details={"system": self.name, "reason": reason},
                 )
-            time.sleep(min(wait, 1.0))
+            time.sleep(min(wait, 1.0) if got == -2 else wait)
 
     def penalize(self, retry_after: float | None = None) -> float:
         """Record a 429: every process pauses. Returns the pause in seconds."""
@@ -201,6 +209,16 @@ class SharedLimits:
         """Live concurrency leases (for metrics and tests)."""
         now_ms = int(time.time() * 1000)
         return int(self._redis.zcount(self._slots_key, now_ms, "+inf"))
+
+    def cooldown_left(self) -> float:
+        """Seconds of 429 cool-down left (0 when none)."""
+        return max(0, int(self._redis.pttl(self._cooldown_key) or 0)) / 1000
+
+    def in_window(self) -> int:
+        """Requests in the moving window now (for ``sync-status`` and tests)."""
+        if not self.requests_per_window:
+            return 0
+        return int(self._redis.eval(_IN_WINDOW, 1, self._window_key, self._window_ms))
 
 
 def limits_for(client: redis.Redis, name: str, config: Any, *, prefix: str) -> SharedLimits:

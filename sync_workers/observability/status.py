@@ -9,20 +9,17 @@ against the licence. ``status`` and ``/metrics`` both read this.
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from limits import RateLimitItemPerSecond
-from limits.storage import RedisStorage
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from sync_workers.celery import FLOW_QUEUES, REALTIME_QUEUE
+from sync_workers.connectors.limits import SharedLimits
 from sync_workers.dlq import DeadLetterQueue
 from sync_workers.ledger.db import session_scope
 from sync_workers.ledger.models import Cursor, Status, SyncRecord
@@ -191,20 +188,11 @@ def _limits_facts(
     client: redis.Redis, prefix: str, name: str, per_minute: int | None, window: int
 ) -> tuple[int | None, int, float]:
     """(requests in the moving window, requests in flight, seconds of 429 cool-down left)."""
-    base = f"{prefix}limits:{name}"
-    used = None
-    if per_minute:
-        storage = RedisStorage(
-            "redis://", connection_pool=client.connection_pool, key_prefix=f"{base}:rate"
-        )
-        item = RateLimitItemPerSecond(per_minute, window + 1)
-        stats = MovingWindowRateLimiter(storage).get_window_stats(item)
-        used = per_minute - int(stats.remaining)
-    now_ms = int(time.time() * 1000)
-    in_flight = int(client.zcount(f"{base}:inflight", now_ms, "+inf"))
-    cooldown_ms = client.pttl(f"{base}:cooldown")
-    cooling = max(0, int(cooldown_ms or 0)) / 1000
-    return used, in_flight, cooling
+    limits = SharedLimits(
+        client, name, requests_per_window=per_minute, window_seconds=window, prefix=prefix
+    )
+    used = limits.in_window() if per_minute else None
+    return used, limits.in_flight(), limits.cooldown_left()
 
 
 def _system_limits(

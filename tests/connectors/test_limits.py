@@ -6,7 +6,7 @@ import time
 import pytest
 
 from sync_workers.connectors.errors import RateLimited
-from sync_workers.connectors.limits import SharedLimits
+from sync_workers.connectors.limits import _ACQUIRE, SharedLimits
 
 
 def test_concurrency_never_exceeds_the_cap_across_clients(redis_client):
@@ -98,3 +98,41 @@ def test_short_cooldown_is_waited_out(redis_client):
     with limits.slot():
         pass
     assert time.monotonic() - started >= 0.14
+
+
+def test_one_round_trip_takes_a_slot_and_a_request_waiting_for_the_rate_holds_no_slot(
+    redis_client,
+):
+    limits = SharedLimits(
+        redis_client,
+        "sys",
+        requests_per_window=2,
+        window_seconds=1,
+        window_margin_seconds=0,
+        max_concurrent=1,
+        max_wait=0.2,
+    )
+    redis_client.script_load(_ACQUIRE)  # as after the first request of the process
+    calls: list[str] = []
+    original = redis_client.execute_command
+
+    def counting(*args, **kwargs):
+        calls.append(str(args[0]))
+        return original(*args, **kwargs)
+
+    redis_client.execute_command = counting
+    try:
+        with limits.slot():
+            assert calls == ["EVALSHA"]
+            assert limits.in_flight() == 1
+    finally:
+        redis_client.execute_command = original
+    with limits.slot():
+        pass
+    assert limits.in_window() == 2
+    with pytest.raises(RateLimited) as caught, limits.slot():
+        pass
+    assert caught.value.details["reason"] == "rate limit"
+    assert limits.in_flight() == 0  # the refused request took no concurrency lease
+    time.sleep(1.05)
+    assert limits.in_window() == 0
