@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Reject, Retry
+from celery.exceptions import Ignore, Reject, Retry
 from celery.utils.dispatch import Signal
 from redis.exceptions import RedisError
 
+from sync_workers.connectors.dates import parse_optional
 from sync_workers.dlq import DeadLetter, DeadLetterQueue, now_iso
 from sync_workers.errors import DependencyNotReady, PermanentError, SyncError, TransientError
 from sync_workers.errors_policy import as_transient
@@ -102,6 +103,20 @@ class SyncTask(Task):
             countdown = max(
                 countdown, min(float(transient.retry_after), settings.retry_backoff_max)
             )
+        expires = parse_optional(self.request.expires)
+        if expires is not None and datetime.now(UTC).timestamp() + countdown >= expires.timestamp():
+            # A scheduled poll's message expires before its next poll would be stale; its retry
+            # would be discarded on arrival (or published already expired). The next scheduled
+            # run does the same work, so none is sent.
+            log.info(
+                "%s: not retried: the message expires at %s, before the retry would run; the "
+                "next scheduled run takes over: %s",
+                self.name,
+                expires.isoformat(timespec="seconds"),
+                transient,
+                extra={"flow": self.flow},
+            )
+            return Ignore()
         try:
             self._note_first_failure()
         except RedisError as exc:  # only the first-failure time is lost; the retry still goes

@@ -118,3 +118,20 @@ def sleep_past_hard_limit(*, record_id: str) -> None:
 def die(*, record_id: str) -> None:
     note("calls", record_id, pid=os.getpid())
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+class CountingRetries(SyncTask):
+    """Counts the retries it publishes."""
+
+    def apply_async(self, args=None, kwargs=None, **options):  # type: ignore[no-untyped-def]
+        if options.get("retries"):
+            get_redis().incr(prefixed("test", "retries", (kwargs or {}).get("record_id")))
+        return super().apply_async(args, kwargs, **options)
+
+
+@app.task(name="tests.orders.fails_after_expiry", flow="orders", base=CountingRetries)
+def fails_after_expiry(*, record_id: str, seconds: float) -> None:
+    """A scheduled poll that fails once its message's expiry time has passed."""
+    note("calls", record_id)
+    time.sleep(seconds)
+    raise TransientError("Acumatica answered 503 Service Unavailable")

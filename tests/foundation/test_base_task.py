@@ -109,6 +109,23 @@ def test_retry_that_cannot_be_published_returns_the_message_instead_of_dead_lett
     assert open_entries("o-9") == []
 
 
+def test_a_message_that_expires_before_its_retry_would_run_is_not_retried(
+    redis_client, celery_worker
+) -> None:
+    """A scheduled poll carries an expiry (the next poll does the same work); its retry would
+    be discarded on arrival, so none is sent and nothing is dead-lettered."""
+    t.fails_after_expiry.apply_async(kwargs={"record_id": "o-11", "seconds": 0.6}, expires=0.4)
+    t.fails_after_expiry.apply_async(kwargs={"record_id": "o-12", "seconds": 0.0}, expires=30)
+
+    wait_for(lambda: len(t.notes("calls", "o-11")) == 1)
+    wait_for(lambda: len(t.notes("calls", "o-12")) >= 2)  # unexpired: retried as usual
+    time.sleep(1.0)
+    assert len(t.notes("calls", "o-11")) == 1
+    assert redis_client.get(t.prefixed("test", "retries", "o-11")) is None
+    assert int(redis_client.get(t.prefixed("test", "retries", "o-12")) or 0) >= 1
+    assert open_entries("o-11") == []
+
+
 def test_replayed_entry_runs_again_with_edited_payload_and_leaves_an_audit_trail(
     redis_client, celery_worker
 ) -> None:
