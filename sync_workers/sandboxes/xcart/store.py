@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS profiles (
     first_login INTEGER NOT NULL DEFAULT 0, snapshot INTEGER NOT NULL DEFAULT 0,
     doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS profiles_login ON profiles (login);
+-- logins compare ignoring case: without this index each checkout read every profile, order
+-- snapshots included, so placing orders got slower as orders piled up
+CREATE INDEX IF NOT EXISTS profiles_login_nocase ON profiles (login COLLATE NOCASE, snapshot);
 CREATE TABLE IF NOT EXISTS addresses (
     id INTEGER PRIMARY KEY AUTOINCREMENT, profile_id INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS addresses_profile ON addresses (profile_id);

@@ -124,3 +124,19 @@ def test_first_login_filter_and_jsonld_list(api):
     ld = api.get("/api/profiles.jsonld?itemsPerPage=10").get_json()
     assert ld["hydra:totalItems"] == 51
     assert ld["hydra:member"][0]["@type"] == "Profile"
+
+
+def test_a_checkout_finds_its_buyer_by_login_through_an_index(app, api):
+    """Every order adds a snapshot profile: a scan per checkout made placing orders slower and
+    slower; the case-insensitive lookup reads an index instead."""
+    store = app.extensions["xcart_sandbox"].store
+    with store.tx() as db:
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM profiles "
+            "WHERE snapshot = 0 AND login = ? COLLATE NOCASE ORDER BY id",
+            ("Customer001@Example.com",),
+        ).fetchall()
+    assert any("profiles_login_nocase" in str(tuple(row)) for row in plan), plan
+    first = api.checkout(email="Repeat.Buyer@example.com")
+    again = api.checkout(email="repeat.buyer@EXAMPLE.com")
+    assert again["customer_id"] == first["customer_id"]  # still matched ignoring case
