@@ -42,6 +42,7 @@ from sync_workers.ledger import (
     Status,
     SyncRecord,
     claim_record,
+    claimed_record,
     find_by_source,
     find_by_target,
     mark_synced,
@@ -277,7 +278,7 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
             state["created"] = False
         key = target_key(result)
         with session_scope() as session:
-            record = claim_record(session, FLOW, DIRECTION, order_id)
+            record = claimed_record(session, FLOW, DIRECTION, order_id)
             mark_synced(
                 session,
                 record,

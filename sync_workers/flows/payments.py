@@ -27,6 +27,7 @@ from sync_workers.ledger import (
     CursorStore,
     SyncRecord,
     claim_record,
+    claimed_record,
     find_by_source,
     find_by_target,
     mark_synced,
@@ -156,7 +157,7 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
         result = found or clients.acumatica().put("Payment", payment, select=list(PAYMENT_SELECT))
         key = f"{result['Type']}/{result['ReferenceNbr']}"
         with session_scope() as session:
-            record = claim_record(session, FLOW, DIRECTION, txn_id)
+            record = claimed_record(session, FLOW, DIRECTION, txn_id)
             mark_synced(
                 session,
                 record,

@@ -5,6 +5,7 @@ from sync_workers.ledger.models import Base, Cursor, Status, SyncAttempt, SyncRe
 from sync_workers.ledger.repository import (
     CursorStore,
     claim_record,
+    claimed_record,
     find_by_source,
     find_by_target,
     mark_status,
@@ -21,6 +22,7 @@ __all__ = [
     "SyncAttempt",
     "SyncRecord",
     "claim_record",
+    "claimed_record",
     "find_by_source",
     "find_by_target",
     "get_engine",

@@ -45,6 +45,13 @@ def claim_record(
     return record
 
 
+def claimed_record(session: Session, flow: str, direction: str, source_id: str) -> SyncRecord:
+    """The record a task claimed earlier in its run: read (one statement) when it exists,
+    claimed again otherwise (a ledger restored meanwhile)."""
+    record = find_by_source(session, flow, direction, source_id)
+    return record if record is not None else claim_record(session, flow, direction, source_id)
+
+
 def find_by_source(
     session: Session, flow: str, direction: str, source_id: str
 ) -> SyncRecord | None:
@@ -97,12 +104,13 @@ def mark_synced(
         record.source_updated_at = source_updated_at
     if data:
         record.data = {**(record.data or {}), **data}
+    refused = _already_linked(record, target_key, "?")  # the record cannot be read after
     try:
-        with session.begin_nested():
-            session.flush()
+        session.flush()
     except IntegrityError as exc:  # another worker linked the key between our check and flush
-        session.expire(record)
-        raise _already_linked(record, target_key, "?") from exc
+        # the caller's transaction is spoilt and rolls back on this error (no savepoint: two
+        # statements more on every link, for a race the unique constraint already decides)
+        raise refused from exc
     return record
 
 

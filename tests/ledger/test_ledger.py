@@ -15,6 +15,8 @@ from sync_workers.ledger import (
     SyncAttempt,
     SyncRecord,
     claim_record,
+    claimed_record,
+    find_by_source,
     find_by_target,
     make_engine,
     mark_synced,
@@ -78,6 +80,37 @@ def test_one_target_key_cannot_be_linked_to_two_source_records(engine) -> None:
         linked = find_by_target(s, FLOW, DIRECTION, "SO/SO000001")
         assert linked is not None and linked.source_id == "A"
         assert linked.status == Status.SYNCED and linked.synced_at is not None
+
+
+def test_a_link_that_loses_the_race_for_its_target_key_is_refused_and_leaves_nothing(
+    engine, monkeypatch
+) -> None:
+    """Another worker links the key between the check and the write: the unique constraint
+    decides, and the whole transaction rolls back."""
+    from sync_workers.ledger import repository
+
+    with session_scope(engine) as s:
+        mark_synced(s, claim_record(s, FLOW, DIRECTION, "A"), target_key="SO/SO000009")
+        claim_record(s, FLOW, DIRECTION, "B")
+    monkeypatch.setattr(repository, "find_by_target", lambda *args: None)  # the check misses it
+    with pytest.raises(PermanentError, match="already linked"), session_scope(engine) as s:
+        b = claimed_record(s, FLOW, DIRECTION, "B")
+        b.data = {"put_sent": True}
+        mark_synced(s, b, target_key="SO/SO000009")
+    with session_scope(engine) as s:
+        b = find_by_source(s, FLOW, DIRECTION, "B")
+        assert b is not None and b.target_key is None and b.data == {}
+        assert b.status == Status.PENDING
+
+
+def test_claimed_record_reads_the_row_and_claims_it_only_when_missing(engine) -> None:
+    with session_scope(engine) as s:
+        first = claim_record(s, FLOW, DIRECTION, "C", trace_id="t-1")
+    with session_scope(engine) as s:
+        again = claimed_record(s, FLOW, DIRECTION, "C")
+        assert again.id == first.id and again.trace_id == "t-1"
+        restored = claimed_record(s, FLOW, DIRECTION, "D")  # e.g. a ledger restored meanwhile
+        assert restored.id is not None and restored.status == Status.PENDING
 
 
 def test_same_source_id_may_exist_in_other_flows_and_directions(engine) -> None:
