@@ -105,9 +105,9 @@ class SyncTask(Task):
             )
         expires = parse_optional(self.request.expires)
         if expires is not None and datetime.now(UTC).timestamp() + countdown >= expires.timestamp():
-            # A scheduled poll's message expires before its next poll would be stale; its retry
-            # would be discarded on arrival (or published already expired). The next scheduled
-            # run does the same work, so none is sent.
+            # Beat's poll messages expire once the next poll is due; a retry coming due after
+            # that would be discarded on arrival (or published already expired). The next
+            # scheduled run does the same work, so none is sent.
             log.info(
                 "%s: not retried: the message expires at %s, before the retry would run; the "
                 "next scheduled run takes over: %s",
