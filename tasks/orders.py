@@ -109,6 +109,7 @@ def _write_back(task: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
     """Record the result, then each payment to record: here, or in its own task if it fails."""
     state = task.run_step("write_back", orders.write_back, state)
     code = (state["order"].get("payment_status") or {}).get("code")
+    link = orders.ledger_link(state)
     payments = [
         payment_tasks.sync_inline(
             txn,
@@ -116,6 +117,7 @@ def _write_back(task: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
             order_payment_code=code,
             # a sales order this task created has no payments yet: nothing to look up
             verify=bool(state.get("verify")) and not state.get("created"),
+            link=link,
         )
         for txn in orders.payment_transactions(state)
     ]

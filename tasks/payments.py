@@ -28,16 +28,20 @@ def sync_inline(
     order_id: str,
     order_payment_code: str | None = None,
     verify: bool = False,
+    link: tuple[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Record one transaction's payment now, in the calling task (an order's), sparing a task.
 
     Any failure hands it to its own task (:func:`start`), which retries it and dead-letters it
     under its own record id, so the order's task never fails for its payment. Returns the
-    payment's ``target_key``/``skip``, or the ``task`` it was handed to.
+    payment's ``target_key``/``skip``, or the ``task`` it was handed to. ``link``: the order's
+    sales order key and ledger data, when the order's task has just linked it.
     """
     record_id = str(transaction["id"])
     try:
-        state = payments.prepare(record_id, order_id, transaction, order_payment_code, verify)
+        state = payments.prepare(
+            record_id, order_id, transaction, order_payment_code, verify, link=link
+        )
         state = payments.push(state)
     except Exception as exc:
         log.info(

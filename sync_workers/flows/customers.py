@@ -134,15 +134,19 @@ def _link(source_id: str, customer_id: str, data: Mapping[str, Any]) -> None:
         mark_status(session, record, Status.SYNCED)
 
 
-def ensure_for_order(order: Mapping[str, Any], profile: Mapping[str, Any] | None) -> str:
+def ensure_for_order(
+    order: Mapping[str, Any], profile: Mapping[str, Any] | None, *, linked: str | None = None
+) -> str:
     """The Acumatica CustomerID for an order's buyer; matched or created when not linked yet.
 
     ``profile`` is the buyer's X-Cart profile; it may be left out when the profile is linked
     already (only a linked registered profile can skip it: without it the buyer is a guest).
+    ``linked``: the CustomerID the ledger linked to the buyer's profile, as the order's fetch
+    read it moments ago (spares reading it again).
     """
     tmpl = template()
     if order.get("customer_id"):
-        registered = linked_customer(f"profile:{int(order['customer_id'])}")
+        registered = linked or linked_customer(f"profile:{int(order['customer_id'])}")
         if registered:
             return registered
     guest = customer_map.is_guest(order, profile)

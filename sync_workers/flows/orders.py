@@ -107,11 +107,11 @@ def fetch(
     if order is None or str(order.get("id")) != str(order_id):
         order = xcart.get_order(int(order_id))
     transactions = xcart.payment_transactions(int(order_id))
-    profile = None
-    if order.get("customer_id") and not customers.linked_customer(
-        f"profile:{int(order['customer_id'])}"
-    ):
-        profile = xcart.get_profile(int(order["customer_id"]))
+    profile = linked = None
+    if order.get("customer_id"):
+        linked = customers.linked_customer(f"profile:{int(order['customer_id'])}")
+        if not linked:
+            profile = xcart.get_profile(int(order["customer_id"]))
     state: dict[str, Any] = {
         "record_id": str(order_id),
         "order": order,
@@ -120,6 +120,8 @@ def fetch(
         "hash": order_hash(order),
         "verify": verify,
     }
+    if linked:
+        state["customer_link"] = linked
     if verify and remote is not None:
         state["remote"] = {"found": remote.get("found")}
     with session_scope() as session:
@@ -168,7 +170,9 @@ def transform(state: dict[str, Any]) -> dict[str, Any]:
     if state.get("skip") or state.get("target_key"):
         return state
     order = state["order"]
-    customer_id = customers.ensure_for_order(order, state.get("profile"))
+    customer_id = customers.ensure_for_order(
+        order, state.get("profile"), linked=state.get("customer_link")
+    )
     reasons = state["risk"]["reasons"] if state.get("hold") else []
     state["customer_id"] = customer_id
     state["sales_order"] = order_map.to_sales_order(
@@ -286,8 +290,7 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
                 content_hash=state["hash"],
                 source_updated_at=parse_optional(state["order"].get("update_date")),
                 data={
-                    "order_number": state["order"].get("order_number"),
-                    "customer_id": state.get("customer_id"),
+                    **_link_data(state),
                     "status": result.get("Status"),
                     "order_total": result.get("OrderTotal"),
                     "tax_total": result.get("TaxTotal"),
@@ -297,6 +300,22 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
     state["target_key"] = key
     state["acumatica"] = {k: result.get(k) for k in ORDER_SELECT}
     return state
+
+
+def _link_data(state: Mapping[str, Any]) -> dict[str, Any]:
+    """What the ledger keeps of an order for its payments (see ``payments.order_link``)."""
+    return {
+        "order_number": state["order"].get("order_number"),
+        "customer_id": state.get("customer_id"),
+    }
+
+
+def ledger_link(state: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """``(sales order key, ledger data)`` when this run's push linked the order (its payments
+    then need not read the link back); ``None`` otherwise."""
+    if "created" not in state or not state.get("target_key"):
+        return None
+    return str(state["target_key"]), _link_data(state)
 
 
 def _push_change(state: dict[str, Any]) -> dict[str, Any]:

@@ -74,13 +74,15 @@ def prepare(
     transaction: Mapping[str, Any] | None = None,
     order_payment_code: str | None = None,
     verify: bool = False,
+    link: tuple[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Build the payment for one transaction (waits for the order's sales order).
 
     ``verify``: look the payment up before creating it even when the ledger says it is new
-    (payment polls, resyncs and repairs).
+    (payment polls, resyncs and repairs). ``link``: the order's sales order key and the ledger
+    data its task just committed (what :func:`order_link` would read back).
     """
-    key, order_data = order_link(str(order_id))
+    key, order_data = link if link is not None else order_link(str(order_id))
     xcart = clients.xcart()
     if transaction is None:
         found = [

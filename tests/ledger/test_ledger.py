@@ -82,25 +82,46 @@ def test_one_target_key_cannot_be_linked_to_two_source_records(engine) -> None:
         assert linked.status == Status.SYNCED and linked.synced_at is not None
 
 
-def test_a_link_that_loses_the_race_for_its_target_key_is_refused_and_leaves_nothing(
-    engine, monkeypatch
-) -> None:
-    """Another worker links the key between the check and the write: the unique constraint
-    decides, and the whole transaction rolls back."""
-    from sync_workers.ledger import repository
-
+def test_a_refused_link_names_the_other_source_and_leaves_nothing(engine) -> None:
+    """The unique constraint decides (nothing is read first): the whole transaction rolls back,
+    the claim's ``put_sent`` included, and the error names the source holding the key."""
     with session_scope(engine) as s:
         mark_synced(s, claim_record(s, FLOW, DIRECTION, "A"), target_key="SO/SO000009")
         claim_record(s, FLOW, DIRECTION, "B")
-    monkeypatch.setattr(repository, "find_by_target", lambda *args: None)  # the check misses it
-    with pytest.raises(PermanentError, match="already linked"), session_scope(engine) as s:
+    with (
+        pytest.raises(PermanentError, match="already linked to source 'A'") as refused,
+        session_scope(engine) as s,
+    ):
         b = claimed_record(s, FLOW, DIRECTION, "B")
         b.data = {"put_sent": True}
         mark_synced(s, b, target_key="SO/SO000009")
+    assert refused.value.details == {"source_id": "B", "target_key": "SO/SO000009"}
+    assert isinstance(refused.value.__cause__, IntegrityError)
     with session_scope(engine) as s:
         b = find_by_source(s, FLOW, DIRECTION, "B")
         assert b is not None and b.target_key is None and b.data == {}
         assert b.status == Status.PENDING
+
+
+def test_a_link_reads_nothing_before_it_writes(engine) -> None:
+    """Linking a claimed record costs one statement: the UPDATE."""
+    from sqlalchemy import event
+
+    with session_scope(engine) as s:
+        claim_record(s, FLOW, DIRECTION, "D")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement.split()[0].upper())
+
+    with session_scope(engine) as s:
+        record = claimed_record(s, FLOW, DIRECTION, "D")
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            mark_synced(s, record, target_key="SO/SO000010")
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert statements == ["UPDATE"]
 
 
 def test_claimed_record_reads_the_row_and_claims_it_only_when_missing(engine) -> None:

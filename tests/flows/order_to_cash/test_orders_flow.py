@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
@@ -99,6 +101,48 @@ def test_new_order_with_a_known_customer_costs_two_acumatica_calls(
             "SalesOrder", filter=F("CustomerOrder") == order["order_number"]
         )
         assert so["CustomerID"] == customer_id
+
+
+def test_new_order_with_a_known_customer_reads_each_ledger_row_it_needs_once(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    """The buyer's link is read once (the fetch hands it to the transform), the order's link
+    is handed to its payment, and a link writes without reading first: 12 statements."""
+    from sqlalchemy import event
+
+    from sync_workers.ledger.db import get_engine
+
+    xcart = sandboxes["xcart"].url
+    first = place(xcart, "budget@example.com")
+    order_tasks.start(first["id"])
+    wait_for(lambda: linked("payments"))
+    second = place(xcart, "budget@example.com", items=[{"sku": "AA-0007", "amount": 1}])
+    statements: list[tuple[str, str]] = []
+
+    test_thread = threading.get_ident()  # its waits read the ledger too
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.get_ident() == test_thread:
+            return
+        words = statement.split()
+        flow = next((p for p in parameters if p in FLOWS), "-") if parameters else "-"
+        statements.append((words[0].upper(), flow))
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        order_tasks.start(second["id"])
+        wait_for(lambda: len(linked("payments")) == 2)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    reads = Counter(flow for kind, flow in statements if kind == "SELECT")
+    writes = Counter(kind for kind, _ in statements if kind != "SELECT")
+    # customers: the fetch; orders: the fetch, the claim, the link; payments: the claim, the link
+    assert reads == {"customers": 1, "orders": 3, "payments": 2}, "\n".join(map(str, statements))
+    assert writes == {"INSERT": 2, "UPDATE": 4}, statements
+
+
+FLOWS = ("customers", "orders", "payments")
 
 
 def test_sales_order_applied_but_answer_lost_is_found_not_created_twice(
