@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 FLOW = "inventory"
 DIRECTION = "acumatica_to_xcart"
 ORDERS_FLOW = "orders"
+ORDERS_DIRECTION = "xcart_to_acumatica"
 #: Whole-second X-Cart timestamps: re-read this far behind the last read.
 ORDERS_OVERLAP_SECONDS = 2.0
 ORDERS_FULL_READ_SECONDS = 600.0
@@ -185,14 +186,16 @@ def synced_order_keys(orders: Iterable[Mapping[str, Any]]) -> set[str]:
     if not keys:
         return set()
     with session_scope() as session:
-        rows = session.scalars(
-            select(SyncRecord.source_id).where(
+        rows = session.execute(
+            # flow, direction and source id: the unique index (by flow and status, SQLite
+            # read every synced order)
+            select(SyncRecord.source_id, SyncRecord.status).where(
                 SyncRecord.flow == ORDERS_FLOW,
-                SyncRecord.status == Status.SYNCED.value,
+                SyncRecord.direction == ORDERS_DIRECTION,
                 SyncRecord.source_id.in_(sorted(keys)),
             )
         )
-        return set(rows)
+        return {source_id for source_id, status in rows if status == Status.SYNCED.value}
 
 
 def unsynced_quantities(

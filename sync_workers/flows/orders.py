@@ -217,15 +217,18 @@ def look_up_batch(orders: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, An
 
 
 def _linked(order_ids: list[str]) -> set[str]:
-    """The orders among ``order_ids`` the ledger links to a sales order."""
+    """The orders among ``order_ids`` the ledger links to a sales order.
+
+    The link is tested here, not in SQL: with ``target_key IS NOT NULL`` in the query, SQLite
+    ranges over every linked order by the target-key index (a resync batch got slower with every
+    order synced before it, 96 of a worker's 2,086 samples at 85,000 orders)."""
     with session_scope() as session:
-        rows = session.query(SyncRecord.source_id).filter(
+        rows = session.query(SyncRecord.source_id, SyncRecord.target_key).filter(
             SyncRecord.flow == FLOW,
             SyncRecord.direction == DIRECTION,
             SyncRecord.source_id.in_(order_ids),
-            SyncRecord.target_key.is_not(None),
         )
-        return {source_id for (source_id,) in rows}
+        return {source_id for source_id, target_key in rows if target_key}
 
 
 def _comparable(customer_order: Any) -> str:

@@ -299,24 +299,29 @@ def unsynced_transactions(
         stale_before = datetime.min.replace(tzinfo=UTC)
     with session_scope() as session:
         query = session.query(
-            SyncRecord.source_id, SyncRecord.content_hash, SyncRecord.data, SyncRecord.updated_at
-        ).filter(
-            SyncRecord.flow == ORDERS,
-            SyncRecord.direction == DIRECTION,
-            SyncRecord.target_key.is_not(None),
-        )
-        if order_ids:
+            SyncRecord.source_id,
+            SyncRecord.target_key,
+            SyncRecord.content_hash,
+            SyncRecord.data,
+            SyncRecord.updated_at,
+        ).filter(SyncRecord.flow == ORDERS, SyncRecord.direction == DIRECTION)
+        if order_ids:  # by source id (the link is tested below: see ``orders._linked``)
             query = query.filter(SyncRecord.source_id.in_([str(i) for i in order_ids]))
+        else:
+            query = query.filter(SyncRecord.target_key.is_not(None))
         candidates = [
             (source_id, order_hash)
-            for source_id, order_hash, data, touched in query
-            if full
-            or order_ids
-            or (
-                (data or {}).get(PAYMENTS_CHECKED, object()) != order_hash
-                # an order's own task records its payments right after its sales order: left
-                # alone (not even read) until it could have stalled
-                and _aware(touched) < stale_before
+            for source_id, target_key, order_hash, data, touched in query
+            if target_key
+            and (
+                full
+                or order_ids
+                or (
+                    (data or {}).get(PAYMENTS_CHECKED, object()) != order_hash
+                    # an order's own task records its payments right after its sales order: left
+                    # alone (not even read) until it could have stalled
+                    and _aware(touched) < stale_before
+                )
             )
         ]
     xcart = clients.xcart()
