@@ -121,8 +121,9 @@ def mark_synced(
 def _linked_source(session: Session, flow: str, direction: str, target_key: str) -> str:
     """The source id holding ``target_key`` (``"?"`` when it cannot be read), read outside
     ``session``, whose failed flush left its transaction unusable."""
+    bind = session.get_bind()
     try:
-        with session_scope(session.get_bind()) as other:
+        with session_scope(bind if isinstance(bind, Engine) else bind.engine) as other:
             record = find_by_target(other, flow, direction, target_key)
             return record.source_id if record is not None else "?"
     except Exception:  # the message only loses its detail
