@@ -53,8 +53,8 @@ def claimed_record(session: Session, flow: str, direction: str, source_id: str) 
 
 
 #: The two look-ups every task makes, built once: building a ``select`` per call (coercing each
-#: clause, then deriving its cache key) cost more than running it on SQLite (py-spy, a worker
-#: at 15,000 orders of a backfill).
+#: clause) took about a quarter of a look-up's time on SQLite (1,265 → 920 µs per look-up in a
+#: loop of 3,000, on a busy machine).
 _BY_SOURCE = select(SyncRecord).where(
     SyncRecord.flow == bindparam("flow"),
     SyncRecord.direction == bindparam("direction"),
