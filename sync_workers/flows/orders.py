@@ -286,6 +286,7 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
         key = target_key(result)
         with session_scope() as session:
             record = claimed_record(session, FLOW, DIRECTION, order_id)
+            record.followup_due = True  # its payments: see ``payments.unsynced_transactions``
             mark_synced(
                 session,
                 record,
@@ -356,6 +357,7 @@ def _push_change(state: dict[str, Any]) -> dict[str, Any]:
         with session_scope() as session:
             record = claim_record(session, FLOW, DIRECTION, state["record_id"])
             record.content_hash = state["hash"]
+            record.followup_due = True
             record.data = {**(record.data or {}), "last_change": state["change"]}
             if state["change"] == "cancelled":
                 record.data = {**record.data, "status": "Canceled"}

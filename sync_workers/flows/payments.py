@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import true
+
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.connectors.cursor import PollCursor
@@ -252,12 +254,6 @@ def changed_acumatica_payments() -> Iterator[tuple[str, str]]:
     cursor.commit()
 
 
-#: Noted on an order's ledger row when all its transactions were found synced: the order's
-#: content hash at that moment. The poll reads an order's transactions again only when its hash
-#: moved since (the orders flow updates it on every store-side change).
-PAYMENTS_CHECKED = "payments_checked_hash"
-
-
 def note_handed_out(transaction_id: str) -> None:
     """Claim the transaction's ledger row before its chain is published, so the poll can tell a
     chain on its way from a lost one (see :func:`unsynced_transactions`)."""
@@ -302,26 +298,24 @@ def unsynced_transactions(
             SyncRecord.source_id,
             SyncRecord.target_key,
             SyncRecord.content_hash,
-            SyncRecord.data,
             SyncRecord.updated_at,
         ).filter(SyncRecord.flow == ORDERS, SyncRecord.direction == DIRECTION)
         if order_ids:  # by source id (the link is tested below: see ``orders._linked``)
             query = query.filter(SyncRecord.source_id.in_([str(i) for i in order_ids]))
-        else:
+        elif full:
             query = query.filter(SyncRecord.target_key.is_not(None))
+        else:  # only the orders due, by the flag's index: not every order ever synced
+            query = query.filter(SyncRecord.followup_due == true())
         candidates = [
             (source_id, order_hash)
-            for source_id, target_key, order_hash, data, touched in query
+            for source_id, target_key, order_hash, touched in query
             if target_key
             and (
                 full
                 or order_ids
-                or (
-                    (data or {}).get(PAYMENTS_CHECKED, object()) != order_hash
-                    # an order's own task records its payments right after its sales order: left
-                    # alone (not even read) until it could have stalled
-                    and _aware(touched) < stale_before
-                )
+                # an order's own task records its payments right after its sales order: left
+                # alone (not even read) until it could have stalled
+                or _aware(touched) < stale_before
             )
         ]
     xcart = clients.xcart()
@@ -342,8 +336,8 @@ def unsynced_transactions(
                     on_the_way += 1
             if not pending and not on_the_way and note_checked:
                 order = find_by_source(session, ORDERS, DIRECTION, order_id)
-                if order is not None and order.content_hash == order_hash:
-                    order.data = {**(order.data or {}), PAYMENTS_CHECKED: order_hash}
+                if order is not None and order.content_hash == order_hash:  # not changed since
+                    order.followup_due = False
         for txn in pending:
             yield order_id, txn
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -55,6 +57,7 @@ class SyncRecord(Base):
         UniqueConstraint("flow", "direction", "source_id"),
         UniqueConstraint("flow", "direction", "target_key"),
         Index("ix_sync_records_flow_status", "flow", "status"),
+        Index("ix_sync_records_flow_direction_followup_due", "flow", "direction", "followup_due"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -72,6 +75,10 @@ class SyncRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     synced_at: Mapped[datetime | None]
+    #: Something that hangs on this record is to be checked again: for an order, its payments
+    #: (set whenever the order is linked or changes, cleared when all its payments are found
+    #: synced). Indexed, so a poll finds the few due among every order ever synced.
+    followup_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     attempt_history: Mapped[list[SyncAttempt]] = relationship(
         back_populates="record", order_by="SyncAttempt.id", cascade="all, delete-orphan"

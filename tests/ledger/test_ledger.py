@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import inspect, select
@@ -185,3 +186,83 @@ def test_migrations_upgrade_from_empty_and_downgrade_to_nothing(ledger_url) -> N
         assert migrate.is_up_to_date(ledger_url)
     finally:
         engine.dispose()
+
+
+def test_the_migrations_build_the_schema_the_models_describe(engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from sync_workers.ledger.models import Base
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_upgrading_to_the_followup_flag_keeps_which_orders_were_found_done(ledger_url) -> None:
+    """0002 turns the payments-checked mark in an order's data into the indexed flag, and back."""
+    import sqlalchemy as sa
+
+    migrate.downgrade(ledger_url, "0001")
+    engine = make_engine(ledger_url)
+    try:
+        table = sa.Table("sync_records", sa.MetaData(), autoload_with=engine)
+        now = datetime.now(UTC)
+        rows = [  # (flow, source id, target key, content hash, data)
+            ("orders", "1", "SO/1", "h1", {"payments_checked_hash": "h1", "order_number": "1"}),
+            ("orders", "2", "SO/2", "h2", {"payments_checked_hash": "h-before-an-edit"}),
+            ("orders", "3", "SO/3", "h3", {"order_number": "3"}),
+            ("orders", "4", None, "h4", {}),  # not linked: its payments wait for it
+            ("payments", "1", "PMT/1", "h1", {"payments_checked_hash": "h1"}),
+        ]
+        with engine.begin() as conn:
+            conn.execute(
+                table.insert(),
+                [
+                    {
+                        "flow": flow,
+                        "direction": DIRECTION,
+                        "source_id": source_id,
+                        "target_key": target_key,
+                        "content_hash": content_hash,
+                        "status": "synced" if target_key else "pending",
+                        "attempts": 0,
+                        "data": data,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for flow, source_id, target_key, content_hash, data in rows
+                ],
+            )
+        engine.dispose()
+
+        migrate.upgrade(ledger_url)
+        with session_scope(engine) as session:
+            after = {
+                (r.flow, r.source_id): (r.followup_due, r.data)
+                for r in session.scalars(select(SyncRecord))
+            }
+        assert after == {
+            ("orders", "1"): (False, {"order_number": "1"}),  # found done at its current content
+            ("orders", "2"): (True, {}),  # edited since: due again
+            ("orders", "3"): (True, {"order_number": "3"}),  # never found done
+            ("orders", "4"): (False, {}),
+            ("payments", "1"): (False, {"payments_checked_hash": "h1"}),  # not an order: as it was
+        }
+        engine.dispose()
+
+        migrate.downgrade(ledger_url, "0001")
+        with engine.connect() as conn:
+            back = {
+                (r.flow, r.source_id): r.data
+                for r in conn.execute(sa.select(table.c.flow, table.c.source_id, table.c.data))
+            }
+        assert back == {
+            ("orders", "1"): {"payments_checked_hash": "h1", "order_number": "1"},
+            ("orders", "2"): {},  # due: no mark (the stale one meant the same)
+            ("orders", "3"): {"order_number": "3"},
+            ("orders", "4"): {},
+            ("payments", "1"): {"payments_checked_hash": "h1"},
+        }
+    finally:
+        engine.dispose()
+        migrate.upgrade(ledger_url)

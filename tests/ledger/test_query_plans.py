@@ -1,4 +1,5 @@
-"""Look-ups of a list of orders read the ledger by (flow, direction, source id).
+"""Look-ups of a list of orders read the ledger by (flow, direction, source id), and the idle
+payments poll by the follow-up flag's index.
 
 With the link (``target_key IS NOT NULL``) or the status in the query, SQLite ranged over every
 linked or synced order by another index instead, so each resync batch, listed payments poll and
@@ -35,13 +36,14 @@ def orders_in_ledger(clean_ledger):
     return clean_ledger
 
 
-def plans_of(call: Callable[[], Any]) -> tuple[Any, list[str]]:
-    """What ``call`` returns, and SQLite's plan of each statement it sent with an ``IN``."""
+def plans_of(call: Callable[[], Any], marker: str = " IN (") -> tuple[Any, list[str]]:
+    """What ``call`` returns, and SQLite's plan of each ledger statement it sent that holds
+    ``marker`` (by default those with an ``IN``)."""
     ledger = get_engine()  # the engine the flows use now (earlier tests may have replaced it)
     seen: list[tuple[str, Any]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany) -> None:
-        if "sync_records" in statement and " IN (" in statement:
+        if "sync_records" in statement and marker in statement:
             seen.append((statement, parameters))
 
     event.listen(ledger, "before_cursor_execute", capture)
@@ -49,7 +51,7 @@ def plans_of(call: Callable[[], Any]) -> tuple[Any, list[str]]:
         result = call()
     finally:
         event.remove(ledger, "before_cursor_execute", capture)
-    assert seen, "no statement with IN was sent"
+    assert seen, f"no ledger statement with {marker!r} was sent"
     with ledger.connect() as conn:
         plans = [
             " | ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p))
@@ -78,3 +80,19 @@ def test_an_inventory_poll_reads_its_orders_by_source_id(orders_in_ledger) -> No
     synced, plans = plans_of(lambda: inventory.synced_order_keys(orders))
     assert synced == {"1"}
     assert plans and all(BY_SOURCE in plan for plan in plans), plans
+
+
+def test_an_idle_payments_poll_finds_the_orders_due_by_their_index(orders_in_ledger) -> None:
+    """Not by reading every linked order: that grew with every order ever synced."""
+    with session_scope() as session:
+        for n in MANY[2:]:  # linked orders whose payments were all found synced
+            mark_synced(
+                session, claim_record(session, "orders", DIRECTION, n), target_key=f"SO/{n}"
+            )
+
+    found, plans = plans_of(lambda: list(payments_flow.unsynced_transactions()), "followup_due")
+    assert found == []  # none is due
+    assert plans == [
+        "SEARCH sync_records USING INDEX ix_sync_records_flow_direction_followup_due "
+        "(flow=? AND direction=? AND followup_due=?)"
+    ], plans

@@ -82,7 +82,7 @@ def test_payments_poll_restarts_a_payment_chain_only_when_it_stalls(
         order_row = find_by_source(session, "orders", "xcart_to_acumatica", str(order["id"]))
         assert payment is not None and order_row is not None
         payment.target_key, payment.status = None, Status.PENDING.value
-        order_row.data = {k: v for k, v in order_row.data.items() if k != "payments_checked_hash"}
+        order_row.followup_due = True
 
     assert list(payments_flow.unsynced_transactions()) == []
     backdate("payments", transaction_id)
@@ -117,7 +117,7 @@ def test_payments_poll_leaves_a_young_order_to_its_own_task_then_records_what_it
         order_row = find_by_source(session, "orders", "xcart_to_acumatica", str(order["id"]))
         assert payment is not None and order_row is not None
         session.delete(payment)
-        order_row.data = {k: v for k, v in order_row.data.items() if k != "payments_checked_hash"}
+        order_row.followup_due = True
     before = xcart_reads(sandboxes)
 
     assert list(payments_flow.unsynced_transactions()) == []
@@ -186,7 +186,7 @@ def test_payments_poll_restarts_no_payment_while_the_payments_queue_has_a_backlo
         order_row = find_by_source(session, "orders", "xcart_to_acumatica", str(order["id"]))
         assert payment is not None and order_row is not None
         payment.target_key, payment.status = None, Status.PENDING.value
-        order_row.data = {k: v for k, v in order_row.data.items() if k != "payments_checked_hash"}
+        order_row.followup_due = True
     backdate("payments", transaction_id)
     backdate("orders", str(order["id"]))
     # (the worker running here would take a message pushed to the real queue: stand in for it)
