@@ -92,8 +92,10 @@ def _prepare(task: LedgerTask, state: dict[str, Any], *, after: str | None) -> d
 
 
 def _push(task: LedgerTask, state: dict[str, Any]) -> dict[str, Any]:
-    state = task.run_step("push", orders.push, state)
-    return _write_back(task, state)
+    # the order's and its payments' locks, in one round trip; a busy lock fails the push step
+    with task.run_step("push", orders.locked, state):
+        state = task.run_step("push", orders.push, state)
+        return _write_back(task, state)
 
 
 @app.task(name="tasks.orders.push", **STEP)

@@ -145,6 +145,46 @@ def test_new_order_with_a_known_customer_reads_each_ledger_row_it_needs_once(
 FLOWS = ("customers", "orders", "payments")
 
 
+def test_an_order_and_its_payment_are_locked_in_one_round_trip(
+    sandboxes, clean_ledger, celery_worker, monkeypatch
+) -> None:
+    """The order's task takes its lock and its payment's at once, and each step's own lock is
+    then re-entrant: one round trip to take them, one to release them."""
+    from sync_workers import locks
+    from sync_workers.redis_client import prefixed
+
+    xcart = sandboxes["xcart"].url
+    first = place(xcart, "one.lock@example.com")  # the buyer becomes known (no customer lock)
+    order_tasks.start(first["id"])
+    wait_for(lambda: linked("payments"))
+    second = place(xcart, "one.lock@example.com", items=[{"sku": "AA-0007", "amount": 1}])
+    sent: list[tuple[str, tuple[str, ...]]] = []
+    registered = locks._registered
+
+    def counted() -> tuple:
+        acquire, release = registered()
+
+        def counting(kind: str, script):
+            def run(keys, args):
+                sent.append((kind, tuple(keys)))
+                return script(keys=keys, args=args)
+
+            return run
+
+        return counting("take", acquire), counting("release", release)
+
+    monkeypatch.setattr(locks, "_registered", counted)
+    known = set(linked("payments"))
+    order_tasks.start(second["id"])
+    wait_for(lambda: len(linked("payments")) == 2)
+    [transaction_id] = set(linked("payments")) - known
+    both = (
+        prefixed("lock", "orders", str(second["id"])),
+        prefixed("lock", "payments", transaction_id),
+    )
+    assert sent == [("take", both), ("release", both)]
+
+
 def test_sales_order_applied_but_answer_lost_is_found_not_created_twice(
     sandboxes, clean_ledger, celery_worker
 ) -> None:

@@ -11,7 +11,7 @@ Revises: 0001
 Create Date: 2026-11-27
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,7 +39,7 @@ records = sa.table(
 )
 
 
-def _linked_orders(bind: sa.Connection) -> Iterator[list[Any]]:
+def _linked_orders(bind: sa.Connection) -> Iterator[Sequence[Any]]:
     """Linked orders' (id, content hash, data, due), a batch at a time, by id."""
     last = 0
     while True:

@@ -1,0 +1,108 @@
+"""Record locks in the real Redis: all or none, re-entrant within a task, one round trip."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from sync_workers.errors import TransientError
+from sync_workers.locks import record_lock, record_locks
+from sync_workers.redis_client import prefixed
+
+
+def name(flow: str, record_id: str) -> str:
+    return prefixed("lock", flow, record_id)
+
+
+@pytest.fixture
+def commands(redis_client, monkeypatch) -> list[str]:
+    """The commands the engine's client sends from now on."""
+    sent: list[str] = []
+    original = redis_client.execute_command
+
+    def counting(*args, **kwargs):
+        sent.append(str(args[0]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(redis_client, "execute_command", counting)
+    return sent
+
+
+def test_several_locks_are_taken_in_one_round_trip_and_released_in_one(
+    redis_client, commands
+) -> None:
+    with record_lock("orders", "0"):  # the first use loads the scripts into Redis
+        pass
+    commands.clear()
+    records = [("orders", "1"), ("payments", "11"), ("payments", "12")]
+    with record_locks(records):
+        taking = list(commands)
+        assert all(redis_client.exists(name(*r)) for r in records)
+        commands.clear()
+    assert taking == ["EVALSHA"]
+    assert commands == ["EVALSHA"]  # the release
+    assert not any(redis_client.exists(name(*r)) for r in records)
+
+
+def test_a_lock_the_task_holds_is_taken_again_without_asking_redis(redis_client, commands) -> None:
+    with record_locks([("orders", "1"), ("payments", "11")]):
+        before = len(commands)
+        assert before >= 1
+        with record_lock("payments", "11", wait=5), record_lock("orders", "1"):
+            assert len(commands) == before  # re-entrant: no round trip
+        assert redis_client.exists(name("payments", "11"))  # the inner block kept it
+        with record_lock("payments", "12"):  # one it does not hold yet: taken, then released
+            assert redis_client.exists(name("payments", "12"))
+        assert not redis_client.exists(name("payments", "12"))
+        assert redis_client.exists(name("orders", "1"))
+    assert not redis_client.exists(name("orders", "1"))
+
+
+def test_a_busy_record_takes_none_of_the_locks_and_is_named(redis_client) -> None:
+    other = redis_client.lock(name("payments", "12"), timeout=60)  # another worker's, redis-py's
+    assert other.acquire(blocking=False)
+    busy = "payments record 12 is being processed"
+    records = [("orders", "1"), ("payments", "11"), ("payments", "12")]
+    with pytest.raises(TransientError, match=busy) as raised, record_locks(records):
+        pytest.fail("the block ran without the lock")
+    assert raised.value.details == {"flow": "payments", "record_id": "12", "reason": "locked"}
+    assert not redis_client.exists(name("orders", "1"))
+    assert not redis_client.exists(name("payments", "11"))
+    other.release()
+
+    with record_lock("payments", "12"):  # the engine's lock keeps redis-py's out, too
+        assert not redis_client.lock(name("payments", "12"), timeout=60).acquire(blocking=False)
+
+
+def test_a_lock_waits_for_the_holder_up_to_its_wait(redis_client) -> None:
+    other = redis_client.lock(name("orders", "1"), timeout=60, thread_local=False)
+    assert other.acquire(blocking=False)
+    threading.Timer(0.3, other.release).start()
+    started = time.monotonic()
+    with record_locks([("orders", "1"), ("payments", "11")], wait=5):
+        waited = time.monotonic() - started
+        assert redis_client.exists(name("payments", "11"))
+    assert 0.25 <= waited < 3
+
+    assert other.acquire(blocking=False)
+    started = time.monotonic()
+    with pytest.raises(TransientError), record_lock("orders", "1", wait=0.3):
+        pytest.fail("the block ran without the lock")
+    assert 0.3 <= time.monotonic() - started < 3
+    other.release()
+
+
+def test_a_lock_that_expired_and_was_taken_by_another_is_left_to_it(redis_client) -> None:
+    with record_lock("orders", "1"):
+        redis_client.set(name("orders", "1"), "another-workers-token")  # ours expired meanwhile
+    assert redis_client.get(name("orders", "1")) == "another-workers-token"
+
+
+def test_a_lock_expires_after_the_lock_timeout(redis_client) -> None:
+    from sync_workers.settings import get_settings
+
+    with record_lock("orders", "1"):
+        ttl = redis_client.pttl(name("orders", "1"))
+    assert 0 < ttl <= get_settings().lock_timeout * 1000
