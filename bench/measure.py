@@ -65,6 +65,31 @@ def diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]:
     return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
 
 
+def read_only(path: str) -> sqlite3.Connection:
+    """A read-only connection to the SQLite ledger at ``path``. When SQLite cannot open it, the
+    error says what was on disk at that moment (the file, its WAL and shared-memory files, the
+    directory): "unable to open database file" alone does not tell which was missing."""
+    try:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.OperationalError as exc:
+        raise sqlite3.OperationalError(f"{exc}: {path}: {files_at(path)}") from exc
+
+
+def files_at(path: str) -> str:
+    """What is on disk for a SQLite database: each file's size, or that it is missing."""
+    db = Path(path)
+    if not db.parent.is_dir():
+        return f"directory {db.parent} is missing"
+    found = []
+    for suffix in ("", "-wal", "-shm"):
+        candidate = db.with_name(db.name + suffix)
+        try:
+            found.append(f"{candidate.name} {candidate.stat().st_size} bytes")
+        except OSError as exc:
+            found.append(f"{candidate.name} {exc.strerror or exc}")
+    return ", ".join(found)
+
+
 class Ledger:
     """Read-only counts from the stack's ledger (never through the engine): a SQLite file or a
     PostgreSQL database, by SQLAlchemy URL."""
@@ -76,7 +101,7 @@ class Ledger:
             path = url.removeprefix("sqlite:///")
             self.engine = create_engine(
                 "sqlite://",
-                creator=lambda: sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30),
+                creator=lambda: read_only(path),
                 poolclass=_null_pool(),
             )
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.backfill import window_rates
-from bench.measure import api_calls, call_pattern, diff, percentile, summary
+from bench.measure import Ledger, api_calls, call_pattern, diff, percentile, read_only, summary
 
 
 def test_nearest_rank_percentiles_of_one_to_a_hundred() -> None:
@@ -63,3 +63,29 @@ def test_backfill_windows_from_samples() -> None:
 def test_backfill_windows_need_a_full_window() -> None:
     with pytest.raises(ValueError):
         window_rates([(1.0, 5)], total=5, window=10)
+
+
+def test_the_ledger_is_read_read_only_and_a_failure_says_what_was_on_disk(tmp_path) -> None:
+    import sqlite3
+
+    db = tmp_path / "ledger.db"
+    writer = sqlite3.connect(db)
+    writer.execute("pragma journal_mode=wal")
+    writer.execute("create table sync_records (flow, status, target_key, source_id, updated_at)")
+    writer.execute("insert into sync_records values ('orders', 'synced', 'SO/1', '1', null)")
+    writer.commit()
+    ledger = Ledger(f"sqlite:///{db}")
+    assert ledger.linked("orders") == 1
+    assert ledger.statuses() == {"orders/synced": 1}
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        read_only(str(db)).execute("delete from sync_records")
+    writer.close()
+
+    missing = tmp_path / "gone" / "ledger.db"
+    with pytest.raises(sqlite3.OperationalError, match="unable to open") as raised:
+        read_only(str(missing))
+    assert f"directory {missing.parent} is missing" in str(raised.value)
+    (tmp_path / "gone").mkdir()
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        read_only(str(missing))
+    assert "ledger.db No such file or directory, ledger.db-wal No such file" in str(raised.value)
