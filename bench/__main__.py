@@ -36,6 +36,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="throughput: how the orders poll hands the batch out (the scheduled cursor poll, "
         "or a resync since the batch started)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="throughput: rounds of bare then pipeline batches; the verdict is the median ratio",
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
     parser.add_argument("--backfill", type=int, default=100_000, help="orders in the backfill")
     parser.add_argument("--window", type=int, default=10_000, help="backfill window size")
@@ -73,6 +79,7 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
         return throughput.run(
             orders=args.orders, buyers=args.buyers, concurrency=args.concurrency,
             worker_counts=(1, 2), timeout=max(600.0, args.orders), path=args.orders_path,
+            rounds=args.rounds,
         )  # fmt: skip
     if part == "licence":
         from bench import licence

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from statistics import median
 from typing import Any
 
 Row = tuple[str, str, str, str]
@@ -15,17 +16,20 @@ def rows(results: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     tp = results.get("throughput")
     if tp:
-        for run in tp["pipeline"]:
-            ratio = run["ratio_to_bare_same_concurrency"]
+        for line in tp["summary"]:
+            ratio = line["median_ratio"]
             out.append((
-                f"throughput, {run['workers']} worker(s) x {run['concurrency']}",
-                f"{run['orders_per_second']} orders/s ({run['completed']}/{run['orders']}); "
-                f"{ratio:.0%} of bare at same concurrency",
+                f"throughput, {line['workers']} worker(s) x {line['concurrency']}",
+                f"median {line['median_orders_per_second']} orders/s over {line['rounds']} "
+                f"round(s); median {ratio:.0%} of bare at same concurrency "
+                f"({line['lowest_ratio']:.0%}-{line['highest_ratio']:.0%})",
                 ">= 50 % of bare", _verdict(ratio >= 0.5),
             ))  # fmt: skip
-        for bare in tp["bare"]:
-            out.append((f"bare, {bare['threads']} thread(s)",
-                        f"{bare['orders_per_second']} orders/s", "-", "-"))  # fmt: skip
+        for threads in sorted({bare["threads"] for bare in tp["bare"]}):
+            rates = [b["orders_per_second"] for b in tp["bare"] if b["threads"] == threads]
+            out.append((f"bare, {threads} thread(s)",
+                        f"median {median(rates)} orders/s ({', '.join(map(str, rates))})",
+                        "-", "-"))  # fmt: skip
         per = tp["economy"]["per_order"]
         out.append(("Acumatica calls per new order (known buyer)", str(per["acumatica"]),
                     "<= 2", _verdict(per["acumatica"] <= 2)))  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
+from statistics import median
 from typing import Any
 
 from bench.bare import Bare
@@ -113,6 +114,32 @@ def bare_batch(driver: Driver, *, orders: int, buyers: int, threads: int) -> dic
     }
 
 
+def summarize(pipeline: list[dict[str, Any]], bare: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per worker count: the median rate and the median, lowest and highest ratio to bare over
+    the rounds (each ratio against the bare batch of the same round and concurrency)."""
+    out = []
+    for workers in sorted({run["workers"] for run in pipeline}):
+        runs = [run for run in pipeline if run["workers"] == workers]
+        threads = workers * runs[0]["concurrency"]
+        ratios = [run["ratio_to_bare_same_concurrency"] for run in runs]
+        out.append({
+            "workers": workers,
+            "concurrency": runs[0]["concurrency"],
+            "rounds": len(runs),
+            "orders_per_second": [run["orders_per_second"] for run in runs],
+            "median_orders_per_second": median(run["orders_per_second"] for run in runs),
+            "bare_threads": threads,
+            "median_bare_orders_per_second": median(
+                b["orders_per_second"] for b in bare if b["threads"] == threads
+            ),
+            "ratios": ratios,
+            "median_ratio": median(ratios),
+            "lowest_ratio": min(ratios),
+            "highest_ratio": max(ratios),
+        })  # fmt: skip
+    return out
+
+
 def run(
     *,
     orders: int,
@@ -121,7 +148,11 @@ def run(
     worker_counts: tuple[int, ...],
     timeout: float,
     path: str = "cursor",
+    rounds: int = 3,
 ) -> dict[str, Any]:
+    """``rounds`` times: bare at each thread count, then the pipeline at each worker count. Each
+    pipeline batch is set against the bare batch of its round; the verdict is the median of
+    those ratios (batches of a few seconds each vary by ±25 % on a shared machine)."""
     with Stack(name="bench-throughput") as stack:
         stack.start_redis()
         stack.start_sandboxes()
@@ -134,14 +165,17 @@ def run(
             timeout=timeout,
         )  # fmt: skip
         result: dict[str, Any] = {"warm_up": warm, "pipeline": [], "bare": []}
-        # Bare first: the pipeline then works on the bigger store (the conservative order), and
-        # the bare orders, unknown to the ledger, are never in a poll's window.
         thread_counts = sorted({1, *(w * concurrency for w in worker_counts)})
-        for threads in thread_counts:
-            result["bare"].append(bare_batch(driver, orders=orders, buyers=buyers, threads=threads))
-        for workers in worker_counts:
-            result["pipeline"].append(
-                pipeline_batch(
+        for round_ in range(1, rounds + 1):
+            # Bare first: the pipeline then works on the bigger store (the conservative order),
+            # and the bare orders, unknown to the ledger, are never in a poll's window.
+            bare_by_threads = {}
+            for threads in thread_counts:
+                bare = bare_batch(driver, orders=orders, buyers=buyers, threads=threads)
+                bare_by_threads[threads] = {**bare, "round": round_}
+                result["bare"].append(bare_by_threads[threads])
+            for workers in worker_counts:
+                run_ = pipeline_batch(
                     driver,
                     orders=orders,
                     buyers=buyers,
@@ -150,16 +184,16 @@ def run(
                     timeout=timeout,
                     path=path,
                 )
-            )
-        bare_by_threads = {b["threads"]: b for b in result["bare"]}
-        for run_ in result["pipeline"]:
-            same = bare_by_threads[run_["workers"] * concurrency]
-            run_["ratio_to_bare_same_concurrency"] = round(
-                run_["orders_per_second"] / same["orders_per_second"], 3
-            )
-            run_["ratio_to_bare_sequential"] = round(
-                run_["orders_per_second"] / bare_by_threads[1]["orders_per_second"], 3
-            )
+                same = bare_by_threads[workers * concurrency]["orders_per_second"]
+                run_.update(
+                    round=round_,
+                    ratio_to_bare_same_concurrency=round(run_["orders_per_second"] / same, 3),
+                    ratio_to_bare_sequential=round(
+                        run_["orders_per_second"] / bare_by_threads[1]["orders_per_second"], 3
+                    ),
+                )
+                result["pipeline"].append(run_)
+        result["summary"] = summarize(result["pipeline"], result["bare"])
         first = result["pipeline"][0]
         result["economy"] = {
             "per_order": {

@@ -89,3 +89,50 @@ def test_the_ledger_is_read_read_only_and_a_failure_says_what_was_on_disk(tmp_pa
     with pytest.raises(sqlite3.OperationalError) as raised:
         read_only(str(missing))
     assert "ledger.db No such file or directory, ledger.db-wal No such file" in str(raised.value)
+
+
+def test_throughput_rounds_are_judged_by_the_median_of_each_rounds_ratio() -> None:
+    from bench.report import rows
+    from bench.throughput import summarize
+
+    def pipeline(round_: int, workers: int, rate: float, ratio: float) -> dict:
+        return {
+            "round": round_,
+            "workers": workers,
+            "concurrency": 2,
+            "orders_per_second": rate,
+            "ratio_to_bare_same_concurrency": ratio,
+        }
+
+    runs = [
+        pipeline(1, 1, 73.5, 0.46), pipeline(1, 2, 90.0, 0.56),
+        pipeline(2, 1, 88.0, 0.63), pipeline(2, 2, 97.4, 0.48),
+        pipeline(3, 1, 84.3, 0.45), pipeline(3, 2, 71.1, 0.36),
+    ]  # fmt: skip
+    bare = [
+        {"round": r, "threads": t, "orders_per_second": rate}
+        for r, t, rate in [(1, 2, 159.4), (1, 4, 160.3), (2, 2, 140.5), (2, 4, 204.2),
+                           (3, 2, 187.5), (3, 4, 195.7), (1, 1, 131.4)]
+    ]  # fmt: skip
+    one, two = summarize(runs, bare)
+    assert (one["workers"], one["rounds"], one["median_orders_per_second"]) == (1, 3, 84.3)
+    assert (one["median_ratio"], one["lowest_ratio"], one["highest_ratio"]) == (0.46, 0.45, 0.63)
+    assert one["median_bare_orders_per_second"] == 159.4
+    assert (two["median_ratio"], two["bare_threads"]) == (0.48, 4)
+
+    table = rows(
+        {
+            "throughput": {
+                "summary": [one, two],
+                "bare": bare,
+                "economy": {"per_order": {"acumatica": 2.0, "xcart": 1.0}},
+            }
+        }
+    )
+    assert table[0][1:] == (
+        "median 84.3 orders/s over 3 round(s); median 46% of bare at same concurrency (45%-63%)",
+        ">= 50 % of bare",
+        "MISSED",
+    )
+    assert table[1][3] == "MISSED"  # 2 workers: median 48 %, though one round reached 56 %
+    assert ("bare, 4 thread(s)", "median 195.7 orders/s (160.3, 204.2, 195.7)", "-", "-") in table
