@@ -8,7 +8,7 @@ base task retries it later instead of blocking a worker slot.
 them in one more: an order's task takes the order's and its payments' at once instead of one
 lock per record. Locks are re-entrant within a task (a context variable holds the names taken):
 a step that locks a record its task already holds goes on without asking Redis. A lock is a key
-``lock:<flow>:<record_id>`` holding the holder's token, with an expiry (``LOCK_TIMEOUT_SECONDS``).
+``lock:<flow>:<record_id>`` holding the holder's token, with an expiry (``LOCK_TIMEOUT``).
 """
 
 from __future__ import annotations
