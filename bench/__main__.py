@@ -25,6 +25,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = ("throughput", "licence", "latency", "backfill")
 
 
+def at_least_one(text: str) -> int:
+    """A whole number of rounds, 1 or more (argparse reports anything else as a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--orders", type=int, default=1000, help="orders per throughput batch")
@@ -38,7 +49,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--rounds",
-        type=int,
+        type=at_least_one,
         default=3,
         help="throughput: rounds of bare then pipeline batches; the verdict is the median ratio",
     )

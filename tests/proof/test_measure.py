@@ -136,3 +136,20 @@ def test_throughput_rounds_are_judged_by_the_median_of_each_rounds_ratio() -> No
     )
     assert table[1][3] == "MISSED"  # 2 workers: median 48 %, though one round reached 56 %
     assert ("bare, 4 thread(s)", "median 195.7 orders/s (160.3, 204.2, 195.7)", "-", "-") in table
+
+
+@pytest.mark.parametrize("rounds", ["0", "-2", "three"])
+def test_bench_refuses_a_number_of_rounds_it_cannot_run(rounds, capsys) -> None:
+    from bench.__main__ import parse
+
+    with pytest.raises(SystemExit) as stopped:
+        parse(["--rounds", rounds])
+    assert stopped.value.code == 2
+    assert "--rounds" in capsys.readouterr().err
+
+
+def test_bench_takes_three_rounds_unless_told() -> None:
+    from bench.__main__ import parse
+
+    assert parse([]).rounds == 3
+    assert parse(["--rounds", "5"]).rounds == 5
