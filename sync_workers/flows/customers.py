@@ -29,6 +29,7 @@ from sync_workers.ledger import (
     find_by_source,
     find_by_target,
     mark_status,
+    peek_by_source,
     session_scope,
 )
 from sync_workers.locks import record_lock
@@ -81,7 +82,7 @@ def template() -> dict[str, Any]:
 def linked_customer(source_id: str) -> str | None:
     """The Acumatica CustomerID the ledger links to this X-Cart buyer, if any."""
     with session_scope() as session:
-        record = find_by_source(session, FLOW, DIRECTION, source_id)
+        record = peek_by_source(session, FLOW, DIRECTION, source_id)
         if record is None or record.status != Status.SYNCED.value:
             return None
         return record.target_key or (record.data or {}).get("customer_id")

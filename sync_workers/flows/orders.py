@@ -42,11 +42,13 @@ from sync_workers.ledger import (
     CursorStore,
     Status,
     SyncRecord,
+    claim_for_create,
     claim_record,
-    claimed_record,
+    claim_records,
     find_by_source,
     find_by_target,
-    mark_synced,
+    link_claimed,
+    peek_by_source,
     restart_stalled,
     session_scope,
 )
@@ -127,7 +129,7 @@ def fetch(
     if verify and remote is not None:
         state["remote"] = {"found": remote.get("found")}
     with session_scope() as session:
-        record = find_by_source(session, FLOW, DIRECTION, str(order_id))
+        record = peek_by_source(session, FLOW, DIRECTION, str(order_id))
         if record is not None and record.target_key:
             state["target_key"] = record.target_key
             if record.content_hash == state["hash"]:
@@ -280,16 +282,15 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
     sales_order = state["sales_order"]
     with record_lock(FLOW, order_id, wait=LOCK_WAIT):
         with session_scope() as session:
-            record = claim_record(session, FLOW, DIRECTION, order_id, trace_id=current_trace_id())
-            if record.target_key:
-                state["target_key"] = record.target_key
-                state["skip"] = "already synced"
-                return state
-            put_sent = bool((record.data or {}).get("put_sent"))
-            if not put_sent:
-                record.data = {**(record.data or {}), "put_sent": True}
+            claim = claim_for_create(
+                session, FLOW, DIRECTION, order_id, trace_id=current_trace_id()
+            )
+        if claim.target_key:
+            state["target_key"] = claim.target_key
+            state["skip"] = "already synced"
+            return state
         found = None
-        if put_sent or (state.get("verify") and "remote" not in state):
+        if claim.put_sent or (state.get("verify") and "remote" not in state):
             found = find_remote(sales_order["OrderType"], sales_order["CustomerOrder"])
         elif state.get("verify"):  # no PUT was ever sent: the poll's look-up still holds
             found = state["remote"]["found"]
@@ -301,11 +302,9 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
             state["created"] = False
         key = target_key(result)
         with session_scope() as session:
-            record = claimed_record(session, FLOW, DIRECTION, order_id)
-            record.followup_due = True  # its payments: see ``payments.unsynced_transactions``
-            mark_synced(
+            link_claimed(
                 session,
-                record,
+                claim,
                 target_key=key,
                 content_hash=state["hash"],
                 source_updated_at=parse_optional(state["order"].get("update_date")),
@@ -316,6 +315,7 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
                     "tax_total": result.get("TaxTotal"),
                     "risk": state.get("risk"),
                 },
+                followup_due=True,  # its payments: see ``payments.unsynced_transactions``
             )
     state["target_key"] = key
     state["acumatica"] = {k: result.get(k) for k in ORDER_SELECT}
@@ -590,8 +590,7 @@ def note_handed_out(order_ids: Iterable[str]) -> None:
     """Claim a ledger row for each order a poll starts, before its message is published: an
     order whose message is then lost (a broker crash) shows up in :func:`stalled`."""
     with session_scope() as session:
-        for order_id in order_ids:
-            claim_record(session, FLOW, DIRECTION, str(order_id))
+        claim_records(session, FLOW, DIRECTION, [str(order_id) for order_id in order_ids])
 
 
 def stalled(limit: int = 100) -> list[str]:

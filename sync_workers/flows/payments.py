@@ -28,11 +28,12 @@ from sync_workers.flows.base import Drift, PlannedChange
 from sync_workers.ledger import (
     CursorStore,
     SyncRecord,
+    claim_for_create,
     claim_record,
-    claimed_record,
     find_by_source,
     find_by_target,
-    mark_synced,
+    link_claimed,
+    peek_by_source,
     session_scope,
 )
 from sync_workers.ledger.repository import UNFINISHED
@@ -60,7 +61,7 @@ def template() -> dict[str, Any]:
 def order_link(order_id: str) -> tuple[str, dict[str, Any]]:
     """The sales order key and ledger data of an X-Cart order; defers when not synced yet."""
     with session_scope() as session:
-        record = find_by_source(session, ORDERS, DIRECTION, str(order_id))
+        record = peek_by_source(session, ORDERS, DIRECTION, str(order_id))
         if record is None or not record.target_key:
             raise DependencyNotReady(
                 f"order {order_id} has no sales order yet",
@@ -150,21 +151,18 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
     payment = state["payment"]
     with record_lock(FLOW, txn_id, wait=LOCK_WAIT):
         with session_scope() as session:
-            record = claim_record(session, FLOW, DIRECTION, txn_id, trace_id=current_trace_id())
-            if record.target_key:
-                state.update(target_key=record.target_key, skip="already synced")
-                return state
-            must_look = bool((record.data or {}).get("put_sent") or state.get("verify"))
-            if not (record.data or {}).get("put_sent"):
-                record.data = {**(record.data or {}), "put_sent": True}
+            claim = claim_for_create(session, FLOW, DIRECTION, txn_id, trace_id=current_trace_id())
+        if claim.target_key:
+            state.update(target_key=claim.target_key, skip="already synced")
+            return state
+        must_look = claim.put_sent or bool(state.get("verify"))
         found = find_remote(payment) if must_look else None
         result = found or clients.acumatica().put("Payment", payment, select=list(PAYMENT_SELECT))
         key = f"{result['Type']}/{result['ReferenceNbr']}"
         with session_scope() as session:
-            record = claimed_record(session, FLOW, DIRECTION, txn_id)
-            mark_synced(
+            link_claimed(
                 session,
-                record,
+                claim,
                 target_key=key,
                 data={
                     "order_id": state["order_id"],

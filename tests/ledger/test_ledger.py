@@ -15,13 +15,16 @@ from sync_workers.ledger import (
     Status,
     SyncAttempt,
     SyncRecord,
+    claim_for_create,
     claim_record,
-    claimed_record,
+    claim_records,
     find_by_source,
     find_by_target,
+    link_claimed,
     make_engine,
     mark_synced,
     migrate,
+    peek_by_source,
     record_attempt,
     session_scope,
 )
@@ -84,23 +87,24 @@ def test_one_target_key_cannot_be_linked_to_two_source_records(engine) -> None:
 
 
 def test_a_refused_link_names_the_other_source_and_leaves_nothing(engine) -> None:
-    """The unique constraint decides (nothing is read first): the whole transaction rolls back,
-    the claim's ``put_sent`` included, and the error names the source holding the key."""
+    """The unique constraint decides (nothing is read first): the link's transaction rolls
+    back and the error names the source holding the key; the claim, committed before the
+    create went out, stays."""
     with session_scope(engine) as s:
         mark_synced(s, claim_record(s, FLOW, DIRECTION, "A"), target_key="SO/SO000009")
         claim_record(s, FLOW, DIRECTION, "B")
+    with session_scope(engine) as s:
+        claim = claim_for_create(s, FLOW, DIRECTION, "B")
     with (
         pytest.raises(PermanentError, match="already linked to source 'A'") as refused,
         session_scope(engine) as s,
     ):
-        b = claimed_record(s, FLOW, DIRECTION, "B")
-        b.data = {"put_sent": True}
-        mark_synced(s, b, target_key="SO/SO000009")
+        link_claimed(s, claim, target_key="SO/SO000009", data={"status": "Open"})
     assert refused.value.details == {"source_id": "B", "target_key": "SO/SO000009"}
     assert isinstance(refused.value.__cause__, IntegrityError)
     with session_scope(engine) as s:
         b = find_by_source(s, FLOW, DIRECTION, "B")
-        assert b is not None and b.target_key is None and b.data == {}
+        assert b is not None and b.target_key is None and b.data == {"put_sent": True}
         assert b.status == Status.PENDING
 
 
@@ -116,7 +120,8 @@ def test_a_link_reads_nothing_before_it_writes(engine) -> None:
         statements.append(statement.split()[0].upper())
 
     with session_scope(engine) as s:
-        record = claimed_record(s, FLOW, DIRECTION, "D")
+        record = find_by_source(s, FLOW, DIRECTION, "D")
+        assert record is not None
         event.listen(engine, "before_cursor_execute", seen)
         try:
             mark_synced(s, record, target_key="SO/SO000010")
@@ -125,14 +130,147 @@ def test_a_link_reads_nothing_before_it_writes(engine) -> None:
     assert statements == ["UPDATE"]
 
 
-def test_claimed_record_reads_the_row_and_claims_it_only_when_missing(engine) -> None:
+def _statements(engine):
+    """A context manager collecting the first word of each statement ``engine`` sends."""
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    @contextmanager
+    def counting():
+        seen: list[str] = []
+
+        def listener(conn, cursor, statement, *args) -> None:
+            seen.append(statement.split()[0].upper())
+
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+
+    return counting()
+
+
+def test_a_claim_for_create_marks_an_existing_record_and_says_if_an_earlier_one_did(
+    engine,
+) -> None:
     with session_scope(engine) as s:
-        first = claim_record(s, FLOW, DIRECTION, "C", trace_id="t-1")
+        claimed = claim_record(s, FLOW, DIRECTION, "E", trace_id="t-1")
+        s.flush()
+    with _statements(engine) as seen, session_scope(engine) as s:
+        first = claim_for_create(s, FLOW, DIRECTION, "E", trace_id="t-2")
+    assert seen == ["SELECT", "UPDATE"]
+    assert (first.record_id, first.target_key, first.put_sent) == (claimed.id, None, False)
+    assert first.data == {"put_sent": True}
     with session_scope(engine) as s:
-        again = claimed_record(s, FLOW, DIRECTION, "C")
-        assert again.id == first.id and again.trace_id == "t-1"
-        restored = claimed_record(s, FLOW, DIRECTION, "D")  # e.g. a ledger restored meanwhile
-        assert restored.id is not None and restored.status == Status.PENDING
+        record = find_by_source(s, FLOW, DIRECTION, "E")
+        assert record is not None and record.data == {"put_sent": True}
+        assert record.trace_id == "t-1" and record.status == Status.PENDING
+    with _statements(engine) as seen, session_scope(engine) as s:
+        again = claim_for_create(s, FLOW, DIRECTION, "E")  # a retry after the create went out
+    assert seen == ["SELECT"]
+    assert again.put_sent is True and again.record_id == claimed.id
+
+
+def test_a_claim_for_create_inserts_a_missing_record_already_marked(engine) -> None:
+    with _statements(engine) as seen, session_scope(engine) as s:
+        claim = claim_for_create(s, FLOW, DIRECTION, "F", trace_id="t-9")
+    assert seen == ["SELECT", "INSERT"]
+    assert claim.put_sent is False and claim.target_key is None
+    with session_scope(engine) as s:
+        record = find_by_source(s, FLOW, DIRECTION, "F")
+        assert record is not None and record.id == claim.record_id
+        assert record.data == {"put_sent": True} and record.trace_id == "t-9"
+        assert record.status == Status.PENDING and record.attempts == 0
+
+
+def test_a_claim_for_create_of_a_linked_record_changes_nothing(engine) -> None:
+    with session_scope(engine) as s:
+        mark_synced(s, claim_record(s, FLOW, DIRECTION, "G"), target_key="SO/SO000011")
+    with _statements(engine) as seen, session_scope(engine) as s:
+        claim = claim_for_create(s, FLOW, DIRECTION, "G")
+    assert seen == ["SELECT"]
+    assert claim.target_key == "SO/SO000011" and claim.put_sent is False
+
+
+def test_racing_claims_for_create_of_a_new_record_let_exactly_one_create(engine) -> None:
+    def claim(_: int) -> tuple[int, bool]:
+        with session_scope(engine) as s:
+            got = claim_for_create(s, FLOW, DIRECTION, "race-2")
+            return got.record_id, got.put_sent
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        claims = list(pool.map(claim, range(16)))
+    assert len({record_id for record_id, _ in claims}) == 1
+    assert [put_sent for _, put_sent in claims].count(False) == 1
+
+
+def test_a_link_of_a_claim_is_one_update_that_keeps_the_claims_data(engine) -> None:
+    with session_scope(engine) as s:
+        claim_record(s, FLOW, DIRECTION, "H")
+    with session_scope(engine) as s:
+        claim = claim_for_create(s, FLOW, DIRECTION, "H")
+    updated_at = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    with _statements(engine) as seen, session_scope(engine) as s:
+        link_claimed(
+            s,
+            claim,
+            target_key="SO/SO000012",
+            content_hash="h-1",
+            data={"status": "Open"},
+            source_updated_at=updated_at,
+            followup_due=True,
+        )
+    assert seen == ["UPDATE"]
+    with session_scope(engine) as s:
+        record = find_by_source(s, FLOW, DIRECTION, "H")
+        assert record is not None and record.target_key == "SO/SO000012"
+        assert record.status == Status.SYNCED and record.synced_at is not None
+        assert record.data == {"put_sent": True, "status": "Open"}
+        assert record.content_hash == "h-1" and record.followup_due is True
+        assert record.source_updated_at.replace(tzinfo=UTC) == updated_at
+
+
+def test_a_link_of_a_claim_whose_record_is_gone_claims_it_again(engine) -> None:
+    """A ledger restored between the claim and the link: the link still lands."""
+    with session_scope(engine) as s:
+        claim = claim_for_create(s, FLOW, DIRECTION, "I")
+    with session_scope(engine) as s:
+        s.delete(s.get(SyncRecord, claim.record_id))
+    with session_scope(engine) as s:
+        link_claimed(s, claim, target_key="SO/SO000013", data={"status": "Open"})
+    with session_scope(engine) as s:
+        record = find_by_source(s, FLOW, DIRECTION, "I")
+        assert record is not None and record.target_key == "SO/SO000013"
+        assert record.data == {"put_sent": True, "status": "Open"}
+
+
+def test_peek_reads_a_record_as_a_row(engine) -> None:
+    with session_scope(engine) as s:
+        mark_synced(s, claim_record(s, FLOW, DIRECTION, "J"), target_key="SO/SO000014")
+    with session_scope(engine) as s:
+        row = peek_by_source(s, FLOW, DIRECTION, "J")
+        assert row is not None and row.target_key == "SO/SO000014"
+        assert row.status == Status.SYNCED and row.data == {}
+        assert peek_by_source(s, FLOW, DIRECTION, "K") is None
+
+
+def test_claiming_many_records_is_one_statement_and_keeps_existing_rows(engine) -> None:
+    with session_scope(engine) as s:
+        mark_synced(s, claim_record(s, FLOW, DIRECTION, "L1"), target_key="SO/SO000015")
+    with _statements(engine) as seen, session_scope(engine) as s:
+        claim_records(s, FLOW, DIRECTION, ["L1", "L2", "L3"])
+        claim_records(s, FLOW, DIRECTION, [])
+    assert seen == ["INSERT"]
+    with session_scope(engine) as s:
+        rows = {
+            r.source_id: r
+            for r in s.scalars(select(SyncRecord).where(SyncRecord.source_id.like("L%")))
+        }
+    assert sorted(rows) == ["L1", "L2", "L3"]
+    assert rows["L1"].target_key == "SO/SO000015" and rows["L1"].status == Status.SYNCED
+    assert rows["L2"].status == Status.PENDING and rows["L2"].data == {}
 
 
 def test_same_source_id_may_exist_in_other_flows_and_directions(engine) -> None:

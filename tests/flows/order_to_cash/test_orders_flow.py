@@ -107,7 +107,8 @@ def test_new_order_with_a_known_customer_reads_each_ledger_row_it_needs_once(
     sandboxes, clean_ledger, celery_worker
 ) -> None:
     """The buyer's link is read once (the fetch hands it to the transform), the order's link
-    is handed to its payment, and a link writes without reading first: 12 statements."""
+    is handed to its payment, a claim reads once and writes its mark (or inserts the record,
+    marked), and a link writes without reading first: 8 statements."""
     from sqlalchemy import event
 
     from sync_workers.ledger.db import get_engine
@@ -137,9 +138,11 @@ def test_new_order_with_a_known_customer_reads_each_ledger_row_it_needs_once(
         event.remove(engine, "before_cursor_execute", seen)
     reads = Counter(flow for kind, flow in statements if kind == "SELECT")
     writes = Counter(kind for kind, _ in statements if kind != "SELECT")
-    # customers: the fetch; orders: the fetch, the claim, the link; payments: the claim, the link
-    assert reads == {"customers": 1, "orders": 3, "payments": 2}, "\n".join(map(str, statements))
-    assert writes == {"INSERT": 2, "UPDATE": 4}, statements
+    # customers: the fetch; orders: the fetch, the claim; payments: the claim. The order and its
+    # payment are new to the ledger (no poll claimed them): each claim inserts its record,
+    # marked, and each link is one UPDATE
+    assert reads == {"customers": 1, "orders": 2, "payments": 1}, "\n".join(map(str, statements))
+    assert writes == {"INSERT": 2, "UPDATE": 2}, statements
 
 
 FLOWS = ("customers", "orders", "payments")
