@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -43,3 +45,22 @@ def queue_backlog(queue: str) -> int:
     """Messages waiting in the Celery queue ``queue`` (the broker is this Redis; kombu keeps each
     queue as a list under ``REDIS_KEY_PREFIX``)."""
     return int(get_redis().llen(prefixed(queue)))
+
+
+#: Queues its reads on a pipeline and returns what turns their replies (in order) into a value.
+Reader = Callable[["redis.client.Pipeline"], Callable[[list[Any]], Any]]
+
+
+def read_together(*readers: Reader) -> list[Any]:
+    """Several readers' commands in one round trip; each reader's value, in order.
+
+    A reader queues its commands on the shared pipeline and returns a function of their
+    replies (a slice of the pipeline's, as long as the commands it queued)."""
+    pipe = get_redis().pipeline(transaction=False)
+    spans = []
+    for reader in readers:
+        start = len(pipe)
+        finish = reader(pipe)
+        spans.append((start, len(pipe), finish))
+    replies = pipe.execute() if len(pipe) else []
+    return [finish(replies[start:end]) for start, end, finish in spans]

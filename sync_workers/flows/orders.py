@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,7 +56,13 @@ from sync_workers.locks import record_lock, record_locks
 from sync_workers.mapping import orders as order_map
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
-from sync_workers.redis_client import get_redis, prefixed, queue_backlog
+from sync_workers.redis_client import (
+    Reader,
+    get_redis,
+    prefixed,
+    queue_backlog,
+    read_together,
+)
 from sync_workers.settings import get_settings
 from sync_workers.tracing import current_trace_id
 from sync_workers.validation import history, known_skus, risk
@@ -146,26 +152,34 @@ def validate(state: dict[str, Any]) -> dict[str, Any]:
     if order_map.payment_action(order, tmpl) == "skip":
         state["skip"] = "payment status " + str((order.get("payment_status") or {}).get("code"))
         return state
-    order_checks.raise_problems(order, _problems(order, state.get("transactions") or []))
     rules = (tmpl.get("risk") or {}).get("rules") or {}
     window = float(rules.get("velocity_window_minutes") or 60)
-    assessment = risk.assess(
-        order, state.get("transactions") or [], history.recent(order, window), rules
+    sku_known, past = read_together(  # one round trip for both
+        _skus_reader(order, tmpl), history.recent_reader(order, window)
     )
+    transactions = state.get("transactions") or []
+    order_checks.raise_problems(order, _problems(order, transactions, sku_known))
+    assessment = risk.assess(order, transactions, past, rules)
     state["risk"] = {"score": assessment.score, "reasons": list(assessment.reasons)}
     state["hold"] = assessment.holds((tmpl.get("risk") or {}).get("hold_threshold", 10**9))
     return state
 
 
-def _problems(order: Mapping[str, Any], transactions: list[Mapping[str, Any]]) -> dict[str, str]:
-    tmpl = template()
+def _skus_reader(order: Mapping[str, Any], tmpl: Mapping[str, Any]) -> Reader:
     skus = (str(item.get("sku") or "") for item in order.get("items") or [])
+    return known_skus.checker_reader(order_map.inventory_id(s, tmpl) for s in skus if s)
+
+
+def _problems(
+    order: Mapping[str, Any],
+    transactions: list[Mapping[str, Any]],
+    sku_known: Callable[[str], bool] | None = None,
+) -> dict[str, str]:
+    tmpl = template()
+    if sku_known is None:
+        sku_known = read_together(_skus_reader(order, tmpl))[0]
     return order_checks.order_and_payment_problems(
-        order,
-        transactions,
-        tmpl,
-        load_template("payments"),
-        sku_known=known_skus.checker(order_map.inventory_id(s, tmpl) for s in skus if s),
+        order, transactions, tmpl, load_template("payments"), sku_known=sku_known
     )
 
 

@@ -12,13 +12,13 @@ week made every order of theirs slower to validate than the last).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sync_workers.connectors.dates import parse_optional
 from sync_workers.mapping.orders import money
-from sync_workers.redis_client import get_redis, prefixed
+from sync_workers.redis_client import Reader, get_redis, prefixed, read_together
 from sync_workers.validation import risk
 
 KEEP_SECONDS = 7 * 24 * 3600
@@ -82,38 +82,50 @@ def _cents(value: Any) -> int:
 
 def recent(order: Mapping[str, Any], window_minutes: float) -> risk.History:
     """The buyer's history before this order (the order itself is left out): one round trip."""
+    history: risk.History = read_together(recent_reader(order, window_minutes))[0]
+    return history
+
+
+def recent_reader(order: Mapping[str, Any], window_minutes: float) -> Reader:
+    """:func:`recent` as a reader of :func:`read_together` (one round trip with other reads)."""
     by_email, by_address, totals_key, sums_key = _keys(order)
     now = time.time()
     since = now - window_minutes * 60
     me = str(order["id"])
-    pipe = get_redis().pipeline(transaction=False)
-    pipe.zcount(by_email, since, now)
-    pipe.zscore(by_email, me)
-    pipe.zcount(by_address, since, now)
-    pipe.zscore(by_address, me)
-    pipe.hmget(sums_key, "count", "cents")
-    pipe.hget(totals_key, me)
-    pipe.hlen(totals_key)
-    emails, my_email_score, addresses, my_address_score, sums, mine, remembered = pipe.execute()
 
-    def without_me(count: int, score: float | None) -> int:
-        return count - (1 if score is not None and since <= score <= now else 0)
+    def queue(pipe: Any) -> Callable[[list[Any]], risk.History]:
+        pipe.zcount(by_email, since, now)
+        pipe.zscore(by_email, me)
+        pipe.zcount(by_address, since, now)
+        pipe.zscore(by_address, me)
+        pipe.hmget(sums_key, "count", "cents")
+        pipe.hget(totals_key, me)
+        pipe.hlen(totals_key)
+        return finish
 
-    if sums[0] is not None:
-        count, cents = int(sums[0] or 0), int(sums[1] or 0)
-    elif remembered:  # totals remembered before the running sums existed: add them up once
-        totals = get_redis().hgetall(totals_key)
-        count, cents = len(totals), sum(_cents(v) for v in totals.values())
-    else:
-        count, cents = 0, 0
-    if mine is not None:
-        count, cents = count - 1, cents - _cents(mine)
-    return risk.History(
-        previous_count=max(count, 0),
-        previous_sum=Decimal(cents) / 100 if count > 0 else Decimal(0),
-        recent_orders_same_email=without_me(emails, my_email_score),
-        recent_orders_same_address=without_me(addresses, my_address_score),
-    )
+    def finish(replies: list[Any]) -> risk.History:
+        emails, my_email_score, addresses, my_address_score, sums, mine, remembered = replies
+
+        def without_me(count: int, score: float | None) -> int:
+            return count - (1 if score is not None and since <= score <= now else 0)
+
+        if sums[0] is not None:
+            count, cents = int(sums[0] or 0), int(sums[1] or 0)
+        elif remembered:  # totals remembered before the running sums existed: add them up once
+            totals = get_redis().hgetall(totals_key)
+            count, cents = len(totals), sum(_cents(v) for v in totals.values())
+        else:
+            count, cents = 0, 0
+        if mine is not None:
+            count, cents = count - 1, cents - _cents(mine)
+        return risk.History(
+            previous_count=max(count, 0),
+            previous_sum=Decimal(cents) / 100 if count > 0 else Decimal(0),
+            recent_orders_same_email=without_me(emails, my_email_score),
+            recent_orders_same_address=without_me(addresses, my_address_score),
+        )
+
+    return queue
 
 
 def remember(order: Mapping[str, Any]) -> None:

@@ -8,9 +8,10 @@ order is refused, so an item created since the last refresh is not mistaken for 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sync_workers import clients
-from sync_workers.redis_client import get_redis, prefixed
+from sync_workers.redis_client import Reader, get_redis, prefixed, read_together
 
 CACHE_SECONDS = 600
 
@@ -27,13 +28,26 @@ def sku_known(inventory_id: str) -> bool:
 def checker(inventory_ids: Iterable[str]) -> Callable[[str], bool]:
     """``sku_known`` for the InventoryIDs of one order: their memberships are read in one
     round trip (not two per line); an ID not in the set is then looked up by key."""
+    check: Callable[[str], bool] = read_together(checker_reader(inventory_ids))[0]
+    return check
+
+
+def checker_reader(inventory_ids: Iterable[str]) -> Reader:
+    """:func:`checker` as a reader of :func:`read_together` (one round trip with other reads)."""
     wanted = sorted({str(i).strip().upper() for i in inventory_ids})
+
+    def queue(pipe: Any) -> Callable[[list[Any]], Callable[[str], bool]]:
+        pipe.exists(_key("fresh"))
+        if wanted:
+            pipe.smismember(_key(), wanted)
+        return lambda replies: _check(wanted, replies)
+
+    return queue
+
+
+def _check(wanted: list[str], replies: list[Any]) -> Callable[[str], bool]:
     redis = get_redis()
-    pipe = redis.pipeline(transaction=False)
-    pipe.exists(_key("fresh"))
-    if wanted:
-        pipe.smismember(_key(), wanted)
-    fresh, *flags = pipe.execute()
+    fresh, *flags = replies
     if not fresh:
         refresh()
         flags = [redis.smismember(_key(), wanted)] if wanted else []

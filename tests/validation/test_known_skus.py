@@ -26,3 +26,46 @@ def test_an_orders_skus_are_checked_from_the_shared_set_and_unknown_ones_looked_
     again = known_skus.checker(["AA-0001"])  # the set is fresh: nothing read
     assert again("AA-0001") and known_skus.sku_known("aa-0002")
     assert stock_reads(url) == 0
+
+
+def test_an_orders_skus_and_its_buyers_history_are_read_in_one_round_trip(
+    sandboxes, redis_client, monkeypatch
+) -> None:
+    """The validate step reads the SKU set and the risk history in one pipeline, and each
+    reader gets its own replies back."""
+    import copy
+
+    import redis
+
+    from sync_workers.errors import PermanentError
+    from sync_workers.flows import orders
+    from sync_workers.validation import history
+    from tests.mapping.test_orders_mapping import ORDER
+
+    order = copy.deepcopy(ORDER)
+    order["shipping_address"] = copy.deepcopy(order["billing_address"])  # a mapped tax region
+    order["items"][1]["sku"] = "NOPE-2"
+    known_skus.checker(["AA-0001"])  # the shared set is read (and fresh) before counting
+    history.remember({**order, "id": 9001})  # one earlier order of the same buyer
+    trips: list[int] = []
+    execute = redis.client.Pipeline.execute
+
+    def counted(pipe, *args, **kwargs):
+        trips.append(len(pipe))
+        return execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    state = {"record_id": str(order["id"]), "order": order, "transactions": []}
+    try:
+        orders.validate(state)
+    except PermanentError as exc:  # the unknown SKU is refused, after the one round trip
+        assert set(exc.field_errors) == {"items[1].sku"}
+    else:
+        raise AssertionError("an order with an unknown SKU passed validation")
+    assert trips == [2 + 7]  # the SKU reads and the history's, together
+    trips.clear()
+    order["items"][1]["sku"] = "AA-0002"
+    validated = orders.validate(state)
+    assert len(trips) == 1
+    assert validated["risk"]["score"] >= 0 and "hold" in validated
+    assert history.recent(order, 60).previous_count == 1
