@@ -101,6 +101,22 @@ def redis_client(redis_url: str):
         client.delete(*keys)
 
 
+@pytest.fixture
+def pipeline_trips(redis_client, monkeypatch) -> list[int]:
+    """The commands of each pipeline round trip the test sends, as they are sent."""
+    import redis
+
+    trips: list[int] = []
+    execute = redis.client.Pipeline.execute
+
+    def counted(pipe, *args, **kwargs):
+        trips.append(len(pipe))
+        return execute(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    return trips
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     import sqlalchemy

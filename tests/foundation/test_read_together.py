@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import redis
-
 from sync_workers.redis_client import prefixed, read_together
 
 
 def test_readers_share_one_round_trip_and_each_gets_its_own_replies(
-    redis_client, monkeypatch
+    redis_client, pipeline_trips
 ) -> None:
     redis_client.set(prefixed("rt", "a"), "1")
     redis_client.sadd(prefixed("rt", "s"), "x", "y")
-    trips: list[int] = []
-    execute = redis.client.Pipeline.execute
-
-    def counted(pipe, *args, **kwargs):
-        trips.append(len(pipe))
-        return execute(pipe, *args, **kwargs)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    trips = pipeline_trips
 
     def first(pipe):
         pipe.get(prefixed("rt", "a"))

@@ -29,13 +29,11 @@ def test_an_orders_skus_are_checked_from_the_shared_set_and_unknown_ones_looked_
 
 
 def test_an_orders_skus_and_its_buyers_history_are_read_in_one_round_trip(
-    sandboxes, redis_client, monkeypatch
+    sandboxes, redis_client, request
 ) -> None:
     """The validate step reads the SKU set and the risk history in one pipeline, and each
     reader gets its own replies back."""
     import copy
-
-    import redis
 
     from sync_workers.errors import PermanentError
     from sync_workers.flows import orders
@@ -47,14 +45,7 @@ def test_an_orders_skus_and_its_buyers_history_are_read_in_one_round_trip(
     order["items"][1]["sku"] = "NOPE-2"
     known_skus.checker(["AA-0001"])  # the shared set is read (and fresh) before counting
     history.remember({**order, "id": 9001})  # one earlier order of the same buyer
-    trips: list[int] = []
-    execute = redis.client.Pipeline.execute
-
-    def counted(pipe, *args, **kwargs):
-        trips.append(len(pipe))
-        return execute(pipe, *args, **kwargs)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counted)
+    trips = request.getfixturevalue("pipeline_trips")  # counted from here on
     state = {"record_id": str(order["id"]), "order": order, "transactions": []}
     try:
         orders.validate(state)
