@@ -197,13 +197,14 @@ def link_claimed(
     caller still holds: one UPDATE, its data being the claim's plus ``data``. A record gone
     meanwhile (a ledger restored) is claimed again and linked."""
     now = utcnow()
+    merged = {**claim.data, **(data or {})}
     values: dict[str, Any] = {
         "target_key": target_key,
         "status": Status.SYNCED.value,
         "last_error": None,
         "synced_at": now,
         "updated_at": now,
-        "data": {**claim.data, **(data or {})},
+        "data": merged,
     }
     if content_hash is not None:
         values["content_hash"] = content_hash
@@ -226,7 +227,7 @@ def link_claimed(
             record,
             target_key=target_key,
             content_hash=content_hash,
-            data={**claim.data, **(data or {})},
+            data=merged,
             source_updated_at=source_updated_at,
         )
 
