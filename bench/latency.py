@@ -152,8 +152,10 @@ def idle_polls(driver: Driver, rounds: int = 3) -> dict[str, Any]:
     """Each flow's poll run alone ``rounds`` times with nothing new; the calls of each round.
 
     Beat is stopped first; each round waits until the queues are drained, both APIs quiet and
-    ``IDLE_GAP_SECONDS`` passed.
-    The last round is the published figure; every round is in the JSON.
+    ``IDLE_GAP_SECONDS`` passed. A round notes the cursors that swept (re-read their overlap
+    window, once in a template's ``sweep_seconds``): what such a poll costs grows with the
+    records of the last minutes, what the others cost does not.
+    See :func:`idle_figures` for the published figures; every round is in the JSON.
     """
     found: dict[str, Any] = {}
     for flow in IDLE_FLOWS:
@@ -162,21 +164,44 @@ def idle_polls(driver: Driver, rounds: int = 3) -> dict[str, Any]:
             driver.drained()
             time.sleep(IDLE_GAP_SECONDS)
             xcart_before, acu_before = driver.calls()
+            sweeps_before = driver.ledger.sweeps()
             driver.send(f"tasks.{flow}.poll")
             time.sleep(1.0)
             driver.drained()
             xcart_after, acu_after = driver.calls()
+            sweeps_after = driver.ledger.sweeps()
             xc, ac = diff(xcart_after, xcart_before), diff(acu_after, acu_before)
             per_round.append(
                 {
                     "xcart": api_calls(xc),
                     "acumatica": api_calls(ac),
                     "pattern": dict(call_pattern({**xc, **ac})),
+                    "swept": sorted(
+                        name
+                        for name, swept in sweeps_after.items()
+                        if swept is not None and swept != sweeps_before.get(name)
+                    ),
                 }
             )
-        last = per_round[-1]
-        found[flow] = {"calls": last["xcart"] + last["acumatica"], "rounds": per_round}
+        found[flow] = idle_figures(per_round)
     return found
+
+
+def idle_figures(per_round: list[dict[str, Any]]) -> dict[str, Any]:
+    """The published figures of one flow's idle rounds: ``calls``, of the last round that did
+    not sweep (of the last round when all did), and ``sweep_calls``, of the last that did
+    (``None`` when none did)."""
+
+    def calls(r: dict[str, Any]) -> int:
+        return int(r["xcart"]) + int(r["acumatica"])
+
+    plain = [r for r in per_round if not r.get("swept")]
+    swept = [r for r in per_round if r.get("swept")]
+    return {
+        "calls": calls((plain or per_round)[-1]),
+        "sweep_calls": calls(swept[-1]) if swept else None,
+        "rounds": per_round,
+    }
 
 
 def run(

@@ -129,6 +129,20 @@ class Ledger:
             flow,
         )
 
+    def sweeps(self) -> dict[str, str | None]:
+        """Each poll cursor's last sweep (``flow/direction`` → the end of the window that last
+        re-read the overlap; see ``sync_workers.connectors.cursor``)."""
+        import json
+
+        rows = self._query("select flow, direction, value from cursors")
+        found: dict[str, str | None] = {}
+        for flow, direction, value in rows:
+            try:
+                found[f"{flow}/{direction}"] = (json.loads(value) or {}).get("swept")
+            except (TypeError, ValueError, AttributeError):
+                found[f"{flow}/{direction}"] = None  # not a window cursor (inventory's)
+        return found
+
     def statuses(self) -> dict[str, int]:
         rows = self._query("select flow, status, count(*) from sync_records group by 1, 2")
         return {f"{flow}/{status}": n for flow, status, n in rows}

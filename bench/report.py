@@ -59,6 +59,9 @@ def rows(results: dict[str, Any]) -> list[Row]:
         for flow, idle in (lat.get("idle_poll") or {}).items():
             out.append((f"calls per idle poll: {flow}", str(idle["calls"]), "1",
                         _verdict(idle["calls"] <= 1)))  # fmt: skip
+            if idle.get("sweep_calls") is not None:
+                out.append((f"calls per sweep of the overlap: {flow}", str(idle["sweep_calls"]),
+                            "-", "see JSON"))  # fmt: skip
         per = stock["engine_calls_per_change"]
         out.append(
             (

@@ -8,8 +8,16 @@ One poll reads the window ``[position - overlap, now - settle]`` (both ends incl
   caught; the records already handled there are dropped by their ``(id, version)`` key, where
   the version is the update time (any offset, normalised to UTC) or a content hash.
 
+With ``sweep_every``, only some polls re-read the overlap (the sweeps); the others read from
+the position on, so a poll with nothing new costs one page however busy the last minutes were.
+A sweep is due once the window's end is ``sweep_every`` past the end of the last sweep, and it
+re-reads from that end minus ``overlap``, so the last sweep to read an instant still runs more
+than ``settle + overlap`` after it; the keys handled since the last sweep are kept until the
+next one. Without ``sweep_every`` every poll is a sweep.
+
 A record is guaranteed to be delivered once when it becomes visible at most
-``settle + overlap`` after its update time. The cursor moves only in :meth:`PollCursor.commit`
+``settle + overlap`` after its update time; with ``sweep_every``, one that becomes visible
+after its window has passed waits for the next sweep. The cursor moves only in :meth:`PollCursor.commit`
 (after every record of the window is handled) or :meth:`PollCursor.checkpoint` (after every
 record up to a time is handled, for sources read in ascending order).
 
@@ -83,34 +91,52 @@ class PollCursor:
         settle: timedelta = timedelta(seconds=30),
         start_at: datetime | None = None,
         clock: Callable[[], datetime] = utcnow,
+        sweep_every: timedelta | None = None,
     ) -> None:
         if overlap < timedelta(0) or settle < timedelta(0):
             raise ValueError("overlap and settle must not be negative")
+        if sweep_every is not None and sweep_every < timedelta(0):
+            raise ValueError("sweep_every must not be negative")
         self._storage = storage
         self.flow = flow
         self.direction = direction
         self.overlap = overlap
         self.settle = settle
+        self.sweep_every = sweep_every
         self._clock = clock
         self._window: Window | None = None
         self._handled: dict[str, datetime] = {}
-        self.position, self._seen = self._load(start_at)
+        #: Whether this run's window re-reads the overlap (fixed with the window).
+        self.sweeping = True
+        self.position, self._swept, self._seen = self._load(start_at)
 
-    def _load(self, start_at: datetime | None) -> tuple[datetime | None, dict[str, datetime]]:
+    def _load(
+        self, start_at: datetime | None
+    ) -> tuple[datetime | None, datetime | None, dict[str, datetime]]:
         raw = self._storage.get(self.flow, self.direction)
         if not raw:
-            return (parse_datetime(start_at) if start_at else None), {}
+            return (parse_datetime(start_at) if start_at else None), None, {}
         state = json.loads(raw)
         position = parse_datetime(state["position"]) if state.get("position") else None
+        swept = parse_datetime(state["swept"]) if state.get("swept") else None
         seen = {key: parse_datetime(moment) for key, moment in state.get("seen", {}).items()}
-        return position, seen
+        return position, swept, seen
 
     def window(self) -> Window:
         if self._window is None:
             end = parse_datetime(self._clock()) - self.settle
             if self.position is not None:
                 end = max(end, self.position)
-            start = None if self.position is None else self.position - self.overlap
+            start: datetime | None = None
+            self.sweeping = True
+            if self.position is not None:
+                start = self.position - self.overlap
+                last, every = self._swept, self.sweep_every
+                if last is not None and every is not None:
+                    if end - last >= every:  # a sweep: from the last sweep's end, less the overlap
+                        start = min(last, self.position) - self.overlap
+                    else:
+                        self.sweeping, start = False, self.position
             self._window = Window(start, end)
         return self._window
 
@@ -140,13 +166,18 @@ class PollCursor:
         self._save(self.window().end)
 
     def _save(self, position: datetime) -> None:
-        keep_from = position - self.overlap
+        self.window()
+        swept = position if self.sweeping or self._swept is None else self._swept
+        # The next sweep re-reads from the last one's end minus the overlap: keep what it meets.
+        keep_from = min(position, swept) - self.overlap
         seen = {**self._seen, **self._handled}
         kept = {key: moment for key, moment in seen.items() if moment >= keep_from}
         state = {
             "position": to_utc_iso(position),
+            "swept": to_utc_iso(swept),
             "seen": {key: to_utc_iso(moment) for key, moment in sorted(kept.items())},
         }
         self._storage.set(self.flow, self.direction, json.dumps(state, sort_keys=True))
         self.position = position
+        self._swept = swept
         self._seen = kept

@@ -4,12 +4,14 @@ task of the flows' steps."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
+from sync_workers.connectors.cursor import PollCursor
 from sync_workers.dlq import DeadLetter
-from sync_workers.ledger import Status, claim_record, mark_status, session_scope
+from sync_workers.ledger import CursorStore, Status, claim_record, mark_status, session_scope
 from sync_workers.task import SyncTask
 
 log = logging.getLogger(__name__)
@@ -113,3 +115,21 @@ class LedgerTask(SyncTask):
                 mark_status(session, record, Status.DEAD_LETTERED, error=entry.error_message[:2000])
         except Exception:  # the dead letter itself is already safe in Redis
             log.exception("could not mark %s/%s dead-lettered", self.flow, entry.record_id)
+
+
+def template_cursor(
+    flow: str, direction: str, poll: Mapping[str, Any] | None, *, settle: float = 5.0
+) -> PollCursor:
+    """The poll cursor a flow template's ``poll`` section describes: ``overlap_seconds`` (300),
+    ``settle_seconds`` (``settle``) and ``sweep_seconds`` (how often a poll re-reads the
+    overlap; absent, every poll does)."""
+    poll = poll or {}
+    sweep = poll.get("sweep_seconds")
+    return PollCursor(
+        CursorStore(),
+        flow,
+        direction,
+        overlap=timedelta(seconds=float(poll.get("overlap_seconds", 300))),
+        settle=timedelta(seconds=float(poll.get("settle_seconds", settle))),
+        sweep_every=None if sweep is None else timedelta(seconds=float(sweep)),
+    )

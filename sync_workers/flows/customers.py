@@ -21,7 +21,7 @@ from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import Expr, F, any_of
 from sync_workers.connectors.dates import parse_optional, to_utc_iso
 from sync_workers.connectors.hashing import content_hash
-from sync_workers.flows.base import Drift, PlannedChange
+from sync_workers.flows.base import Drift, PlannedChange, template_cursor
 from sync_workers.ledger import (
     Status,
     SyncRecord,
@@ -294,25 +294,13 @@ def sync_from_acumatica(customer_id: str) -> dict[str, Any]:
 
 def changed_acumatica_customers(since: Any = None, all: bool = False) -> Iterator[str]:
     """CustomerIDs changed in Acumatica since the cursor (or ``since``; every one with ``all``)."""
-    from datetime import timedelta
-
-    from sync_workers.connectors.cursor import PollCursor
-    from sync_workers.ledger import CursorStore
-
     client = clients.acumatica()
     if all or since is not None:
         expr = None if all else F("LastModifiedDateTime") >= parse_optional(since)
         for row in client.iter_list("Customer", filter=expr, select=["CustomerID"]):
             yield str(row["CustomerID"])
         return
-    poll = template().get("poll") or {}
-    cursor = PollCursor(
-        CursorStore(),
-        FLOW,
-        REVERSE,
-        overlap=timedelta(seconds=float(poll.get("overlap_seconds", 300))),
-        settle=timedelta(seconds=float(poll.get("settle_seconds", 5))),
-    )
+    cursor = template_cursor(FLOW, REVERSE, template().get("poll"))
     window = cursor.window()
     expr = F("LastModifiedDateTime") <= window.end
     if window.start is not None:

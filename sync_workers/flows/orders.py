@@ -37,9 +37,8 @@ from sync_workers.connectors.hashing import content_hash
 from sync_workers.connectors.http import query_string
 from sync_workers.errors import PermanentError
 from sync_workers.flows import customers
-from sync_workers.flows.base import Action, Drift, PlannedChange
+from sync_workers.flows.base import Action, Drift, PlannedChange, template_cursor
 from sync_workers.ledger import (
-    CursorStore,
     Status,
     SyncRecord,
     claim_for_create,
@@ -530,8 +529,7 @@ def cursor_orders(
     """The orders of the cursor's window and the cursor, not yet moved: commit it only once
     every order is handed out (has its ledger row and its message), or a poll that dies in
     between would leave orders that no later poll reads and no stall check knows."""
-    overlap, settle = poll_settings()
-    cursor = PollCursor(CursorStore(), FLOW, DIRECTION, overlap=overlap, settle=settle)
+    cursor = template_cursor(FLOW, DIRECTION, template().get("poll"), settle=2.0)
     window = cursor.window()
     until = None if settling is not None else window.end
     found: list[dict[str, Any]] = []

@@ -20,13 +20,11 @@ from sqlalchemy import true
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
-from sync_workers.connectors.cursor import PollCursor
 from sync_workers.connectors.dates import parse_optional
 from sync_workers.connectors.errors import NotFound
 from sync_workers.errors import DependencyNotReady, PermanentError
-from sync_workers.flows.base import Drift, PlannedChange
+from sync_workers.flows.base import Drift, PlannedChange, template_cursor
 from sync_workers.ledger import (
-    CursorStore,
     SyncRecord,
     claim_for_create,
     claim_record,
@@ -226,14 +224,7 @@ def payments_in_push(notification: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def changed_acumatica_payments() -> Iterator[tuple[str, str]]:
     """Payments changed in Acumatica since the cursor, in a status that writes back."""
-    poll = template().get("poll") or {}
-    cursor = PollCursor(
-        CursorStore(),
-        FLOW,
-        REVERSE,
-        overlap=timedelta(seconds=float(poll.get("overlap_seconds", 300))),
-        settle=timedelta(seconds=float(poll.get("settle_seconds", 5))),
-    )
+    cursor = template_cursor(FLOW, REVERSE, template().get("poll"))
     table = template().get("acumatica_status_to_xcart") or {}
     window = cursor.window()
     expr = F("LastModifiedDateTime") <= window.end

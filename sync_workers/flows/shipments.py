@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from datetime import timedelta
 from typing import Any
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
-from sync_workers.connectors.cursor import PollCursor
 from sync_workers.connectors.dates import parse_optional
 from sync_workers.errors import DependencyNotReady
-from sync_workers.flows.base import Drift, PlannedChange
+from sync_workers.flows.base import Drift, PlannedChange, template_cursor
 from sync_workers.ledger import (
-    CursorStore,
     Status,
     claim_record,
     find_by_source,
@@ -127,14 +124,7 @@ def changed_shipments(since: Any = None, all: bool = False) -> Iterator[dict[str
     elif since is not None:
         expr = F("LastModifiedDateTime") >= parse_optional(since)
     else:
-        poll = template().get("poll") or {}
-        cursor = PollCursor(
-            CursorStore(),
-            FLOW,
-            DIRECTION,
-            overlap=timedelta(seconds=float(poll.get("overlap_seconds", 300))),
-            settle=timedelta(seconds=float(poll.get("settle_seconds", 5))),
-        )
+        cursor = template_cursor(FLOW, DIRECTION, template().get("poll"))
         window = cursor.window()
         expr = F("LastModifiedDateTime") <= window.end
         if window.start is not None:

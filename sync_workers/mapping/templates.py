@@ -97,10 +97,30 @@ def validate_template(flow: str, template: Mapping[str, Any]) -> list[str]:
     version = template.get("version")
     if not isinstance(version, int) or version < 1:
         problems.append("version: must be a positive integer")
+    problems.extend(_poll_problems(template.get("poll")))
     check = _validator(flow)
     if check is not None:
         problems.extend(check(dict(template)))
     return [f"{flow}.yaml: {p}" for p in problems]
+
+
+#: Seconds of a ``poll`` section (see ``sync_workers.connectors.cursor``).
+POLL_SECONDS = ("overlap_seconds", "settle_seconds", "sweep_seconds")
+
+
+def _poll_problems(poll: Any) -> list[str]:
+    if poll is None:
+        return []
+    if not isinstance(poll, Mapping):
+        return ["poll: must be a mapping"]
+    problems = []
+    for key in POLL_SECONDS:
+        value = poll.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            problems.append(f"poll.{key}: must be a number of seconds, 0 or more (got {value!r})")
+    return problems
 
 
 def validate_all(flows: Iterable[str] | None = None) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -90,6 +91,77 @@ def test_seen_keys_older_than_the_overlap_are_pruned():
     assert [key.split("\x1f")[0] for key in seen] == ["recent"]
 
 
+SWEEP = timedelta(seconds=30)
+
+
+def test_between_sweeps_a_poll_reads_from_the_position_only():
+    storage, clock = MemoryCursorStorage(), Clock(T0)
+    first = cursor(storage, clock, start_at=T0 - timedelta(hours=1), sweep_every=SWEEP)
+    assert first.window().start == T0 - timedelta(hours=1) - OVERLAP
+    assert first.sweeping  # no sweep on record yet
+    first.commit()
+    clock.now = T0 + timedelta(seconds=5)
+    idle = cursor(storage, clock, sweep_every=SWEEP)
+    assert idle.window() == Window(T0 - SETTLE, clock.now - SETTLE)
+    assert not idle.sweeping
+    idle.commit()
+    clock.now = T0 + SWEEP
+    sweep = cursor(storage, clock, sweep_every=SWEEP)
+    # From the end of the last sweep (the first poll's), less the overlap: not from the position.
+    assert sweep.window() == Window(T0 - SETTLE - OVERLAP, clock.now - SETTLE)
+    assert sweep.sweeping
+    sweep.commit()
+    assert json.loads(storage.get("orders", "xcart->acumatica"))["swept"] == (
+        (clock.now - SETTLE).isoformat()
+    )
+
+
+def test_a_late_record_missed_between_sweeps_comes_with_the_next_sweep_once():
+    storage, clock = MemoryCursorStorage(), Clock(T0)
+    cursor(storage, clock, start_at=T0 - timedelta(hours=1), sweep_every=SWEEP).commit()
+    late = T0 - SETTLE + timedelta(seconds=2)  # updated then, visible only after the next poll
+    clock.now = T0 + timedelta(seconds=10)
+    idle = cursor(storage, clock, sweep_every=SWEEP)
+    assert idle.window().start == T0 - SETTLE
+    assert not idle.sweeping
+    assert idle.accept("early", 1, T0 - timedelta(seconds=5))  # "late" is not visible yet
+    idle.commit()
+    clock.now = T0 + timedelta(seconds=20)
+    idle = cursor(storage, clock, sweep_every=SWEEP)
+    assert late not in idle.window()  # too late for the poll that read its second
+    assert not idle.sweeping
+    idle.commit()
+    clock.now = T0 + timedelta(seconds=40)
+    sweep = cursor(storage, clock, sweep_every=SWEEP)
+    assert sweep.sweeping
+    assert sweep.accept("late", 1, late)
+    assert not sweep.accept("early", 1, T0 - timedelta(seconds=5))  # kept since its poll
+    sweep.commit()
+    clock.now = T0 + timedelta(seconds=80)
+    again = cursor(storage, clock, sweep_every=SWEEP)
+    assert again.sweeping
+    assert not again.accept("late", 1, late)
+
+
+def test_the_keys_since_the_last_sweep_are_kept_until_the_next():
+    storage, clock = MemoryCursorStorage(), Clock(T0)
+    first = cursor(storage, clock, start_at=T0 - timedelta(hours=1), sweep_every=SWEEP)
+    first.accept("swept", 1, T0 - SETTLE - OVERLAP)
+    first.commit()
+    clock.now = T0 + timedelta(seconds=25)
+    idle = cursor(storage, clock, sweep_every=SWEEP)
+    assert idle.window().start == T0 - SETTLE
+    assert not idle.sweeping
+    idle.commit()  # its position is past the first one's: the overlap alone would drop the key
+    seen = json.loads(storage.get("orders", "xcart->acumatica"))["seen"]
+    assert [key.split("\x1f")[0] for key in seen] == ["swept"]
+
+
+def test_a_negative_sweep_is_refused():
+    with pytest.raises(ValueError, match="sweep_every"):
+        cursor(MemoryCursorStorage(), Clock(T0), sweep_every=timedelta(seconds=-1))
+
+
 offsets = st.sampled_from([0, -5 * 60, 3 * 60, 5 * 60 + 30, -(9 * 60 + 30)])
 
 
@@ -109,14 +181,15 @@ def scenarios(draw):
 
 
 @settings(max_examples=150, deadline=None)
-@given(scenarios())
-def test_every_record_is_delivered_exactly_once(scenario):
+@given(scenarios(), st.sampled_from([None, 1, 30, 45, 200]))
+def test_every_record_is_delivered_exactly_once(scenario, sweep_seconds):
     records, polls = scenario
+    sweep = None if sweep_seconds is None else timedelta(seconds=sweep_seconds)
     storage, clock = MemoryCursorStorage(), Clock(T0)
     delivered: list[int] = []
     for at in polls:
         clock.now = T0 + timedelta(seconds=at)
-        poll = cursor(storage, clock, start_at=T0 - timedelta(hours=1))
+        poll = cursor(storage, clock, start_at=T0 - timedelta(hours=1), sweep_every=sweep)
         window = poll.window()
         visible = [r for r in records if r[2] <= clock.now and r[1] in window]
         for rid, updated, _, offset in reversed(visible):

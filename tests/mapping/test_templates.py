@@ -62,6 +62,20 @@ def test_bad_values_are_reported_one_line_each(template_dir: Path) -> None:
     assert len(problems) == 3
 
 
+def test_poll_seconds_must_be_numbers_not_below_zero(template_dir: Path) -> None:
+    edit(template_dir, "orders", lambda t: t["poll"].update(sweep_seconds=-1))
+    edit(template_dir, "payments", lambda t: t["poll"].update(overlap_seconds="5 min"))
+    edit(template_dir, "shipments", lambda t: t.update(poll=[300]))
+
+    problems = templates.validate_all()
+
+    assert sorted(problems) == [
+        "orders.yaml: poll.sweep_seconds: must be a number of seconds, 0 or more (got -1)",
+        "payments.yaml: poll.overlap_seconds: must be a number of seconds, 0 or more (got '5 min')",
+        "shipments.yaml: poll: must be a mapping",
+    ]
+
+
 def test_unreadable_yaml_is_a_problem_not_a_crash(template_dir: Path) -> None:
     (template_dir / "payments.yaml").write_text("methods: [unclosed", encoding="utf-8")
 
@@ -81,3 +95,21 @@ def test_loaded_template_is_a_copy_callers_cannot_corrupt() -> None:
     first["ship_via"]["Courier"] = "MANGLED"
 
     assert templates.load_template("orders")["ship_via"]["Courier"] != "MANGLED"
+
+
+def test_the_flows_cursors_take_the_templates_poll_seconds(clean_ledger) -> None:
+    from datetime import timedelta
+
+    from sync_workers.flows.base import template_cursor
+
+    for flow in ("orders", "payments", "customers", "shipments"):
+        cursor = template_cursor(flow, "in", templates.load_template(flow)["poll"])
+        assert cursor.overlap == timedelta(seconds=300)
+        assert cursor.sweep_every == timedelta(seconds=60), flow
+    bare = template_cursor("orders", "in", {"settle_seconds": 1}, settle=2.0)
+    assert (bare.overlap, bare.settle, bare.sweep_every) == (
+        timedelta(seconds=300),
+        timedelta(seconds=1),
+        None,
+    )
+    assert template_cursor("orders", "in", None, settle=2.0).settle == timedelta(seconds=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.backfill import window_rates
+from bench.latency import idle_figures
 from bench.measure import Ledger, api_calls, call_pattern, diff, percentile, read_only, summary
 
 
@@ -89,6 +90,40 @@ def test_the_ledger_is_read_read_only_and_a_failure_says_what_was_on_disk(tmp_pa
     with pytest.raises(sqlite3.OperationalError) as raised:
         read_only(str(missing))
     assert "ledger.db No such file or directory, ledger.db-wal No such file" in str(raised.value)
+
+
+def test_the_ledger_tells_each_cursors_last_sweep(tmp_path) -> None:
+    import json
+    import sqlite3
+
+    db = tmp_path / "ledger.db"
+    writer = sqlite3.connect(db)
+    writer.execute("create table cursors (flow, direction, value)")
+    rows = [
+        ("orders", "in", json.dumps({"position": "2026-01-01T00:00:05+00:00", "swept": "s1"})),
+        ("payments", "back", json.dumps({"position": "2026-01-01T00:00:05+00:00"})),
+        ("inventory", "in", "1767225600"),
+    ]
+    writer.executemany("insert into cursors values (?, ?, ?)", rows)
+    writer.commit()
+    writer.close()
+
+    sweeps = Ledger(f"sqlite:///{db}").sweeps()
+
+    assert sweeps == {"orders/in": "s1", "payments/back": None, "inventory/in": None}
+
+
+def test_idle_figures_keep_a_sweeps_calls_apart() -> None:
+    def round_(calls: int, swept: list[str]) -> dict:
+        return {"xcart": calls, "acumatica": 0, "pattern": {}, "swept": swept}
+
+    mixed = idle_figures([round_(1, []), round_(2, ["orders/in"]), round_(1, [])])
+    assert (mixed["calls"], mixed["sweep_calls"]) == (1, 2)
+    # A plain poll costing 2 is published as it is, whatever the sweeps cost.
+    assert idle_figures([round_(2, []), round_(1, ["orders/in"])])["calls"] == 2
+    all_swept = idle_figures([round_(3, ["orders/in"]), round_(2, ["orders/in"])])
+    assert (all_swept["calls"], all_swept["sweep_calls"]) == (2, 2)
+    assert idle_figures([round_(1, [])])["sweep_calls"] is None
 
 
 def test_throughput_rounds_are_judged_by_the_median_of_each_rounds_ratio() -> None:

@@ -221,3 +221,60 @@ def test_store_clock_off_by_less_than_settle_loses_nothing(
     control.post("/clock", {"advance_seconds": 120})
     poll()
     assert sorted(handled) == sorted(placed)
+
+
+def test_between_sweeps_an_idle_poll_reads_one_page_and_the_sweep_finds_a_late_order(
+    xcart_sandbox, control, redis_client
+):
+    """Six orders (two pages of 4) stay in the overlap; the polls between sweeps read only what
+    is newer than the last one. An order that commits late (its update time before the cursor's
+    position, as the store's clock set back makes it) waits for the next sweep, which hands it
+    out once and nothing twice."""
+    from datetime import timedelta
+
+    xcart, storage = client_for(xcart_sandbox, redis_client), MemoryCursorStorage()
+    assert xcart.supports_last_renew_filter()  # asked once, before the reads are counted
+    reads: list[str] = []
+    get = xcart.get
+
+    def counted(path, *args, **kwargs):
+        reads.append(path)
+        return get(path, *args, **kwargs)
+
+    xcart.get = counted  # type: ignore[method-assign]
+    handled: list[int] = []
+
+    def poll() -> tuple[bool, int]:
+        reads.clear()
+        cursor = PollCursor(
+            storage,
+            "orders",
+            "in",
+            clock=control.now,
+            overlap=timedelta(seconds=300),
+            settle=timedelta(seconds=2),
+            sweep_every=timedelta(seconds=60),
+            start_at=control.now() - timedelta(seconds=30),
+        )
+        window = cursor.window()
+        for order in xcart.orders_changed_since(window.start, until=window.end):
+            if cursor.accept(order["id"], order["update_date"], order["update_date"]):
+                handled.append(order["id"])
+        cursor.commit()
+        return cursor.sweeping, reads.count("/api/orders")
+
+    placed = [control.checkout(n)["id"] for n in range(6)]
+    control.post("/clock", {"advance_seconds": 5})
+    swept, pages = poll()
+    assert swept and pages >= 2 and sorted(handled) == sorted(placed)  # pages of 4
+    control.post("/clock", {"advance_seconds": 10})
+    assert poll() == (False, 1)  # nothing new: one page, the overlap left alone
+    control.post("/clock", {"advance_seconds": -20})
+    late = control.checkout(99)["id"]  # updated before the last poll's end, seen only now
+    control.post("/clock", {"advance_seconds": 25})
+    assert poll() == (False, 1)
+    assert late not in handled
+    control.post("/clock", {"advance_seconds": 60})
+    swept, pages = poll()
+    assert swept and pages >= 2  # from the last sweep's end less the overlap: all 7 again
+    assert sorted(handled) == sorted([*placed, late])
