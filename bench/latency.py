@@ -176,10 +176,14 @@ def idle_polls(driver: Driver, rounds: int = 3) -> dict[str, Any]:
                     "xcart": api_calls(xc),
                     "acumatica": api_calls(ac),
                     "pattern": dict(call_pattern({**xc, **ac})),
+                    # A cursor's first poll reads everything there is: not an idle poll.
+                    "first": sorted(set(sweeps_after) - set(sweeps_before)),
                     "swept": sorted(
                         name
                         for name, swept in sweeps_after.items()
-                        if swept is not None and swept != sweeps_before.get(name)
+                        if name in sweeps_before
+                        and swept is not None
+                        and swept != sweeps_before[name]
                     ),
                 }
             )
@@ -190,15 +194,16 @@ def idle_polls(driver: Driver, rounds: int = 3) -> dict[str, Any]:
 def idle_figures(per_round: list[dict[str, Any]]) -> dict[str, Any]:
     """The published figures of one flow's idle rounds: ``calls``, of the last round that did
     not sweep (of the last round when all did), and ``sweep_calls``, of the last that did
-    (``None`` when none did)."""
+    (``None`` when none did). A round that was a cursor's first poll is neither."""
 
     def calls(r: dict[str, Any]) -> int:
         return int(r["xcart"]) + int(r["acumatica"])
 
-    plain = [r for r in per_round if not r.get("swept")]
-    swept = [r for r in per_round if r.get("swept")]
+    rounds = [r for r in per_round if not r.get("first")] or per_round
+    plain = [r for r in rounds if not r.get("swept")]
+    swept = [r for r in rounds if r.get("swept")]
     return {
-        "calls": calls((plain or per_round)[-1]),
+        "calls": calls((plain or rounds)[-1]),
         "sweep_calls": calls(swept[-1]) if swept else None,
         "rounds": per_round,
     }

@@ -197,6 +197,35 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(roots: Iterable[int]) -> list[float]:
+    """CPU time (user + system, seconds) of each root process with its descendants alive now:
+    one pass over /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        parent[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    totals = []
+    for root in roots:
+        total = 0.0
+        for pid, seconds in used.items():
+            ancestor = pid
+            while ancestor > 1 and ancestor != root:
+                ancestor = parent.get(ancestor, 0)
+            if ancestor == root:
+                total += seconds
+        totals.append(total)
+    return totals
+
+
 class RssSampler(threading.Thread):
     """Samples the RSS of worker processes (and their pool children) once a second."""
 

@@ -60,7 +60,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
             out.append((f"calls per idle poll: {flow}", str(idle["calls"]), "1",
                         _verdict(idle["calls"] <= 1)))  # fmt: skip
             if idle.get("sweep_calls") is not None:
-                out.append((f"calls per sweep of the overlap: {flow}", str(idle["sweep_calls"]),
+                out.append((f"calls per idle poll that swept: {flow}", str(idle["sweep_calls"]),
                             "-", "see JSON"))  # fmt: skip
         per = stock["engine_calls_per_change"]
         out.append(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from bench.backfill import window_rates
+from bench.backfill import window_cpu, window_rates
 from bench.latency import idle_figures
 from bench.measure import Ledger, api_calls, call_pattern, diff, percentile, read_only, summary
 
@@ -59,6 +61,53 @@ def test_backfill_windows_from_samples() -> None:
     assert rates["first_window_orders_per_second"] == 10.0
     assert rates["last_window_orders_per_second"] == 5.0
     assert rates["end_to_start"] == 0.5
+
+
+def test_backfill_cpu_per_order_over_the_same_windows() -> None:
+    samples = [(1.0, 40), (2.0, 100), (3.0, 150), (4.0, 200)]
+    cpu = [
+        {"workers": 1.0, "sandboxes": 0.5},
+        {"workers": 2.0, "sandboxes": 1.0},
+        {"workers": 2.5, "sandboxes": 1.2},
+        {"workers": 4.5, "sandboxes": 2.2},
+    ]
+    start = {"workers": 0.0, "sandboxes": 0.0}
+
+    found = window_cpu(samples, cpu, start, total=200, window=100)
+
+    # first: 0 -> 100 orders (sample 2); last: 100 orders (sample 2) -> 200 (sample 4)
+    assert found["first_window"] == {"workers": 20.0, "sandboxes": 10.0}
+    assert found["last_window"] == {"workers": 25.0, "sandboxes": 12.0}
+
+
+def test_cpu_seconds_counts_a_process_with_its_children() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bench.measure import cpu_seconds
+
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nend = time.process_time() + 0.3\n"
+            "while time.process_time() < end: pass\ntime.sleep(30)",
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while cpu_seconds([child.pid])[0] < 0.25 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        times = os.times()
+        mine, its = cpu_seconds([os.getpid(), child.pid])
+        assert its >= 0.25
+        # The child is counted with its parent (less a tick of rounding each).
+        assert mine >= times.user + times.system + its - 0.03
+        assert cpu_seconds([2**22 + 7]) == [0.0]  # no such process
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_backfill_windows_need_a_full_window() -> None:
@@ -124,6 +173,9 @@ def test_idle_figures_keep_a_sweeps_calls_apart() -> None:
     all_swept = idle_figures([round_(3, ["orders/in"]), round_(2, ["orders/in"])])
     assert (all_swept["calls"], all_swept["sweep_calls"]) == (2, 2)
     assert idle_figures([round_(1, [])])["sweep_calls"] is None
+    first = {**round_(331, []), "first": ["customers/in"]}
+    assert idle_figures([first, round_(1, []), round_(1, [])])["calls"] == 1
+    assert idle_figures([first, round_(1, [])])["sweep_calls"] is None
 
 
 def test_throughput_rounds_are_judged_by_the_median_of_each_rounds_ratio() -> None:
