@@ -21,6 +21,11 @@ after its window has passed waits for the next sweep. The cursor moves only in :
 (after every record of the window is handled) or :meth:`PollCursor.checkpoint` (after every
 record up to a time is handled, for sources read in ascending order).
 
+Two runs of one poll may overlap (a poll and its follow-up, a poll redelivered after its worker
+died): each save merges with what the other saved meanwhile, so neither the position nor the
+last sweep moves back and the keys both handled are kept. Both runs can still hand out a record
+they both read before either saved; the records' own ledger rows make that harmless.
+
 State is one JSON string per ``(flow, direction)`` in a :class:`CursorStorage`; the ledger
 provides the SQL one, :class:`MemoryCursorStorage` serves tests.
 """
@@ -168,9 +173,16 @@ class PollCursor:
     def _save(self, position: datetime) -> None:
         self.window()
         swept = position if self.sweeping or self._swept is None else self._swept
+        # Another run of this poll may have saved since this one loaded (a poll and its
+        # follow-up, or a poll redelivered): keep its keys, and never move back.
+        stored_position, stored_swept, stored_seen = self._load(None)
+        if stored_position is not None:
+            position = max(position, stored_position)
+        if stored_swept is not None:
+            swept = max(swept, stored_swept)
         # The next sweep re-reads from the last one's end minus the overlap: keep what it meets.
         keep_from = min(position, swept) - self.overlap
-        seen = {**self._seen, **self._handled}
+        seen = {**stored_seen, **self._seen, **self._handled}
         kept = {key: moment for key, moment in seen.items() if moment >= keep_from}
         state = {
             "position": to_utc_iso(position),

@@ -157,6 +157,32 @@ def test_the_keys_since_the_last_sweep_are_kept_until_the_next():
     assert [key.split("\x1f")[0] for key in seen] == ["swept"]
 
 
+@pytest.mark.parametrize("sweep", [None, SWEEP])
+@pytest.mark.parametrize("later_saves_first", [True, False])
+def test_two_runs_of_one_poll_keep_each_others_keys_and_never_move_back(sweep, later_saves_first):
+    storage, clock = MemoryCursorStorage(), Clock(T0)
+    cursor(storage, clock, start_at=T0 - timedelta(hours=1), sweep_every=sweep).commit()
+    clock.now = T0 + timedelta(seconds=40)
+    early = cursor(storage, clock, sweep_every=sweep)  # a poll, and a follow-up that overlaps
+    early.window()
+    clock.now = T0 + timedelta(seconds=50)
+    later = cursor(storage, clock, sweep_every=sweep)
+    later.window()
+    assert early.accept("a", 1, T0 + timedelta(seconds=20))
+    assert later.accept("b", 1, T0 + timedelta(seconds=35))
+    for poll in (later, early) if later_saves_first else (early, later):
+        poll.commit()
+
+    state = json.loads(storage.get("orders", "xcart->acumatica"))
+    assert state["position"] == (T0 + timedelta(seconds=40)).isoformat()  # the later end
+    assert state["swept"] >= (T0 + timedelta(seconds=30)).isoformat()  # the early one swept
+    clock.now = T0 + timedelta(seconds=200)
+    after = cursor(storage, clock, sweep_every=sweep)
+    assert after.sweeping
+    assert not after.accept("a", 1, T0 + timedelta(seconds=20))
+    assert not after.accept("b", 1, T0 + timedelta(seconds=35))
+
+
 def test_a_negative_sweep_is_refused():
     with pytest.raises(ValueError, match="sweep_every"):
         cursor(MemoryCursorStorage(), Clock(T0), sweep_every=timedelta(seconds=-1))
