@@ -16,7 +16,7 @@ one-task-per-step ``validate``, ``transform`` and ``write_back`` run their step 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sync_workers.celery import app
@@ -187,8 +187,13 @@ def poll(
         if follow_up is not None:
             orders.release_follow_up(follow_up)
         changed, cursor = orders.cursor_orders(settling)
+        changed.sort(key=lambda o: (orders.update_moment(o), str(o["id"])))
         found = [(str(o["id"]), o) for o in changed]
-        _hand_out(found, verify=False)
+        for at in range(0, len(found), HAND_OUT_BATCH):
+            _hand_out(found[at : at + HAND_OUT_BATCH], verify=False)
+            if at + HAND_OUT_BATCH < len(found):  # a poll killed later does not redo these
+                following = orders.update_moment(changed[at + HAND_OUT_BATCH])
+                cursor.checkpoint(following - timedelta(microseconds=1))
         cursor.commit()  # only now: each order has its ledger row and its message
     restarted = [] if ids else orders.stalled()
     for order_id in restarted:  # a lost chain: look in Acumatica first, the PUT may have landed
@@ -202,6 +207,11 @@ def poll(
         "follow_up_in": round(booked[1], 3) if booked else None,
     }
 
+
+#: Orders a cursor poll hands out before it saves its progress: a poll killed in the middle of
+#: a large window leaves the next one only what it had not handed out yet (the orders of the
+#: window are handed out in update order, so a checkpoint just before the next one's time holds).
+HAND_OUT_BATCH = 200
 
 #: Orders one resync task hands out before it passes the rest to a new task: a backfill of
 #: 100,000 orders would otherwise hold them all in one process and outlive the time limit.

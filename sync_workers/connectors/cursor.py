@@ -175,6 +175,9 @@ class PollCursor:
         swept = position if self.sweeping or self._swept is None else self._swept
         # Another run of this poll may have saved since this one loaded (a poll and its
         # follow-up, or a poll redelivered): keep its keys, and never move back.
+        # A checkpoint vouches only for the records up to it (accepted ones after it may not
+        # have been handled yet: the next poll must still take them).
+        handled = {key: moment for key, moment in self._handled.items() if moment <= position}
         stored_position, stored_swept, stored_seen = self._load(None)
         if stored_position is not None:
             position = max(position, stored_position)
@@ -182,7 +185,7 @@ class PollCursor:
             swept = max(swept, stored_swept)
         # The next sweep re-reads from the last one's end minus the overlap: keep what it meets.
         keep_from = min(position, swept) - self.overlap
-        seen = {**stored_seen, **self._seen, **self._handled}
+        seen = {**stored_seen, **self._seen, **handled}
         kept = {key: moment for key, moment in seen.items() if moment >= keep_from}
         state = {
             "position": to_utc_iso(position),

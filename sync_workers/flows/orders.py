@@ -523,6 +523,15 @@ def changed_orders(
     cursor.commit()
 
 
+def update_moment(order: Mapping[str, Any]) -> datetime:
+    """An order's update time as the cursor reads it (every order :func:`cursor_orders` returns
+    has one)."""
+    moment = parse_optional(order.get("update_date"))
+    if moment is None:
+        raise ValueError(f"order {order.get('id')} has no update_date")
+    return moment
+
+
 def cursor_orders(
     settling: list[datetime] | None = None,
 ) -> tuple[list[dict[str, Any]], PollCursor]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.flows import orders as orders_flow
@@ -194,3 +196,43 @@ def test_payments_poll_restarts_no_payment_while_the_payments_queue_has_a_backlo
     assert list(payments_flow.unsynced_transactions()) == []
     monkeypatch.setattr(payments_flow, "queue_backlog", lambda queue: 0)
     assert [str(t["id"]) for _, t in payments_flow.unsynced_transactions()] == [transaction_id]
+
+
+def test_a_poll_killed_in_a_large_window_leaves_the_next_only_what_it_had_not_handed_out(
+    sandboxes, clean_ledger, monkeypatch
+) -> None:
+    """A cursor poll hands a large window out in batches and saves its progress after each: the
+    poll that follows one dying half-way hands out only the rest, not the whole window again."""
+    xcart = sandboxes["xcart"].url
+    placed = []
+    try:
+        for n in range(7):  # one second apart: a checkpoint holds at a second's boundary
+            sandbox(xcart, "clock", {"offset_seconds": n - 20})
+            placed.append(place(xcart, f"batch{n}@example.com"))
+    finally:
+        sandbox(xcart, "clock", {"offset_seconds": 0})
+    monkeypatch.setattr(order_tasks, "HAND_OUT_BATCH", 3)
+    started: list[str] = []
+    monkeypatch.setattr(order_tasks, "start", lambda order_id, *a, **k: started.append(order_id))
+    real = orders_flow.note_handed_out
+    batches: list[list[str]] = []
+
+    def dies_on_the_third_batch(order_ids):
+        batches.append(list(order_ids))
+        if len(batches) == 3:
+            raise RuntimeError("SIGKILL")
+        return real(batches[-1])
+
+    monkeypatch.setattr(orders_flow, "note_handed_out", dies_on_the_third_batch)
+    with pytest.raises(RuntimeError):
+        order_tasks.poll.run()
+    by_time = [str(o["id"]) for o in sorted(placed, key=orders_flow.update_moment)]
+    assert started == by_time[:6]  # two batches of 3, in update order
+
+    monkeypatch.setattr(orders_flow, "note_handed_out", real)
+    started.clear()
+    order_tasks.poll.run()
+    assert started == by_time[6:]
+    started.clear()
+    order_tasks.poll.run()  # nothing new
+    assert started == []
