@@ -496,11 +496,16 @@ def resync_can_continue() -> bool:
     return bool(clients.xcart().supports_last_renew_filter())
 
 
+#: ``poll.settle_seconds`` when the orders template leaves it out (X-Cart's dates have whole
+#: seconds; the overlap catches what commits later).
+SETTLE_SECONDS = 2.0
+
+
 def poll_settings() -> tuple[timedelta, timedelta]:
     poll = template().get("poll") or {}
     return (
         timedelta(seconds=float(poll.get("overlap_seconds", 300))),
-        timedelta(seconds=float(poll.get("settle_seconds", 2))),
+        timedelta(seconds=float(poll.get("settle_seconds", SETTLE_SECONDS))),
     )
 
 
@@ -538,7 +543,7 @@ def cursor_orders(
     """The orders of the cursor's window and the cursor, not yet moved: commit it only once
     every order is handed out (has its ledger row and its message), or a poll that dies in
     between would leave orders that no later poll reads and no stall check knows."""
-    cursor = template_cursor(FLOW, DIRECTION, template().get("poll"), settle=2.0)
+    cursor = template_cursor(FLOW, DIRECTION, template().get("poll"), settle=SETTLE_SECONDS)
     window = cursor.window()
     until = None if settling is not None else window.end
     found: list[dict[str, Any]] = []
