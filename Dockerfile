@@ -13,10 +13,16 @@ RUN useradd --create-home --uid 10001 sync \
     && chown sync:sync /data
 
 WORKDIR /app
+# The locked runtime set, hash-checked, in a layer of its own (rebuilt only when the lock changes).
+COPY requirements/runtime.txt /app/requirements/runtime.txt
+RUN pip install --require-hashes --no-deps -r requirements/runtime.txt
 COPY . /app
 # Editable, so migrations, mapping templates and the celery.commands entry points all resolve
-# from /app exactly as in a checkout.
-RUN pip install -e . && chown -R sync:sync /app
+# from /app exactly as in a checkout; built from the locked setuptools, nothing else fetched.
+RUN pip install --no-deps --no-build-isolation -e . \
+    && pip check \
+    && python scripts/check-lock.py requirements/runtime.txt \
+    && chown -R sync:sync /app
 
 USER sync
 VOLUME ["/data"]

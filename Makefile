@@ -4,27 +4,55 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every dependency, runtime and dev, pinned with hashes (`make lock` writes both files).
+LOCK := requirements/dev.txt
+RUNTIME_LOCK := requirements/runtime.txt
+LATEST := .venv-latest
+UPGRADE ?= --upgrade
+COMPILE = $(BIN)/uv pip compile pyproject.toml requirements/build.in --universal \
+	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet
 
 ifneq (,$(wildcard .env))
 include .env
 export
 endif
 
-.PHONY: install run demo test sandbox worker beat webhooks flower bench chaos lint migrate services clean help
+.PHONY: install lock deps-latest run demo test sandbox worker beat webhooks flower bench chaos lint migrate services clean help
 
 help:
 	@echo "make run      everything up locally (sandboxes when no real credentials are set)"
 	@echo "make test     the whole test suite (needs Redis and PostgreSQL; starts them when it can)"
 	@echo "make install | sandbox | worker | beat | webhooks | flower | migrate | lint | demo | bench | chaos"
+	@echo "make lock     re-resolve the lock within pyproject.toml's ranges (UPGRADE= keeps current pins)"
+	@echo "make deps-latest  the suite on the newest versions the ranges allow, in a throwaway venv"
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exactly the locked versions, hash-checked; the project itself is built without isolation from
+# the locked setuptools, so nothing unlocked is downloaded.
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (found %s)" % sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
+	$(BIN)/python scripts/check-lock.py $(LOCK)
 	@touch $(STAMP)
+
+lock: install
+	$(COMPILE) --extra dev $(UPGRADE) -o $(LOCK)
+	$(COMPILE) -c $(LOCK) -o $(RUNTIME_LOCK)
+	@$(BIN)/python scripts/check-lock.py --newer $(LOCK)
+
+deps-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[dev]'
+	@echo "Newer than the lock:"; $(LATEST)/bin/python scripts/check-lock.py --newer $(LOCK)
+	@scripts/ensure-services.sh redis postgres
+	$(LATEST)/bin/python -m pytest -q -p no:cacheprovider \
+		--deselect tests/deploy/test_lock.py::test_installed_versions_equal_the_lock $(PYTEST_ARGS)
 
 services:
 	@scripts/ensure-services.sh redis
@@ -44,29 +72,19 @@ worker: install services
 flower: install services
 	$(BIN)/python -m sync_workers.observability.flower
 
-# A target whose subsystem is not in this checkout says so and exits non-zero.
-define need
-@test -e $(1) || { echo "make $@: not available yet ($(1) is not built); see the README's status section." >&2; exit 2; }
-endef
-
 beat: install services
-	$(call need,schedules/beat.py)
 	$(BIN)/celery -A sync_workers beat -S redbeat.RedBeatScheduler -l INFO
 
 webhooks: install services
-	$(call need,sync_workers/webhooks)
 	$(BIN)/python -m sync_workers.webhooks
 
 demo: install services migrate
-	$(call need,sync_workers/demo.py)
 	$(BIN)/python -m sync_workers.demo
 
 bench: install services migrate
-	$(call need,bench/__main__.py)
 	$(BIN)/python -m bench
 
 chaos: install services migrate
-	$(call need,chaos/__main__.py)
 	$(BIN)/python -m chaos
 
 test: install
@@ -79,4 +97,4 @@ lint: install
 	$(BIN)/mypy sync_workers
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache

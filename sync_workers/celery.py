@@ -18,6 +18,7 @@ from kombu import Queue
 
 from sync_workers import tracing
 from sync_workers.logs import configure_logging
+from sync_workers.observability.sentry import init_sentry
 from sync_workers.settings import Settings, settings_or_exit
 from sync_workers.task import SyncTask, on_task_failure
 
@@ -123,9 +124,7 @@ def create_app(settings: Settings | None = None) -> Celery:
 @signals.celeryd_init.connect
 @signals.beat_init.connect
 def _init_sentry(**_: Any) -> None:
-    init = _optional("sync_workers.observability.sentry", "init_sentry")
-    if init:
-        init(settings_or_exit())
+    init_sentry(settings_or_exit(), beat_schedule=app.conf.beat_schedule)
 
 
 def _setup_logging(**_: Any) -> None:

@@ -129,3 +129,11 @@ def before_send(event: dict[str, Any], hint: dict[str, Any] | None = None) -> di
 
 def before_breadcrumb(crumb: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
     return scrub_value(crumb)
+
+
+def scrub_log(log: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Sentry ``before_send_log``: the engine sends no Sentry Logs, and any that is sent anyway
+    (a library calling ``sentry_sdk.logger``) leaves with its text and attributes scrubbed."""
+    log["body"] = scrub_text(str(log.get("body") or ""))
+    log["attributes"] = scrub_value(log.get("attributes") or {})
+    return log

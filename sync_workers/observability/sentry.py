@@ -1,7 +1,10 @@
 """Sentry: Celery errors, beat check-ins and one alert per dead-lettered record.
 
-Off without ``SENTRY_DSN``. Personal data stays home: ``send_default_pii`` off, no local
-variables in stack frames, task arguments dropped and every event scrubbed (``scrubbing``).
+Off without ``SENTRY_DSN``. Personal data stays home. The SDK's ``data_collection`` defaults
+collect user details, request bodies, cookies, query strings, task arguments and stack-frame
+variables, so :data:`DATA_COLLECTION` turns each of those off explicitly; log records become
+breadcrumbs only (never Sentry Logs, which would carry every log line's arguments), and every
+event, breadcrumb, log and check-in is scrubbed on its way out (``scrubbing``).
 Failures that the engine already dead-lettered as a :class:`~sync_workers.errors.SyncError` are
 not sent a second time as task exceptions: the dead-letter alert (flow, record id, step, reason)
 is the one event for them. Unexpected exceptions (bugs) are sent with their stack trace too.
@@ -10,26 +13,47 @@ is the one event for them. Unexpected exceptions (bugs) are sent with their stac
 from __future__ import annotations
 
 import logging
-import warnings
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 from sentry_sdk.integrations.celery import CeleryIntegration
 from sentry_sdk.integrations.flask import FlaskIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
-from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 from sentry_sdk.transport import Transport
 
 from sync_workers.dlq import DeadLetter
 from sync_workers.errors import SyncError
-from sync_workers.observability.scrubbing import before_breadcrumb, personal_values, scrub_value
+from sync_workers.observability.scrubbing import (
+    SAFE_HEADERS,
+    before_breadcrumb,
+    personal_values,
+    scrub_log,
+    scrub_value,
+)
 from sync_workers.observability.scrubbing import before_send as scrub_event
 from sync_workers.settings import Settings
 
+if TYPE_CHECKING:
+    from sentry_sdk._types import DataCollectionUserOptions
+
 log = logging.getLogger(__name__)
 
-EXTRA_DENYLIST = ["email", "e_mail", "address", "phone", "street", "city", "zipcode", "login"]
+#: What the SDK may collect on its own: nothing about the people behind an order. Every
+#: category whose default is "collect" is named here, so a new default cannot widen it.
+DATA_COLLECTION: DataCollectionUserOptions = {
+    "user_info": False,
+    "cookies": {"mode": "off"},
+    "http_headers": {"request": {"mode": "allowlist", "terms": sorted(SAFE_HEADERS)}},
+    "http_bodies": [],
+    "url_query_params": {"mode": "off"},
+    "graphql": {"document": False, "variables": False},
+    "gen_ai": {"inputs": False, "outputs": False},
+    "mcp": {"inputs": False, "outputs": False},
+    "database_query_data": False,
+    "queues": False,
+    "stack_frame_variables": False,
+}
 
 
 def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
@@ -45,12 +69,10 @@ def _from_celery_task(event: dict[str, Any]) -> bool:
     )
 
 
-def beat_entries_without_monitor(settings: Settings) -> list[str]:
+def beat_entries_without_monitor(schedule: dict[str, Any]) -> list[str]:
     """Beat entries Sentry crons cannot monitor (intervals that are not whole minutes)."""
-    from sync_workers.celery import beat_schedule
-
     skipped = []
-    for name, entry in beat_schedule(settings).items():
+    for name, entry in schedule.items():
         every = entry.get("schedule")
         seconds = every.total_seconds() if isinstance(every, timedelta) else every
         if isinstance(seconds, int | float) and (seconds < 60 or seconds % 60):
@@ -58,15 +80,18 @@ def beat_entries_without_monitor(settings: Settings) -> list[str]:
     return skipped
 
 
-def init_sentry(settings: Settings, *, transport: Transport | None = None) -> bool:
-    """Start Sentry when a DSN is set; True when it was started."""
+def init_sentry(
+    settings: Settings,
+    *,
+    beat_schedule: dict[str, Any] | None = None,
+    transport: Transport | None = None,
+) -> bool:
+    """Start Sentry when a DSN is set; True when it was started. ``beat_schedule``: the entries
+    to monitor as Sentry crons (beat passes its own)."""
     dsn = settings.sentry_dsn.reveal() if settings.sentry_dsn else None
     if not dsn:
         return False
-    with warnings.catch_warnings():
-        # send_default_pii is deprecated in favour of data_collection; off is still off.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        _init(settings, dsn, transport)
+    _init(settings, dsn, beat_schedule or {}, transport)
     from sync_workers.task import dead_lettered
 
     dead_lettered.connect(dead_letter_alert, weak=False, dispatch_uid="sentry-dead-letter-alert")
@@ -74,24 +99,25 @@ def init_sentry(settings: Settings, *, transport: Transport | None = None) -> bo
     return True
 
 
-def _init(settings: Settings, dsn: str, transport: Transport | None) -> None:
+def _init(
+    settings: Settings, dsn: str, beat_schedule: dict[str, Any], transport: Transport | None
+) -> None:
     sentry_sdk.init(
         dsn=dsn,
         environment=settings.sentry_environment,
         transport=transport,
-        send_default_pii=False,
-        include_local_variables=False,
+        data_collection=DATA_COLLECTION,
         max_request_body_size="never",
         before_send=_before_send,  # type: ignore[arg-type]
         before_breadcrumb=before_breadcrumb,
-        event_scrubber=EventScrubber(denylist=DEFAULT_DENYLIST + EXTRA_DENYLIST, recursive=True),
+        before_send_log=scrub_log,  # type: ignore[arg-type]
         integrations=[
             CeleryIntegration(
                 monitor_beat_tasks=True,
-                exclude_beat_tasks=beat_entries_without_monitor(settings),
+                exclude_beat_tasks=beat_entries_without_monitor(beat_schedule),
             ),
             FlaskIntegration(),
-            LoggingIntegration(level=logging.INFO, event_level=None),
+            LoggingIntegration(level=None, event_level=None, breadcrumb_level=logging.INFO),
         ],
     )
 

@@ -14,6 +14,12 @@ def reject_customer(*, record_id: str, customer: dict) -> None:
     )
 
 
+@app.task(name="tests.customers.crash_on_customer", flow="customers")
+def crash_on_customer(*, record_id: str, customer: dict) -> None:
+    """A bug (not a ``SyncError``): Sentry reports it, without the task's arguments."""
+    raise KeyError("billing_address")
+
+
 @app.task(name="tests.inventory.read_stock_item", flow="inventory")
 def read_stock_item(*, record_id: str) -> int:
     """One Acumatica read (429s surface as retries, as in every flow step)."""

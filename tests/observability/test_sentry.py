@@ -22,6 +22,8 @@ STREET = "12 Rue de l'Église"
 PHONE = "+1 555 010 0199"
 TOKEN = "xc-token-4f9a8b7c6d"
 COOKIE = ".ASPXAUTH=AB12CD34EF56"
+FORWARDED_FOR = "203.0.113.9"
+CLIENT_ADDRESS = "198.51.100.7"
 PERSONAL = (EMAIL, STREET, PHONE, TOKEN, "AB12CD34EF56", "Jane", "O'Neil")
 
 
@@ -29,23 +31,30 @@ class CapturingTransport(Transport):
     def __init__(self, options=None) -> None:
         super().__init__(options)
         self.events: list[dict] = []
+        self.item_types: list[str] = []
 
     def capture_envelope(self, envelope) -> None:
+        self.item_types.extend(item.type or "" for item in envelope.items)
         event = envelope.get_event()
         if event is not None:
             self.events.append(event)
 
 
 @pytest.fixture
-def sentry_events():
+def sentry_transport():
     transport = CapturingTransport()
     env = {**os.environ, "SENTRY_DSN": "https://public@sentry.invalid/1"}
     assert init_sentry(load_settings(env), transport=transport)
-    yield transport.events
+    yield transport
     sentry_sdk.flush()
     dead_lettered.disconnect(dispatch_uid="sentry-dead-letter-alert")
     sentry_sdk.get_client().close()
     sentry_sdk.init()  # no DSN: a disabled client for the rest of the run
+
+
+@pytest.fixture
+def sentry_events(sentry_transport):
+    return sentry_transport.events
 
 
 def customer() -> dict:
@@ -144,6 +153,50 @@ def test_unexpected_errors_are_reported_with_frames_but_without_locals(sentry_ev
     assert EMAIL not in json.dumps(sentry_events[0], ensure_ascii=False)
 
 
+def test_a_failed_http_request_is_reported_without_body_cookies_query_or_client_address(
+    sentry_events,
+) -> None:
+    from flask import Flask
+
+    app = Flask("receiver-under-test")
+
+    @app.post("/webhooks/boom")
+    def boom():
+        raise RuntimeError("the handler broke")
+
+    response = app.test_client().post(
+        f"/webhooks/boom?email={EMAIL}&token={TOKEN}",
+        json=customer(),
+        headers={"Cookie": COOKIE, "X-Forwarded-For": FORWARDED_FOR, "X-Sync-Secret": TOKEN},
+        environ_base={"REMOTE_ADDR": CLIENT_ADDRESS},
+    )
+    sentry_sdk.flush()
+
+    assert response.status_code == 500
+    assert len(sentry_events) == 1
+    request = sentry_events[0]["request"]
+    assert request["url"].endswith("/webhooks/boom")
+    assert "data" not in request and "cookies" not in request and "query_string" not in request
+    assert "user" not in sentry_events[0]
+    text = json.dumps(sentry_events[0], ensure_ascii=False)
+    for value in (*PERSONAL, FORWARDED_FOR, CLIENT_ADDRESS):
+        assert value not in text, value
+
+
+def test_log_lines_become_scrubbed_breadcrumbs_and_never_sentry_logs(sentry_transport) -> None:
+    import logging
+
+    logging.getLogger("sync_workers.flows.customers").info("customer %s moved to %s", EMAIL, STREET)
+    sentry_sdk.capture_message("after the log line")
+    sentry_sdk.flush()
+
+    assert "log" not in sentry_transport.item_types
+    crumbs = sentry_transport.events[0]["breadcrumbs"]["values"]
+    assert any(c.get("category") == "sync_workers.flows.customers" for c in crumbs)
+    text = json.dumps(sentry_transport.events[0], ensure_ascii=False)
+    assert EMAIL not in text and STREET not in text
+
+
 def test_scrubber_masks_emails_phones_credentials_and_personal_keys() -> None:
     event = {
         "message": f"mail {EMAIL}, call (555) 010-0199 or 555.010.0199, Authorization: Bearer abc.def",
@@ -184,11 +237,18 @@ def test_sentry_runs_with_beat_monitors_and_without_personal_data_options(sentry
     celery = client.get_integration(CeleryIntegration)
 
     assert celery is not None and celery.monitor_beat_tasks is True
-    assert not client.options["send_default_pii"]
-    assert client.options["include_local_variables"] is False
+    collected = client.options["data_collection"]
+    assert collected["user_info"] is False
+    assert collected["stack_frame_variables"] is False
+    assert collected["http_bodies"] == []
+    assert collected["queues"] is False
+    assert collected["cookies"]["mode"] == "off"
+    assert collected["url_query_params"]["mode"] == "off"
+    assert client.options["max_request_body_size"] == "never"
 
 
 def test_only_whole_minute_beat_entries_become_cron_monitors() -> None:
+    from sync_workers.celery import beat_schedule
     from sync_workers.observability.sentry import beat_entries_without_monitor
 
     settings = load_settings(
@@ -200,7 +260,7 @@ def test_only_whole_minute_beat_entries_become_cron_monitors() -> None:
         }
     )
 
-    skipped = beat_entries_without_monitor(settings)
+    skipped = beat_entries_without_monitor(beat_schedule(settings))
 
     assert "poll-orders" not in skipped
     assert {"poll-inventory", "poll-customers", "poll-payments"} <= set(skipped)
