@@ -139,6 +139,28 @@ signals.task_postrun.connect(tracing.on_task_postrun, weak=False)
 signals.task_failure.connect(on_task_failure, weak=False)
 
 
+@signals.celeryd_init.connect
+def _check_ledger(**_: Any) -> None:
+    """A worker refuses to start on a ledger at another schema revision, in one line and exit 2;
+    the embedded default is migrated instead (``sync_workers.ledger.schema``)."""
+    from sync_workers.ledger.schema import check_at_start
+
+    _setup_logging()  # a worker sets its logging up after this signal: keep the check's lines
+    check_at_start(settings_or_exit())
+
+
+@signals.beat_init.connect
+def _check_ledger_for_beat(sender: Any, **_: Any) -> None:
+    """The same check for beat. RedBeat takes its lock in a receiver of this same signal, maybe
+    before this one: a beat that stops here gives the lock back, or the next beat would wait for
+    it to expire."""
+    try:
+        _check_ledger()
+    except SystemExit:
+        sender.scheduler.close()
+        raise
+
+
 @signals.worker_init.connect
 def _check_templates(**_: Any) -> None:
     """A worker refuses to start on a broken mapping template, one line per problem."""

@@ -14,7 +14,11 @@ from typing import Any
 
 from sync_workers.tracing import current_task, current_trace_id
 
-QUIET_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
+#: Loggers held at WARNING unless LOG_LEVEL is DEBUG. Celery's per-task "received"/"succeeded"
+#: lines carry task arguments and results, which hold customer data (names, e-mails, addresses);
+#: failures and retries are logged by the base task. Alembic announces its plugins and every
+#: migration step; a process that migrates the ledger says so in one line of its own.
+QUIET_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "alembic")
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -69,8 +73,6 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: Any = None
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    # Celery's per-task "received"/"succeeded" lines carry task arguments and results, which hold
-    # customer data (names, e-mails, addresses); failures and retries are logged by the base task.
     if logging.getLevelName(level) > logging.DEBUG:
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -428,6 +428,8 @@ class Settings:
     values: Mapping[str, Any] = field(repr=False)
     sandbox_xcart: bool
     sandbox_acumatica: bool
+    #: No DATABASE_URL was given: the ledger is the SQLite file in DATA_DIR.
+    embedded_ledger: bool
 
     def __getattr__(self, item: str) -> Any:
         values = object.__getattribute__(self, "values")
@@ -526,7 +528,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data.setdefault("acumatica_username", "admin")
         data.setdefault("acumatica_password", "sandbox")
         data.setdefault("acumatica_tenant", "Company")
-    if not data.get("database_url"):
+    embedded_ledger = not data.get("database_url")
+    if embedded_ledger:
         db_file = Path(data["data_dir"]).resolve() / "sync_workers.db"
         data["database_url"] = f"sqlite:///{db_file}"
     for var in VARIABLES:
@@ -536,7 +539,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             data[key] = Secret(data[key])
     for key in ("xcart_base_url", "acumatica_base_url"):
         data[key] = str(data[key]).rstrip("/")
-    return Settings(values=data, sandbox_xcart=sandbox_xcart, sandbox_acumatica=sandbox_acumatica)
+    return Settings(
+        values=data,
+        sandbox_xcart=sandbox_xcart,
+        sandbox_acumatica=sandbox_acumatica,
+        embedded_ledger=embedded_ledger,
+    )
 
 
 @lru_cache(maxsize=1)

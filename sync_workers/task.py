@@ -3,7 +3,8 @@
 * A ``TransientError`` (or an infrastructure hiccup, see ``errors_policy``) is retried with
   exponential backoff and jitter: each delay lies in [d/2, d] with d = base x 2^retries capped at
   the maximum, so delays grow while staying spread out. ``retry_after`` from the remote wins.
-* A ``PermanentError`` or any unexpected exception goes to the dead-letter queue at once.
+* A ``PermanentError`` (or an engine error no retry can fix, such as a ledger schema that is
+  not migrated) or any unexpected exception goes to the dead-letter queue at once.
 * An exhausted retry goes there exactly once, also when the hard time limit killed the process or
   the worker was lost (``task_failure`` signal path), deduplicated by task id.
 """
@@ -24,7 +25,7 @@ from redis.exceptions import RedisError
 from sync_workers.connectors.dates import parse_optional
 from sync_workers.dlq import DeadLetter, DeadLetterQueue, now_iso
 from sync_workers.errors import DependencyNotReady, PermanentError, SyncError, TransientError
-from sync_workers.errors_policy import as_transient
+from sync_workers.errors_policy import as_permanent, as_transient
 from sync_workers.redis_client import get_redis, prefixed
 from sync_workers.settings import get_settings
 from sync_workers.tracing import current_trace_id
@@ -92,6 +93,9 @@ class SyncTask(Task):
         except Exception as exc:
             transient = as_transient(exc)
             if transient is None or self.request.called_directly:
+                permanent = as_permanent(exc)
+                if permanent is not None:
+                    raise permanent from exc
                 raise
             raise self._retry_later(transient, exc) from exc
 

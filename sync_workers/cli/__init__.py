@@ -7,7 +7,7 @@ is something to wait for) and JSON with ``--json``.
 
 Exit codes: 0 done, nothing to report; 1 something was found or failed (drift, open dead
 letters in ``sync-status``, an entry not found, a replay refused); 2 usage error (bad flow, bad
-date, missing ``--confirm``).
+date, missing ``--confirm``) or a ledger at another schema revision (``OperatorCommand``).
 """
 
 EXIT_OK = 0

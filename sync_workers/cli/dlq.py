@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
-from celery.bin.base import CeleryCommand
 
 from sync_workers.cli import EXIT_FOUND, EXIT_USAGE
+from sync_workers.cli.command import OperatorCommand
 from sync_workers.cli.output import (
     actor,
     by_option,
@@ -68,7 +68,7 @@ def dlq() -> None:
     """Inspect, replay, resolve and purge dead-lettered records."""
 
 
-@dlq.command("list", cls=CeleryCommand)
+@dlq.command("list", cls=OperatorCommand)
 @click.option("--flow", help="Only this flow.")
 @click.option("--error", help="Error class or a piece of the message.")
 @click.option("--record", "record_id", help="Only this record id.")
@@ -121,7 +121,7 @@ def list_entries(
     click.echo(f"\n{len(entries)} shown; `dlq show ID` for details")
 
 
-@dlq.command("show", cls=CeleryCommand)
+@dlq.command("show", cls=OperatorCommand)
 @click.argument("entry_id")
 @json_option
 def show(entry_id: str, as_json: bool) -> None:
@@ -233,7 +233,7 @@ def _from_start_publisher(entry: DeadLetter):
     return publisher
 
 
-@dlq.command("replay", cls=CeleryCommand)
+@dlq.command("replay", cls=OperatorCommand)
 @click.argument("entry_ids", nargs=-1)
 @click.option("--all", "replay_all", is_flag=True, help="Every open entry matching the filters.")
 @click.option("--flow", help="With --all: only this flow.")
@@ -320,7 +320,7 @@ def replay(
         raise SystemExit(EXIT_FOUND)
 
 
-@dlq.command("resolve", cls=CeleryCommand)
+@dlq.command("resolve", cls=OperatorCommand)
 @click.argument("entry_ids", nargs=-1, required=True)
 @click.option("--note", default="", help="Why it needs no replay (kept in the audit).")
 @by_option
@@ -360,7 +360,7 @@ def parse_age(value: str | None) -> datetime | None:
     return parse_since(value)
 
 
-@dlq.command("purge", cls=CeleryCommand)
+@dlq.command("purge", cls=OperatorCommand)
 @click.option("--status", type=click.Choice(STATUSES), default="resolved", show_default=True)
 @click.option("--flow", help="Only this flow.")
 @click.option("--older-than", help="Only entries last failed before: 7d, 12h, 30m or ISO time.")
@@ -398,7 +398,7 @@ def purge(
         click.echo(f"deleted {deleted} {status} entries (by {who})")
 
 
-@dlq.command("audit", cls=CeleryCommand)
+@dlq.command("audit", cls=OperatorCommand)
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
 def audit(limit: int, as_json: bool) -> None:

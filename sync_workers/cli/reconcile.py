@@ -11,10 +11,10 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import click
-from celery.bin.base import CeleryCommand
 
 from sync_workers.celery import FLOW_QUEUES
 from sync_workers.cli import EXIT_FOUND
+from sync_workers.cli.command import OperatorCommand
 from sync_workers.cli.flows import as_dict, flow_module, offers
 from sync_workers.cli.output import (
     emit_json,
@@ -49,7 +49,7 @@ def repair(drifts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dic
     return enqueued, manual
 
 
-@click.command(cls=CeleryCommand)
+@click.command(cls=OperatorCommand)
 @click.argument("flow")
 @click.option("--since", help="Only records changed since this ISO time.")
 @click.option("--repair", "do_repair", is_flag=True, help="Enqueue the resyncs that fix it.")

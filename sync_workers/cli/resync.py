@@ -12,8 +12,8 @@ from collections import Counter
 from typing import Any
 
 import click
-from celery.bin.base import CeleryCommand
 
+from sync_workers.cli.command import OperatorCommand
 from sync_workers.cli.flows import as_dict, flow_module, has_tasks
 from sync_workers.cli.output import (
     check_flow,
@@ -59,7 +59,7 @@ def show_plan(changes: list[dict[str, Any]]) -> None:
     click.echo("\n" + ", ".join(f"{n} {action}" for action, n in sorted(counts.items())))
 
 
-@click.command(cls=CeleryCommand)
+@click.command(cls=OperatorCommand)
 @click.argument("flow")
 @click.option("--since", help="Records changed since this ISO time.")
 @click.option("--id", "ids", multiple=True, help="One source record id (repeatable).")

@@ -8,15 +8,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import click
-from celery.bin.base import CeleryCommand
 
 from sync_workers.cli import EXIT_FOUND
+from sync_workers.cli.command import OperatorCommand
 from sync_workers.cli.output import emit_json, json_option, run_guarded, table
 
 
-def _ago(iso: str | None) -> str:
+def _ago(iso: str | None, missing: str = "never") -> str:
     if not iso:
-        return "never"
+        return missing
     moment = datetime.fromisoformat(iso)
     seconds = int((datetime.now(UTC) - moment).total_seconds())
     if seconds < 120:
@@ -36,7 +36,7 @@ def _cursor(cursors: dict) -> str:
     return ", ".join(f"{direction}={c['value']}" for direction, c in sorted(cursors.items()))
 
 
-@click.command("sync-status", cls=CeleryCommand)
+@click.command("sync-status", cls=OperatorCommand)
 @json_option
 def status(as_json: bool) -> None:
     """What every flow is doing, and how much of the Acumatica licence is in use."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from sync_workers.ledger.schema import check_at_start
 from sync_workers.logs import configure_logging
 from sync_workers.observability.sentry import init_sentry
 from sync_workers.settings import settings_or_exit
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=settings.webhooks_workers)
     args = parser.parse_args(argv)
     configure_logging(settings.log_level, settings.log_format)
+    check_at_start(settings)
     init_sentry(settings)
     options = {
         "bind": f"{args.host}:{args.port}",

@@ -13,9 +13,12 @@ import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 from redis.exceptions import BusyLoadingError
+from sqlalchemy import select
 
 from sync_workers.celery import app
 from sync_workers.errors import PermanentError, TransientError
+from sync_workers.ledger.db import make_engine, session_scope
+from sync_workers.ledger.models import SyncRecord
 from sync_workers.redis_client import get_redis, prefixed
 from sync_workers.task import SyncTask
 from sync_workers.tracing import current_trace_id
@@ -135,3 +138,15 @@ def fails_after_expiry(*, record_id: str, seconds: float) -> None:
     note("calls", record_id)
     time.sleep(seconds)
     raise TransientError("Acumatica answered 503 Service Unavailable")
+
+
+@app.task(name="tests.orders.read_ledger", flow="orders")
+def read_ledger(*, record_id: str, url: str) -> int:
+    """Counts the records of the ledger at ``url``."""
+    note("calls", record_id)
+    engine = make_engine(url)
+    try:
+        with session_scope(engine) as session:
+            return len(session.scalars(select(SyncRecord)).all())
+    finally:
+        engine.dispose()

@@ -31,6 +31,16 @@ def test_no_credentials_means_the_built_in_sandboxes() -> None:
     assert settings.database_url.reveal().endswith("/data/sync_workers.db")
 
 
+def test_only_a_ledger_nobody_named_is_the_embedded_one(tmp_path) -> None:
+    default = load_settings({"DATA_DIR": str(tmp_path)})
+    same_file = f"sqlite:///{tmp_path / 'sync_workers.db'}"
+    named = load_settings({"DATA_DIR": str(tmp_path), "DATABASE_URL": same_file})
+
+    assert default.embedded_ledger
+    assert default.database_url.reveal() == same_file
+    assert not named.embedded_ledger
+
+
 def test_each_bad_variable_is_named_with_what_is_wrong() -> None:
     lines = problems(
         {
