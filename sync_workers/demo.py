@@ -1,6 +1,7 @@
-"""``make demo``: the bounded ``make run``. Starts everything, places a handful of sample orders
-in the X-Cart sandbox, waits until each is a sales order (with its payment) in the Acumatica
-sandbox, prints a summary, stops everything and exits 0 only when every order synced.
+"""``make demo``: the bounded ``make run``. Starts everything as ``make run`` does (push
+notifications from the Acumatica sandbox included), places a handful of sample orders in the
+X-Cart sandbox, waits until each is a sales order (with its payment) in the Acumatica sandbox,
+prints a summary, stops everything and exits 0 only when every order synced.
 
 It refuses to run against a real store or ERP: the orders it places are made up.
 """
@@ -8,7 +9,6 @@ It refuses to run against a real store or ERP: the orders it places are made up.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -195,25 +195,19 @@ def main(argv: list[str] | None = None) -> int:
     from sync_workers.ledger import migrate
 
     migrate.upgrade(settings.database_url.reveal())
-    services = devrun.plan(settings)
     try:
-        for service in services:
-            if service.port and devrun.port_open(service.port):
-                print(
-                    f"demo: port {service.port} ({service.name}) is in use; stop `make run` first",
-                    file=sys.stderr,
-                )
-                return 1
-        for service in services:
-            service.proc = subprocess.Popen(service.argv, start_new_session=True)
-            if service.port:
-                deadline = time.monotonic() + 30
-                while not devrun.port_open(service.port) and time.monotonic() < deadline:
-                    if service.proc.poll() is not None:
-                        break
-                    time.sleep(0.2)
-        for service in services:
+        run = devrun.plan(settings)
+    except ValueError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    try:
+        refusal = devrun.start(run)
+        if refusal:
+            print(f"demo: {refusal}", file=sys.stderr)
+            return 1
+        for service in run.services:
             print(f"demo: {service.name:<10} {service.where}", flush=True)
+        print(f"demo: {'push':<10} {devrun.push_line(run)}", flush=True)
         if not wait_for_worker():
             print("demo: the worker did not start", file=sys.stderr)
             return 1
@@ -244,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     finally:
-        devrun.stop_all(services)
+        devrun.stop(run)
 
 
 if __name__ == "__main__":

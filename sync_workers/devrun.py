@@ -1,30 +1,46 @@
 """``make run``: every process of the engine on this machine, without Docker.
 
-Starts the sandboxes (only for the systems with no real credentials configured), a worker and
-Flower, and any further process whose subsystem is installed (beat, webhook receiver). Prints
-where each one is, and on Ctrl-C (or SIGTERM) stops them all cleanly: workers get a warm shutdown,
-so Acumatica sessions are signed out.
+Starts the sandboxes (only for the systems with no real credentials configured), a worker, beat,
+the webhook receiver and Flower. When the Acumatica side runs on its sandbox, the sandbox's push
+notifications are wired to the receiver: one subscription per flow, carrying a secret generated
+for this run. Prints where each process is, restarts one that dies, and on Ctrl-C (or SIGTERM)
+stops them all cleanly: workers get a warm shutdown, so Acumatica sessions are signed out.
+
+``--sandbox-urls`` runs the sandboxes at the configured ``XCART_BASE_URL`` and
+``ACUMATICA_BASE_URL`` (loopback addresses) instead of their default ports, so a second
+environment (its own ``DATA_DIR``, ``REDIS_KEY_PREFIX`` and ports) can run beside the first.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
+import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
 
 from sync_workers.celery import QUEUES
 from sync_workers.redaction import redact_url
 from sync_workers.settings import Settings, settings_or_exit
 
 STOP_GRACE_SECONDS = 20
+START_WAIT_SECONDS = 30
 RESTART_LIMIT = 5
 RESTART_WINDOW_SECONDS = 300.0
 CONFIG_ERROR = 2
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+#: The sandbox's control surface answers in milliseconds; this only bounds a hung one.
+CONTROL_TIMEOUT_SECONDS = 10
 
 
 @dataclass
@@ -32,12 +48,16 @@ class Service:
     name: str
     argv: list[str]
     where: str
-    port: int | None = None
+    ports: tuple[int, ...] = ()
+    #: The other processes talk to it (the sandboxes), so it stops after them.
+    serves_others: bool = False
+    #: The whole environment of the process; None inherits this one's.
+    env: dict[str, str] | None = field(default=None, repr=False)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     restarts: list[float] = field(default_factory=list, repr=False)
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, start_new_session=True)
+        self.proc = subprocess.Popen(self.argv, start_new_session=True, env=self.env)
 
     def may_restart(self, code: int | None, now: float) -> bool:
         """Whether to start this process again after it exited with ``code``."""
@@ -47,17 +67,130 @@ class Service:
         return len(self.restarts) < RESTART_LIMIT
 
 
+def push_queries() -> dict[str, str]:
+    """Flow → the inquiry whose push notifications it reads (inventory's from its template)."""
+    from sync_workers.mapping.inventory import load_config
+    from sync_workers.webhooks.acumatica import PUSH_QUERIES
+
+    return {**PUSH_QUERIES, "inventory": load_config().push_query}
+
+
+@dataclass(frozen=True)
+class PushWiring:
+    """Push notifications from the Acumatica sandbox to this run's webhook receiver.
+
+    The secret is made for the run and reaches the receiver through its environment only; the
+    sandbox keeps the subscriptions (by name, so the next run replaces them).
+    """
+
+    sandbox_url: str
+    receiver_url: str
+    header: str
+    queries: Mapping[str, str]
+    secret: str = field(repr=False)
+
+    @classmethod
+    def generate(cls, settings: Settings, sandbox_url: str, receiver_port: int) -> PushWiring:
+        return cls(
+            sandbox_url=sandbox_url,
+            receiver_url=f"http://127.0.0.1:{receiver_port}",
+            header=settings.webhook_acumatica_header,
+            queries=push_queries(),
+            secret=secrets.token_urlsafe(32),
+        )
+
+    def receiver_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in environ.items() if k != "WEBHOOK_ACUMATICA_SECRET_FILE"}
+        env["WEBHOOK_ACUMATICA_SECRET"] = self.secret
+        return env
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": f"sync_workers-{flow}",
+                "url": f"{self.receiver_url}/webhooks/acumatica/{flow}",
+                "queries": [query],
+                "header_name": self.header,
+                "header_value": self.secret,
+                "active": True,
+            }
+            for flow, query in self.queries.items()
+        ]
+
+    def subscribe(self) -> None:
+        """Add (or replace) every flow's subscription; raises ``requests.RequestException``."""
+        with requests.Session() as http:
+            for subscription in self.subscriptions():
+                answer = http.post(
+                    f"{self.sandbox_url}/_sandbox/push",
+                    json=subscription,
+                    timeout=CONTROL_TIMEOUT_SECONDS,
+                )
+                answer.raise_for_status()
+
+    def unsubscribe(self) -> None:
+        """Remove the subscriptions, so a sandbox started alone later does not push to a
+        receiver that is gone. Best effort: the next run replaces them anyway."""
+        try:
+            with requests.Session() as http:
+                for subscription in self.subscriptions():
+                    http.post(
+                        f"{self.sandbox_url}/_sandbox/push",
+                        json={"delete": subscription["name"]},
+                        timeout=2,
+                    )
+        except requests.RequestException:
+            pass
+
+    def describe(self) -> str:
+        return ", ".join(f"{flow} ({query})" for flow, query in self.queries.items())
+
+
+@dataclass
+class Plan:
+    services: list[Service]
+    #: Set when the Acumatica side runs on a sandbox started here.
+    push: PushWiring | None = None
+    #: Why push notifications are off, once a start has found out.
+    push_problem: str | None = None
+
+
 def _celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "sync_workers", *args]
 
 
-def plan(settings: Settings) -> list[Service]:
-    """The processes to start, in order, for these settings."""
+def sandbox_ports(settings: Settings, *, at_configured_urls: bool = False) -> dict[str, int]:
+    """The sandboxes to start and the port of each: those of the systems with no real
+    credentials configured, or, ``at_configured_urls``, both, at their configured URLs.
+    Raises ``ValueError`` for a URL no local sandbox can serve."""
+    ports: dict[str, int] = {}
+    for kind, url, default in (
+        ("xcart", settings.xcart_base_url, settings.sandbox_xcart),
+        ("acumatica", settings.acumatica_base_url, settings.sandbox_acumatica),
+    ):
+        if not (default or at_configured_urls):
+            continue
+        parts = urlsplit(url)
+        if (
+            parts.scheme != "http"
+            or parts.hostname not in LOOPBACK_HOSTS
+            or parts.port is None
+            or parts.path not in ("", "/")
+        ):
+            raise ValueError(
+                f"{kind.upper()}_BASE_URL must be http://127.0.0.1:<port> for its sandbox to run "
+                f"there (got {redact_url(url)})"
+            )
+        ports[kind] = parts.port
+    return ports
+
+
+def plan(settings: Settings, *, at_configured_urls: bool = False) -> Plan:
+    """The processes to start, in order, for these settings (``ValueError``: see
+    :func:`sandbox_ports`)."""
     services: list[Service] = []
-    only = None
-    if settings.sandbox_xcart != settings.sandbox_acumatica:
-        only = "xcart" if settings.sandbox_xcart else "acumatica"
-    if settings.sandbox_xcart or settings.sandbox_acumatica:
+    ports = sandbox_ports(settings, at_configured_urls=at_configured_urls)
+    if ports:
         argv = [
             sys.executable,
             "-m",
@@ -66,59 +199,61 @@ def plan(settings: Settings) -> list[Service]:
             "--data-dir",
             str(settings.data_dir / "sandboxes"),
         ]
-        if only:
-            argv += ["--only", only]
+        if len(ports) == 1:
+            argv += ["--only", next(iter(ports))]
         where = []
-        if settings.sandbox_xcart:
+        if "xcart" in ports:
+            argv += ["--xcart-port", str(ports["xcart"])]
             where.append(f"X-Cart {settings.xcart_base_url}/api (token sandbox-rw)")
-        if settings.sandbox_acumatica:
+        if "acumatica" in ports:
+            argv += ["--acumatica-port", str(ports["acumatica"])]
             where.append(f"Acumatica {settings.acumatica_base_url}/entity (admin / sandbox)")
-        port = 8091 if settings.sandbox_xcart else 8092
-        services.append(Service("sandboxes", argv, "; ".join(where), port=port))
-    services.append(
+        services.append(
+            Service(
+                "sandboxes", argv, "; ".join(where), ports=tuple(ports.values()), serves_others=True
+            )
+        )
+    receiver_port = settings.webhooks_port
+    push = None
+    if "acumatica" in ports:
+        push = PushWiring.generate(settings, settings.acumatica_base_url, receiver_port)
+    services += [
         Service(
             "worker",
             _celery("worker", "-l", "INFO", "-Q", ",".join(QUEUES), "-c", "2"),
             f"queues {', '.join(QUEUES)}",
-        )
-    )
-    if importlib.util.find_spec("schedules.beat") is not None:
-        services.append(
-            Service(
-                "beat",
-                _celery("beat", "-S", "redbeat.RedBeatScheduler", "-l", "INFO"),
-                "RedBeat schedule in Redis",
-            )
-        )
-    if importlib.util.find_spec("sync_workers.webhooks") is not None:
-        port = settings.webhooks_port
-        services.append(
-            Service(
-                "webhooks",
-                [
-                    sys.executable,
-                    "-m",
-                    "sync_workers.webhooks",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    "1",
-                ],
-                f"http://127.0.0.1:{port} (/webhooks/acumatica/<flow>, /webhooks/xcart, /metrics)",
-                port=port,
-            )
-        )
-    services.append(
+        ),
+        Service(
+            "beat",
+            _celery("beat", "-S", "redbeat.RedBeatScheduler", "-l", "INFO"),
+            "RedBeat schedule in Redis",
+        ),
+        Service(
+            "webhooks",
+            [
+                sys.executable,
+                "-m",
+                "sync_workers.webhooks",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(receiver_port),
+                "--workers",
+                "1",
+            ],
+            f"http://127.0.0.1:{receiver_port} (/webhooks/acumatica/<flow>, /webhooks/xcart, "
+            "/metrics)",
+            ports=(receiver_port,),
+            env=push.receiver_env(os.environ) if push else None,
+        ),
         Service(
             "flower",
             [sys.executable, "-m", "sync_workers.observability.flower"],
             f"http://{settings.flower_address}:{settings.flower_port}",
-            port=settings.flower_port,
-        )
-    )
-    return services
+            ports=(settings.flower_port,),
+        ),
+    ]
+    return Plan(services, push)
 
 
 def port_open(port: int) -> bool:
@@ -127,10 +262,71 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def start(run: Plan, stopping: Callable[[], bool] = lambda: False) -> str | None:
+    """Start every process, each once its predecessors listen, then wire push notifications.
+    Returns why nothing was started (a port in use), else None."""
+    for service in run.services:
+        for port in service.ports:
+            if port_open(port):
+                return (
+                    f"port {port} is already in use; is another '{service.name}' running "
+                    "(`make run`)? Stop it first."
+                )
+    for service in run.services:
+        service.start()
+        deadline = time.monotonic() + START_WAIT_SECONDS
+        for port in service.ports:
+            while not port_open(port) and time.monotonic() < deadline:
+                if (service.proc and service.proc.poll() is not None) or stopping():
+                    break
+                time.sleep(0.2)
+    if run.push:
+        try:
+            run.push.subscribe()
+        except requests.RequestException as exc:
+            run.push_problem = f"the Acumatica sandbox refused the subscriptions ({exc})"
+    return None
+
+
+def push_line(run: Plan) -> str:
+    if run.push is None:
+        return (
+            "not wired here (Acumatica is a real instance: define its push notifications on "
+            "SM302000, see docs/operations.md)"
+        )
+    if run.push_problem:
+        return f"off: {run.push_problem}; changes arrive with the next poll"
+    return f"on, Acumatica sandbox -> receiver for {run.push.describe()}"
+
+
+def banner(settings: Settings, run: Plan) -> None:
+    print("\nsync_workers is running (Ctrl-C stops everything):", flush=True)
+    print(f"  {'ledger':<10} {redact_url(settings.database_url.reveal())}")
+    print(f"  {'redis':<10} {redact_url(settings.redis_url.reveal())}")
+    for service in run.services:
+        print(f"  {service.name:<10} {service.where}")
+    print(f"  {'push':<10} {push_line(run)}")
+    print(flush=True)
+
+
+def stop(run: Plan) -> None:
+    if run.push:
+        run.push.unsubscribe()
+    stop_all(run.services)
+
+
 def stop_all(services: list[Service]) -> None:
     """SIGTERM each main process (a worker then shuts down warm, signing sessions out), newest
-    first; whatever is still running after the grace period is killed with its children."""
-    running = [s for s in services if s.proc and s.proc.poll() is None]
+    first; whatever is still running after the grace period is killed with its children. The
+    sandboxes stop only after the rest: a worker's last tasks and its sign-out still talk to
+    them."""
+    engine = [s for s in services if not s.serves_others]
+    _stop([s for s in engine if s.proc and s.proc.poll() is None])
+    _stop([s for s in services if s.serves_others and s.proc and s.proc.poll() is None])
+    print("sync_workers: everything stopped", flush=True)
+
+
+def _stop(running: list[Service]) -> None:
     for service in reversed(running):
         assert service.proc is not None
         service.proc.send_signal(signal.SIGTERM)
@@ -140,8 +336,9 @@ def stop_all(services: list[Service]) -> None:
         try:
             service.proc.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(service.proc.pid, signal.SIGKILL)
-    print("sync_workers: everything stopped", flush=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(service.proc.pid, signal.SIGKILL)
+            service.proc.wait()
 
 
 def supervise(services: list[Service]) -> bool:
@@ -175,9 +372,20 @@ def supervise(services: list[Service]) -> bool:
     return True
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sync_workers.devrun", description=__doc__)
+    parser.add_argument(
+        "--sandbox-urls",
+        action="store_true",
+        help="run the sandboxes at XCART_BASE_URL and ACUMATICA_BASE_URL (http://127.0.0.1:<port>)",
+    )
+    args = parser.parse_args(argv)
     settings = settings_or_exit()
-    services = plan(settings)
+    try:
+        run = plan(settings, at_configured_urls=args.sandbox_urls)
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return CONFIG_ERROR
     stopping = False
 
     def on_signal(*_: object) -> None:
@@ -187,34 +395,18 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        for service in services:
-            if service.port and port_open(service.port):
-                print(
-                    f"sync_workers: port {service.port} is already in use; is another "
-                    f"'{service.name}' running? Stop it first.",
-                    file=sys.stderr,
-                )
-                return 1
-            service.start()
-            if service.port:
-                deadline = time.monotonic() + 30
-                while not port_open(service.port) and time.monotonic() < deadline:
-                    if (service.proc and service.proc.poll() is not None) or stopping:
-                        break
-                    time.sleep(0.2)
-        print("\nsync_workers is running (Ctrl-C stops everything):", flush=True)
-        print(f"  {'ledger':<10} {redact_url(settings.database_url.reveal())}")
-        print(f"  {'redis':<10} {redact_url(settings.redis_url.reveal())}")
-        for service in services:
-            print(f"  {service.name:<10} {service.where}")
-        print(flush=True)
+        refusal = start(run, lambda: stopping)
+        if refusal:
+            print(f"sync_workers: {refusal}", file=sys.stderr)
+            return 1
+        banner(settings, run)
         while not stopping:
-            if not supervise(services):
+            if not supervise(run.services):
                 return 1
             time.sleep(0.5)
         return 0
     finally:
-        stop_all(services)
+        stop(run)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""``celery -A sync_workers sync-status``: per flow the last poll, cursor, lag, backlog and dead
-letters; Acumatica sessions in use and request rate against the licence. Reads Redis and the
-ledger only, so it works while both remote systems are down. Exits 1 when dead letters are open.
+"""``celery -A sync_workers sync-status``: per flow the last poll, the last Acumatica push
+notification the webhook receiver accepted, cursor, lag, backlog and dead letters; Acumatica
+sessions in use and request rate against the licence. Reads Redis and the ledger only, so it
+works while both remote systems are down. Exits 1 when dead letters are open.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def status(as_json: bool) -> None:
                 [
                     flow.flow,
                     last,
+                    _ago(flow.last_push_at, missing="none"),
                     _cursor(flow.cursors),
                     _seconds(flow.lag_p50_seconds),
                     _seconds(flow.lag_p95_seconds),
@@ -70,7 +72,17 @@ def status(as_json: bool) -> None:
             )
         table(
             rows,
-            ["FLOW", "LAST POLL", "CURSOR", "LAG P50", "LAG P95", "BACKLOG", "RETRIES", "DLQ"],
+            [
+                "FLOW",
+                "LAST POLL",
+                "LAST PUSH",
+                "CURSOR",
+                "LAG P50",
+                "LAG P95",
+                "BACKLOG",
+                "RETRIES",
+                "DLQ",
+            ],
         )
         click.echo(f"\nrealtime queue: {report.realtime_queued} waiting")
         for system in report.systems:

@@ -1,6 +1,8 @@
-"""Operational facts the workers record in Redis for ``status`` and ``/metrics``.
+"""Operational facts the workers and the webhook receiver record in Redis for ``status`` and ``/metrics``.
 
 ``ops:last_run`` hash flow → JSON of the last poll (time, outcome, task id);
+``ops:last_push`` hash flow → ISO time the webhook receiver last accepted an Acumatica push
+notification for it;
 ``ops:retries`` hash flow → retries scheduled; ``ops:http_429`` hash system → retries caused by a
 429 answer.
 """
@@ -27,6 +29,15 @@ def record_poll(client: redis.Redis, prefix: str, flow: str, state: str, task_id
 def last_runs(client: redis.Redis, prefix: str) -> dict[str, dict[str, Any]]:
     raw = client.hgetall(key(prefix, "last_run")) or {}
     return {flow: json.loads(value) for flow, value in raw.items()}
+
+
+def record_push(client: redis.Redis, prefix: str, flow: str) -> None:
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    client.hset(key(prefix, "last_push"), flow, at)
+
+
+def last_pushes(client: redis.Redis, prefix: str) -> dict[str, str]:
+    return dict(client.hgetall(key(prefix, "last_push")) or {})
 
 
 def count(client: redis.Redis, prefix: str, name: str, field: str, by: int = 1) -> None:

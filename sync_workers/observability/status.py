@@ -1,9 +1,10 @@
 """What the engine is doing right now, read without touching either remote system.
 
-Per flow: the last poll, its cursors, the lag from source change to target write (p50/p95 over a
-recent window), the backlog (messages waiting on its queue plus ledger records not yet synced)
-and open dead letters. For Acumatica: sessions in use, and requests in the current rate window
-against the licence. ``status`` and ``/metrics`` both read this.
+Per flow: the last poll and its cursors, when the receiver last accepted an Acumatica push
+notification, the lag from source change to target write (p50/p95 over a recent window), the
+backlog (messages waiting on its queue plus ledger records not yet synced) and open dead letters.
+For Acumatica: sessions in use, and requests in the current rate window against the licence.
+``status`` and ``/metrics`` both read this.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ LAG_SAMPLE = 5000
 class FlowStatus:
     flow: str
     last_run: dict[str, Any] | None
+    last_push_at: str | None
     cursors: dict[str, dict[str, str | None]]
     last_synced_at: str | None
     lag_p50_seconds: float | None
@@ -154,11 +156,13 @@ def collect_status(settings: Settings, client: redis.Redis, engine: Engine) -> E
     dlq = DeadLetterQueue(client, prefix)
     dead = Counter(entry.flow for entry in dlq.iter_entries(status="open"))
     runs = ops_keys.last_runs(client, prefix)
+    pushes = ops_keys.last_pushes(client, prefix)
     retries = ops_keys.counts(client, prefix, "retries")
     flows = [
         FlowStatus(
             flow=flow,
             last_run=runs.get(flow),
+            last_push_at=pushes.get(flow),
             cursors=cursors.get(flow, {}),
             last_synced_at=_iso(_aware(last_synced.get(flow))),
             lag_p50_seconds=percentile(lags.get(flow, []), 50),

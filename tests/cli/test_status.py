@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+
+import requests
 
 from sync_workers.celery import app as celery_app
 from sync_workers.ledger.db import session_scope
 from sync_workers.ledger.models import SyncRecord
 from sync_workers.ledger.repository import CursorStore
+from sync_workers.sandboxes.common.server import serve_in_thread
+from sync_workers.webhooks import create_app
 from tests.cli import cli_tasks
 from tests.cli.test_dlq import add_entry
+from tests.webhooks.conftest import PUSH_SECRET, receiver_settings
+from tests.webhooks.test_acumatica_push import notification
 
 
 def test_status_reports_cursor_lag_backlog_and_dead_letters_per_flow(cli, clean_ledger) -> None:
@@ -65,6 +72,31 @@ def test_status_shows_the_last_poll_recorded_by_a_worker(cli, clean_ledger, cele
         time.sleep(0.1)
 
     assert flows["customers"]["last_run"]["state"] == "SUCCESS"
+
+
+def test_status_says_per_flow_whether_push_notifications_arrive(cli, clean_ledger) -> None:
+    receiver = serve_in_thread(create_app(receiver_settings()))
+    try:
+        answer = requests.post(
+            f"http://127.0.0.1:{receiver.port}/webhooks/acumatica/shipments",
+            json=notification(),
+            headers={"X-Sync-Secret": PUSH_SECRET},
+            timeout=10,
+        )
+    finally:
+        receiver.stop()
+    assert answer.status_code == 202
+
+    flows = {f["flow"]: f for f in cli("sync-status", "--json").json["flows"]}
+    table = cli("sync-status").output.splitlines()
+
+    arrived = datetime.fromisoformat(flows["shipments"]["last_push_at"])
+    assert timedelta(0) <= datetime.now(UTC) - arrived < timedelta(seconds=30)
+    assert all(flows[f]["last_push_at"] is None for f in flows if f != "shipments")
+    assert table[0].split()[:5] == ["FLOW", "LAST", "POLL", "LAST", "PUSH"]
+    rows = {line.split()[0]: line for line in table[1:] if line.strip()}
+    assert re.match(r"shipments\s+never\s+\d+s ago\s", rows["shipments"]), rows["shipments"]
+    assert re.match(r"orders\s+never\s+none\s", rows["orders"]), rows["orders"]
 
 
 def test_progress_bar_only_on_a_terminal(monkeypatch, capsys) -> None:

@@ -51,6 +51,7 @@ def test_demo_syncs_its_sample_orders_exits_0_and_leaves_nothing_running(
 
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "demo: all 3 orders synced" in proc.stdout
+    assert "demo: push       on, Acumatica sandbox -> receiver" in proc.stdout
     assert proc.stdout.count(" synced\n") >= 3
     assert "everything stopped" in proc.stdout + proc.stderr
     assert not any(_busy(p) for p in PORTS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from sync_workers import devrun
 from sync_workers.devrun import Service
@@ -63,3 +64,37 @@ def test_a_running_process_is_left_alone():
         assert service.proc is not None
         service.proc.kill()
         service.proc.wait()
+
+
+def _on_sigterm(log: Path, name: str, linger: float) -> list[str]:
+    script = (
+        "import pathlib, signal, sys, time\n"
+        "def stop(*_):\n"
+        f"    time.sleep({linger})\n"
+        f"    pathlib.Path({str(log)!r}).open('a').write({name!r} + ' stopped\\n')\n"
+        "    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        f"pathlib.Path({str(log)!r}).open('a').write({name!r} + ' up\\n')\n"
+        "while True:\n"
+        "    time.sleep(0.05)\n"
+    )
+    return [sys.executable, "-c", script]
+
+
+def test_the_sandboxes_stop_after_the_processes_that_use_them(tmp_path, capsys) -> None:
+    log = tmp_path / "log"
+    sandboxes = Service("sandboxes", _on_sigterm(log, "sandboxes", 0), "test", serves_others=True)
+    worker = Service("worker", _on_sigterm(log, "worker", 1.0), "test")
+    services = [sandboxes, worker]
+    for service in services:
+        service.start()
+    deadline = time.monotonic() + 10
+    while (not log.exists() or log.read_text().count(" up") < 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    devrun.stop_all(services)
+
+    # The worker's warm shutdown (here: one second) ends before the sandboxes get their SIGTERM.
+    assert log.read_text().splitlines()[-2:] == ["worker stopped", "sandboxes stopped"]
+    assert all(s.proc is not None and s.proc.returncode == 0 for s in services)
+    assert "everything stopped" in capsys.readouterr().out

@@ -5,7 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from datetime import UTC, datetime
 
+import requests
+
+from sync_workers.observability import ops_keys
+from sync_workers.sandboxes.common.server import serve_in_thread
 from sync_workers.settings import get_settings
 from sync_workers.webhooks import create_app
 from sync_workers.webhooks.enqueue import BrokerUnavailable
@@ -206,3 +211,28 @@ def test_an_unreachable_broker_is_a_quick_503_and_leaves_no_mark(redis_client, m
     assert time.monotonic() - started < 15
     key = get_settings().redis_key_prefix + f"seen:push:{body['Id']}"
     assert redis_client.exists(key) == 0
+
+
+def test_the_time_of_each_flows_last_accepted_push_is_recorded(redis_client) -> None:
+    server = serve_in_thread(create_app(receiver_settings()))
+    base = f"http://127.0.0.1:{server.port}/webhooks/acumatica"
+    before = datetime.now(UTC).replace(microsecond=0)
+    try:
+        wrong = requests.post(
+            f"{base}/orders", json=notification(), headers={"X-Sync-Secret": "guess"}, timeout=10
+        )
+        malformed = requests.post(
+            f"{base}/customers", json={"Id": "x"}, headers=HEADERS, timeout=10
+        )
+        body = notification()
+        accepted = requests.post(f"{base}/inventory", json=body, headers=HEADERS, timeout=10)
+        repeated = requests.post(f"{base}/shipments", json=body, headers=HEADERS, timeout=10)
+    finally:
+        server.stop()
+
+    assert (wrong.status_code, malformed.status_code) == (401, 400)
+    assert (accepted.status_code, repeated.status_code) == (202, 200)
+    pushes = ops_keys.last_pushes(redis_client, get_settings().redis_key_prefix)
+    assert set(pushes) == {"inventory", "shipments"}  # a duplicate still shows Acumatica reaches us
+    for at in pushes.values():
+        assert before <= datetime.fromisoformat(at) <= datetime.now(UTC)

@@ -1,0 +1,93 @@
+"""What ``make run`` starts for given settings: the sandboxes where no real system is configured,
+push notifications wired only to the Acumatica sandbox, and a secret that stays out of sight."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sync_workers import devrun
+from sync_workers.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEMS = ("XCART_", "ACUMATICA_", "WEBHOOK_")
+
+
+def _settings(**env: str):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(SYSTEMS)}
+    return load_settings({**base, **env})
+
+
+def test_with_no_systems_configured_both_sandboxes_run_on_their_ports_and_push_is_wired() -> None:
+    run = devrun.plan(_settings())
+
+    assert [s.name for s in run.services] == ["sandboxes", "worker", "beat", "webhooks", "flower"]
+    sandboxes = run.services[0]
+    assert sandboxes.ports == (8091, 8092)
+    assert sandboxes.argv[-4:] == ["--xcart-port", "8091", "--acumatica-port", "8092"]
+    assert "--only" not in sandboxes.argv
+    assert run.push is not None
+    assert run.push.sandbox_url == "http://127.0.0.1:8092"
+    webhooks = next(s for s in run.services if s.name == "webhooks")
+    assert webhooks.env is not None
+    assert webhooks.env["WEBHOOK_ACUMATICA_SECRET"] == run.push.secret
+    assert len(run.push.secret) >= 32
+    assert run.push.secret != devrun.plan(_settings()).push.secret  # made for each run
+    assert run.push.secret not in repr(run) + devrun.push_line(run)
+    assert {s["url"] for s in run.push.subscriptions()} == {
+        f"http://127.0.0.1:8090/webhooks/acumatica/{flow}"
+        for flow in ("orders", "customers", "payments", "shipments", "products", "inventory")
+    }
+
+
+def test_a_secret_file_for_the_receiver_gives_way_to_the_generated_secret(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("WEBHOOK_ACUMATICA_SECRET_FILE", str(tmp_path / "secret"))
+
+    run = devrun.plan(_settings())
+
+    webhooks = next(s for s in run.services if s.name == "webhooks")
+    assert webhooks.env is not None
+    assert "WEBHOOK_ACUMATICA_SECRET_FILE" not in webhooks.env  # both set: the receiver exits 2
+
+
+def test_with_a_real_acumatica_nothing_is_subscribed() -> None:
+    settings = _settings(
+        ACUMATICA_BASE_URL="https://erp.example.com",
+        ACUMATICA_USERNAME="api",
+        ACUMATICA_PASSWORD="real-password",
+    )
+
+    run = devrun.plan(settings)
+
+    sandboxes = run.services[0]
+    assert sandboxes.argv[-4:] == ["--only", "xcart", "--xcart-port", "8091"]
+    assert sandboxes.ports == (8091,)
+    assert run.push is None
+    assert next(s for s in run.services if s.name == "webhooks").env is None
+    assert "SM302000" in devrun.push_line(run)
+
+
+def test_sandbox_urls_must_be_local_http_addresses() -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(SYSTEMS)},
+        "XCART_BASE_URL": "https://shop.example.com",
+        "XCART_API_TOKEN": "real-token",
+    }
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "sync_workers.devrun", "--sandbox-urls"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert proc.returncode == devrun.CONFIG_ERROR
+    assert "XCART_BASE_URL must be http://127.0.0.1:<port>" in proc.stderr
+    assert "real-token" not in proc.stdout + proc.stderr
+    assert "everything stopped" not in proc.stdout  # refused before anything started
