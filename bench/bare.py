@@ -58,7 +58,7 @@ class Bare:
         return http
 
     def changed_orders(self, since: datetime) -> list[dict[str, Any]]:
-        from sync_workers.connectors.dates import to_utc_iso
+        from sync_workers.dates import to_utc_iso
 
         found, page = [], 1
         while True:

@@ -131,7 +131,7 @@ class Ledger:
 
     def sweeps(self) -> dict[str, str | None]:
         """Each poll cursor's last sweep (``flow/direction`` → the end of the window that last
-        re-read the overlap; see ``sync_workers.connectors.cursor``)."""
+        re-read the overlap; see ``sync_workers.cursor``)."""
         import json
 
         rows = self._query("select flow, direction, value from cursors")

@@ -22,7 +22,7 @@ from celery.exceptions import Ignore, Reject, Retry
 from celery.utils.dispatch import Signal
 from redis.exceptions import RedisError
 
-from sync_workers.connectors.dates import parse_optional
+from sync_workers.dates import parse_optional
 from sync_workers.dlq import DeadLetter, DeadLetterQueue, now_iso
 from sync_workers.errors import DependencyNotReady, PermanentError, SyncError, TransientError
 from sync_workers.errors_policy import as_permanent, as_transient

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
-from sync_workers.connectors.cursor import PollCursor
+from sync_workers.cursor import PollCursor
 from sync_workers.dlq import DeadLetter
 from sync_workers.ledger import CursorStore, Status, claim_record, mark_status, session_scope
 from sync_workers.task import SyncTask

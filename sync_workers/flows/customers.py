@@ -19,9 +19,9 @@ from sqlalchemy import select
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import Expr, F, any_of
-from sync_workers.connectors.dates import parse_optional, to_utc_iso
-from sync_workers.connectors.hashing import content_hash
+from sync_workers.dates import parse_optional, to_utc_iso
 from sync_workers.flows.base import Drift, PlannedChange, template_cursor
+from sync_workers.hashing import content_hash
 from sync_workers.ledger import (
     Status,
     SyncRecord,

@@ -24,11 +24,7 @@ from typing import Any, cast
 from sqlalchemy import select
 
 from sync_workers import clients
-from sync_workers.connectors.dates import parse_datetime, to_utc_iso
-from sync_workers.errors import TransientError
-from sync_workers.flows.base import Drift, FieldChange, PlannedChange
-from sync_workers.flows.coalesce import Coalescer
-from sync_workers.flows.store_catalog import (
+from sync_workers.connectors.xcart.index import (
     StoreTarget,
     find_target,
     scan_store,
@@ -36,6 +32,10 @@ from sync_workers.flows.store_catalog import (
     store_index,
     write_store_amount,
 )
+from sync_workers.dates import parse_datetime, to_utc_iso
+from sync_workers.errors import TransientError
+from sync_workers.flows.base import Drift, FieldChange, PlannedChange
+from sync_workers.flows.coalesce import Coalescer
 from sync_workers.ledger import SyncRecord, claim_record, mark_synced, session_scope
 from sync_workers.ledger.models import Status
 from sync_workers.locks import record_lock

@@ -30,14 +30,14 @@ from typing import Any
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F, one_of
-from sync_workers.connectors.cursor import PollCursor
-from sync_workers.connectors.dates import parse_optional
 from sync_workers.connectors.errors import NotFound
-from sync_workers.connectors.hashing import content_hash
 from sync_workers.connectors.http import query_string
+from sync_workers.cursor import PollCursor
+from sync_workers.dates import parse_optional
 from sync_workers.errors import PermanentError
 from sync_workers.flows import customers
 from sync_workers.flows.base import Action, Drift, PlannedChange, template_cursor
+from sync_workers.hashing import content_hash
 from sync_workers.ledger import (
     Status,
     SyncRecord,

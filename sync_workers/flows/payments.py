@@ -20,8 +20,8 @@ from sqlalchemy import true
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
-from sync_workers.connectors.dates import parse_optional
 from sync_workers.connectors.errors import NotFound
+from sync_workers.dates import parse_optional
 from sync_workers.errors import DependencyNotReady, PermanentError
 from sync_workers.flows.base import Drift, PlannedChange, template_cursor
 from sync_workers.ledger import (

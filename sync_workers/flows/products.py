@@ -24,10 +24,10 @@ from sqlalchemy import select
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
-from sync_workers.connectors.cursor import PollCursor
-from sync_workers.connectors.dates import parse_datetime
+from sync_workers.connectors.xcart.index import StoreTarget, find_target, scan_store, store_index
+from sync_workers.cursor import PollCursor
+from sync_workers.dates import parse_datetime
 from sync_workers.flows.base import Drift, FieldChange, PlannedChange
-from sync_workers.flows.store_catalog import StoreTarget, find_target, scan_store, store_index
 from sync_workers.ledger import (
     CursorStore,
     Status,

@@ -15,7 +15,7 @@ from typing import Any
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
-from sync_workers.connectors.dates import parse_optional
+from sync_workers.dates import parse_optional
 from sync_workers.errors import DependencyNotReady
 from sync_workers.flows.base import Drift, PlannedChange, template_cursor
 from sync_workers.ledger import (

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sync_workers.connectors.dates import parse_optional
+from sync_workers.dates import parse_optional
 from sync_workers.errors import PermanentError
 from sync_workers.mapping import addresses
 from sync_workers.mapping.templates import require_codes, require_keys

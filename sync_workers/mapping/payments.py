@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sync_workers.connectors.dates import parse_optional
+from sync_workers.dates import parse_optional
 from sync_workers.errors import PermanentError
 from sync_workers.mapping.orders import XCART_PAYMENT_CODES, money
 from sync_workers.mapping.templates import require_codes

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync_workers.connectors.hashing import content_hash
+from sync_workers.hashing import content_hash
 from sync_workers.mapping.templates import load_template
 
 FLOW = "products"

@@ -104,7 +104,7 @@ def validate_template(flow: str, template: Mapping[str, Any]) -> list[str]:
     return [f"{flow}.yaml: {p}" for p in problems]
 
 
-#: Seconds of a ``poll`` section (see ``sync_workers.connectors.cursor``).
+#: Seconds of a ``poll`` section (see ``sync_workers.cursor``).
 POLL_SECONDS = ("overlap_seconds", "settle_seconds", "sweep_seconds")
 
 

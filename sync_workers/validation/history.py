@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sync_workers.connectors.dates import parse_optional
+from sync_workers.dates import parse_optional
 from sync_workers.mapping.orders import money
 from sync_workers.redis_client import Reader, get_redis, prefixed, read_together
 from sync_workers.validation import risk

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sync_workers.connectors.dates import to_utc_iso
+from sync_workers.dates import to_utc_iso
 
 PASSTHROUGH_KEYS = frozenset({"id", "rowNumber", "delete", "custom", "_links", "files"})
 _VALUE_KEYS = frozenset({"value", "error"})

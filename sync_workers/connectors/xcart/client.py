@@ -17,12 +17,12 @@ import redis
 import requests
 
 from sync_workers.connectors.config import XCartConfig
-from sync_workers.connectors.dates import parse_datetime, parse_optional, to_utc_iso, utcnow
 from sync_workers.connectors.errors import XCART, NotSupported
-from sync_workers.connectors.hashing import DEFAULT_VOLATILE_KEYS, content_hash
 from sync_workers.connectors.http import Transport, read_json
 from sync_workers.connectors.limits import limits_for
 from sync_workers.connectors.xcart.states import StateTable
+from sync_workers.dates import parse_datetime, parse_optional, to_utc_iso, utcnow
+from sync_workers.hashing import DEFAULT_VOLATILE_KEYS, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class XCartClient:
         order edited during the scan cannot shift another one out of sight. Without it: newest
         first down to ``since``, where edits only shift already-read orders into the next page
         (they are dropped by ``(id, update_date)``). Orders may come more than once across
-        runs; dedupe with :class:`~sync_workers.connectors.cursor.PollCursor`.
+        runs; dedupe with :class:`~sync_workers.cursor.PollCursor`.
         """
         size = page_size or self.config.page_size
         since = parse_datetime(since) if since is not None else _EPOCH

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync_workers.connectors.config import XCartConfig
-from sync_workers.connectors.dates import parse_datetime
 from sync_workers.connectors.errors import AuthError, NotFound, NotSupported, ValidationFailed
 from sync_workers.connectors.xcart.client import XCartClient
+from sync_workers.dates import parse_datetime
 
 BASE = "http://shop.test"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -196,8 +196,8 @@ def test_products_are_streamed_with_stable_hashes(mock, xcart):
     changed = dict(products[0], amount=50)
     hashes = {h for _, h in scanned}
     assert len(hashes) == 7
-    from sync_workers.connectors.hashing import content_hash
     from sync_workers.connectors.xcart.client import PRODUCT_VOLATILE_KEYS
+    from sync_workers.hashing import content_hash
 
     assert content_hash(touched, PRODUCT_VOLATILE_KEYS) == scanned[0][1]
     assert content_hash(changed, PRODUCT_VOLATILE_KEYS) != scanned[0][1]

@@ -8,10 +8,10 @@ import pytest
 import requests
 
 from sync_workers.connectors.config import XCartConfig
-from sync_workers.connectors.cursor import MemoryCursorStorage, PollCursor
 from sync_workers.connectors.errors import Forbidden, NotFound, NotSupported
 from sync_workers.connectors.xcart.client import XCartClient
 from sync_workers.connectors.xcart.states import StateTable
+from sync_workers.cursor import MemoryCursorStorage, PollCursor
 from sync_workers.sandboxes.common.catalog import seed_catalog
 
 
@@ -179,7 +179,7 @@ def test_unknown_keys_and_store_zone_dates_are_tolerated(xcart_sandbox, control,
     fetched = xcart.get_order(order["id"])
     assert fetched["id"] == order["id"]
     product = next(xcart.iter_products())
-    from sync_workers.connectors.dates import parse_datetime
+    from sync_workers.dates import parse_datetime
 
     assert parse_datetime(product["update_date"]).tzinfo == UTC
     assert parse_datetime(fetched["update_date"]) <= control.now()

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 import tasks.inventory
-from sync_workers.flows import store_catalog
-from sync_workers.flows.store_catalog import IndexIncomplete
+from sync_workers.connectors.xcart import index as store_catalog
+from sync_workers.connectors.xcart.index import IndexIncomplete
 
 VARIANT_LIST = re.compile(r"^GET /api/products/(\d+)/variants$")
 

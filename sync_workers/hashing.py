@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sync_workers.connectors.dates import to_utc_iso
+from sync_workers.dates import to_utc_iso
 
 DEFAULT_VOLATILE_KEYS: frozenset[str] = frozenset(
     {

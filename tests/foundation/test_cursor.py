@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync_workers.connectors.cursor import MemoryCursorStorage, PollCursor, Window
+from sync_workers.cursor import MemoryCursorStorage, PollCursor, Window
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 OVERLAP = timedelta(seconds=60)

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from sync_workers.connectors.dates import parse_datetime, parse_optional, to_utc_iso
-from sync_workers.connectors.hashing import canonical_json, content_hash
+from sync_workers.dates import parse_datetime, parse_optional, to_utc_iso
+from sync_workers.hashing import canonical_json, content_hash
 
 MOMENT = datetime(2024, 5, 1, 14, 3, 22, tzinfo=UTC)
 

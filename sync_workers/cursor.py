@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sync_workers.connectors.dates import parse_datetime, to_utc_iso, utcnow
+from sync_workers.dates import parse_datetime, to_utc_iso, utcnow
 
 _SEP = "\x1f"
 
