@@ -1,7 +1,7 @@
 """``python -m bench``: the speed and economy figures, measured against the sandboxes.
 
 Prints a table and writes every figure (with sizes, machine and load) to
-``bench/results/latest.json``. Sizes default to the issue's; see ``--help`` and BENCHMARKS.md.
+``bench/results/latest.json``. Sizes default to those of the targets; see ``--help`` and BENCHMARKS.md.
 """
 
 from __future__ import annotations
