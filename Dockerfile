@@ -1,6 +1,9 @@
-# The engine image: worker, beat, webhook receiver, Flower, migrations and the sandboxes.
-#   docker build -t sync_workers .
-FROM python:3.11-slim
+# Two images on the same locked runtime set:
+#   docker build -t sync_workers .                                  # the engine (the last stage)
+#   docker build --target sandboxes -t sync_workers-sandboxes .     # the X-Cart and Acumatica sandboxes
+# The engine image copies the engine's folders by name, so sandboxes/ never enters it; the
+# sandboxes image holds the sandboxes and nothing of the engine. Neither imports the other.
+FROM python:3.11-slim AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -16,16 +19,41 @@ WORKDIR /app
 # The locked runtime set, hash-checked, in a layer of its own (rebuilt only when the lock changes).
 COPY requirements/runtime.txt /app/requirements/runtime.txt
 RUN pip install --require-hashes --no-deps -r requirements/runtime.txt
-COPY . /app
+COPY scripts/check-lock.py /app/scripts/check-lock.py
+RUN pip check && python scripts/check-lock.py requirements/runtime.txt
+
+
+# The emulators, run from /app as a plain package (no engine code, nothing to install).
+FROM runtime AS sandboxes
+
+ENV PYTHONPATH=/app
+COPY sandboxes /app/sandboxes
+
+USER sync
+VOLUME ["/data"]
+EXPOSE 8091 8092
+
+CMD ["python", "-m", "sandboxes", "--seed", "--host", "0.0.0.0", "--data-dir", "/data/sandboxes"]
+
+
+# The engine: worker, beat, webhook receiver, Flower and migrations.
+FROM runtime AS engine
+
+COPY pyproject.toml README.md /app/
+COPY sync_workers /app/sync_workers
+COPY tasks /app/tasks
+COPY schedules /app/schedules
 # Editable, so migrations, mapping templates and the celery.commands entry points all resolve
 # from /app exactly as in a checkout; built from the locked setuptools, nothing else fetched.
+# Package discovery finds no sandboxes/ here, so the install maps only the engine's packages;
+# the last check fails the build if `sandboxes` could be imported all the same.
 RUN pip install --no-deps --no-build-isolation -e . \
     && pip check \
-    && python scripts/check-lock.py requirements/runtime.txt \
+    && python -c "import importlib.util as u; assert u.find_spec('sandboxes') is None, 'sandboxes in the engine image'" \
     && chown -R sync:sync /app
 
 USER sync
 VOLUME ["/data"]
-EXPOSE 8090 5555 8091 8092
+EXPOSE 8090 5555
 
 CMD ["celery", "-A", "sync_workers", "worker", "-l", "INFO", "-Q", "orders,customers,payments,shipments,products,inventory,realtime"]

@@ -64,7 +64,7 @@ run: install services migrate
 	$(BIN)/python -m sync_workers.devrun
 
 sandbox: install
-	$(BIN)/python -m sync_workers.sandboxes --seed
+	$(BIN)/python -m sandboxes --seed
 
 worker: install services
 	$(BIN)/celery -A sync_workers worker -l INFO -Q orders,customers,payments,shipments,products,inventory,realtime
@@ -94,7 +94,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy sync_workers
+	$(BIN)/mypy sync_workers sandboxes
 
 clean:
 	rm -rf $(VENV) $(LATEST) .pytest_cache .mypy_cache .ruff_cache

@@ -82,7 +82,7 @@ def shopper(rng: random.Random, n: int, *, emails: int, skus: list[str]) -> dict
 
 def stocked_skus() -> list[str]:
     """Plain catalogue SKUs that both sandboxes know (stock raised by ``XCart.raise_stock``)."""
-    from sync_workers.sandboxes.common.catalog import seed_catalog
+    from sandboxes.common.catalog import seed_catalog
 
     return [
         i.sku

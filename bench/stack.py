@@ -174,7 +174,7 @@ class Stack:
 
     def start_sandboxes(self, *, seed: bool = True) -> Proc:
         argv = self.python(
-            "-m", "sync_workers.sandboxes",
+            "-m", "sandboxes",
             "--data-dir", str(self.root / "sandboxes"),
             "--xcart-port", str(self.xcart_port),
             "--acumatica-port", str(self.acumatica_port),

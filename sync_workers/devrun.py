@@ -194,7 +194,7 @@ def plan(settings: Settings, *, at_configured_urls: bool = False) -> Plan:
         argv = [
             sys.executable,
             "-m",
-            "sync_workers.sandboxes",
+            "sandboxes",
             "--seed",
             "--data-dir",
             str(settings.data_dir / "sandboxes"),

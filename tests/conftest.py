@@ -212,14 +212,12 @@ def clean_ledger(ledger):
 def _serve(kind: str, port: int):
     import importlib
 
-    from sync_workers.sandboxes.common.runner import find_create_app
-    from sync_workers.sandboxes.common.server import serve_in_thread
+    from sandboxes.common.runner import find_create_app
+    from sandboxes.common.server import serve_in_thread
 
     create_app = find_create_app(kind)
     if create_app is None:
-        create_app = getattr(
-            importlib.import_module(f"sync_workers.sandboxes.{kind}.app"), "create_app", None
-        )
+        create_app = getattr(importlib.import_module(f"sandboxes.{kind}.app"), "create_app", None)
     if create_app is None:
         pytest.fail(f"the {kind} sandbox is not available", pytrace=False)
     app = create_app(Path(_DATA) / "sandboxes" / kind, seed=True)

@@ -66,8 +66,8 @@ def redis_client() -> Iterator[redis.Redis]:
 @pytest.fixture
 def xcart_sandbox(tmp_path):
     """A fresh X-Cart sandbox in a thread (catalogue and 5 customers seeded, no orders)."""
-    from sync_workers.sandboxes.common.server import serve_in_thread
-    from sync_workers.sandboxes.xcart import create_app
+    from sandboxes.common.server import serve_in_thread
+    from sandboxes.xcart import create_app
 
     server = serve_in_thread(create_app(tmp_path / "xcart"))
     control = requests.Session()
@@ -80,8 +80,8 @@ def xcart_sandbox(tmp_path):
 @pytest.fixture
 def acumatica_sandbox(tmp_path):
     """A fresh, seeded Acumatica sandbox in a thread."""
-    from sync_workers.sandboxes.acumatica.app import create_app
-    from sync_workers.sandboxes.common.server import serve_in_thread
+    from sandboxes.acumatica.app import create_app
+    from sandboxes.common.server import serve_in_thread
 
     server = serve_in_thread(create_app(tmp_path / "acumatica", seed=True))
     yield server

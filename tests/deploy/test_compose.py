@@ -89,3 +89,39 @@ def test_the_image_and_its_context_leave_secrets_and_local_state_out() -> None:
     assert {".env", ".venv", ".git", "data"} <= set(ignored)
     assert "USER sync" in dockerfile
     assert re.search(r"^CMD \[\"celery\", \"-A\", \"sync_workers\", \"worker\"", dockerfile, re.M)
+
+
+def dockerfile_stages() -> dict[str, tuple[str, list[str]]]:
+    """Stage name → (what it is built from, the sources of its COPY instructions), in order."""
+    stages: dict[str, tuple[str, list[str]]] = {}
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        match line.split():
+            case ["FROM", base, "AS", name]:
+                copied: list[str] = []
+                stages[name] = (base, copied)
+            case ["COPY", *arguments, _destination]:
+                copied += [a for a in arguments if not a.startswith("--")]
+    return stages
+
+
+def test_the_engine_image_leaves_the_sandboxes_out_and_the_sandboxes_image_has_them(
+    compose,
+) -> None:
+    services = compose["services"]
+    stages = dockerfile_stages()
+
+    assert list(stages)[-1] == "engine"  # what a plain `docker build .` builds
+    engine_and_bases = ["engine"]
+    while (base := stages[engine_and_bases[-1]][0]) in stages:
+        engine_and_bases.append(base)
+    assert "sandboxes" not in engine_and_bases
+    for stage in engine_and_bases:
+        copied = stages[stage][1]
+        assert not any(c == "." or c.startswith("sandboxes") for c in copied), stage
+    assert stages["sandboxes"][1] == ["sandboxes"]
+
+    for name in ENGINE_SERVICES:
+        assert services[name]["build"] == {"context": ".", "target": "engine"}, name
+    assert services["sandboxes"]["build"] == {"context": ".", "target": "sandboxes"}
+    assert services["sandboxes"]["image"] != services["worker"]["image"]
+    assert services["sandboxes"]["command"][:3] == ["python", "-m", "sandboxes"]

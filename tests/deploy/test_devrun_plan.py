@@ -25,6 +25,7 @@ def test_with_no_systems_configured_both_sandboxes_run_on_their_ports_and_push_i
 
     assert [s.name for s in run.services] == ["sandboxes", "worker", "beat", "webhooks", "flower"]
     sandboxes = run.services[0]
+    assert sandboxes.argv[1:3] == ["-m", "sandboxes"]  # a process of its own, never imported
     assert sandboxes.ports == (8091, 8092)
     assert sandboxes.argv[-4:] == ["--xcart-port", "8091", "--acumatica-port", "8092"]
     assert "--only" not in sandboxes.argv

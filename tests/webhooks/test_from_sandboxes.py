@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from sync_workers.sandboxes.common.server import serve_in_thread
+from sandboxes.common.server import serve_in_thread
 from sync_workers.webhooks import create_app
 from tests.webhooks.conftest import XCART_SECRET, Recorder, receiver_settings
 

@@ -9,6 +9,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sandboxes.common.catalog import seed_catalog
 from sync_workers.connectors.acumatica.client import AcumaticaClient
 from sync_workers.connectors.acumatica.filters import F, one_of
 from sync_workers.connectors.config import AcumaticaConfig
@@ -20,7 +21,6 @@ from sync_workers.connectors.errors import (
     ValidationFailed,
 )
 from sync_workers.errors import TransientError
-from sync_workers.sandboxes.common.catalog import seed_catalog
 
 CREDENTIALS = {"username": "admin", "password": "sandbox", "tenant": "Company"}
 

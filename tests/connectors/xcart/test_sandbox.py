@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from sandboxes.common.catalog import seed_catalog
 from sync_workers.connectors.config import XCartConfig
 from sync_workers.connectors.errors import Forbidden, NotFound, NotSupported
 from sync_workers.connectors.xcart.client import XCartClient
 from sync_workers.connectors.xcart.states import StateTable
 from sync_workers.cursor import MemoryCursorStorage, PollCursor
-from sync_workers.sandboxes.common.catalog import seed_catalog
 
 
 class Control:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sync_workers.sandboxes.acumatica.app import create_app, sandbox_of
-from sync_workers.sandboxes.common.server import RunningServer, serve_in_thread
+from sandboxes.acumatica.app import create_app, sandbox_of
+from sandboxes.common.server import RunningServer, serve_in_thread
 
 from .client import Api
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sync_workers.sandboxes.acumatica.app import create_app, sandbox_of
-from sync_workers.sandboxes.common.server import serve_in_thread
+from sandboxes.acumatica.app import create_app, sandbox_of
+from sandboxes.common.server import serve_in_thread
 
 from .client import Api, value
 
@@ -140,7 +140,7 @@ def test_stats_count_requests_sessions_and_reset(api: Api) -> None:
 
 
 def test_seed_is_realistic_and_shares_catalogue_skus(api: Api) -> None:
-    from sync_workers.sandboxes.common.catalog import seed_catalog
+    from sandboxes.common.catalog import seed_catalog
 
     items = api.get("StockItem", **{"$select": "InventoryID"}).json()
     assert {value(i, "InventoryID") for i in items} == {c.sku for c in seed_catalog()}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sync_workers.sandboxes.acumatica.filters import FilterError, evaluate, parse, tokenize
+from sandboxes.acumatica.filters import FilterError, evaluate, parse, tokenize
 
 RECORD: dict[str, tuple[Any, str]] = {
     "CustomerOrder": ("O'Neil 42", "String"),
@@ -105,7 +105,7 @@ def test_unknown_field_is_reported() -> None:
 
 def test_equality_hint_never_drops_a_record_the_filter_keeps() -> None:
     """The scan pre-check (what an index gives the real Acumatica) is a necessary condition."""
-    from sync_workers.sandboxes.acumatica.filters import equality_hints, may_match
+    from sandboxes.acumatica.filters import equality_hints, may_match
 
     records = [
         {"OrderType": ("SO", "String"), "CustomerOrder": (order, "String"), "Total": (t, "Decimal")}

@@ -121,7 +121,7 @@ def test_licence_settings_are_merged_and_validated(anon: Api) -> None:
 
 
 def test_documented_formula_gives_point_eight_seconds_in_real_minutes() -> None:
-    from sync_workers.sandboxes.acumatica.licence import Gate, Limits
+    from sandboxes.acumatica.licence import Gate, Limits
 
     gate = Gate(Limits(requests_per_minute=50, minute_seconds=60))
     first = 1000.0  # 02:40:20

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask, request
 
-from sync_workers.sandboxes.common.server import serve_in_thread
+from sandboxes.common.server import serve_in_thread
 
 from .client import Api
 

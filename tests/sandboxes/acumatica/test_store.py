@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sync_workers.sandboxes.acumatica.store import Store
+from sandboxes.acumatica.store import Store
 
 
 def test_records_and_counters_survive_reopening(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sync_workers.sandboxes.acumatica.entities import SCHEMAS, TOP_LEVEL
-from sync_workers.sandboxes.acumatica.swagger import build_swagger
+from sandboxes.acumatica.entities import SCHEMAS, TOP_LEVEL
+from sandboxes.acumatica.swagger import build_swagger
 
 from .client import Api
 

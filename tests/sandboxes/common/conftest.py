@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import pytest
 from flask import Flask, jsonify, request
 
-from sync_workers.sandboxes.common.control import make_control_blueprint
-from sync_workers.sandboxes.common.faults import FaultInjector
-from sync_workers.sandboxes.common.server import RunningServer, serve_in_thread
-from sync_workers.sandboxes.common.stats import RequestStats
+from sandboxes.common.control import make_control_blueprint
+from sandboxes.common.faults import FaultInjector
+from sandboxes.common.server import RunningServer, serve_in_thread
+from sandboxes.common.stats import RequestStats
 
 
 @dataclass

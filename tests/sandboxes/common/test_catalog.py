@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sync_workers.sandboxes.common.catalog import WAREHOUSES, catalog_by_sku, seed_catalog
+from sandboxes.common.catalog import WAREHOUSES, catalog_by_sku, seed_catalog
 
 
 def test_catalog_is_deterministic_and_about_200_unique_skus():

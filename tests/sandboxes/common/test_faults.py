@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from sync_workers.sandboxes.common.faults import FaultConfig, FaultConfigError, FaultInjector
+from sandboxes.common.faults import FaultConfig, FaultConfigError, FaultInjector
 
 
 def _rule(**kwargs):

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from sync_workers.sandboxes.common.runner import find_create_app
+from sandboxes.common.runner import find_create_app
 
 
 def _free_port() -> int:
@@ -26,7 +26,7 @@ def test_find_create_app_answers_none_for_a_missing_sandbox():
 def test_runner_serves_xcart_and_stops_on_sigterm(tmp_path):
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "sync_workers.sandboxes", "--only", "xcart", "--seed",
+        [sys.executable, "-m", "sandboxes", "--only", "xcart", "--seed",
          "--data-dir", str(tmp_path), "--xcart-port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -6,7 +6,7 @@ import pytest
 import requests
 from flask import Flask
 
-from sync_workers.sandboxes.common.server import serve_in_thread
+from sandboxes.common.server import serve_in_thread
 
 
 def test_serve_in_thread_serves_concurrent_requests_and_stops():

@@ -7,8 +7,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from sync_workers.sandboxes.common.server import RunningServer, serve_in_thread
-from sync_workers.sandboxes.xcart import create_app
+from sandboxes.common.server import RunningServer, serve_in_thread
+from sandboxes.xcart import create_app
 
 RW = {"X-Auth-Token": "sandbox-rw"}
 RO = {"X-Auth-Token": "sandbox-ro"}

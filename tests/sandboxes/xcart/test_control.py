@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from sync_workers.sandboxes.xcart import create_app
+from sandboxes.xcart import create_app
 
 from .conftest import RW, checkout_body
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sync_workers.sandboxes.xcart.seed import ADMIN_LOGIN, ADMIN_PASSWORD
+from sandboxes.xcart.seed import ADMIN_LOGIN, ADMIN_PASSWORD
 
 
 def _login(client, password: str = ADMIN_PASSWORD):

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
-from sync_workers.sandboxes.xcart.serializers import ORDER_KEYS
+from sandboxes.xcart.serializers import ORDER_KEYS
 
 ORDER_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
 # The core fields of reference §2.5, written out so a change to ORDER_KEYS cannot hide a drift.

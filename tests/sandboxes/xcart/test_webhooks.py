@@ -9,7 +9,7 @@ import time
 import pytest
 from flask import Flask, request
 
-from sync_workers.sandboxes.common.server import serve_in_thread
+from sandboxes.common.server import serve_in_thread
 
 
 class Receiver:
