@@ -140,7 +140,7 @@ class Ledger:
             try:
                 found[f"{flow}/{direction}"] = (json.loads(value) or {}).get("swept")
             except (TypeError, ValueError, AttributeError):
-                found[f"{flow}/{direction}"] = None  # not a window cursor (inventory's)
+                found[f"{flow}/{direction}"] = None  # not a window cursor
         return found
 
     def statuses(self) -> dict[str, int]:

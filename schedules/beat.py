@@ -1,4 +1,4 @@
-"""Every periodic entry of the engine, in one place: one poll per flow.
+"""Every periodic entry of the engine, in one place: one poll per flow, and housekeeping.
 
 Entries name their task by string (``tasks.<flow>.poll``), so the schedule never imports the
 tasks. Each entry expires after 1.5 intervals: when the workers are behind, a stale poll is
@@ -12,10 +12,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sync_workers.flows import NAMES as FLOWS
 from sync_workers.settings import Settings
 
-FLOWS = ("orders", "customers", "payments", "shipments", "products", "inventory")
 EXPIRY_FACTOR = 1.5
+#: How often the run history is pruned (``HISTORY_RETENTION_DAYS`` says what goes).
+PRUNE_HISTORY_SECONDS = 3600
 
 
 def poll_interval(settings: Settings, flow: str) -> float:
@@ -34,4 +36,9 @@ def build_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "schedule": timedelta(seconds=every),
             "options": {"expires": round(every * EXPIRY_FACTOR, 3)},
         }
+    schedule["prune-history"] = {
+        "task": "tasks.maintenance.prune_history",
+        "schedule": timedelta(seconds=PRUNE_HISTORY_SECONDS),
+        "options": {"expires": PRUNE_HISTORY_SECONDS * EXPIRY_FACTOR},
+    }
     return schedule

@@ -16,13 +16,17 @@ from typing import Any
 from celery import Celery, signals
 from kombu import Queue
 
+from schedules.beat import build_schedule
 from sync_workers import tracing
+from sync_workers.flows import NAMES
 from sync_workers.logs import configure_logging
+from sync_workers.mapping.templates import validate_all
+from sync_workers.observability.metrics import install_worker_hooks
 from sync_workers.observability.sentry import init_sentry
 from sync_workers.settings import Settings, settings_or_exit
 from sync_workers.task import SyncTask, on_task_failure
 
-FLOW_QUEUES = ("orders", "customers", "payments", "shipments", "products", "inventory")
+FLOW_QUEUES = NAMES
 REALTIME_QUEUE = "realtime"
 QUEUES = (*FLOW_QUEUES, REALTIME_QUEUE)
 
@@ -48,19 +52,9 @@ def route_task(
     return {"queue": flow}
 
 
-def _optional(module: str, attr: str) -> Any | None:
-    """``module.attr`` when that module is installed, else None (parts land independently)."""
-    if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
-        return None
-    if importlib.util.find_spec(module) is None:
-        return None
-    return getattr(importlib.import_module(module), attr, None)
-
-
 def beat_schedule(settings: Settings) -> dict[str, Any]:
     """The beat entries from ``schedules/beat.py`` (tasks named by string)."""
-    build = _optional("schedules.beat", "build_schedule")
-    return dict(build(settings)) if build else {}
+    return dict(build_schedule(settings))
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -115,9 +109,7 @@ def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or settings_or_exit()
     celery_app = Celery("sync_workers", task_cls=SyncTask)
     celery_app.conf.update(celery_config(settings))
-    install_hooks = _optional("sync_workers.observability.metrics", "install_worker_hooks")
-    if install_hooks:
-        install_hooks(celery_app)
+    install_worker_hooks(celery_app)
     return celery_app
 
 
@@ -164,8 +156,7 @@ def _check_ledger_for_beat(sender: Any, **_: Any) -> None:
 @signals.worker_init.connect
 def _check_templates(**_: Any) -> None:
     """A worker refuses to start on a broken mapping template, one line per problem."""
-    validate_all = _optional("sync_workers.mapping.templates", "validate_all")
-    problems = validate_all() if validate_all else []
+    problems = validate_all()
     if problems:
         for line in problems:
             print(f"mapping template error: {line}", file=sys.stderr)

@@ -26,12 +26,10 @@ from typing import Any, Protocol
 
 import redis
 
+from sync_workers.locks import compare_and_delete
+
 AUDIT_KEEP = 50_000
 SEEN_TTL = 7 * 24 * 3600
-_DELETE_IF = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
 
 
 class EntryNotFound(KeyError):
@@ -176,7 +174,7 @@ class DeadLetterQueue:
 
     def _forget_record(self, entry: DeadLetter) -> None:
         """The record's next failure opens a new entry (only if this one was its open entry)."""
-        self.redis.eval(_DELETE_IF, 1, self._record_key(entry), entry.id)
+        compare_and_delete(self._record_key(entry), entry.id, client=self.redis)
 
     def _audit(self, action: str, entry: DeadLetter, *, by: str, **extra: Any) -> None:
         record = {

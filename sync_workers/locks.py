@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import redis
+
 from sync_workers.errors import TransientError
 from sync_workers.redis_client import get_redis, prefixed
 from sync_workers.settings import get_settings
@@ -52,8 +54,8 @@ POLL_SECONDS = 0.1
 _scripts: dict[int, tuple[Any, Any]] = {}
 
 
-def _registered() -> tuple[Any, Any]:
-    client = get_redis()
+def _registered(client: redis.Redis | None = None) -> tuple[Any, Any]:
+    client = client or get_redis()
     scripts = _scripts.get(id(client))
     if scripts is None:  # a Script runs EVALSHA and loads itself again after a Redis restart
         scripts = _scripts[id(client)] = (
@@ -98,6 +100,12 @@ def record_locks(records: Iterable[tuple[str, str]], *, wait: float = 0.0) -> It
     finally:
         _held.reset(restore)
         release(keys=names, args=[token])
+
+
+def compare_and_delete(key: str, value: str, client: redis.Redis | None = None) -> bool:
+    """Delete ``key`` (a full key) only while it still holds ``value``: a booking or a pointer
+    someone else may have replaced meanwhile. True when it was deleted."""
+    return bool(_registered(client)[1](keys=[key], args=[value]))
 
 
 @contextmanager

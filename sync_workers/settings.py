@@ -216,6 +216,12 @@ VARIABLES: tuple[Variable, ...] = (
         "lost); must exceed BROKER_VISIBILITY_TIMEOUT + RETRY_BACKOFF_MAX",
     ),
     Variable(
+        "HISTORY_RETENTION_DAYS",
+        _int(1),
+        "30",
+        "Days each record's run history (steps, outcome, error, trace id) is kept in the ledger",
+    ),
+    Variable(
         "MAPPING_TEMPLATES_DIR",
         fields.String(),
         None,
@@ -223,15 +229,6 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     # Polling
     Variable("POLL_INTERVAL_SECONDS", _float(1), "30", "Default interval of every poll"),
-    Variable(
-        "POLL_OVERLAP_SECONDS", _float(0), "120", "How far before the cursor each poll looks again"
-    ),
-    Variable(
-        "POLL_SETTLE_SECONDS",
-        _float(0),
-        "2",
-        "Records newer than now minus this wait for the next poll",
-    ),
     Variable(
         "ORDERS_POLL_INTERVAL_SECONDS",
         _float(1),

@@ -215,7 +215,7 @@ class SyncTask(Task):
             extra={"flow": self.flow, "record_id": entry.record_id, "dlq_entry": entry.id},
         )
         try:
-            self.on_dead_letter(entry)
+            self.on_dead_letter(entry, exc)
         finally:
             dead_lettered.send(sender=self, entry=entry)
         return entry
@@ -224,8 +224,8 @@ class SyncTask(Task):
         """What the step was working on; flows override to add the fetched source record."""
         return {"args": args, "kwargs": kwargs}
 
-    def on_dead_letter(self, entry: DeadLetter) -> None:
-        """Hook for flows (e.g. mark the ledger record); must not raise."""
+    def on_dead_letter(self, entry: DeadLetter, exc: BaseException) -> None:
+        """Hook for the runner (mark the record's ledger row); must not raise."""
 
 
 def _short_traceback(exc: BaseException, einfo: Any, limit: int = 8000) -> str:

@@ -15,7 +15,7 @@ import click
 from sync_workers.celery import FLOW_QUEUES
 from sync_workers.cli import EXIT_FOUND
 from sync_workers.cli.command import OperatorCommand
-from sync_workers.cli.flows import as_dict, flow_module, offers
+from sync_workers.cli.flows import as_dict, flow_definition
 from sync_workers.cli.output import (
     emit_json,
     fail,
@@ -59,14 +59,13 @@ def reconcile(flow: str, since: str | None, do_repair: bool, as_json: bool) -> N
     if flow != "all" and flow not in FLOW_QUEUES:
         usage_error(f"unknown flow {flow!r}; one of {', '.join(FLOW_QUEUES)} or all")
     moment = parse_since(since)
-    flows = [flow] if flow != "all" else [f for f in FLOW_QUEUES if offers(f, "drift")]
-    unchecked = [f for f in FLOW_QUEUES if f not in flows] if flow == "all" else []
-    modules = [(name, flow_module(name, "drift", as_json=as_json)) for name in flows]
+    flows = [flow] if flow != "all" else list(FLOW_QUEUES)
+    modules = [(name, flow_definition(name, as_json=as_json)) for name in flows]
     drifts: list[dict[str, Any]] = []
     with progress(modules, label="reconciling", enabled=not as_json) as items:
-        for name, module in items:
+        for name, definition in items:
             try:
-                drifts.extend(as_dict(d) for d in module.drift(since=moment))
+                drifts.extend(as_dict(d) for d in definition.drift(since=moment))
             except Exception as exc:
                 fail(f"reconcile {name} failed: {type(exc).__name__}: {exc}", as_json=as_json)
     enqueued: list[dict[str, Any]] = []
@@ -76,7 +75,6 @@ def reconcile(flow: str, since: str | None, do_repair: bool, as_json: bool) -> N
     if as_json:
         result: dict[str, Any] = {
             "flows": flows,
-            "unchecked": unchecked,
             "since": since,
             "drift": drifts,
         }
@@ -84,8 +82,6 @@ def reconcile(flow: str, since: str | None, do_repair: bool, as_json: bool) -> N
             result["repair"] = {"enqueued": enqueued, "manual": manual}
         emit_json(result)
     else:
-        if unchecked:
-            click.echo(f"not checked (no drift() in the flow): {', '.join(unchecked)}")
         if not drifts:
             click.echo(f"no drift in {', '.join(flows)}")
         else:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from sync_workers.cli.command import OperatorCommand
-from sync_workers.cli.flows import as_dict, flow_module, has_tasks
+from sync_workers.cli.flows import as_dict, flow_definition
 from sync_workers.cli.output import (
     check_flow,
     emit_json,
@@ -82,11 +82,11 @@ def resync(
         usage_error("--all cannot be combined with --since or --id")
     kwargs = poll_kwargs(since, ids, all_records)
     if dry_run:
-        module = flow_module(flow, "plan", as_json=as_json)
+        definition = flow_definition(flow, as_json=as_json)
         with progress([None], label=f"planning {flow}", enabled=not as_json) as steps:
             for _ in steps:
                 try:
-                    planned = module.plan(
+                    planned = definition.plan(
                         since=parse_since(since), ids=list(ids) or None, all=all_records
                     )
                 except Exception as exc:
@@ -100,10 +100,6 @@ def resync(
         else:
             show_plan(changes)
         return
-    if not has_tasks(flow):
-        fail(
-            f"the {flow} flow has no tasks yet (tasks/{flow}.py); nothing enqueued", as_json=as_json
-        )
     from sync_workers.celery import publish
 
     task = f"tasks.{flow}.poll"

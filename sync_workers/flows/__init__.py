@@ -1,5 +1,6 @@
-"""Per-flow engine logic: the idempotent steps the thin Celery tasks of ``tasks/`` call.
+"""The entity syncs. Each flow module declares its :class:`~sync_workers.flows.shape.Flow`
+(``FLOW``): chains of named steps, poll, realtime triggers, plan and drift; the runner
+(:mod:`sync_workers.flows.runner`) runs them all the same way."""
 
-Each module checks before it creates, keeps the ledger up to date and writes back; it also
-offers ``plan`` (what a resync would do, without writing) and ``drift`` (reconcile).
-"""
+#: Every flow, by name; each has a queue of its own.
+NAMES = ("orders", "customers", "payments", "shipments", "products", "inventory")

@@ -38,6 +38,3 @@ class Coalescer:
     def begin_flush(self, key: str) -> None:
         """Called by the flush before it reads: changes from now on schedule a new flush."""
         get_redis().delete(self._key(key))
-
-    def pending(self, key: str) -> bool:
-        return bool(get_redis().exists(self._key(key)))

@@ -1,7 +1,9 @@
 """Payments: X-Cart payment transaction -> Acumatica payment applied to the sales order.
 
-Status changes made in Acumatica flow back: a payment released there (e.g. a check received)
-marks the X-Cart order paid (``write_back_status``).
+Chains (``tasks.payments.<chain>``): ``sync`` (record: the X-Cart transaction id): ``prepare``
+-> ``push``, usually run inline by its order's chain; ``status`` (record: the Acumatica payment
+``<Type>/<ReferenceNbr>``): ``write_back``: a payment released in Acumatica (e.g. a check
+received) marks the X-Cart order paid.
 
 One payment per X-Cart transaction: the ledger row per transaction id, a Redis lock, and a
 look-up by ``PaymentRef`` (which carries the transaction id) before any create the ledger cannot
@@ -23,11 +25,21 @@ from sync_workers.connectors.acumatica.filters import F
 from sync_workers.connectors.errors import NotFound
 from sync_workers.dates import parse_optional
 from sync_workers.errors import DependencyNotReady, PermanentError
-from sync_workers.flows.base import Drift, PlannedChange, template_cursor
+from sync_workers.flows.shape import (
+    Chain,
+    Drift,
+    Flow,
+    HandOut,
+    PlannedChange,
+    PollRequest,
+    Start,
+    State,
+    Step,
+    template_cursor,
+)
 from sync_workers.ledger import (
     SyncRecord,
     claim_for_create,
-    claim_record,
     find_by_source,
     find_by_target,
     link_claimed,
@@ -44,7 +56,7 @@ from sync_workers.tracing import current_trace_id
 
 log = logging.getLogger(__name__)
 
-FLOW = "payments"
+NAME = "payments"
 DIRECTION = "xcart_to_acumatica"
 REVERSE = "acumatica_to_xcart"
 ORDERS = "orders"
@@ -53,7 +65,7 @@ PAYMENT_SELECT = ("Type", "ReferenceNbr", "Status", "PaymentRef", "PaymentAmount
 
 
 def template() -> dict[str, Any]:
-    return load_template(FLOW)
+    return load_template(NAME)
 
 
 def order_link(order_id: str) -> tuple[str, dict[str, Any]]:
@@ -69,21 +81,20 @@ def order_link(order_id: str) -> tuple[str, dict[str, Any]]:
         return record.target_key, dict(record.data or {})
 
 
-def prepare(
-    transaction_id: str | int,
-    order_id: str | int,
-    transaction: Mapping[str, Any] | None = None,
-    order_payment_code: str | None = None,
-    verify: bool = False,
-    link: tuple[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
+def prepare(state: State) -> State:
     """Build the payment for one transaction (waits for the order's sales order).
 
-    ``verify``: look the payment up before creating it even when the ledger says it is new
-    (payment polls, resyncs and repairs). ``link``: the order's sales order key and the ledger
-    data its task just committed (what :func:`order_link` would read back).
+    Hints: ``order_id`` (required); ``transaction`` and ``order_payment_code`` as the caller
+    read them (else read here); ``verify``: look the payment up before creating it even when the
+    ledger says it is new (payment polls, resyncs and repairs); ``link``: the order's sales order
+    key and the ledger data its task just committed (what :func:`order_link` would read back).
     """
-    key, order_data = link if link is not None else order_link(str(order_id))
+    transaction_id = state["record_id"]
+    order_id = str(state["order_id"])
+    transaction = state.get("transaction")
+    order_payment_code = state.get("order_payment_code")
+    link = state.get("link")
+    key, order_data = (link[0], dict(link[1])) if link else order_link(order_id)
     xcart = clients.xcart()
     if transaction is None:
         found = [
@@ -101,11 +112,11 @@ def prepare(
         order_payment_code = (xcart.get_order(int(order_id)).get("payment_status") or {}).get(
             "code"
         )
-    state: dict[str, Any] = {
+    state = {
         "record_id": str(transaction_id),
-        "order_id": str(order_id),
+        "order_id": order_id,
         "order_key": key,
-        "verify": verify,
+        "verify": bool(state.get("verify")),
     }
     tmpl = template()
     action = payment_map.action(transaction, order_payment_code, tmpl)
@@ -141,15 +152,15 @@ def find_remote(payment: Mapping[str, Any]) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def push(state: dict[str, Any]) -> dict[str, Any]:
+def push(state: State) -> State:
     """Create the payment once and link it in the ledger."""
     if state.get("skip"):
         return state
     txn_id = state["record_id"]
     payment = state["payment"]
-    with record_lock(FLOW, txn_id, wait=LOCK_WAIT):
+    with record_lock(NAME, txn_id, wait=LOCK_WAIT):
         with session_scope() as session:
-            claim = claim_for_create(session, FLOW, DIRECTION, txn_id, trace_id=current_trace_id())
+            claim = claim_for_create(session, NAME, DIRECTION, txn_id, trace_id=current_trace_id())
         if claim.target_key:
             state.update(target_key=claim.target_key, skip="already synced")
             return state
@@ -173,17 +184,19 @@ def push(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def write_back_status(payment_type: str, reference_nbr: str) -> dict[str, Any]:
-    """Write the X-Cart payment status the payment's sales orders now call for.
+def write_back_status(state: State) -> State:
+    """Write the X-Cart payment status the payment's sales orders now call for (record:
+    ``<Type>/<ReferenceNbr>`` of the Acumatica payment).
 
     E.g. a check received and released in Acumatica marks the X-Cart order paid. Orders not
     synced by this engine are left alone; X-Cart is read first, so a repeat writes nothing.
     """
+    payment_type, reference_nbr = str(state["record_id"]).split("/", 1)
     client = clients.acumatica()
     payment = client.get_by_keys(
         "Payment", payment_type, reference_nbr, expand=["OrdersToApply"], missing_ok=True
     )
-    result: dict[str, Any] = {"record_id": f"{payment_type}/{reference_nbr}", "orders": []}
+    result: State = {"record_id": f"{payment_type}/{reference_nbr}", "orders": []}
     if payment is None:
         result["skip"] = "payment not found"
         return result
@@ -208,23 +221,24 @@ def write_back_status(payment_type: str, reference_nbr: str) -> dict[str, Any]:
             if code is not None:
                 xcart.set_payment_status(int(order_id), code)
         result["orders"].append({"order_id": order_id, "from": current, "to": code})
+    result["summary"] = {"orders": result["orders"]}
     return result
 
 
-def payments_in_push(notification: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(Type, ReferenceNbr) of the new rows of a ``Payments`` push in a status that writes back."""
+def payments_in_push(notification: Mapping[str, Any]) -> list[Start]:
+    """A ``status`` chain per new row of a ``Payments`` push in a status that writes back."""
     table = template().get("acumatica_status_to_xcart") or {}
     found: list[tuple[str, str]] = []
     for row in notification.get("Inserted") or []:
         key = (str(row.get("Type") or ""), str(row.get("ReferenceNbr") or ""))
         if all(key) and table.get(row.get("Status")) and key not in found:
             found.append(key)
-    return found
+    return [Start("status", "/".join(key)) for key in found]
 
 
 def changed_acumatica_payments() -> Iterator[tuple[str, str]]:
     """Payments changed in Acumatica since the cursor, in a status that writes back."""
-    cursor = template_cursor(FLOW, REVERSE, template().get("poll"))
+    cursor = template_cursor(NAME, REVERSE, template().get("poll"))
     table = template().get("acumatica_status_to_xcart") or {}
     window = cursor.window()
     expr = F("LastModifiedDateTime") <= window.end
@@ -241,13 +255,6 @@ def changed_acumatica_payments() -> Iterator[tuple[str, str]]:
         if cursor.accept("/".join(key), row.get("Status"), moment):
             yield key
     cursor.commit()
-
-
-def note_handed_out(transaction_id: str) -> None:
-    """Claim the transaction's ledger row before its chain is published, so the poll can tell a
-    chain on its way from a lost one (see :func:`unsynced_transactions`)."""
-    with session_scope() as session:
-        claim_record(session, FLOW, DIRECTION, str(transaction_id))
 
 
 def _progress(record: SyncRecord | None, stale_before: datetime) -> str:
@@ -280,7 +287,7 @@ def unsynced_transactions(
     stops the poll for the others. ``note_checked=False`` writes nothing (dry runs).
     """
     stale_before = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
-    if queue_backlog(FLOW):  # behind a backlog a queued chain looks stalled: restart none now
+    if queue_backlog(NAME):  # behind a backlog a queued chain looks stalled: restart none now
         stale_before = datetime.min.replace(tzinfo=UTC)
     with session_scope() as session:
         query = session.query(
@@ -317,7 +324,7 @@ def unsynced_transactions(
         pending, on_the_way = [], 0
         with session_scope() as session:
             for txn in transactions:
-                record = find_by_source(session, FLOW, DIRECTION, str(txn["id"]))
+                record = find_by_source(session, NAME, DIRECTION, str(txn["id"]))
                 state = _progress(record, stale_before)
                 if state == "pending" or (state != "done" and (full or order_ids)):
                     pending.append(txn)
@@ -331,13 +338,32 @@ def unsynced_transactions(
             yield order_id, txn
 
 
+def poll(request: PollRequest, hand_out: HandOut) -> dict[str, Any]:
+    """Payments missing for synced orders (``ids``: those X-Cart order ids only), and status
+    write-backs for payments changed in Acumatica since the cursor."""
+    order_ids = list(request.ids) if request.ids else None
+    missing = [
+        Start("sync", str(txn["id"]), {"order_id": order_id, "transaction": txn, "verify": True})
+        for order_id, txn in unsynced_transactions(order_ids, full=request.all)
+    ]
+    hand_out(missing)
+    statuses: list[Start] = []
+    if not request.ids:
+        statuses = [Start("status", "/".join(k)) for k in changed_acumatica_payments()]
+        hand_out(statuses)
+    return {
+        "started": [s.record_id for s in missing],
+        "status_write_backs": [s.record_id for s in statuses],
+    }
+
+
 def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:
     """Transactions of synced orders that would become payments (reads only)."""
     planned = []
     order_ids = [str(i) for i in ids] if ids else None
     for order_id, txn in unsynced_transactions(order_ids, full=all, note_checked=False):
         planned.append(
-            PlannedChange(FLOW, DIRECTION, str(txn["id"]), "create", reason=f"order {order_id}")
+            PlannedChange(NAME, DIRECTION, str(txn["id"]), "create", reason=f"order {order_id}")
         )
     return planned
 
@@ -358,7 +384,7 @@ def drift(since: Any = None) -> list[Drift]:
         except PermanentError as exc:
             found.append(
                 Drift(
-                    FLOW,
+                    NAME,
                     DIRECTION,
                     str(order_id),
                     None,
@@ -369,7 +395,23 @@ def drift(since: Any = None) -> list[Drift]:
             continue
         if action in ("record", "hold"):
             found.append(
-                Drift(FLOW, DIRECTION, str(order_id), None, "missing_in_target",
+                Drift(NAME, DIRECTION, str(order_id), None, "missing_in_target",
                       {"transaction_id": str(txn["id"])})
             )  # fmt: skip
     return found
+
+
+FLOW = Flow(
+    name=NAME,
+    direction=DIRECTION,
+    template=NAME,
+    chains=(
+        Chain("sync", DIRECTION, (Step("prepare", prepare), Step("push", push)), tracked=True),
+        Chain("status", REVERSE, (Step("write_back", write_back_status),)),
+    ),
+    poll=poll,
+    plan=plan,
+    drift=drift,
+    cursors=(REVERSE,),
+    on_push=payments_in_push,
+)

@@ -1,10 +1,14 @@
 """Products (both ways): StockItem <-> X-Cart product or variant, matched SKU = InventoryID.
 
+Chain ``sync`` (``tasks.products.sync``, record: the SKU), under the SKU's lock: ``fetch`` (the
+stock item and the store record) -> ``create`` (the side that is missing, when the template
+allows it) -> ``patch`` (each field group's owner wins; only what differs is written) ->
+``remember`` (the hashes of both sides, in the ledger).
+
 Change detection differs per side: X-Cart has no updated-since filter for products, so its
 catalogue is scanned and each product's mapped fields are hashed; Acumatica items are read by
-``LastModifiedDateTime``. A SKU whose hash differs from the one the ledger remembers gets one
-:func:`sync_product` run, which reads both records, lets each field group's owner win and writes
-only what differs.
+``LastModifiedDateTime`` (the ledger cursor, with the template's ``poll`` section). A SKU whose
+hash differs from the one the ledger remembers is handed out to its chain.
 
 No ping-pong: after every sync the ledger keeps the hash of both sides *as we left them*
 (``data.xcart_hash``, ``data.erp_hash``), so our own write, seen again by the next scan, poll,
@@ -15,21 +19,32 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
-from sync_workers.connectors.xcart.index import StoreTarget, find_target, scan_store, store_index
-from sync_workers.cursor import PollCursor
-from sync_workers.dates import parse_datetime
-from sync_workers.flows.base import Drift, FieldChange, PlannedChange
+from sync_workers.connectors.xcart.index import StoreIndex, StoreTarget
+from sync_workers.dates import parse_datetime, parse_optional
+from sync_workers.flows.shape import (
+    Chain,
+    Drift,
+    FieldChange,
+    Flow,
+    HandOut,
+    PlannedChange,
+    PollRequest,
+    Start,
+    State,
+    Step,
+    template_cursor,
+)
 from sync_workers.ledger import (
-    CursorStore,
     Status,
     SyncRecord,
     claim_record,
@@ -41,12 +56,12 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import products as mapping
 from sync_workers.mapping.inventory import sku_key
 from sync_workers.mapping.products import ProductsConfig
+from sync_workers.mapping.templates import load_template
 from sync_workers.redis_client import get_redis, prefixed
-from sync_workers.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-FLOW = "products"
+NAME = "products"
 DIRECTION = "acumatica_to_xcart"
 XCART_DIRECTION = "xcart_to_acumatica"
 
@@ -71,18 +86,18 @@ class StoreRecord:
 # -- reads and writes -----------------------------------------------------------------------------
 
 
-def _variant_path(target: StoreTarget) -> str:
-    return f"/api/products/{target.product_id}/variants/{target.variant_id}"
+def store_index() -> StoreIndex:
+    return StoreIndex(clients.xcart())
 
 
 def read_store(sku: str) -> StoreRecord | None:
-    target = find_target(sku)
+    target = store_index().find(sku)
     if target is None:
         return None
     xcart = clients.xcart()
     if target.variant_id is None:
         return StoreRecord(target, xcart.get_product(target.product_id))
-    return StoreRecord(target, xcart.get(_variant_path(target)))
+    return StoreRecord(target, xcart.get_variant(target.product_id, target.variant_id))
 
 
 def read_erp(sku: str) -> dict[str, Any] | None:
@@ -91,15 +106,17 @@ def read_erp(sku: str) -> dict[str, Any] | None:
 
 def write_store(store: StoreRecord, fields: Mapping[str, Any]) -> dict[str, Any]:
     xcart = clients.xcart()
-    if store.is_variant:
-        return xcart.request("PUT", _variant_path(store.target), json=dict(fields)).json()
-    return xcart.update_product(store.target.product_id, fields)
+    target = store.target
+    if target.variant_id is not None:
+        return xcart.update_variant(target.product_id, target.variant_id, fields)
+    return xcart.update_product(target.product_id, fields)
 
 
 def create_store_product(sku: str, item: Mapping[str, Any], cfg: ProductsConfig) -> StoreRecord:
-    body = mapping.new_store_product(sku, item, cfg)
-    created = clients.xcart().request("POST", "/api/products", json=body).json()
-    return StoreRecord(StoreTarget(sku, int(created["id"])), created)
+    created = clients.xcart().create_product(mapping.new_store_product(sku, item, cfg))
+    target = StoreTarget(sku, int(created["id"]))
+    store_index().add(target)  # a retry of this chain must find it, not create it again
+    return StoreRecord(target, created)
 
 
 # -- ledger memory --------------------------------------------------------------------------------
@@ -109,17 +126,19 @@ def remembered(skus: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
     """Ledger data (``xcart_hash``, ``erp_hash``...) per SKU."""
     with session_scope() as session:
         query = select(SyncRecord.source_id, SyncRecord.data).where(
-            SyncRecord.flow == FLOW, SyncRecord.direction == DIRECTION
+            SyncRecord.flow == NAME, SyncRecord.direction == DIRECTION
         )
         if skus is not None:
             query = query.where(SyncRecord.source_id.in_(sorted(set(skus))))
         return {source: dict(data or {}) for source, data in session.execute(query)}
 
 
-def remember(sku: str, store: StoreRecord, item: Mapping[str, Any], cfg: ProductsConfig) -> None:
+def remember_synced(
+    sku: str, store: StoreRecord, item: Mapping[str, Any], cfg: ProductsConfig
+) -> None:
     variant = store.is_variant
     with session_scope() as session:
-        record = claim_record(session, FLOW, DIRECTION, sku)
+        record = claim_record(session, NAME, DIRECTION, sku)
         mark_synced(
             session,
             record,
@@ -136,7 +155,7 @@ def remember(sku: str, store: StoreRecord, item: Mapping[str, Any], cfg: Product
 def remember_unmatched(sku: str, store: StoreRecord, cfg: ProductsConfig) -> None:
     """A store SKU without a stock item: remember its hash so it is not looked at every poll."""
     with session_scope() as session:
-        record = claim_record(session, FLOW, DIRECTION, sku)
+        record = claim_record(session, NAME, DIRECTION, sku)
         record.data = {
             **(record.data or {}),
             "xcart_hash": mapping.view_hash(store.view(cfg)),
@@ -145,40 +164,72 @@ def remember_unmatched(sku: str, store: StoreRecord, cfg: ProductsConfig) -> Non
         mark_status(session, record, Status.SKIPPED, error="no stock item in Acumatica")
 
 
-# -- the step -------------------------------------------------------------------------------------
+# -- the chain ------------------------------------------------------------------------------------
 
 
-def sync_product(sku: str) -> dict[str, Any]:
-    """Make one SKU agree on both sides, each field group taking its owner's value."""
+@contextmanager
+def locked(state: Mapping[str, Any]) -> Iterator[None]:
+    """The SKU's lock, from the first read to the ledger write."""
+    with record_lock(NAME, sku_key(state["record_id"])):
+        yield
+
+
+def fetch(state: State) -> State:
+    """The stock item and the store product or variant of the SKU (either may be missing)."""
+    sku = sku_key(state["record_id"])
+    state["sku"] = sku
+    state["item"] = read_erp(sku)
+    state["store"] = read_store(sku)
+    return state
+
+
+def create(state: State) -> State:
+    """The missing side, when the template allows it; otherwise the run ends here (a store SKU
+    without a stock item is remembered as unmatched)."""
     cfg = config()
-    sku = sku_key(sku)
-    with record_lock(FLOW, sku):
-        item = read_erp(sku)
-        store = read_store(sku)
-        created = None
-        if store is None:
-            if item is None or not cfg.create_store_products:
-                return {"record_id": sku, "action": "skip", "reason": "no X-Cart product"}
-            store, created = create_store_product(sku, item, cfg), "xcart"
-        if item is None:
-            if store.is_variant or not cfg.create_stock_items:
-                remember_unmatched(sku, store, cfg)
-                return {"record_id": sku, "action": "skip", "reason": "no stock item"}
-            new = mapping.new_stock_item(sku, store.record, cfg)
-            item, created = clients.acumatica().put("StockItem", new, mode="insert"), "acumatica"
-        todo = mapping.patches(store.record, item, cfg, variant=store.is_variant)
-        if todo.xcart:
-            store.record = {**store.record, **write_store(store, todo.xcart)}
-        if todo.acumatica:
-            item = clients.acumatica().put("StockItem", {"InventoryID": sku, **todo.acumatica})
-        remember(sku, store, item, cfg)
-    return {
-        "record_id": sku,
-        "action": "create" if created else ("update" if todo else "skip"),
-        "created": created,
-        "xcart": sorted(todo.xcart),
-        "acumatica": sorted(todo.acumatica),
-    }
+    sku, item, store = state["sku"], state["item"], state["store"]
+    if store is None:
+        if item is None or not cfg.create_store_products:
+            state["skip"] = "no X-Cart product"
+            return state
+        state["store"] = store = create_store_product(sku, item, cfg)
+        state["created"] = "xcart"
+    if item is None:
+        if store.is_variant or not cfg.create_stock_items:
+            remember_unmatched(sku, store, cfg)
+            state["skip"] = "no stock item"
+            return state
+        new = mapping.new_stock_item(sku, store.record, cfg)
+        state["item"] = clients.acumatica().put("StockItem", new, mode="insert")
+        state["created"] = "acumatica"
+    return state
+
+
+def patch(state: State) -> State:
+    """Write to each side the groups the other side owns, where they differ."""
+    if state.get("skip"):
+        return state
+    store: StoreRecord = state["store"]
+    todo = mapping.patches(store.record, state["item"], config(), variant=store.is_variant)
+    if todo.xcart:
+        store.record = {**store.record, **write_store(store, todo.xcart)}
+    if todo.acumatica:
+        state["item"] = clients.acumatica().put(
+            "StockItem", {"InventoryID": state["sku"], **todo.acumatica}
+        )
+    state["action"] = "create" if state.get("created") else ("update" if todo else "skip")
+    state["summary"] = {"xcart": sorted(todo.xcart), "acumatica": sorted(todo.acumatica)}
+    return state
+
+
+def remember(state: State) -> State:
+    """Both sides' hashes as we left them, so our own writes are recognised when seen again."""
+    if state.get("skip"):
+        return state
+    store: StoreRecord = state["store"]
+    remember_synced(state["sku"], store, state["item"], config())
+    state["target_key"] = store.target.key
+    return state
 
 
 # -- finding changes ------------------------------------------------------------------------------
@@ -187,7 +238,7 @@ def sync_product(sku: str) -> dict[str, Any]:
 def store_records(*, persist: bool = True) -> dict[str, StoreRecord]:
     """Every product and variant of the store by SKU: products page by page, variants of the
     products the SKU index knows to have some."""
-    index = store_index() if persist else scan_store()
+    index = store_index().current() if persist else store_index().scan()
     xcart = clients.xcart()
     found: dict[str, StoreRecord] = {}
     for product in xcart.iter_products():
@@ -203,33 +254,27 @@ def store_records(*, persist: bool = True) -> dict[str, StoreRecord]:
     return found
 
 
-def erp_items(since: datetime | None, cfg: ProductsConfig) -> Iterable[dict[str, Any]]:
+def erp_items(since: datetime | None) -> Iterable[dict[str, Any]]:
     flt = F("LastModifiedDateTime") >= since if since is not None else None
     return clients.acumatica().iter_list("StockItem", filter=flt)
 
 
 def changed_skus(
-    since: datetime | None = None,
+    since: str | datetime | None = None,
     ids: Iterable[str] | None = None,
     all: bool = False,
-    start: Callable[[str], Any] | None = None,
+    hand_out: HandOut | None = None,
 ) -> list[str]:
     """SKUs to sync: X-Cart hash or Acumatica hash differs from what the ledger remembers.
 
     Records whose both sides are already equal are adopted into the ledger on the spot, so the
-    first run over an already-aligned catalogue starts no chains. ``start`` (the poll's) is
-    called for each SKU before the cursor moves past it.
+    first run over an already-aligned catalogue starts no chains. ``hand_out`` (the poll's)
+    starts the SKUs' chains before the cursor moves past them.
     """
     cfg = config()
-    settings = get_settings()
-    cursor = PollCursor(
-        CursorStore(),
-        FLOW,
-        DIRECTION,
-        overlap=timedelta(seconds=settings.poll_overlap_seconds),
-        settle=timedelta(seconds=settings.poll_settle_seconds),
-    )
-    window_start = since if since is not None else cursor.window().start
+    cursor = template_cursor(NAME, DIRECTION, load_template(NAME).get("poll"))
+    moment = parse_optional(since)
+    window_start = moment if moment is not None else cursor.window().start
     if all:
         window_start = None
     wanted = {sku_key(s) for s in ids} if ids else None
@@ -249,7 +294,8 @@ def changed_skus(
         ):
             candidates.add(sku)
     items: dict[str, dict[str, Any]] = {}
-    for item in erp_items(window_start, cfg):
+    index = store_index()
+    for item in erp_items(window_start):
         sku = sku_key(item.get("InventoryID"))
         if wanted is not None and sku not in wanted:
             continue
@@ -257,7 +303,7 @@ def changed_skus(
         if scan:
             variant = sku in stores and stores[sku].is_variant
         else:  # no store scan this time: the SKU index (cached) says what the SKU is
-            target = find_target(sku)
+            target = index.find(sku)
             variant = target is not None and target.variant_id is not None
         erp_hash = mapping.view_hash(mapping.erp_view(item, cfg, variant=variant))
         if all or memory.get(sku, {}).get("erp_hash") != erp_hash:
@@ -277,14 +323,13 @@ def changed_skus(
             if mapping.patches(found.record, erp_item, cfg, variant=found.is_variant):
                 chains.append(sku)
             else:
-                remember(sku, found, erp_item, cfg)
+                remember_synced(sku, found, erp_item, cfg)
         elif every_item_read and not cfg.create_stock_items:
             remember_unmatched(sku, found, cfg)
         else:
             chains.append(sku)
-    if start is not None:
-        for sku in chains:
-            start(sku)
+    if hand_out is not None:
+        hand_out([Start("sync", sku) for sku in chains])
     if cursor_poll:
         cursor.commit()
         if scan:
@@ -293,12 +338,18 @@ def changed_skus(
 
 
 def store_scan_key() -> str:
-    return prefixed(FLOW, "store-scan", "last")
+    return prefixed(NAME, "store-scan", "last")
 
 
 def _store_scan_due(cfg: ProductsConfig) -> bool:
     last = get_redis().get(store_scan_key())
     return last is None or time.time() - float(last) >= cfg.store_scan_seconds
+
+
+def poll(request: PollRequest, hand_out: HandOut) -> dict[str, Any]:
+    """Scan the X-Cart catalogue (when due) and read changed stock items; one chain per SKU
+    that changed (``ids``: those SKUs; ``since``, ``all``: a resync)."""
+    return {"changed": changed_skus(request.since, request.ids, request.all, hand_out)}
 
 
 def on_store_event(data: Mapping[str, Any]) -> str | None:
@@ -307,7 +358,7 @@ def on_store_event(data: Mapping[str, Any]) -> str | None:
     if not sku:
         return None
     cfg = config()
-    target = find_target(sku)
+    target = store_index().find(sku)
     variant = target is not None and target.variant_id is not None
     seen = mapping.view_hash(mapping.xcart_view(data, cfg, variant=variant))
     if remembered([sku]).get(sku, {}).get("xcart_hash") == seen:
@@ -315,9 +366,20 @@ def on_store_event(data: Mapping[str, Any]) -> str | None:
     return sku
 
 
+def on_webhook(event: str, data: Mapping[str, Any]) -> list[Start]:
+    """A signed ``product.*`` webhook from the store module; our own writes are recognised."""
+    sku = on_store_event(data) if event.startswith("product.") else None
+    return [Start("sync", sku)] if sku else []
+
+
 def skus_in_push(notification: Mapping[str, Any]) -> list[str]:
     rows = [*(notification.get("Inserted") or ()), *(notification.get("Deleted") or ())]
     return sorted({sku_key(r.get("InventoryID")) for r in rows if r.get("InventoryID")})
+
+
+def on_push(notification: Mapping[str, Any]) -> list[Start]:
+    """An Acumatica push notification of stock-item rows (the ``StockItems`` inquiry)."""
+    return [Start("sync", sku) for sku in skus_in_push(notification)]
 
 
 # -- plan and drift -------------------------------------------------------------------------------
@@ -327,7 +389,7 @@ def _compare(ids: Iterable[str] | None) -> list[tuple[str, StoreRecord, dict[str
     wanted = {sku_key(s) for s in ids} if ids else None
     stores = store_records(persist=False)
     out = []
-    for item in erp_items(None, config()):
+    for item in erp_items(None):
         sku = sku_key(item.get("InventoryID"))
         if sku in stores and (wanted is None or sku in wanted):
             out.append((sku, stores[sku], item))
@@ -335,14 +397,15 @@ def _compare(ids: Iterable[str] | None) -> list[tuple[str, StoreRecord, dict[str
 
 
 def plan(
-    since: datetime | None = None, ids: Iterable[str] | None = None, all: bool = False
+    since: str | datetime | None = None, ids: Iterable[str] | None = None, all: bool = False
 ) -> list[PlannedChange]:
     """Writes a resync would make, per SKU (reads only)."""
     cfg = config()
+    moment = parse_optional(since)
     out: list[PlannedChange] = []
     for sku, store, item in _compare(ids):
         modified = item.get("LastModifiedDateTime")
-        if since is not None and modified and parse_datetime(modified) < parse_datetime(since):
+        if moment is not None and modified and parse_datetime(modified) < moment:
             continue
         todo = mapping.patches(store.record, item, cfg, variant=store.is_variant)
         if not todo and not all:
@@ -350,7 +413,7 @@ def plan(
         direction = XCART_DIRECTION if todo.acumatica and not todo.xcart else DIRECTION
         out.append(
             PlannedChange(
-                flow=FLOW,
+                flow=NAME,
                 direction=direction,
                 source_id=sku,
                 action="update" if todo else "skip",
@@ -362,13 +425,13 @@ def plan(
     return out
 
 
-def drift(since: datetime | None = None) -> list[Drift]:
+def drift(since: str | datetime | None = None) -> list[Drift]:
     """SKUs whose mapped fields differ between the two systems."""
     del since  # every matched SKU is compared
     cfg = config()
     return [
         Drift(
-            flow=FLOW,
+            flow=NAME,
             direction=DIRECTION,
             source_id=sku,
             target_key=store.target.key,
@@ -378,3 +441,29 @@ def drift(since: datetime | None = None) -> list[Drift]:
         for sku, store, item in _compare(None)
         if (todo := mapping.patches(store.record, item, cfg, variant=store.is_variant))
     ]
+
+
+FLOW = Flow(
+    name=NAME,
+    direction=DIRECTION,
+    template=NAME,
+    chains=(
+        Chain(
+            "sync",
+            DIRECTION,
+            (
+                Step("fetch", fetch),
+                Step("create", create),
+                Step("patch", patch),
+                Step("remember", remember),
+            ),
+            hold=("fetch", locked),
+        ),
+    ),
+    poll=poll,
+    plan=plan,
+    drift=drift,
+    cursors=(DIRECTION,),
+    on_push=on_push,
+    on_webhook=on_webhook,
+)

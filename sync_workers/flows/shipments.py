@@ -1,39 +1,55 @@
-"""Shipments: a confirmed Acumatica shipment marks its X-Cart orders shipped, with tracking.
+"""Shipments (Acumatica -> X-Cart): a confirmed shipment marks its X-Cart orders shipped, with
+their tracking numbers.
 
-Each (shipment, sales order) pair is one ledger row (``shipments``/``acumatica_to_xcart``,
-source ``<ShipmentNbr>/<OrderType>/<OrderNbr>``). Writes are checked against X-Cart first: the
-shipping status is set only when it differs and a tracking number is added only when the order
-does not carry it yet, so retries after lost answers, duplicate pushes and replays write each
-number once. A shipment whose order has no link yet waits (``DependencyNotReady``).
+Chain ``sync`` (``tasks.shipments.sync``; record: the Acumatica ``ShipmentNbr``): ``fetch`` (the
+shipment and the writes it calls for) -> ``find_orders`` (the X-Cart order behind each sales order
+it ships; waits, ``DependencyNotReady``, while an order has no link yet) -> ``write_back``.
+
+One ledger row per shipment (``shipments``/``acumatica_to_xcart``, source ``<ShipmentNbr>``,
+target ``<order id>[,<order id>...]/<ShipmentNbr>``): the row a dead letter marks, the row
+``plan`` reads. Writes are checked against X-Cart first, under the lock of each X-Cart order
+(the lock every read-then-write of an X-Cart order takes): the shipping status is set only when
+it differs and a tracking number is added only when the order does not carry it yet, so retries
+after lost answers, duplicate pushes and replays write each number once.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.dates import parse_optional
 from sync_workers.errors import DependencyNotReady
-from sync_workers.flows.base import Drift, PlannedChange, template_cursor
+from sync_workers.flows.shape import (
+    Chain,
+    Drift,
+    Flow,
+    HandOut,
+    PlannedChange,
+    PollRequest,
+    Start,
+    State,
+    Step,
+    template_cursor,
+)
 from sync_workers.ledger import (
     Status,
     claim_record,
     find_by_source,
     find_by_target,
-    mark_status,
+    mark_synced,
     session_scope,
 )
-from sync_workers.locks import record_lock
+from sync_workers.locks import record_locks
 from sync_workers.mapping import shipments as shipment_map
 from sync_workers.mapping.templates import load_template
 from sync_workers.tracing import current_trace_id
 
-log = logging.getLogger(__name__)
-
-FLOW = "shipments"
+NAME = "shipments"
 DIRECTION = "acumatica_to_xcart"
 ORDERS = "orders"
 ORDERS_DIRECTION = "xcart_to_acumatica"
@@ -42,13 +58,29 @@ EXPAND = ("Details", "Packages", "Orders")
 
 
 def template() -> dict[str, Any]:
-    return load_template(FLOW)
+    return load_template(NAME)
 
 
-def fetch(shipment_nbr: str) -> dict[str, Any]:
+def read_shipment(shipment_nbr: str) -> dict[str, Any]:
     shipment = clients.acumatica().get_by_keys("Shipment", shipment_nbr, expand=list(EXPAND))
-    assert shipment is not None
-    return {"record_id": str(shipment_nbr), "shipment": shipment}
+    assert shipment is not None  # a missing shipment raises NotFound
+    return shipment
+
+
+def fetch(state: State) -> State:
+    """The shipment and the writes it calls for; a shipment of another type, or in a status
+    that writes nothing back, is skipped."""
+    shipment = read_shipment(state["record_id"])
+    tmpl = template()
+    if str(shipment.get("Type") or "Shipment") not in (tmpl.get("types") or ["Shipment"]):
+        state["skip"] = f"type {shipment.get('Type')}"
+        return state
+    writes = shipment_map.to_writes(shipment, tmpl)
+    if not writes or writes[0].shipping_code is None:
+        state["skip"] = f"status {shipment.get('Status')}"
+        return state
+    state["writes"] = writes
+    return state
 
 
 def xcart_order_id(order_type: str, order_nbr: str) -> str:
@@ -64,25 +96,33 @@ def xcart_order_id(order_type: str, order_nbr: str) -> str:
         return record.source_id
 
 
-def write_back(state: dict[str, Any]) -> dict[str, Any]:
-    """Set each shipped order's shipping status and add the package tracking numbers, once."""
-    shipment = state["shipment"]
-    tmpl = template()
-    if str(shipment.get("Type") or "Shipment") not in (tmpl.get("types") or ["Shipment"]):
-        return {"record_id": state["record_id"], "skip": f"type {shipment.get('Type')}"}
-    writes = shipment_map.to_writes(shipment, tmpl)
-    if not writes or writes[0].shipping_code is None:
-        return {"record_id": state["record_id"], "skip": f"status {shipment.get('Status')}"}
-    targets = [(w, xcart_order_id(w.order_type, w.order_nbr)) for w in writes]
-    results = [_write_one(w, order_id) for w, order_id in targets]
-    return {"record_id": state["record_id"], "orders": results}
+def find_orders(state: State) -> State:
+    """The X-Cart order of each sales order the shipment ships (every one linked, or none)."""
+    if state.get("skip"):
+        return state
+    writes: list[shipment_map.ShipmentWrite] = state["writes"]
+    state["order_ids"] = [xcart_order_id(w.order_type, w.order_nbr) for w in writes]
+    return state
 
 
-def _write_one(write: shipment_map.ShipmentWrite, order_id: str) -> dict[str, Any]:
-    source = f"{write.shipment_nbr}/{write.order_type}/{write.order_nbr}"
+def locked(state: Mapping[str, Any]) -> AbstractContextManager[None]:
+    """The locks of the shipment's X-Cart orders, taken in one round trip (none when skipped)."""
+    return record_locks(
+        [(ORDERS, order_id) for order_id in state.get("order_ids") or []], wait=LOCK_WAIT
+    )
+
+
+def write_back(state: State) -> State:
+    """Set each order's shipping status and add the package tracking numbers, once; link the
+    shipment in the ledger."""
+    if state.get("skip"):
+        return state
+    shipment_nbr = str(state["record_id"])
+    writes: list[shipment_map.ShipmentWrite] = state["writes"]
     xcart = clients.xcart()
     tracking_on = xcart.supports_tracking
-    with record_lock(FLOW, source, wait=LOCK_WAIT):
+    results, orders = [], {}
+    for write, order_id in zip(writes, state["order_ids"], strict=True):
         order = xcart.get_order(int(order_id))
         status_set = False
         current = (order.get("shipping_status") or {}).get("code")
@@ -96,27 +136,39 @@ def _write_one(write: shipment_map.ShipmentWrite, order_id: str) -> dict[str, An
                 if number not in present:
                     xcart.add_tracking_number(int(order_id), number)
                     added.append(number)
-        with session_scope() as session:
-            record = claim_record(session, FLOW, DIRECTION, source, trace_id=current_trace_id())
-            record.target_key = f"{order_id}/{write.shipment_nbr}"
-            record.data = {
-                **(record.data or {}),
-                "order_id": order_id,
-                "shipping_code": write.shipping_code,
-                "tracking_numbers": sorted(present | set(added)),
-                "tracking_written": bool(tracking_on),
-            }
-            mark_status(session, record, Status.SYNCED)
-    return {"order_id": order_id, "status_set": status_set, "tracking_added": added}
+        orders[order_id] = {
+            "order": f"{write.order_type}/{write.order_nbr}",
+            "shipping_code": write.shipping_code,
+            "tracking_numbers": sorted(present | set(added)),
+        }
+        results.append({"order_id": order_id, "status_set": status_set, "tracking_added": added})
+    target_key = f"{','.join(dict.fromkeys(state['order_ids']))}/{shipment_nbr}"
+    with session_scope() as session:
+        record = claim_record(session, NAME, DIRECTION, shipment_nbr, trace_id=current_trace_id())
+        mark_synced(
+            session,
+            record,
+            target_key=target_key,
+            data={"orders": orders, "tracking_written": bool(tracking_on)},
+        )
+    changed = any(r["status_set"] or r["tracking_added"] for r in results)
+    state.update(target_key=target_key, action="update" if changed else "skip")
+    state["summary"] = {"orders": results}
+    return state
+
+
+# Which shipments changed ----------------------------------------------------------------------
 
 
 def _shippable_statuses() -> list[str]:
     return [label for label, code in (template().get("status_to_xcart") or {}).items() if code]
 
 
-def changed_shipments(since: Any = None, all: bool = False) -> Iterator[dict[str, Any]]:
-    """Shipments in a status that writes back, changed since the cursor (or ``since``/``all``)."""
-    client = clients.acumatica()
+def changed_shipments(
+    since: str | datetime | None = None, all: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Shipments in a status that writes back, changed since the cursor (or ``since``; every
+    one with ``all``). The cursor moves once the last one is handled (the generator exhausted)."""
     wanted = set(_shippable_statuses())
     cursor = None
     if all:
@@ -124,14 +176,15 @@ def changed_shipments(since: Any = None, all: bool = False) -> Iterator[dict[str
     elif since is not None:
         expr = F("LastModifiedDateTime") >= parse_optional(since)
     else:
-        cursor = template_cursor(FLOW, DIRECTION, template().get("poll"))
+        cursor = template_cursor(NAME, DIRECTION, template().get("poll"))
         window = cursor.window()
         expr = F("LastModifiedDateTime") <= window.end
         if window.start is not None:
             expr = (F("LastModifiedDateTime") >= window.start) & expr
-    for row in client.iter_list(
+    rows = clients.acumatica().iter_list(
         "Shipment", filter=expr, select=["ShipmentNbr", "Status", "LastModifiedDateTime"]
-    ):
+    )
+    for row in rows:
         if row.get("Status") not in wanted:
             continue
         moment = parse_optional(row.get("LastModifiedDateTime"))
@@ -144,43 +197,73 @@ def changed_shipments(since: Any = None, all: bool = False) -> Iterator[dict[str
         cursor.commit()
 
 
-def shipments_in_push(notification: Mapping[str, Any]) -> list[str]:
-    """Shipment numbers of a push notification whose new rows are in a status that writes back."""
+def poll(request: PollRequest, hand_out: HandOut) -> dict[str, Any]:
+    """One chain per shipment in a status that writes back: changed since the cursor, or since
+    ``since``, or every one (``all``), or the listed ``ids`` (ShipmentNbr)."""
+    if request.ids:
+        numbers = [str(i) for i in request.ids]
+        hand_out(Start("sync", number) for number in numbers)
+        return {"started": numbers}
+    numbers = []
+    # Handed out as they are read: the cursor moves past the last one only once it is handed out.
+    for row in changed_shipments(request.since, all=request.all):
+        numbers.append(str(row["ShipmentNbr"]))
+        hand_out([Start("sync", numbers[-1])])
+    return {"started": numbers}
+
+
+def shipments_in_push(notification: Mapping[str, Any]) -> list[Start]:
+    """A chain per shipment of a ``Shipments`` push whose new row is in a status that writes
+    back (duplicates and reordering are harmless: the chain reads the shipment and X-Cart)."""
     wanted = set(_shippable_statuses())
     found: list[str] = []
     for row in notification.get("Inserted") or []:
         number = row.get("ShipmentNbr")
-        if number and row.get("Status") in wanted and number not in found:
+        if number and row.get("Status") in wanted and str(number) not in found:
             found.append(str(number))
-    return found
+    return [Start("sync", number) for number in found]
 
 
-def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:
+# Resync plan and reconcile --------------------------------------------------------------------
+
+
+def plan(
+    since: str | datetime | None = None, ids: list[Any] | None = None, all: bool = False
+) -> list:
     """Shipments that would be written back (reads only)."""
     planned = []
-    rows = [{"ShipmentNbr": i} for i in ids] if ids else changed_shipments(since, all=True)
+    if ids:
+        rows: Iterator[dict[str, Any]] | list[dict[str, Any]] = [
+            {"ShipmentNbr": str(i)} for i in ids
+        ]
+    else:
+        rows = changed_shipments(since, all=since is None)
     for row in rows:
         with session_scope() as session:
-            done = find_by_source(session, FLOW, DIRECTION, str(row["ShipmentNbr"]))
+            record = find_by_source(session, NAME, DIRECTION, str(row["ShipmentNbr"]))
+            done = record is not None and record.status == Status.SYNCED.value
+            target_key = record.target_key if record is not None else None
+        reason = f"status {row['Status']}" if row.get("Status") else "listed"
         planned.append(
             PlannedChange(
-                FLOW,
+                NAME,
                 DIRECTION,
                 str(row["ShipmentNbr"]),
                 "skip" if done else "update",
-                reason="already written back" if done else f"status {row.get('Status')}",
+                target_key=target_key,
+                reason="already written back" if done else reason,
             )
         )
     return planned
 
 
-def drift(since: Any = None) -> list[Drift]:
+def drift(since: str | datetime | None = None) -> list[Drift]:
     """Shipped sales orders whose X-Cart order is not marked shipped."""
     found: list[Drift] = []
     xcart = clients.xcart()
     tmpl = template()
     for row in changed_shipments(since, all=since is None):
-        shipment = fetch(str(row["ShipmentNbr"]))["shipment"]
+        shipment = read_shipment(str(row["ShipmentNbr"]))
         for write in shipment_map.to_writes(shipment, tmpl):
             with session_scope() as session:
                 link = find_by_target(
@@ -193,7 +276,7 @@ def drift(since: Any = None) -> list[Drift]:
             if code != write.shipping_code:
                 found.append(
                     Drift(
-                        FLOW,
+                        NAME,
                         DIRECTION,
                         write.shipment_nbr,
                         order_id,
@@ -202,3 +285,27 @@ def drift(since: Any = None) -> list[Drift]:
                     )
                 )
     return found
+
+
+FLOW = Flow(
+    name=NAME,
+    direction=DIRECTION,
+    template=NAME,
+    chains=(
+        Chain(
+            "sync",
+            DIRECTION,
+            (
+                Step("fetch", fetch),
+                Step("find_orders", find_orders),
+                Step("write_back", write_back),
+            ),
+            hold=("write_back", locked),
+        ),
+    ),
+    poll=poll,
+    plan=plan,
+    drift=drift,
+    cursors=(DIRECTION,),
+    on_push=shipments_in_push,
+)

@@ -1,7 +1,7 @@
-"""The ledger: links between source records and their targets, statuses, attempts and cursors."""
+"""The ledger: links between source records and their targets, statuses, runs and cursors."""
 
 from sync_workers.ledger.db import get_engine, make_engine, session_scope
-from sync_workers.ledger.models import Base, Cursor, Status, SyncAttempt, SyncRecord
+from sync_workers.ledger.models import Base, Cursor, Status, SyncRecord, SyncRun
 from sync_workers.ledger.repository import (
     Claim,
     CursorStore,
@@ -14,7 +14,6 @@ from sync_workers.ledger.repository import (
     mark_status,
     mark_synced,
     peek_by_source,
-    record_attempt,
     restart_stalled,
 )
 
@@ -24,8 +23,8 @@ __all__ = [
     "Cursor",
     "CursorStore",
     "Status",
-    "SyncAttempt",
     "SyncRecord",
+    "SyncRun",
     "claim_for_create",
     "claim_record",
     "claim_records",
@@ -37,7 +36,6 @@ __all__ = [
     "mark_status",
     "mark_synced",
     "peek_by_source",
-    "record_attempt",
     "restart_stalled",
     "session_scope",
 ]

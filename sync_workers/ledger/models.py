@@ -1,7 +1,8 @@
-"""Ledger tables: what was synced, where it went, and every attempt.
+"""Ledger tables: what was synced, where it went, each run of each record's chain, cursors.
 
 A ``SyncRecord`` is one source record in one flow and direction. Its unique constraints are the
-backbone of exactly-once effects: one row per source record, one per target key.
+backbone of exactly-once effects: one row per source record, one per target key. A ``SyncRun`` is
+one task run of a record's chain (its history), kept for ``HISTORY_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -44,9 +44,7 @@ class Base(DeclarativeBase):
 
 class Status(enum.StrEnum):
     PENDING = "pending"
-    IN_PROGRESS = "in_progress"
     SYNCED = "synced"
-    DEFERRED = "deferred"
     DEAD_LETTERED = "dead_lettered"
     SKIPPED = "skipped"
 
@@ -67,7 +65,6 @@ class SyncRecord(Base):
     target_key: Mapped[str | None] = mapped_column(String(191))
     content_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING.value)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     trace_id: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -80,10 +77,6 @@ class SyncRecord(Base):
     #: synced). Indexed, so a poll finds the few due among every order ever synced.
     followup_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    attempt_history: Mapped[list[SyncAttempt]] = relationship(
-        back_populates="record", order_by="SyncAttempt.id", cascade="all, delete-orphan"
-    )
-
     def __repr__(self) -> str:
         return (
             f"SyncRecord({self.flow}/{self.direction} {self.source_id!r} -> {self.target_key!r},"
@@ -91,22 +84,38 @@ class SyncRecord(Base):
         )
 
 
-class SyncAttempt(Base):
-    __tablename__ = "sync_attempts"
+class SyncRun(Base):
+    """One task run of a record's chain: the steps it ran and how it ended.
+
+    Keyed by the record's flow, direction and source id (not the row id), so a run is written in
+    one INSERT without reading its record first; the chains of several records that one task runs
+    (an order and its payments) are written in the same statement.
+    """
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        Index("ix_sync_runs_record", "flow", "direction", "source_id", "started_at"),
+        Index("ix_sync_runs_started_at", "started_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    record_id: Mapped[int] = mapped_column(
-        ForeignKey("sync_records.id", ondelete="CASCADE"), index=True
-    )
-    step: Mapped[str] = mapped_column(String(64))
+    flow: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(48))
+    source_id: Mapped[str] = mapped_column(String(191))
+    task: Mapped[str] = mapped_column(String(96))
     task_id: Mapped[str | None] = mapped_column(String(64))
+    #: 1 for the first delivery, 2 for the first retry…
+    attempt: Mapped[int] = mapped_column(Integer)
+    #: The steps that ran, comma-separated, the last one being where the run ended.
+    steps: Mapped[str] = mapped_column(String(255))
+    #: ``ok``, ``skipped``, ``retry``, ``failed`` (dead-lettered), ``handed_over`` (an inline
+    #: chain that failed and continues as its own task), ``requeued``, ``dropped``.
     outcome: Mapped[str] = mapped_column(String(16))
+    error_class: Mapped[str | None] = mapped_column(String(128))
     error: Mapped[str | None] = mapped_column(Text)
     trace_id: Mapped[str | None] = mapped_column(String(64))
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    finished_at: Mapped[datetime | None]
-
-    record: Mapped[SyncRecord] = relationship(back_populates="attempt_history")
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[int] = mapped_column(Integer)
 
 
 class Cursor(Base):

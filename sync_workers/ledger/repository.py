@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sync_workers.errors import PermanentError
 from sync_workers.ledger.db import session_scope
-from sync_workers.ledger.models import Cursor, Status, SyncAttempt, SyncRecord, utcnow
+from sync_workers.ledger.models import Cursor, Status, SyncRecord, utcnow
 
 
 def _insert(session: Session) -> Any:
@@ -32,7 +32,6 @@ def claim_record(
             direction=direction,
             source_id=source_id,
             status=Status.PENDING.value,
-            attempts=0,
             data={},
             trace_id=trace_id,
             created_at=utcnow(),
@@ -57,7 +56,6 @@ def claim_records(session: Session, flow: str, direction: str, source_ids: list[
             "direction": direction,
             "source_id": source_id,
             "status": Status.PENDING.value,
-            "attempts": 0,
             "data": {},
             "created_at": now,
             "updated_at": now,
@@ -163,7 +161,6 @@ def claim_for_create(
                 direction=direction,
                 source_id=source_id,
                 status=Status.PENDING.value,
-                attempts=0,
                 data=marked,
                 trace_id=trace_id,
                 created_at=now,
@@ -300,38 +297,8 @@ def mark_status(
     return record
 
 
-def record_attempt(
-    session: Session,
-    record: SyncRecord,
-    *,
-    step: str,
-    outcome: str,
-    task_id: str | None = None,
-    error: str | None = None,
-    trace_id: str | None = None,
-    started_at: datetime | None = None,
-) -> SyncAttempt:
-    """Append one attempt to the record's history and count it."""
-    attempt = SyncAttempt(
-        record_id=record.id,
-        step=step,
-        task_id=task_id,
-        outcome=outcome,
-        error=error,
-        trace_id=trace_id or record.trace_id,
-        started_at=started_at or utcnow(),
-        finished_at=utcnow(),
-    )
-    session.add(attempt)
-    record.attempts = (record.attempts or 0) + 1
-    if error is not None:
-        record.last_error = error
-    session.flush()
-    return attempt
-
-
 #: Statuses of a record still on its way; a record stuck in one of them has lost its message.
-UNFINISHED = (Status.PENDING.value, Status.IN_PROGRESS.value, Status.DEFERRED.value)
+UNFINISHED = (Status.PENDING.value,)
 
 
 def restart_stalled(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import importlib.util
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -85,10 +84,10 @@ def clear_cache() -> None:
 
 
 def _validator(flow: str) -> Callable[[dict[str, Any]], list[str]] | None:
-    module = f"sync_workers.mapping.{flow}"
-    if importlib.util.find_spec(module) is None:
-        return None
-    return getattr(importlib.import_module(module), "validate_template", None)
+    """The flow's own checks (``sync_workers.mapping.<flow>.validate_template``), if any."""
+    return getattr(
+        importlib.import_module(f"sync_workers.mapping.{flow}"), "validate_template", None
+    )
 
 
 def validate_template(flow: str, template: Mapping[str, Any]) -> list[str]:

@@ -30,7 +30,7 @@ from sync_workers.settings import Settings
 #: kombu's Redis transport keeps priorities 3, 6 and 9 in sub-lists named queue + SEP + n.
 PRIORITY_SEP = "\x06\x16"
 PRIORITY_STEPS = (0, 3, 6, 9)
-WAITING = (Status.PENDING.value, Status.IN_PROGRESS.value, Status.DEFERRED.value)
+WAITING = (Status.PENDING.value,)
 LAG_SAMPLE = 5000
 
 

@@ -24,8 +24,7 @@ from sync_workers.validation import risk
 KEEP_SECONDS = 7 * 24 * 3600
 
 #: Remember one order: its total (replacing the one remembered before, if any) and the running
-#: count and sum of the e-mail's totals. The sums hash is built from the totals on first use,
-#: which also covers totals remembered before the sums existed.
+#: count and sum of the e-mail's totals.
 #: KEYS: by_email, by_address, totals, sums.
 #: ARGV: order id, score, total in cents, keep seconds, oldest score kept, total.
 _REMEMBER = """
@@ -33,14 +32,6 @@ local function cents(value)
   local n = tonumber(value)
   if n == nil then return 0 end
   return math.floor(n * 100 + 0.5)
-end
-if redis.call('EXISTS', KEYS[4]) == 0 then
-  local count, sum = 0, 0
-  for _, value in ipairs(redis.call('HVALS', KEYS[3])) do
-    count = count + 1
-    sum = sum + cents(value)
-  end
-  redis.call('HSET', KEYS[4], 'count', count, 'cents', sum)
 end
 local before = redis.call('HGET', KEYS[3], ARGV[1])
 local now = tonumber(ARGV[3])
@@ -100,22 +91,15 @@ def recent_reader(order: Mapping[str, Any], window_minutes: float) -> Reader:
         pipe.zscore(by_address, me)
         pipe.hmget(sums_key, "count", "cents")
         pipe.hget(totals_key, me)
-        pipe.hlen(totals_key)
         return finish
 
     def finish(replies: list[Any]) -> risk.History:
-        emails, my_email_score, addresses, my_address_score, sums, mine, remembered = replies
+        emails, my_email_score, addresses, my_address_score, sums, mine = replies
 
         def without_me(count: int, score: float | None) -> int:
             return count - (1 if score is not None and since <= score <= now else 0)
 
-        if sums[0] is not None:
-            count, cents = int(sums[0] or 0), int(sums[1] or 0)
-        elif remembered:  # totals remembered before the running sums existed: add them up once
-            totals = get_redis().hgetall(totals_key)
-            count, cents = len(totals), sum(_cents(v) for v in totals.values())
-        else:
-            count, cents = 0, 0
+        count, cents = int(sums[0] or 0), int(sums[1] or 0)
         if mine is not None:
             count, cents = count - 1, cents - _cents(mine)
         return risk.History(

@@ -109,18 +109,6 @@ def test_dry_run_lists_creates_and_leaves_both_sandboxes_unchanged(
     assert all_queued(redis_client) == 0
 
 
-def test_resync_of_a_flow_without_tasks_enqueues_nothing(cli, redis_client, monkeypatch) -> None:
-    from sync_workers.cli import resync as resync_cli
-
-    monkeypatch.setattr(resync_cli, "has_tasks", lambda flow: flow != "products")
-
-    result = cli("resync", "products", "--all")
-
-    assert result.exit_code == 1
-    assert "no tasks yet" in result.stderr
-    assert all_queued(redis_client) == 0
-
-
 def test_dry_run_prints_field_differences_and_writes_nothing(
     cli, sandboxes, clean_ledger, redis_client
 ) -> None:

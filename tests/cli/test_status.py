@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
+from sandboxes.common.server import serve_in_thread
 from sync_workers.celery import app as celery_app
 from sync_workers.ledger.db import session_scope
 from sync_workers.ledger.models import SyncRecord
 from sync_workers.ledger.repository import CursorStore
-from sync_workers.sandboxes.common.server import serve_in_thread
 from sync_workers.webhooks import create_app
 from tests.cli import cli_tasks
 from tests.cli.test_dlq import add_entry

@@ -26,7 +26,10 @@ def test_one_poll_entry_per_flow_with_its_interval_and_an_expiry() -> None:
     schedule = build_schedule(settings)
 
     assert set(FLOWS) == set(FLOW_QUEUES)
-    assert {entry["task"] for entry in schedule.values()} == {f"tasks.{f}.poll" for f in FLOWS}
+    assert {entry["task"] for entry in schedule.values()} == {
+        *(f"tasks.{f}.poll" for f in FLOWS),
+        "tasks.maintenance.prune_history",
+    }
     assert schedule["poll-inventory"]["schedule"] == timedelta(seconds=300)
     assert schedule["poll-orders"]["schedule"] == timedelta(seconds=30)
     assert schedule["poll-inventory"]["options"]["expires"] == 450

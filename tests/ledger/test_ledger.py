@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, select
@@ -13,19 +13,18 @@ from sync_workers.errors import PermanentError
 from sync_workers.ledger import (
     CursorStore,
     Status,
-    SyncAttempt,
     SyncRecord,
     claim_for_create,
     claim_record,
     claim_records,
     find_by_source,
     find_by_target,
+    history,
     link_claimed,
     make_engine,
     mark_synced,
     migrate,
     peek_by_source,
-    record_attempt,
     session_scope,
 )
 
@@ -182,7 +181,7 @@ def test_a_claim_for_create_inserts_a_missing_record_already_marked(engine) -> N
         record = find_by_source(s, FLOW, DIRECTION, "F")
         assert record is not None and record.id == claim.record_id
         assert record.data == {"put_sent": True} and record.trace_id == "t-9"
-        assert record.status == Status.PENDING and record.attempts == 0
+        assert record.status == Status.PENDING
 
 
 def test_a_claim_for_create_of_a_linked_record_changes_nothing(engine) -> None:
@@ -283,17 +282,66 @@ def test_same_source_id_may_exist_in_other_flows_and_directions(engine) -> None:
     assert len(ids) == 3
 
 
-def test_attempts_are_counted_and_kept_in_order(engine) -> None:
-    with session_scope(engine) as s:
-        record = claim_record(s, FLOW, DIRECTION, "att-1", trace_id="trace-9")
-        record_attempt(s, record, step="push", outcome="retry", error="503", task_id="x")
-        record_attempt(s, record, step="push", outcome="success", task_id="x")
-    with session_scope(engine) as s:
-        record = claim_record(s, FLOW, DIRECTION, "att-1")
-        history = s.scalars(select(SyncAttempt).where(SyncAttempt.record_id == record.id)).all()
-        assert record.attempts == 2
-        assert [(h.outcome, h.error) for h in history] == [("retry", "503"), ("success", None)]
-        assert {h.trace_id for h in history} == {"trace-9"}
+def _run(source_id: str, at: datetime, outcome: str, **changes) -> history.Run:
+    values = dict(
+        flow=FLOW,
+        direction=DIRECTION,
+        source_id=source_id,
+        task="tasks.orders.sync",
+        task_id="t-1",
+        attempt=1,
+        steps=("fetch", "push"),
+        outcome=outcome,
+        error_class=None,
+        error=None,
+        trace_id="trace-9",
+        started_at=at,
+        duration_ms=12,
+    )
+    values.update(changes)
+    return history.Run(**values)
+
+
+def test_runs_are_written_in_one_statement_and_read_back_newest_first(engine) -> None:
+    from sqlalchemy import event
+
+    now = datetime.now(UTC)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    history.write(
+        [
+            _run("run-1", now - timedelta(seconds=5), "retry", error_class="TransientError",
+                 error="503 " + "x" * 3000, attempt=1),
+            _run("run-1", now, "ok", attempt=2),
+            _run("run-2", now, "ok"),
+        ],
+        engine,
+    )  # fmt: skip
+    event.remove(engine, "before_cursor_execute", seen)
+
+    assert len([s for s in statements if s.lstrip().upper().startswith("INSERT")]) == 1
+    runs = history.runs_of(FLOW, DIRECTION, "run-1", engine=engine)
+    assert [(r["outcome"], r["attempt"]) for r in runs] == [("ok", 2), ("retry", 1)]
+    assert runs[1]["steps"] == "fetch,push" and runs[1]["trace_id"] == "trace-9"
+    assert runs[1]["error"].startswith("503 ") and len(runs[1]["error"]) == history.ERROR_LIMIT
+
+
+def test_pruning_drops_only_runs_older_than_the_cutoff(engine) -> None:
+    now = datetime.now(UTC)
+    history.write(
+        [_run(f"old-{n}", now - timedelta(days=40), "ok") for n in range(3)]
+        + [_run("new-1", now - timedelta(days=1), "ok")],
+        engine,
+    )
+
+    assert history.prune(now - timedelta(days=30), engine) == 3
+    assert history.runs_of(FLOW, DIRECTION, "old-0", engine=engine) == []
+    assert len(history.runs_of(FLOW, DIRECTION, "new-1", engine=engine)) == 1
+    assert history.prune(now - timedelta(days=30), engine) == 0
 
 
 def test_cursors_are_upserted_per_flow_and_direction(engine) -> None:
@@ -311,14 +359,12 @@ def test_migrations_upgrade_from_empty_and_downgrade_to_nothing(ledger_url) -> N
     try:
         assert migrate.current_revision(engine) == migrate.head_revision()
         tables = set(inspect(engine).get_table_names())
-        assert {"sync_records", "sync_attempts", "cursors"} <= tables
+        assert {"sync_records", "sync_runs", "cursors"} <= tables
 
         migrate.downgrade(ledger_url, "base")
         engine.dispose()
         assert migrate.current_revision(engine) is None
-        assert not {"sync_records", "sync_attempts", "cursors"} & set(
-            inspect(engine).get_table_names()
-        )
+        assert not {"sync_records", "sync_runs", "cursors"} & set(inspect(engine).get_table_names())
 
         migrate.upgrade(ledger_url)
         assert migrate.is_up_to_date(ledger_url)
@@ -334,73 +380,3 @@ def test_the_migrations_build_the_schema_the_models_describe(engine) -> None:
 
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-
-
-def test_upgrading_to_the_followup_flag_keeps_which_orders_were_found_done(ledger_url) -> None:
-    """0002 turns the payments-checked mark in an order's data into the indexed flag, and back."""
-    import sqlalchemy as sa
-
-    migrate.downgrade(ledger_url, "0001")
-    engine = make_engine(ledger_url)
-    try:
-        table = sa.Table("sync_records", sa.MetaData(), autoload_with=engine)
-        now = datetime.now(UTC)
-        rows = [  # (flow, source id, target key, content hash, data)
-            ("orders", "1", "SO/1", "h1", {"payments_checked_hash": "h1", "order_number": "1"}),
-            ("orders", "2", "SO/2", "h2", {"payments_checked_hash": "h-before-an-edit"}),
-            ("orders", "3", "SO/3", "h3", {"order_number": "3"}),
-            ("orders", "4", None, "h4", {}),  # not linked: its payments wait for it
-            ("payments", "1", "PMT/1", "h1", {"payments_checked_hash": "h1"}),
-        ]
-        with engine.begin() as conn:
-            conn.execute(
-                table.insert(),
-                [
-                    {
-                        "flow": flow,
-                        "direction": DIRECTION,
-                        "source_id": source_id,
-                        "target_key": target_key,
-                        "content_hash": content_hash,
-                        "status": "synced" if target_key else "pending",
-                        "attempts": 0,
-                        "data": data,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for flow, source_id, target_key, content_hash, data in rows
-                ],
-            )
-        engine.dispose()
-
-        migrate.upgrade(ledger_url)
-        with session_scope(engine) as session:
-            after = {
-                (r.flow, r.source_id): (r.followup_due, r.data)
-                for r in session.scalars(select(SyncRecord))
-            }
-        assert after == {
-            ("orders", "1"): (False, {"order_number": "1"}),  # found done at its current content
-            ("orders", "2"): (True, {}),  # edited since: due again
-            ("orders", "3"): (True, {"order_number": "3"}),  # never found done
-            ("orders", "4"): (False, {}),
-            ("payments", "1"): (False, {"payments_checked_hash": "h1"}),  # not an order: as it was
-        }
-        engine.dispose()
-
-        migrate.downgrade(ledger_url, "0001")
-        with engine.connect() as conn:
-            back = {
-                (r.flow, r.source_id): r.data
-                for r in conn.execute(sa.select(table.c.flow, table.c.source_id, table.c.data))
-            }
-        assert back == {
-            ("orders", "1"): {"payments_checked_hash": "h1", "order_number": "1"},
-            ("orders", "2"): {},  # due: no mark (the stale one meant the same)
-            ("orders", "3"): {"order_number": "3"},
-            ("orders", "4"): {},
-            ("payments", "1"): {"payments_checked_hash": "h1"},
-        }
-    finally:
-        engine.dispose()
-        migrate.upgrade(ledger_url)

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import event
 
 from sync_workers.flows import inventory
-from sync_workers.flows import orders as orders_flow
 from sync_workers.flows import payments as payments_flow
+from sync_workers.flows.orders import changes as orders_flow
 from sync_workers.ledger import claim_record, get_engine, mark_synced, session_scope
 
 DIRECTION = "xcart_to_acumatica"

@@ -100,7 +100,7 @@ def test_loaded_template_is_a_copy_callers_cannot_corrupt() -> None:
 def test_the_flows_cursors_take_the_templates_poll_seconds(clean_ledger) -> None:
     from datetime import timedelta
 
-    from sync_workers.flows.base import template_cursor
+    from sync_workers.flows.shape import template_cursor
 
     for flow in ("orders", "payments", "customers", "shipments"):
         cursor = template_cursor(flow, "in", templates.load_template(flow)["poll"])

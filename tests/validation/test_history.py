@@ -50,18 +50,6 @@ def test_an_order_is_never_its_own_history_and_remembering_it_again_replaces_it(
     assert (first.previous_count, first.previous_sum) == (2, Decimal("35"))
 
 
-def test_totals_remembered_before_the_running_sums_existed_still_count(redis_client) -> None:
-    totals = prefixed("risk", "totals", "buyer@example.com")
-    redis_client.hset(totals, mapping={"1": "10.00", "2": "30.5"})  # an older version's data
-    seen = history.recent(order(3, 1), 60)
-    assert (seen.previous_count, seen.previous_sum) == (2, Decimal("40.5"))
-
-    history.remember(order(3, 9.5))
-    sums = redis_client.hgetall(prefixed("risk", "sums", "buyer@example.com"))
-    assert sums == {"count": "3", "cents": "5000"}
-    assert history.recent(order(4, 1), 60).previous_sum == Decimal("50")
-
-
 def test_orders_older_than_a_week_leave_the_recent_sets(redis_client) -> None:
     history.remember(order(1, 10, minutes_ago=8 * 24 * 60))
     history.remember(order(2, 10))

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import requests
 
+from sandboxes.common.server import serve_in_thread
 from sync_workers.observability import ops_keys
-from sync_workers.sandboxes.common.server import serve_in_thread
 from sync_workers.settings import get_settings
 from sync_workers.webhooks import create_app
 from sync_workers.webhooks.enqueue import BrokerUnavailable

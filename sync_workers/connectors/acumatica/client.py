@@ -189,19 +189,6 @@ class AcumaticaClient:
         url = self.url(entity, *(quote(str(key), safe="'") for key in keys))
         return self._get_one(url, expand, select, missing_ok)
 
-    def get_by_id(
-        self,
-        entity: str,
-        record_id: str,
-        *,
-        expand: Sequence[str] | None = None,
-        select: Sequence[str] | None = None,
-        missing_ok: bool = False,
-    ) -> dict[str, Any] | None:
-        return self._get_one(
-            self.url(entity, quote(record_id, safe="")), expand, select, missing_ok
-        )
-
     def _get_one(
         self, url: str, expand: Sequence[str] | None, select: Sequence[str] | None, missing_ok: bool
     ) -> dict[str, Any] | None:
@@ -264,9 +251,6 @@ class AcumaticaClient:
             "PUT", self.url(entity), params=params, json=wrap(record), headers=headers
         )
         return unwrap(read_json(response, ACUMATICA)) if response.content else {}
-
-    def delete_by_keys(self, entity: str, *keys: str) -> None:
-        self.request("DELETE", self.url(entity, *(quote(str(k), safe="'") for k in keys)))
 
     def invoke_action(
         self,

@@ -254,6 +254,15 @@ class XCartClient:
     def iter_products(self, *, page_size: int | None = None) -> Iterator[dict[str, Any]]:
         return self.iter_collection("/api/products", page_size=page_size)
 
+    def product_page(self, page: int, *, page_size: int | None = None) -> list[dict[str, Any]]:
+        """One page of products (``page`` from 1; a page shorter than ``page_size`` is the
+        last), for a reader that does something between two pages."""
+        size = page_size or self.config.page_size
+        return list(self.get("/api/products", {"page": int(page), "itemsPerPage": size}))
+
+    def create_product(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/api/products", json=dict(fields))
+
     def scan_products(
         self, *, page_size: int | None = None
     ) -> Iterator[tuple[dict[str, Any], str]]:
@@ -271,11 +280,20 @@ class XCartClient:
     def set_product_stock(self, product_id: int, amount: int) -> dict[str, Any]:
         return self.update_product(product_id, {"amount": int(amount)})
 
+    def get_variant(self, product_id: int, variant_id: int) -> dict[str, Any]:
+        return self.get(f"/api/products/{int(product_id)}/variants/{int(variant_id)}")
+
+    def update_variant(
+        self, product_id: int, variant_id: int, fields: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Partial ``PUT`` of one variant: fields not sent keep their stored values."""
+        path = f"/api/products/{int(product_id)}/variants/{int(variant_id)}"
+        return self._json("PUT", path, json=dict(fields))
+
     def set_variant_stock(self, product_id: int, variant_id: int, amount: int) -> dict[str, Any]:
         """Variant stock; ``default_amount: false`` stops the variant inheriting the product's."""
-        path = f"/api/products/{int(product_id)}/variants/{int(variant_id)}"
         body = {"amount": int(amount), "default_amount": False}
-        return self._json("PUT", path, json=body)
+        return self.update_variant(product_id, variant_id, body)
 
     # Profiles and addresses -------------------------------------------------------------------
     def get_profile(self, profile_id: int) -> dict[str, Any]:

@@ -221,6 +221,39 @@ def test_stock_and_status_writes(mock, xcart):
     ]
 
 
+def test_variant_read_and_partial_write(mock, xcart):
+    mock.add("GET", f"{BASE}/api/products/5/variants/9", json={"id": 9, "sku": "TEE-M"})
+    mock.add("PUT", f"{BASE}/api/products/5/variants/9", json={"id": 9, "price": 27.5})
+    assert xcart.get_variant(5, 9)["sku"] == "TEE-M"
+    assert xcart.update_variant(5, 9, {"price": 27.5, "default_price": False})["price"] == 27.5
+    assert json.loads(mock.calls[1].request.body) == {"price": 27.5, "default_price": False}
+
+
+def test_new_product_is_posted_and_the_store_answer_returned(mock, xcart):
+    mock.add("POST", f"{BASE}/api/products", status=201, json={"id": 77, "sku": "NEW-1"})
+    assert xcart.create_product({"sku": "NEW-1", "name": "New"})["id"] == 77
+    assert json.loads(mock.calls[0].request.body) == {"sku": "NEW-1", "name": "New"}
+
+
+def test_one_product_page_is_read_with_its_size(mock, xcart):
+    mock.add("GET", f"{BASE}/api/products", json=[{"id": 1}, {"id": 2}])
+    assert [p["id"] for p in xcart.product_page(2, page_size=100)] == [1, 2]
+    query = parse_qs(urlsplit(mock.calls[0].request.url).query)
+    assert query == {"page": ["2"], "itemsPerPage": ["100"]}
+
+
+def test_variant_list_read_is_tried_again_in_place_and_a_create_is_not(mock, xcart):
+    from sync_workers.errors import TransientError
+
+    mock.add("GET", f"{BASE}/api/products/5/variants", status=503)
+    mock.add("GET", f"{BASE}/api/products/5/variants", json=[{"id": 9, "sku": "TEE-M"}])
+    mock.add("POST", f"{BASE}/api/products", status=503)
+    assert [v["id"] for v in xcart.iter_variants(5)] == [9]
+    with pytest.raises(TransientError):
+        xcart.create_product({"sku": "NEW-1"})
+    assert [c.request.method for c in mock.calls] == ["GET", "GET", "POST"]
+
+
 def test_unknown_order_status_write_is_not_found(mock, xcart):
     mock.add(
         "PUT",

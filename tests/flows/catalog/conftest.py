@@ -144,7 +144,7 @@ def store(sandboxes):
 
 def _receiver(sandboxes, flow: str, query: str):
     """The engine's webhook receiver, with Acumatica pushing ``query`` rows to ``flow``."""
-    from sync_workers.sandboxes.common.server import serve_in_thread
+    from sandboxes.common.server import serve_in_thread
     from sync_workers.webhooks import create_app
 
     env = {

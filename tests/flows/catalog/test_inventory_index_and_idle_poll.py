@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -9,8 +10,10 @@ import pytest
 import requests
 
 import tasks.inventory
-from sync_workers.connectors.xcart import index as store_catalog
-from sync_workers.connectors.xcart.index import IndexIncomplete
+from sync_workers import clients
+from sync_workers.connectors.xcart.index import IndexIncomplete, StoreIndex
+from sync_workers.flows.runner import run_inline
+from sync_workers.ledger import CursorStore
 
 VARIANT_LIST = re.compile(r"^GET /api/products/(\d+)/variants$")
 
@@ -30,12 +33,16 @@ def variant_reads(store) -> dict[int, int]:
     return out
 
 
+def store_index() -> StoreIndex:
+    return StoreIndex(clients.xcart())
+
+
 def truth() -> dict[str, tuple[int, int | None]]:
-    return {s: (t.product_id, t.variant_id) for s, t in store_catalog.scan_store().items()}
+    return {s: (t.product_id, t.variant_id) for s, t in store_index().scan().items()}
 
 
 def indexed() -> dict[str, tuple[int, int | None]]:
-    return {s: (t.product_id, t.variant_id) for s, t in store_catalog.store_index().items()}
+    return {s: (t.product_id, t.variant_id) for s, t in store_index().current().items()}
 
 
 def test_index_build_completes_under_xcart_faults_with_only_failed_calls_repeated(
@@ -69,15 +76,15 @@ def test_rebuild_after_partial_success_rereads_only_what_was_missing(store, redi
     store.reset_stats()
 
     with pytest.raises(IndexIncomplete):
-        store_catalog.store_index(refresh=True)
+        store_index().current(refresh=True)
     assert set(variant_reads(store)) == set(product_ids)
     # What was read is usable at once; a SKU of the unread products defers instead of skipping.
-    known = store_catalog.store_index(partial=True)
+    known = store_index().current(partial=True)
     assert {s for s, (pid, _) in expected.items() if pid not in broken} <= set(known)
     missing_variants = [s for s, (pid, vid) in expected.items() if vid and pid in broken]
     if missing_variants:
         with pytest.raises(IndexIncomplete):
-            store_catalog.find_target(missing_variants[0])
+            store_index().find(missing_variants[0])
 
     faults(store.url, [])
     store.reset_stats()
@@ -87,7 +94,7 @@ def test_rebuild_after_partial_success_rereads_only_what_was_missing(store, redi
     assert pages == {"GET /api/products": len(product_ids) // 100 + 1}
 
     store.reset_stats()
-    store_catalog.store_index(refresh=True)  # nothing changed: product pages only
+    store_index().current(refresh=True)  # nothing changed: product pages only
     assert variant_reads(store) == {}
 
 
@@ -96,7 +103,7 @@ def test_concurrent_rebuilds_read_the_store_once(store, redis_client) -> None:
     store.reset_stats()
     results: list[bool] = []
     threads = [
-        threading.Thread(target=lambda: results.append(store_catalog.rebuild(wait=30)))
+        threading.Thread(target=lambda: results.append(store_index().rebuild(wait=30)))
         for _ in range(4)
     ]
     for thread in threads:
@@ -123,6 +130,8 @@ def test_idle_poll_after_a_completed_poll_costs_one_request(
 ) -> None:
     first = tasks.inventory.poll()
     assert first["changed"] == []
+    # the change query's cursor is in the ledger, where sync-status reads every flow's
+    assert json.loads(CursorStore().get("inventory", "acumatica_to_xcart") or "{}")["position"]
     _reset_stats(sandboxes)
 
     idle = tasks.inventory.poll()
@@ -156,7 +165,6 @@ def test_poll_after_an_erp_change_flushes_only_that_sku(
 def test_incremental_poll_gives_back_units_of_an_order_the_ledger_now_shows_synced(
     sandboxes, erp, store, clean_ledger
 ) -> None:
-    from sync_workers.flows import inventory
     from sync_workers.ledger import claim_record, mark_synced, session_scope
 
     sku = "AA-0012"
@@ -165,7 +173,7 @@ def test_incremental_poll_gives_back_units_of_an_order_the_ledger_now_shows_sync
     placed = store.checkout([(sku, 3)])
     assert placed.status_code == 201, placed.text
     erp.adjust([(sku, "WHOLESALE", 10)])
-    assert inventory.push_stock(sku)["unsynced"] == 3  # the order is in the book
+    assert run_inline("inventory", "sync", sku)["summary"]["unsynced"] == 3  # in the book
     assert tasks.inventory.poll()["changed"] == [sku]  # the ERP change, already written: no-op
     assert store.amount(product["id"]) == product["amount"] + 10 - 3
 

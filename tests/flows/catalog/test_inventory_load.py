@@ -11,9 +11,10 @@ from collections import defaultdict
 import pytest
 
 import tasks.inventory  # noqa: F401  (registers the tasks before the worker starts)
+from sandboxes.common.catalog import seed_catalog
 from sync_workers.connectors.xcart.client import XCartClient
 from sync_workers.flows import inventory
-from sync_workers.sandboxes.common.catalog import seed_catalog
+from sync_workers.flows.runner import run_inline
 from tests.flows.catalog.conftest import Erp, wait_for
 
 
@@ -52,7 +53,7 @@ def test_thousand_changes_over_200_skus_make_one_write_per_sku_per_window_and_en
         on_hand[sku] += delta
         changes.append((sku, delta))
     products = store.products()
-    inventory.store_index()
+    inventory.store_index().current()
     store.reset_stats()
     drivers, per_document = 2, 4  # four lines per released adjustment: 250 documents
     duration = 10.0
@@ -111,7 +112,7 @@ def test_checkouts_racing_stock_updates_never_show_more_than_erp_minus_unsynced_
     lock = threading.Lock()
     stop = threading.Event()
     seen: list[tuple[str, float, int, float]] = []
-    inventory.store_index()
+    inventory.store_index().current()
 
     def shop(lane: int) -> None:
         rng = random.Random(lane)
@@ -207,7 +208,7 @@ def test_checkout_landing_between_order_read_and_stock_write_is_counted(
         return original(self, product_id, amount)
 
     monkeypatch.setattr(XCartClient, "set_product_stock", checkout_first)
-    outcome = inventory.push_stock(sku)
+    outcome = run_inline("inventory", "sync", sku)["summary"]
 
     assert slipped
     assert outcome["writes"] == 2 and outcome["unsynced"] == 3

@@ -47,7 +47,7 @@ def test_released_stock_change_reaches_xcart_within_two_seconds_at_p95_with_push
     erp, store, push_receiver, clean_ledger, celery_worker
 ) -> None:
     products = store.products()
-    inventory.store_index()
+    inventory.store_index().current()
     skus = [f"AA-{n:04d}" for n in range(1, 31)]
     targets = {products[s]["id"]: products[s]["amount"] + 3 for s in skus}
     started: dict[int, float] = {}
@@ -69,30 +69,62 @@ def test_released_stock_change_reaches_xcart_within_two_seconds_at_p95_with_push
     assert p95 <= 2.0
 
 
-def test_flush_finding_the_sku_busy_waits_for_it_and_is_never_dead_lettered(
+def test_flush_finding_the_sku_busy_is_retried_and_writes_once_the_lock_is_free(
     erp, store, clean_ledger, celery_worker, redis_client
 ) -> None:
     """A flush killed with its worker holds the SKU's lock until it times out; the next flush
-    for that SKU looks again later instead of retrying itself into the dead-letter queue."""
+    for that SKU fails on the busy lock, the base task retries it, and it writes once the lock
+    is free, with no dead letter."""
+    from sync_workers.flows.runner import start
+    from sync_workers.ledger import history
     from sync_workers.redis_client import prefixed
     from sync_workers.task import get_dlq
 
     products = store.products()
-    inventory.store_index()
+    inventory.store_index().current()
     sku = "AA-0007"
     wanted = products[sku]["amount"] + 4
     held = redis_client.lock(prefixed("lock", "inventory", sku), timeout=60)
     assert held.acquire(blocking=False)
     erp.adjust([(sku, "WHOLESALE", 4)])
-    tasks.inventory.push_stock.apply_async(kwargs={"sku": sku})
-    time.sleep(4)  # retries (RETRY_MAX=3, backoff 0.2 s doubling) would be exhausted by now
+    start("inventory", sku)
 
+    def retried() -> list[dict]:
+        runs = history.runs_of("inventory", "acumatica_to_xcart", sku)
+        return [r for r in runs if r["outcome"] == "retry"]
+
+    [first, *_] = wait_for(retried, timeout=10)
+    assert first["steps"] == "locate,read"
+    assert first["error_class"] == "TransientError"
     assert store.amount(products[sku]["id"]) == products[sku]["amount"]
-    assert list(get_dlq().iter_entries(status="open")) == []
     held.release()
 
-    wait_for(lambda: store.amount(products[sku]["id"]) == wanted, timeout=40)
+    wait_for(lambda: store.amount(products[sku]["id"]) == wanted, timeout=20)
     assert list(get_dlq().iter_entries(status="open")) == []
+
+
+def test_busy_sku_retries_outlast_a_lock_left_by_a_killed_flush() -> None:
+    """With the default retry settings, a flush that finds the SKU's lock taken at the moment a
+    flush died holding it still has a retry left once that lock has expired, even when every
+    backoff delay is the shortest the jitter allows (half its nominal length)."""
+    from sync_workers.task import backoff_delay
+
+    class Shortest:
+        def uniform(self, low: float, high: float) -> float:
+            return low
+
+    lock_timeout, retry_max, base, cap = 330.0, 8, 2.0, 300.0
+    jitter_only = sum(backoff_delay(n, base, cap, rng=Shortest()) for n in range(retry_max))
+    assert jitter_only < lock_timeout  # why the busy error asks for a longer wait
+
+    held = 0.0  # the lock's age when a retry runs; its holder died at once
+    for retry in range(retry_max):
+        if held >= lock_timeout:
+            break
+        backoff = backoff_delay(retry, base, cap, rng=Shortest())
+        asked = min(inventory.busy_wait(lock_timeout - held, lock_timeout), cap)
+        held += max(backoff, asked)
+    assert held >= lock_timeout, f"retries exhausted {lock_timeout - held:.0f}s before expiry"
 
 
 def test_without_push_a_change_reaches_xcart_within_one_poll_interval(
@@ -100,7 +132,7 @@ def test_without_push_a_change_reaches_xcart_within_one_poll_interval(
 ) -> None:
     interval = 2.0
     products = store.products()
-    inventory.store_index()
+    inventory.store_index().current()
     began = time.monotonic()
     assert inventory.changed_skus() == []  # what each poll does: read both sides, compare
     poll_time = time.monotonic() - began
@@ -185,7 +217,7 @@ def test_burst_to_one_sku_within_a_window_makes_one_write_with_the_last_value(
 ) -> None:
     sku = "AA-0007"
     product = store.products()[sku]
-    inventory.store_index()
+    inventory.store_index().current()
     store.reset_stats()
     for delta in (4, -1, 3, 2, -2, 5, 1, -3, 2, 1):
         erp.adjust([(sku, "RETAIL", delta)])
@@ -241,7 +273,7 @@ def test_variant_sku_gets_its_own_stock_from_its_stock_item(
 def test_product_added_to_the_store_after_the_index_gets_its_stock(
     erp, store, push_receiver, clean_ledger, celery_worker
 ) -> None:
-    inventory.store_index()
+    inventory.store_index().current()
     created = store.http.post(
         f"{store.url}/api/products",
         json={"sku": "NEW-LAMP", "name": "New lamp", "price": 30.0, "amount": 0},

@@ -10,6 +10,7 @@ import requests
 
 import tasks.products
 from sync_workers.flows import products
+from sync_workers.flows.runner import run_inline
 from sync_workers.mapping import templates
 from sync_workers.mapping.templates import BUNDLED_DIR
 from tests.flows.catalog.conftest import wait_for
@@ -148,7 +149,7 @@ def test_new_store_product_creates_a_stock_item_only_when_configured(
         timeout=10,
     )
     assert created.status_code in (200, 201), created.text
-    assert products.sync_product("WEB-NEW-1")["action"] == "skip"
+    assert run_inline("products", "sync", "WEB-NEW-1")["skip"] == "no stock item"
     assert erp.api.get_by_keys("StockItem", "WEB-NEW-1", missing_ok=True) is None
 
     template("create_stock_items: false", "create_stock_items: true")
@@ -214,7 +215,7 @@ def test_store_edit_arrives_by_signed_webhook_and_our_correction_does_not_echo(
 ) -> None:
     import os
 
-    from sync_workers.sandboxes.common.server import serve_in_thread
+    from sandboxes.common.server import serve_in_thread
     from sync_workers.settings import load_settings
     from sync_workers.webhooks import create_app
 
@@ -272,21 +273,19 @@ def test_new_stock_item_creates_a_store_product_only_when_configured(
 
 
 def test_idle_poll_reads_only_acumatica_until_the_store_scan_is_due(
-    primed, erp, store, redis_client, celery_worker, monkeypatch
+    template, primed, erp, store, redis_client, celery_worker
 ) -> None:
     """X-Cart has no updated-since filter for products: the store is scanned at most every
     store_scan_seconds; a poll in between costs one call, and an Acumatica edit still arrives
     by reading only that SKU's store record."""
-    from sync_workers.settings import get_settings
-
     # Idle means nothing changed since the cursor: no overlap re-reading the fresh seed items.
-    monkeypatch.setenv("POLL_OVERLAP_SECONDS", "0")
-    get_settings.cache_clear()
+    template("  overlap_seconds: 120", "  overlap_seconds: 0")
+    settle = templates.load_template("products")["poll"]["settle_seconds"]
     # the priming wrote the stock items a moment ago: once they have settled, one poll moves the
     # cursor past them all
-    time.sleep(get_settings().poll_settle_seconds + 0.5)
+    time.sleep(settle + 0.5)
     assert products.changed_skus() == []
-    time.sleep(get_settings().poll_settle_seconds + 0.5)
+    time.sleep(settle + 0.5)
     store.reset_stats()
     requests.post(f"{primed['acumatica'].url}/_sandbox/stats/reset", json={}, timeout=10)
     assert products.changed_skus() == []  # not due: the primed poll scanned just now
@@ -302,5 +301,30 @@ def test_idle_poll_reads_only_acumatica_until_the_store_scan_is_due(
 
     store_scan_due(redis_client)
     assert "AA-0042" in products.changed_skus()  # the scan sees the store edit
-    monkeypatch.undo()
-    get_settings.cache_clear()
+
+
+def test_chain_run_again_after_creating_a_store_product_does_not_create_it_twice(
+    template, primed, erp, store
+) -> None:
+    erp.api.put(
+        "StockItem",
+        {"InventoryID": "ERP-ONLY-2", "Description": "Widget run twice", "DefaultPrice": 3.5},
+    )
+    template("create_store_products: false", "create_store_products: true")
+
+    first = run_inline("products", "sync", "ERP-ONLY-2")
+    again = run_inline("products", "sync", "ERP-ONLY-2")  # as a retry after the create would
+
+    assert first["created"] == "xcart"
+    assert "created" not in again and "task" not in again  # no second create, no failure
+    assert again["target_key"] == first["target_key"]
+    listed, page = [], 1
+    while True:
+        batch = store.http.get(
+            f"{store.url}/api/products", params={"page": page, "itemsPerPage": 100}, timeout=10
+        ).json()
+        listed += [p for p in batch if p["sku"] == "ERP-ONLY-2"]
+        if len(batch) < 100:
+            break
+        page += 1
+    assert len(listed) == 1

@@ -98,3 +98,15 @@ def backdate(flow: str, source_id: str, hours: float = 2) -> None:
             .where(SyncRecord.flow == flow, SyncRecord.source_id == source_id)
             .values(updated_at=datetime.now(UTC) - timedelta(hours=hours))
         )
+
+
+def prepared(order_id: Any, **hints: Any) -> dict[str, Any]:
+    """An order's state as its chain holds it right before the push (its steps up to there)."""
+    from sync_workers.flows.orders import FLOW
+
+    state: dict[str, Any] = {**hints, "record_id": str(order_id)}
+    for step in FLOW.chain("sync").steps:
+        if step.name == "push":
+            return state
+        state = step.run(state)
+    raise AssertionError("the orders chain has no push step")

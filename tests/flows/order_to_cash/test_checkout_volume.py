@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
+from sandboxes.common.catalog import seed_catalog
 from sync_workers import clients
-from sync_workers.sandboxes.common.catalog import seed_catalog
 from sync_workers.settings import get_settings
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)

@@ -7,15 +7,19 @@ import time
 import yaml
 
 from sync_workers import clients
+from sync_workers.flows import customers as customer_flow
+from sync_workers.flows import runner
+from sync_workers.ledger import Status, history
 from sync_workers.mapping import templates
 from tasks import customers as customer_tasks
-from tasks import orders as order_tasks
+from tasks import orders as order_tasks  # noqa: F401  (registers the orders tasks)
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
 from tests.flows.order_to_cash.helpers import (
     acumatica_stats,
     address,
     checkout,
     entity_calls,
+    ledger_rows,
     linked,
     open_dead_letters,
     wait_for,
@@ -56,8 +60,8 @@ def test_existing_acumatica_customer_is_matched_by_email_then_phone(
     by_phone = order_for(
         xcart, "someone.else@example.com", billing_address=address("Al", "B", "NY", phone=phone)
     )
-    order_tasks.start(by_email["id"])
-    order_tasks.start(by_phone["id"])
+    runner.start("orders", by_email["id"])
+    runner.start("orders", by_phone["id"])
 
     assert customer_of(by_email) == "ABARTENDE"
     assert customer_of(by_phone) == "ABARTENDE"
@@ -70,7 +74,7 @@ def test_guests_share_the_guest_customer_or_get_one_per_email(
 ) -> None:
     xcart = sandboxes["xcart"].url
     first = order_for(xcart, "guest.one@example.com", guest=True)
-    order_tasks.start(first["id"])
+    runner.start("orders", first["id"])
     assert customer_of(first) == "XCGUEST"
 
     path = fast_templates / "customers.yaml"
@@ -83,7 +87,7 @@ def test_guests_share_the_guest_customer_or_get_one_per_email(
                       billing_address=address("Gus", "Two", "OR"))  # fmt: skip
     more = order_for(xcart, "guest.one@example.com", guest=True)
     for order in (again, other, more):
-        order_tasks.start(order["id"])
+        runner.start("orders", order["id"])
 
     ids = {customer_of(o) for o in (again, other, more)}
     assert len(ids) == 2 and all(i.startswith("XCE") for i in ids)
@@ -101,12 +105,10 @@ def profile_pages(xcart: str) -> int:
 def test_profile_changes_flow_per_system_of_record(
     sandboxes, clean_ledger, redis_client, celery_worker
 ) -> None:
-    from sync_workers.flows import customers as customer_flow
-
     xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
-    redis_client.delete(customer_flow._profile_scan_key())  # this poll scans the profiles
+    redis_client.delete(customer_flow.profile_scan_key())  # this poll scans the profiles
     order = order_for(xcart, "owner@example.com")
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     customer_id = customer_of(order)
     profile_id = order["customer_id"]
     client = clients.xcart()
@@ -147,7 +149,7 @@ def test_profile_changes_flow_per_system_of_record(
     assert after.get("GET /entity/Default/24.200.001/Customer", 0) == (
         before.get("GET /entity/Default/24.200.001/Customer", 0) + 1
     )
-    redis_client.delete(customer_flow._profile_scan_key())
+    redis_client.delete(customer_flow.profile_scan_key())
     customer_tasks.poll.delay()
     wait_for(lambda: profile_pages(xcart) > pages)  # due again: every page is read
     assert not open_dead_letters()
@@ -159,17 +161,15 @@ def test_our_own_customer_writes_are_not_read_back_by_the_poll(
     """A profile change we wrote to Acumatica comes back in the next poll's window as a changed
     customer; the ledger knows the LastModifiedDateTime our write left, so the poll skips it
     instead of reading the customer and the profile (two calls) to find nothing to do."""
-    from sync_workers.flows import customers as customer_flow
-
     xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
     order = order_for(xcart, "echo@example.com")
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     customer_id = customer_of(order)
     list(customer_flow.changed_acumatica_customers())  # the cursor starts here
     client = clients.xcart()
     [book] = client.addresses(order["customer_id"])
     client.update_address(order["customer_id"], book["id"], {"city": "Bend"})
-    customer_tasks.sync_profile.delay(record_id=str(order["customer_id"]))
+    runner.start("customers", order["customer_id"], chain="profile")
 
     def city() -> str:
         found = clients.acumatica().get_by_keys(
@@ -178,6 +178,13 @@ def test_our_own_customer_writes_are_not_read_back_by_the_poll(
         return found["MainContact"]["Address"]["City"]
 
     wait_for(lambda: city() == "Bend")
+    source_id = f"profile:{order['customer_id']}"
+    [run] = wait_for(lambda: history.runs_of("customers", "xcart_to_acumatica", source_id))
+    assert (run["task"], run["steps"], run["outcome"]) == (
+        "tasks.customers.profile",
+        "fetch,match,push,write_back",
+        "ok",
+    )
     time.sleep(6.0)  # past the poll's settle time: our write is inside its window now
     before = entity_calls(acumatica_stats(acumatica))
     assert customer_id not in list(customer_flow.changed_acumatica_customers())
@@ -189,3 +196,55 @@ def test_our_own_customer_writes_are_not_read_back_by_the_poll(
     clients.acumatica().put("Customer", {"CustomerID": customer_id, "Status": "On Hold"})
     time.sleep(6.0)
     assert customer_id in list(customer_flow.changed_acumatica_customers())
+
+
+def test_a_customers_push_brings_acumatica_owned_fields_to_the_profile(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    order = order_for(sandboxes["xcart"].url, "pushed@example.com")
+    runner.start("orders", order["id"])
+    customer_id = customer_of(order)
+    clients.acumatica().put("Customer", {"CustomerID": customer_id, "Status": "Inactive"})
+    notification = {
+        "Id": "n-1",
+        "Query": "Customers",
+        "Deleted": [],
+        "Inserted": [{"CustomerID": customer_id}, {"CustomerID": "ABARTENDE"}],
+    }
+
+    customer_tasks.realtime_on_push.delay(notification=notification)
+
+    wait_for(lambda: clients.xcart().get_profile(order["customer_id"])["status"] == "D")
+    [run] = wait_for(lambda: history.runs_of("customers", "acumatica_to_xcart", customer_id))
+    assert (run["task"], run["steps"], run["outcome"]) == (
+        "tasks.customers.customer",
+        "fetch,write_back",
+        "ok",
+    )
+    # a customer linked to no X-Cart profile is left alone
+    [other] = wait_for(lambda: history.runs_of("customers", "acumatica_to_xcart", "ABARTENDE"))
+    assert other["outcome"] == "skipped"
+    assert not open_dead_letters()
+
+
+def test_a_profile_webhook_that_fails_dead_letters_the_profile_ledger_row(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    customer_tasks.realtime_on_webhook.delay(
+        event="profile.updated", data={"id": 1, "access_level": 100}
+    )  # a staff account: nothing to start
+    customer_tasks.realtime_on_webhook.delay(
+        event="profile.updated", data={"id": 999999, "access_level": 0}
+    )
+
+    [entry] = wait_for(lambda: open_dead_letters("customers"))
+    assert (entry.task, entry.step, entry.record_id) == (
+        "tasks.customers.profile",
+        "fetch",
+        "999999",
+    )
+    [row] = wait_for(
+        lambda: [r for r in ledger_rows("customers") if r.status == Status.DEAD_LETTERED.value]
+    )
+    assert row.source_id == "profile:999999"
+    assert not history.runs_of("customers", "xcart_to_acumatica", "profile:1")

@@ -9,9 +9,11 @@ import pytest
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
-from sync_workers.flows import orders as orders_flow
 from sync_workers.flows import payments as payments_flow
-from sync_workers.ledger import find_by_source, session_scope
+from sync_workers.flows import runner
+from sync_workers.flows.orders import changes as orders_flow
+from sync_workers.flows.shape import PollRequest
+from sync_workers.ledger import claim_records, find_by_source, session_scope
 from sync_workers.ledger.models import Status
 from tasks import orders as order_tasks
 from tests.flows.order_to_cash.helpers import (
@@ -44,6 +46,12 @@ def xcart_reads(sandboxes) -> int:
     )
 
 
+def claim(order_ids: list[str]) -> None:
+    """What handing an order out writes before its message goes: its ledger row."""
+    with session_scope() as session:
+        claim_records(session, "orders", "xcart_to_acumatica", order_ids)
+
+
 def sales_orders_for(order_number: str) -> list:
     return clients.acumatica().get_list("SalesOrder", filter=F("CustomerOrder") == order_number)
 
@@ -55,7 +63,7 @@ def test_order_whose_message_was_lost_is_restarted_once_it_stalls(
     # What a poll does, minus the publish: the cursor moves past the order, its row is claimed.
     handed_out = [str(o["id"]) for o in orders_flow.changed_orders()]
     assert handed_out == [str(order["id"])]
-    orders_flow.note_handed_out(handed_out)
+    claim(handed_out)
 
     order_tasks.poll.delay()  # the cursor has seen it and the row is fresh: nothing to do
     time.sleep(2)
@@ -76,7 +84,7 @@ def test_payments_poll_restarts_a_payment_chain_only_when_it_stalls(
     sandboxes, clean_ledger, celery_worker
 ) -> None:
     order = place(sandboxes["xcart"].url, "slow-payment@example.com")
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     wait_for(lambda: linked("payments"))
     [transaction_id] = linked("payments")
     with session_scope() as session:  # the payment's chain is on its way (handed out, not done)
@@ -111,7 +119,7 @@ def test_payments_poll_leaves_a_young_order_to_its_own_task_then_records_what_it
     """An order's task records its payments right after the sales order; the poll reads the order
     only once it could have stalled, then restarts the payment the task never recorded."""
     order = place(sandboxes["xcart"].url, "lost-payment@example.com")
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     wait_for(lambda: linked("payments"))
     [transaction_id] = linked("payments")
     with session_scope() as session:  # as if the task died between the order and its payment
@@ -138,17 +146,17 @@ def test_orders_poll_failing_before_its_orders_are_handed_out_leaves_them_to_its
     from sync_workers.errors import TransientError
 
     placed = [place(sandboxes["xcart"].url, f"cursor{n}@example.com") for n in range(3)]
-    time.sleep(orders_flow.poll_settings()[1].total_seconds() + 0.5)  # out of the settle window
-    real = orders_flow.note_handed_out
+    time.sleep(orders_flow.SETTLE_SECONDS + 0.5)  # out of the settle window
+    real = runner.claim_records
     attempts: list[int] = []
 
-    def fails_once(order_ids):
+    def fails_once(*args):
         attempts.append(1)
         if len(attempts) == 1:
             raise TransientError("the ledger database is restarting")
-        return real(order_ids)
+        return real(*args)
 
-    monkeypatch.setattr(orders_flow, "note_handed_out", fails_once)
+    monkeypatch.setattr(runner, "claim_records", fails_once)
     order_tasks.poll.apply_async()
 
     wait_for(lambda: len(linked("payments")) == 3)
@@ -166,7 +174,7 @@ def test_nothing_is_restarted_while_the_flow_queue_has_a_backlog(
 
     order = place(sandboxes["xcart"].url, "queued@example.com")
     handed_out = [str(o["id"]) for o in orders_flow.changed_orders()]
-    orders_flow.note_handed_out(handed_out)
+    claim(handed_out)
     backdate("orders", str(order["id"]))
     redis_client.rpush(prefixed("orders"), b"{}")  # a message waiting its turn
     try:
@@ -180,7 +188,7 @@ def test_payments_poll_restarts_no_payment_while_the_payments_queue_has_a_backlo
     sandboxes, clean_ledger, celery_worker, monkeypatch
 ) -> None:
     order = place(sandboxes["xcart"].url, "queued-payment@example.com")
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     wait_for(lambda: linked("payments"))
     [transaction_id] = linked("payments")
     with session_scope() as session:
@@ -211,28 +219,24 @@ def test_a_poll_killed_in_a_large_window_leaves_the_next_only_what_it_had_not_ha
             placed.append(place(xcart, f"batch{n}@example.com"))
     finally:
         sandbox(xcart, "clock", {"offset_seconds": 0})
-    monkeypatch.setattr(order_tasks, "HAND_OUT_BATCH", 3)
+    monkeypatch.setattr(orders_flow, "HAND_OUT_BATCH", 3)
     started: list[str] = []
-    monkeypatch.setattr(order_tasks, "start", lambda order_id, *a, **k: started.append(order_id))
-    real = orders_flow.note_handed_out
-    batches: list[list[str]] = []
 
-    def dies_on_the_third_batch(order_ids):
-        batches.append(list(order_ids))
-        if len(batches) == 3:
+    def dies_on_the_third_batch(starts):
+        batch = [start.record_id for start in starts]
+        if len(started) == 6:
             raise RuntimeError("SIGKILL")
-        return real(batches[-1])
+        started.extend(batch)
+        return batch
 
-    monkeypatch.setattr(orders_flow, "note_handed_out", dies_on_the_third_batch)
     with pytest.raises(RuntimeError):
-        order_tasks.poll.run()
+        orders_flow.poll(PollRequest(), dies_on_the_third_batch)
     by_time = [str(o["id"]) for o in sorted(placed, key=orders_flow.update_moment)]
     assert started == by_time[:6]  # two batches of 3, in update order
 
-    monkeypatch.setattr(orders_flow, "note_handed_out", real)
     started.clear()
-    order_tasks.poll.run()
+    orders_flow.poll(PollRequest(), lambda starts: started.extend(s.record_id for s in starts))
     assert started == by_time[6:]
     started.clear()
-    order_tasks.poll.run()  # nothing new
-    assert started == []
+    orders_flow.poll(PollRequest(), lambda starts: started.extend(s.record_id for s in starts))
+    assert started == []  # nothing new

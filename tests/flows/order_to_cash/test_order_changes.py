@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 
 from sync_workers import clients
+from sync_workers.flows import runner
 from sync_workers.mapping import templates
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
@@ -29,7 +30,7 @@ def synced(xcart: str, email: str, **extra) -> tuple[dict, str, str]:
         **extra,
     }
     order = checkout(xcart, body)
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     key = wait_for(lambda: linked("orders").get(str(order["id"])))
     wait_for(lambda: linked("payments"))
     order_type, order_nbr = key.split("/")

@@ -13,6 +13,9 @@ import yaml
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.flows import orders as orders_flow
+from sync_workers.flows import runner
+from sync_workers.flows.orders import steps as order_steps
+from sync_workers.ledger import history
 from sync_workers.mapping import templates
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
@@ -24,6 +27,7 @@ from tests.flows.order_to_cash.helpers import (
     ledger_rows,
     linked,
     open_dead_letters,
+    prepared,
     sandbox,
     wait_for,
 )
@@ -80,12 +84,12 @@ def test_new_order_with_a_known_customer_costs_two_acumatica_calls(
 ) -> None:
     xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
     first = place(xcart, "known@example.com")
-    order_tasks.start(first["id"])
+    runner.start("orders", first["id"])
     wait_for(lambda: linked("payments"))
     sandbox(acumatica, "stats/reset", {})
 
     second = place(xcart, "known@example.com", items=[{"sku": "AA-0006", "amount": 3}])
-    order_tasks.start(second["id"])
+    runner.start("orders", second["id"])
     wait_for(lambda: len(linked("payments")) == 2)
 
     calls = entity_calls(acumatica_stats(acumatica))
@@ -108,14 +112,15 @@ def test_new_order_with_a_known_customer_reads_each_ledger_row_it_needs_once(
 ) -> None:
     """The buyer's link is read once (the fetch hands it to the transform), the order's link
     is handed to its payment, a claim reads once and writes its mark (or inserts the record,
-    marked), and a link writes without reading first: 8 statements."""
+    marked), a link writes without reading first, and the task's history (the order's run and
+    its payment's) is one INSERT: 9 statements."""
     from sqlalchemy import event
 
     from sync_workers.ledger.db import get_engine
 
     xcart = sandboxes["xcart"].url
     first = place(xcart, "budget@example.com")
-    order_tasks.start(first["id"])
+    runner.start("orders", first["id"])
     wait_for(lambda: linked("payments"))
     second = place(xcart, "budget@example.com", items=[{"sku": "AA-0007", "amount": 1}])
     statements: list[tuple[str, str]] = []
@@ -132,17 +137,19 @@ def test_new_order_with_a_known_customer_reads_each_ledger_row_it_needs_once(
     engine = get_engine()
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        order_tasks.start(second["id"])
+        runner.start("orders", second["id"])
         wait_for(lambda: len(linked("payments")) == 2)
+        wait_for(lambda: history.runs_of("orders", "xcart_to_acumatica", str(second["id"])))
     finally:
         event.remove(engine, "before_cursor_execute", seen)
     reads = Counter(flow for kind, flow in statements if kind == "SELECT")
     writes = Counter(kind for kind, _ in statements if kind != "SELECT")
-    # customers: the fetch; orders: the fetch, the claim; payments: the claim. The order and its
-    # payment are new to the ledger (no poll claimed them): each claim inserts its record,
-    # marked, and each link is one UPDATE
+    # customers: the fetch; orders: the fetch, the claim; payments: the claim. The order's row was
+    # claimed when it was handed out: its claim marks it (UPDATE); the payment is new to the
+    # ledger: its claim inserts its record, marked. Each link is one UPDATE; the history one
+    # INSERT.
     assert reads == {"customers": 1, "orders": 2, "payments": 1}, "\n".join(map(str, statements))
-    assert writes == {"INSERT": 2, "UPDATE": 2}, statements
+    assert writes == {"INSERT": 2, "UPDATE": 3}, statements
 
 
 FLOWS = ("customers", "orders", "payments")
@@ -158,7 +165,7 @@ def test_an_order_and_its_payment_are_locked_in_one_round_trip(
 
     xcart = sandboxes["xcart"].url
     first = place(xcart, "one.lock@example.com")  # the buyer becomes known (no customer lock)
-    order_tasks.start(first["id"])
+    runner.start("orders", first["id"])
     wait_for(lambda: linked("payments"))
     second = place(xcart, "one.lock@example.com", items=[{"sku": "AA-0007", "amount": 1}])
     sent: list[tuple[str, tuple[str, ...]]] = []
@@ -178,7 +185,7 @@ def test_an_order_and_its_payment_are_locked_in_one_round_trip(
 
     monkeypatch.setattr(locks, "_registered", counted)
     known = set(linked("payments"))
-    order_tasks.start(second["id"])
+    runner.start("orders", second["id"])
     wait_for(lambda: len(linked("payments")) == 2)
     [transaction_id] = set(linked("payments")) - known
     both = (
@@ -207,7 +214,7 @@ def test_sales_order_applied_but_answer_lost_is_found_not_created_twice(
             ]
         },
     )
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     wait_for(lambda: sandbox(acumatica, "stats")["faults_injected"].get("preset", 0) >= 2)
     sandbox(acumatica, "faults", {"rules": []})
 
@@ -237,11 +244,11 @@ def test_duplicate_triggers_concurrent_polls_and_replays_create_nothing_twice(
         order_tasks.realtime_on_webhook.delay(event="order.created", data={"id": int(order_id)})
     wait_for(lambda: len(linked("payments")) == 4, timeout=40)
     # a replayed chain after success, and a push racing with itself on a stale state
-    order_tasks.start(ids[0])
-    state = orders_flow.transform(orders_flow.validate(orders_flow.fetch(ids[1])))
+    runner.start("orders", ids[0])
+    state = prepared(ids[1])
     state.pop("target_key", None)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda _: orders_flow.push(dict(state)), range(2)))
+        results = list(pool.map(lambda _: order_steps.push(dict(state)), range(2)))
     time.sleep(1.5)
 
     client = clients.acumatica()
@@ -264,13 +271,15 @@ def test_bad_orders_are_dead_lettered_with_the_field_and_nothing_written(
     unknown_sku = place(xcart, "bad.sku@example.com", items=[{"sku": "WEB-GIFT-25", "amount": 1}])
     unmapped = place(xcart, "bad.method@example.com", payment_method="Purchase Order")
     no_address = place(xcart, "bad.address@example.com")
-    fetched = orders_flow.fetch(no_address["id"])
+    fetched = order_steps.fetch({"record_id": str(no_address["id"])})
     fetched["order"]["shipping_address"] = None
     fetched["order"]["billing_address"] = {**fetched["order"]["billing_address"], "street": ""}
 
-    order_tasks.start(unknown_sku["id"])
-    order_tasks.start(unmapped["id"])
-    order_tasks.start(no_address["id"], fetched["order"])  # the order as a webhook brought it
+    runner.start("orders", unknown_sku["id"])
+    runner.start("orders", unmapped["id"])
+    runner.start(
+        "orders", no_address["id"], order=fetched["order"]
+    )  # the order as a webhook brought it
 
     entries = wait_for(
         lambda: len(open_dead_letters("orders")) == 3 and open_dead_letters("orders")
@@ -305,7 +314,7 @@ def test_computed_tax_difference_is_flagged_and_order_statuses_follow_pushes(
     templates.clear_cache()
     xcart = sandboxes["xcart"].url
     order = place(xcart, "tax.nyc@example.com", billing_address=address("Tad", "Ny", "NY"))
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
 
     wait_for(lambda: any("tax_difference" in r.data for r in ledger_rows("orders")))
     record = ledger_rows("orders")[0]
@@ -336,12 +345,12 @@ def test_dry_run_plans_without_writing_anywhere(sandboxes, clean_ledger, celery_
     xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
     new = place(xcart, "plan.new@example.com")
     synced = place(xcart, "plan.synced@example.com", billing_address=address("Pa", "Ul", "OR"))
-    order_tasks.start(synced["id"])
+    runner.start("orders", synced["id"])
     wait_for(lambda: linked("payments"))
     sandbox(acumatica, "stats/reset", {})
     rows_before = [(r.source_id, r.status, r.target_key) for r in ledger_rows("orders")]
 
-    planned = {p.source_id: p for p in orders_flow.plan(all=True)}
+    planned = {p.source_id: p for p in orders_flow.FLOW.plan(all=True)}
 
     assert planned[str(new["id"])].action == "create"
     assert planned[str(synced["id"])].action == "skip"

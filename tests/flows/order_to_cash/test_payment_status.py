@@ -6,7 +6,7 @@ import time
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
-from tasks import orders as order_tasks
+from sync_workers.flows import runner
 from tasks import payments as payment_tasks
 from tests.flows.order_to_cash.helpers import (
     address,
@@ -28,7 +28,7 @@ def check_order(xcart: str, email: str) -> tuple[dict, str, str]:
             "payment_method": "Check",
         },
     )
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     key = wait_for(lambda: linked("orders").get(str(order["id"])))
     order_type, order_nbr = key.split("/")
     return order, order_type, order_nbr
@@ -95,7 +95,7 @@ def test_drift_finds_a_transaction_whose_payment_is_missing(
         {"email": "drift@example.com", "items": [{"sku": "AA-0013", "amount": 1}],
          "billing_address": address("Dri", "Ft", "OR"), "payment_method": "PayPal"},
     )  # fmt: skip
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     wait_for(lambda: linked("payments"))
     assert payments_flow.drift() == []
     with session_scope() as session:  # the payment link is lost

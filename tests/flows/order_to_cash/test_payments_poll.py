@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select, true
 
 from sync_workers.flows import payments as payments_flow
+from sync_workers.flows import runner
 from sync_workers.ledger import SyncRecord, claim_record, mark_synced, session_scope
-from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
 from tests.flows.order_to_cash.helpers import (
     address,
@@ -47,7 +47,7 @@ def test_idle_payments_poll_reads_no_order_and_an_order_gone_from_the_store_stop
             "payment_method": "Credit Card",
         },
     )
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     wait_for(lambda: linked("payments"))
     assert due_orders() == {str(order["id"])}  # linked: its payments are to be checked
     with session_scope() as session:  # an order synced once, since removed from the store

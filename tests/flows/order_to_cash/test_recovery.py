@@ -7,7 +7,7 @@ import time
 from sync_workers import clients
 from sync_workers.celery import publish
 from sync_workers.connectors.acumatica.filters import F
-from sync_workers.flows import orders as orders_flow
+from sync_workers.flows import runner
 from sync_workers.ledger import claim_record, session_scope
 from sync_workers.task import get_dlq
 from tasks import orders as order_tasks
@@ -19,6 +19,7 @@ from tests.flows.order_to_cash.helpers import (
     entity_calls,
     linked,
     open_dead_letters,
+    prepared,
     sandbox,
     wait_for,
 )
@@ -54,12 +55,12 @@ def test_worker_killed_after_the_put_leaves_one_sales_order(
     """The first worker sent the PUT (applied) and died before recording anything."""
     xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
     order = place(xcart, "killed.after@example.com")
-    state = orders_flow.transform(orders_flow.validate(orders_flow.fetch(order["id"])))
+    state = prepared(order["id"])
     mark_put_sent(str(order["id"]))
     clients.acumatica().put("SalesOrder", state["sales_order"])  # ...and then it died
     sandbox(acumatica, "stats/reset", {})
 
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
 
     wait_for(lambda: linked("payments"))
     calls = entity_calls(acumatica_stats(acumatica))
@@ -73,10 +74,10 @@ def test_worker_killed_before_the_put_creates_it_after_one_look_up(
 ) -> None:
     xcart = sandboxes["xcart"].url
     order = place(xcart, "killed.before@example.com")
-    orders_flow.transform(orders_flow.validate(orders_flow.fetch(order["id"])))
+    prepared(order["id"])
     mark_put_sent(str(order["id"]))  # committed, but the PUT never left
 
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
 
     wait_for(lambda: linked("payments"))
     [created] = sales_orders(order)
@@ -97,7 +98,7 @@ def test_replayed_push_after_exhausted_retries_links_the_order_created_on_the_fi
             ]
         },
     )
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     [entry] = wait_for(lambda: open_dead_letters("orders"), timeout=30)
     assert entry.step == "push" and entry.attempts == 4
     assert len(sales_orders_raw(acumatica, order)) == 1  # applied on the first try
@@ -136,7 +137,7 @@ def test_resync_after_a_lost_ledger_links_existing_records_instead_of_duplicatin
     xcart = sandboxes["xcart"].url
     placed = [place(xcart, f"restore{i}@example.com") for i in range(2)]
     for order in placed:
-        order_tasks.start(order["id"])
+        runner.start("orders", order["id"])
     wait_for(lambda: len(linked("payments")) == 2)
     with clean_ledger.begin() as conn:  # the ledger is restored from an old backup: empty
         conn.exec_driver_sql("delete from sync_records")

@@ -10,6 +10,9 @@ from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.connectors.http import query_string
 from sync_workers.flows import orders as orders_flow
+from sync_workers.flows import runner
+from sync_workers.flows.orders import changes as order_changes
+from sync_workers.flows.orders import steps as order_steps
 from sync_workers.ledger import claim_record, session_scope
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
@@ -20,6 +23,7 @@ from tests.flows.order_to_cash.helpers import (
     entity_calls,
     linked,
     open_dead_letters,
+    prepared,
     sandbox,
     wait_for,
 )
@@ -51,7 +55,7 @@ def test_resync_of_new_orders_with_a_known_customer_costs_two_acumatica_calls_ea
 ) -> None:
     xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
     first = place(xcart, "resync.known@example.com")
-    order_tasks.start(first["id"])
+    runner.start("orders", first["id"])
     wait_for(lambda: linked("payments"))
     since = datetime.now(UTC) - timedelta(seconds=1)
     placed = [place(xcart, "resync.known@example.com", f"AA-000{n}") for n in (6, 7, 8)]
@@ -78,7 +82,7 @@ def test_resync_links_a_sales_order_that_exists_in_acumatica_but_not_in_the_ledg
 ) -> None:
     xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
     order = place(xcart, "made.by.hand@example.com")
-    state = orders_flow.transform(orders_flow.validate(orders_flow.fetch(order["id"])))
+    state = prepared(order["id"])
     [made] = [clients.acumatica().put("SalesOrder", state["sales_order"])]  # no ledger row
     sandbox(acumatica, "stats/reset", {})
 
@@ -100,15 +104,13 @@ def test_push_looks_again_when_a_put_was_sent_after_the_batched_look_up(
     """The poll found no sales order; then an earlier chain sent its PUT (applied, answer
     lost). The ledger's ``put_sent`` makes the push look again instead of trusting the batch."""
     order = place(sandboxes["xcart"].url, "late.put@example.com")
-    state = orders_flow.transform(
-        orders_flow.validate(orders_flow.fetch(order["id"], verify=True, remote={"found": None}))
-    )
+    state = prepared(order["id"], verify=True, remote={"found": None})
     with session_scope() as session:
         record = claim_record(session, "orders", "xcart_to_acumatica", str(order["id"]))
         record.data = {**(record.data or {}), "put_sent": True}
     made = clients.acumatica().put("SalesOrder", state["sales_order"])
 
-    result = orders_flow.push(state)
+    result = order_steps.push(state)
 
     assert result["created"] is False
     assert result["target_key"] == f"SO/{made['OrderNbr']}"
@@ -120,14 +122,14 @@ def test_look_up_batches_stay_within_the_batch_size_and_the_url_limit() -> None:
     long = [f"O'NEIL/{'x' * 60}-{n}" for n in range(30)]
 
     for numbers in (short, long):
-        batches = list(orders_flow._look_up_batches("SO", numbers))
+        batches = list(order_changes._look_up_batches("SO", numbers))
         assert [n for batch in batches for n in batch] == numbers
         for batch in batches:
-            encoded = query_string({"$filter": orders_flow._look_up_filter("SO", batch).render()})
+            encoded = query_string({"$filter": order_changes._look_up_filter("SO", batch).render()})
             assert len(batch) <= orders_flow.LOOK_UP_BATCH
-            assert len(encoded) <= orders_flow.LOOK_UP_MAX_FILTER
-    assert [len(b) for b in orders_flow._look_up_batches("SO", short)] == [40, 40, 15]
-    assert len(list(orders_flow._look_up_batches("SO", long))) > 1
+            assert len(encoded) <= order_changes.LOOK_UP_MAX_FILTER
+    assert [len(b) for b in order_changes._look_up_batches("SO", short)] == [40, 40, 15]
+    assert len(list(order_changes._look_up_batches("SO", long))) > 1
 
 
 def test_a_large_resync_continues_in_new_tasks_and_syncs_each_order_once(
@@ -141,7 +143,7 @@ def test_a_large_resync_continues_in_new_tasks_and_syncs_each_order_once(
     xcart = sandboxes["xcart"].url
     skus = [f"AA-{n:04d}" for n in range(10, 40)]  # seed stock: a few units of each
     placed = [place(xcart, f"chunk{n % 5}@example.com", skus[n % len(skus)]) for n in range(130)]
-    monkeypatch.setattr(order_tasks, "RESYNC_CHUNK", 50)
+    monkeypatch.setattr(order_changes, "RESYNC_CHUNK", 50)
     polls: list[dict] = []
 
     def note(task=None, kwargs=None, **_) -> None:

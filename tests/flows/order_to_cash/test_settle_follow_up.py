@@ -10,7 +10,7 @@ import pytest
 import yaml
 from celery.signals import task_prerun
 
-from sync_workers.flows import orders as orders_flow
+from sync_workers.flows.orders import changes as order_changes
 from sync_workers.mapping import templates
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
@@ -79,12 +79,12 @@ def test_follow_ups_book_at_most_one_poll_per_settle_period(
     clean_ledger, redis_client, settling_templates
 ) -> None:
     now = datetime.now(UTC)
-    assert orders_flow.claim_follow_up([]) is None
+    assert order_changes.claim_follow_up([]) is None
 
-    token, countdown = orders_flow.claim_follow_up([now - timedelta(seconds=1.5)])
+    token, countdown = order_changes.claim_follow_up([now - timedelta(seconds=1.5)])
     assert 0.5 <= countdown <= 1.0  # when the order turns SETTLE old, plus the margin
-    assert orders_flow.claim_follow_up([now]) is None  # one booking at a time
+    assert order_changes.claim_follow_up([now]) is None  # one booking at a time
 
-    orders_flow.release_follow_up(token)  # the follow-up runs and finds a newer order
-    _, next_countdown = orders_flow.claim_follow_up([datetime.now(UTC)], after=token)
+    order_changes.release_follow_up(token)  # the follow-up runs and finds a newer order
+    _, next_countdown = order_changes.claim_follow_up([datetime.now(UTC)], after=token)
     assert next_countdown >= countdown + SETTLE - 0.1

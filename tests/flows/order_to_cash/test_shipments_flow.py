@@ -1,10 +1,14 @@
-"""A confirmed Acumatica shipment marks the X-Cart order shipped, with its tracking numbers, once."""
+"""A confirmed Acumatica shipment marks the X-Cart order shipped, with its tracking numbers, once;
+one ledger row per shipment."""
 
 from __future__ import annotations
 
 import time
 
 from sync_workers import clients
+from sync_workers.flows import runner
+from sync_workers.flows.shipments import FLOW
+from sync_workers.ledger import Status
 from tasks import orders as order_tasks
 from tasks import payments as payment_tasks  # noqa: F401  (registers the payment steps)
 from tasks import shipments as shipment_tasks
@@ -63,7 +67,8 @@ def test_confirmed_shipment_marks_order_shipped_with_tracking_once(
     shipment_nbr = confirmed_shipment(order_type, order_nbr, ["1Z999AA10123456784", "1Z999AA1"])
 
     shipment_tasks.poll.delay()
-    wait_for(lambda: ledger_rows("shipments", "acumatica_to_xcart"))
+    [row] = wait_for(lambda: ledger_rows("shipments", "acumatica_to_xcart"))
+    assert (row.source_id, row.target_key) == (shipment_nbr, f"{order['id']}/{shipment_nbr}")
     # the same shipment again: a second poll over the whole history, a duplicated push, a replay
     shipment_tasks.poll.delay(all=True)
     notification = {
@@ -86,6 +91,13 @@ def test_confirmed_shipment_marks_order_shipped_with_tracking_once(
     assert stats.get(f"PUT /api/orders/{order['id']}/shipping_status") == 1
     assert stats.get(f"POST /api/orders/{order['id']}/tracking_numbers") == 2
     assert not open_dead_letters()
+    [row] = ledger_rows("shipments", "acumatica_to_xcart")  # still one row for the shipment
+    assert row.data["orders"][str(order["id"])]["tracking_numbers"] == [
+        "1Z999AA1",
+        "1Z999AA10123456784",
+    ]
+    [planned] = FLOW.plan(ids=[shipment_nbr])
+    assert (planned.action, planned.reason) == ("skip", "already written back")
 
 
 def test_lost_answers_to_tracking_writes_still_write_each_number_once(
@@ -109,7 +121,7 @@ def test_lost_answers_to_tracking_writes_still_write_each_number_once(
             "seed": 3,
         },
     )
-    shipment_tasks.start(shipment_nbr)
+    runner.start("shipments", shipment_nbr)
     time.sleep(1.5)
     sandbox(xcart, "faults", {"rules": []})
 
@@ -129,7 +141,7 @@ def test_shipment_of_an_order_not_synced_yet_waits_instead_of_failing(
     with clean_ledger.begin() as conn:  # the link is not there (yet)
         conn.exec_driver_sql("update sync_records set target_key = null where flow = 'orders'")
 
-    shipment_tasks.start(shipment_nbr)
+    runner.start("shipments", shipment_nbr)
     time.sleep(0.6)
     assert xcart_order(xcart, order["id"])["shipping_status"]["code"] == "N"
     with clean_ledger.begin() as conn:
@@ -157,3 +169,33 @@ def test_without_the_tracking_module_the_order_is_only_marked_shipped(
     assert xcart_order(xcart, order["id"])["tracking_numbers"] == []
     stats = sandbox(xcart, "stats")["requests"]["by_path"]
     assert not any(path.endswith("/tracking_numbers") for path in stats)
+
+
+def test_a_dead_lettered_shipment_marks_its_ledger_row_and_is_planned_again(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    xcart = sandboxes["xcart"].url
+    order, order_type, order_nbr = synced_order(xcart)
+    shipment_nbr = confirmed_shipment(order_type, order_nbr, ["GONE-1"])
+    with clean_ledger.begin() as conn:  # the order is linked to one the store does not have
+        conn.exec_driver_sql("update sync_records set source_id = '999999' where flow = 'orders'")
+
+    runner.start("shipments", shipment_nbr)
+
+    [entry] = wait_for(lambda: open_dead_letters("shipments"))
+    assert (entry.task, entry.step, entry.record_id) == (
+        "tasks.shipments.sync",
+        "write_back",
+        shipment_nbr,
+    )
+    [row] = wait_for(
+        lambda: [
+            r
+            for r in ledger_rows("shipments", "acumatica_to_xcart")
+            if r.status == Status.DEAD_LETTERED.value
+        ]
+    )
+    assert (row.source_id, row.target_key) == (shipment_nbr, None)
+    [planned] = FLOW.plan(ids=[shipment_nbr])
+    assert planned.action == "update"
+    assert xcart_order(xcart, order["id"])["shipping_status"]["code"] == "N"

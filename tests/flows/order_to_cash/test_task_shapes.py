@@ -1,5 +1,5 @@
 """One task per order, its payments included; a payment that fails there continues in its own
-task; messages of the older shapes (two tasks per order, one task per step) still run."""
+task; every task run leaves one history row per record it ran."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from celery import chain
 from celery.signals import task_prerun
 
 from sync_workers import clients
 from sync_workers.celery import publish
 from sync_workers.connectors.acumatica.filters import F
-from sync_workers.flows import orders as orders_flow
+from sync_workers.flows import runner
+from sync_workers.ledger import history
 from sync_workers.mapping import templates
 from sync_workers.task import get_dlq
-from tasks import orders as order_tasks
-from tasks import payments as payment_tasks
+from tasks import orders as order_tasks  # noqa: F401  (registers the orders tasks)
+from tasks import payments as payment_tasks  # noqa: F401  (registers the payments tasks)
 from tests.flows.order_to_cash.helpers import (
     address,
     checkout,
@@ -68,7 +68,7 @@ def test_an_order_is_one_task_with_its_payment_in_one_trace(
 ) -> None:
     order = place(sandboxes["xcart"].url, "one.task@example.com")
 
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
 
     wait_for(lambda: linked("payments"))
     time.sleep(0.3)
@@ -85,14 +85,14 @@ def test_a_payment_failing_in_the_order_task_is_dead_lettered_on_its_own_and_rep
     acumatica = sandboxes["acumatica"].url
     sandbox(acumatica, "faults", {"rules": [{"path": "/Payment", "method": "PUT", "p500": 1.0}]})
     order = place(sandboxes["xcart"].url, "payment.fails@example.com")
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
 
     [entry] = wait_for(lambda: open_dead_letters("payments"))
     assert linked("orders") and not open_dead_letters("orders")  # the order is not held up
-    assert entry.task == "tasks.payments.sync_transaction" and entry.step == "push"
+    assert entry.task == "tasks.payments.sync" and entry.step == "push"
     names = [name for name, _ in ran]
     assert names.count("tasks.orders.sync") == 1
-    assert names.count("tasks.payments.sync_transaction") >= 1  # its own task, with retries
+    assert names.count("tasks.payments.sync") >= 1  # its own task, with retries
 
     sandbox(acumatica, "faults", {"rules": []})
     get_dlq().replay(entry.id, publish, by="test")
@@ -101,56 +101,55 @@ def test_a_payment_failing_in_the_order_task_is_dead_lettered_on_its_own_and_rep
     assert not open_dead_letters()
 
 
-def test_messages_of_the_one_task_per_step_shape_sync_each_order_once(
-    sandboxes, clean_ledger, celery_worker, ran
+def test_each_run_leaves_one_history_row_per_record_it_ran(
+    sandboxes, clean_ledger, celery_worker
 ) -> None:
-    xcart = sandboxes["xcart"].url
-    from_fetch, from_validate, from_transform = (
-        place(xcart, f"old.shape{n}@example.com") for n in range(3)
+    order = place(sandboxes["xcart"].url, "history.rows@example.com")
+    runner.start("orders", order["id"])
+    wait_for(lambda: linked("payments"))
+    [payment] = ledger_rows("payments")
+
+    [order_run] = wait_for(
+        lambda: history.runs_of("orders", "xcart_to_acumatica", str(order["id"]))
     )
-    fetched = orders_flow.fetch(from_validate["id"])
-    validated = orders_flow.validate(orders_flow.fetch(from_transform["id"]))
+    [payment_run] = history.runs_of("payments", "xcart_to_acumatica", payment.source_id)
 
-    chain(
-        order_tasks.fetch.si(record_id=str(from_fetch["id"])),
-        order_tasks.validate.s(),
-        order_tasks.transform.s(),
-        order_tasks.push.s(),
-        order_tasks.write_back.s(),
-    ).apply_async()
-    chain(
-        order_tasks.validate.s(fetched),
-        order_tasks.transform.s(),
-        order_tasks.push.s(),
-        order_tasks.write_back.s(),
-    ).apply_async()
-    chain(
-        order_tasks.transform.s(validated), order_tasks.push.s(), order_tasks.write_back.s()
-    ).apply_async()
+    assert order_run["steps"] == "fetch,validate,customer,transform,push,write_back,payments"
+    assert (order_run["outcome"], order_run["attempt"], order_run["error"]) == ("ok", 1, None)
+    assert order_run["task"] == "tasks.orders.sync" and order_run["trace_id"]
+    assert payment_run["steps"] == "prepare,push" and payment_run["outcome"] == "ok"
+    assert payment_run["task_id"] == order_run["task_id"]  # run inline, in the order's task
+    assert payment_run["trace_id"] == order_run["trace_id"]
 
-    from_push = place(xcart, "old.shape3@example.com")  # the second task of two per order
-    order_tasks.push.apply_async(
-        args=(orders_flow.transform(orders_flow.validate(orders_flow.fetch(from_push["id"]))),)
+
+def test_a_dead_lettered_run_names_its_step_error_and_attempts_in_the_history(
+    sandboxes, clean_ledger, celery_worker
+) -> None:
+    sandbox(
+        sandboxes["acumatica"].url,
+        "faults",
+        {"rules": [{"path": "/SalesOrder", "method": "PUT", "p503": 1.0}]},
+    )
+    order = place(sandboxes["xcart"].url, "history.retries@example.com")
+    runner.start("orders", order["id"])
+
+    [entry] = wait_for(lambda: open_dead_letters("orders"), timeout=60)
+    runs = wait_for(
+        lambda: (
+            [
+                r
+                for r in history.runs_of("orders", "xcart_to_acumatica", str(order["id"]))
+                if r["outcome"] == "failed"
+            ]
+            and history.runs_of("orders", "xcart_to_acumatica", str(order["id"]))
+        )
     )
 
-    wait_for(lambda: len(linked("payments")) == 4)
-    [transaction_id] = [
-        r.source_id for r in ledger_rows("payments") if r.data["order_id"] == str(from_fetch["id"])
-    ]
-    chain(  # an old payment chain for a transaction already recorded
-        payment_tasks.prepare.si(record_id=transaction_id, order_id=str(from_fetch["id"])),
-        payment_tasks.push.s(),
-    ).apply_async()
-    time.sleep(1.5)
-
-    names = [name for name, _ in ran]
-    assert names.count("tasks.orders.validate") == 1  # the old chains' next steps never ran
-    assert names.count("tasks.orders.transform") == 1
-    assert names.count("tasks.orders.write_back") == 0
-    assert names.count("tasks.orders.push") == 1  # only the one sent as such
-    assert names.count("tasks.payments.push") == 0
-    assert all(one_each(o) for o in (from_fetch, from_validate, from_transform, from_push))
-    assert not open_dead_letters()
+    outcomes = [r["outcome"] for r in reversed(runs)]
+    assert outcomes == ["retry"] * (len(outcomes) - 1) + ["failed"]
+    assert [r["attempt"] for r in reversed(runs)] == list(range(1, len(runs) + 1))
+    assert all(r["steps"].endswith("push") and r["error_class"] for r in runs)
+    assert entry.step == "push" and entry.attempts == len(runs)
 
 
 def test_failed_validation_is_dead_lettered_at_its_step_and_its_replay_syncs_the_order(
@@ -159,7 +158,7 @@ def test_failed_validation_is_dead_lettered_at_its_step_and_its_replay_syncs_the
     order = place(
         sandboxes["xcart"].url, "replay.step@example.com", payment_method="Purchase Order"
     )
-    order_tasks.start(order["id"])
+    runner.start("orders", order["id"])
     [entry] = wait_for(lambda: open_dead_letters("orders"))
     assert (entry.task, entry.step) == ("tasks.orders.sync", "validate")
 

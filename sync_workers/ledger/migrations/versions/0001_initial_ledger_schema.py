@@ -1,4 +1,4 @@
-"""initial ledger schema
+"""the ledger: records, their runs, cursors
 
 Revision ID: 0001
 Revises:
@@ -32,7 +32,6 @@ def upgrade() -> None:
         sa.Column("target_key", sa.String(length=191), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("trace_id", sa.String(length=64), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
@@ -40,6 +39,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("followup_due", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_records")),
         sa.UniqueConstraint(
             "flow", "direction", "source_id", name=op.f("uq_sync_records_flow_direction_source_id")
@@ -51,39 +51,37 @@ def upgrade() -> None:
             name=op.f("uq_sync_records_flow_direction_target_key"),
         ),
     )
-    with op.batch_alter_table("sync_records", schema=None) as batch_op:
-        batch_op.create_index("ix_sync_records_flow_status", ["flow", "status"], unique=False)
-
+    op.create_index("ix_sync_records_flow_status", "sync_records", ["flow", "status"])
+    op.create_index(
+        "ix_sync_records_flow_direction_followup_due",
+        "sync_records",
+        ["flow", "direction", "followup_due"],
+    )
     op.create_table(
-        "sync_attempts",
+        "sync_runs",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("record_id", sa.Integer(), nullable=False),
-        sa.Column("step", sa.String(length=64), nullable=False),
+        sa.Column("flow", sa.String(length=32), nullable=False),
+        sa.Column("direction", sa.String(length=48), nullable=False),
+        sa.Column("source_id", sa.String(length=191), nullable=False),
+        sa.Column("task", sa.String(length=96), nullable=False),
         sa.Column("task_id", sa.String(length=64), nullable=True),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("steps", sa.String(length=255), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("error_class", sa.String(length=128), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("trace_id", sa.String(length=64), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["record_id"],
-            ["sync_records.id"],
-            name=op.f("fk_sync_attempts_record_id_sync_records"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_attempts")),
+        sa.Column("duration_ms", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_runs")),
     )
-    with op.batch_alter_table("sync_attempts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_sync_attempts_record_id"), ["record_id"], unique=False)
+    op.create_index(
+        "ix_sync_runs_record", "sync_runs", ["flow", "direction", "source_id", "started_at"]
+    )
+    op.create_index("ix_sync_runs_started_at", "sync_runs", ["started_at"])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sync_attempts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_sync_attempts_record_id"))
-
-    op.drop_table("sync_attempts")
-    with op.batch_alter_table("sync_records", schema=None) as batch_op:
-        batch_op.drop_index("ix_sync_records_flow_status")
-
+    op.drop_table("sync_runs")
     op.drop_table("sync_records")
     op.drop_table("cursors")
