@@ -28,7 +28,7 @@ def start_orders_poll(driver: Driver, since: datetime, path: str) -> None:
     if path == "resync":
         driver.send("tasks.orders.poll", since=since.isoformat())
         return
-    from sync_workers.flows.orders import poll_settings
+    from sync_workers.flows.orders.changes import poll_settings
     from sync_workers.ledger import CursorStore
 
     overlap, _settle = poll_settings()
