@@ -8,6 +8,7 @@ only through environment variables (``Stack.env``), exactly as a deployment woul
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from bench.processes import Proc, ProcessGroup, free_port, port_open, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 QUEUES = "orders,customers,payments,shipments,products,inventory,realtime"
-WEBHOOK_SECRET = "bench-push-secret"
+#: The receiver's push secret, made for each run (the engine wants at least 32 characters).
+WEBHOOK_SECRET = secrets.token_urlsafe(32)
 _INHERITED = ("XCART_", "ACUMATICA_", "SENTRY_", "DATABASE_URL", "WEBHOOK", "REDIS_", "POLL_")
 
 
@@ -102,13 +104,7 @@ class Stack:
         if orders_settle is not None:
             # The bundled templates, but the orders and shipments polls settle this long.
             templates = str(template_dir(self.root / "templates", settle=orders_settle))
-            self.env.update(
-                {
-                    "MAPPING_TEMPLATES_DIR": templates,
-                    "BENCH_TEMPLATES_DIR": templates,
-                    "PYTHONPATH": f"{REPO / 'bench' / 'hooks'}:{REPO}",
-                }
-            )
+            self.env["MAPPING_TEMPLATES_DIR"] = templates
 
     def _database_url(self, name: str) -> str:
         if self.database == "sqlite":

@@ -189,6 +189,7 @@ def run(opts: Options) -> dict[str, Any]:
             )
             report = check(snap)
             acu_stats, xc_stats = driver.acumatica.stats(), driver.xcart.stats()
+            statuses = driver.ledger.statuses()  # the stack's folder is gone once it closes
         finally:
             shopper.stop.set()
             tap.close()
@@ -215,7 +216,7 @@ def run(opts: Options) -> dict[str, Any]:
             "xcart": xc_stats.get("faults_injected"),
         },
         "invariants": report.as_dict(),
-        "ledger": driver.ledger.statuses(),
+        "ledger": statuses,
         "events": events,
     }
 
