@@ -3,6 +3,9 @@
 #   docker build --target sandboxes -t sync_workers-sandboxes .     # the X-Cart and Acumatica sandboxes
 # The engine image copies the engine's folders by name, so sandboxes/ never enters it; the
 # sandboxes image holds the sandboxes and nothing of the engine. Neither imports the other.
+# Everything under /app belongs to root, bytecode included (compiled here): the processes run as
+# `sync`, which owns /data and none of its own code. docker-compose.yml also makes the root
+# filesystem read-only.
 FROM python:3.11-slim AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -28,12 +31,13 @@ FROM runtime AS sandboxes
 
 ENV PYTHONPATH=/app
 COPY sandboxes /app/sandboxes
+RUN python -m compileall -q /app/sandboxes
 
 USER sync
 VOLUME ["/data"]
 EXPOSE 8091 8092
 
-CMD ["python", "-m", "sandboxes", "--seed", "--host", "0.0.0.0", "--data-dir", "/data/sandboxes"]
+CMD ["python", "-m", "sandboxes", "--seed", "--host", "0.0.0.0", "--allow-remote", "--data-dir", "/data/sandboxes"]
 
 
 # The engine: worker, beat, webhook receiver, Flower and migrations.
@@ -50,7 +54,7 @@ COPY schedules /app/schedules
 RUN pip install --no-deps --no-build-isolation -e . \
     && pip check \
     && python -c "import importlib.util as u; assert u.find_spec('sandboxes') is None, 'sandboxes in the engine image'" \
-    && chown -R sync:sync /app
+    && python -m compileall -q /app/sync_workers /app/tasks /app/schedules
 
 USER sync
 VOLUME ["/data"]

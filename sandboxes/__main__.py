@@ -1,9 +1,9 @@
 """``python -m sandboxes [--only xcart|acumatica] [--data-dir data/sandboxes]
-[--xcart-port 8091] [--acumatica-port 8092] [--host 127.0.0.1] [--seed]``
+[--xcart-port 8091] [--acumatica-port 8092] [--host 127.0.0.1 [--allow-remote]] [--seed]``
 
 Runs each sandbox in its own process, logs where each listens and stops both on SIGINT/SIGTERM.
-The Acumatica sandbox is imported lazily; when it is not installed the runner says so and runs
-the X-Cart sandbox alone.
+A ``--host`` beyond loopback needs ``--allow-remote``. The Acumatica sandbox is imported lazily;
+when it is not installed the runner says so and runs the X-Cart sandbox alone.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sandboxes.common.runner import SANDBOXES, find_create_app, serve_sandbox
+from sandboxes.common.server import add_listen_options, check_host
 
 log = logging.getLogger("sandboxes")
 
@@ -26,12 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandboxes")
     parser.add_argument("--only", choices=sorted(SANDBOXES))
     parser.add_argument("--data-dir", type=Path, default=Path("data/sandboxes"))
-    parser.add_argument("--host", default="127.0.0.1")
+    add_listen_options(parser)
     parser.add_argument("--xcart-port", type=int, default=8091)
     parser.add_argument("--acumatica-port", type=int, default=8092)
     parser.add_argument("--seed", action="store_true", help="load seed data into empty stores")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    check_host(parser, args)
 
     wanted = [args.only] if args.only else list(SANDBOXES)
     ports = {"xcart": args.xcart_port, "acumatica": args.acumatica_port}

@@ -1,4 +1,5 @@
-"""Every periodic entry of the engine, in one place: one poll per flow, and housekeeping.
+"""Every periodic entry of the engine, in one place: one poll per flow, and housekeeping (run
+history, dead letters).
 
 Entries name their task by string (``tasks.<flow>.poll``), so the schedule never imports the
 tasks. Each entry expires after 1.5 intervals: when the workers are behind, a stale poll is
@@ -18,6 +19,8 @@ from sync_workers.settings import Settings
 EXPIRY_FACTOR = 1.5
 #: How often the run history is pruned (``HISTORY_RETENTION_DAYS`` says what goes).
 PRUNE_HISTORY_SECONDS = 3600
+#: How often dead letters are checked: replays that went through, ``DLQ_RETENTION_DAYS``.
+DEAD_LETTER_UPKEEP_SECONDS = 600
 
 
 def poll_interval(settings: Settings, flow: str) -> float:
@@ -40,5 +43,10 @@ def build_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "task": "tasks.maintenance.prune_history",
         "schedule": timedelta(seconds=PRUNE_HISTORY_SECONDS),
         "options": {"expires": PRUNE_HISTORY_SECONDS * EXPIRY_FACTOR},
+    }
+    schedule["dead-letter-upkeep"] = {
+        "task": "tasks.maintenance.dead_letter_upkeep",
+        "schedule": timedelta(seconds=DEAD_LETTER_UPKEEP_SECONDS),
+        "options": {"expires": DEAD_LETTER_UPKEEP_SECONDS * EXPIRY_FACTOR},
     }
     return schedule

@@ -3,6 +3,11 @@
 Settings come from the environment (``sync_workers.settings``); a bad variable stops the process
 with one line per problem. Reliability defaults follow the Redis-transport facts: late ack,
 prefetch 1, a visibility timeout above every delay, no result backend, soft and hard time limits.
+
+What Celery shows of a task holds no customer data: every message the app publishes carries
+ids-only ``argsrepr``/``kwargsrepr`` (:class:`RedactingAMQP`), which the worker's log lines,
+task events (Flower) and ``celery inspect`` show instead of the arguments
+(:class:`RedactedRequest`), and the errors task events carry are scrubbed.
 """
 
 from __future__ import annotations
@@ -14,15 +19,19 @@ import sys
 from typing import Any
 
 from celery import Celery, signals
+from celery.app.amqp import AMQP
+from celery.worker.request import Request
 from kombu import Queue
 
 from schedules.beat import build_schedule
-from sync_workers import tracing
+from sync_workers import logs, tracing
 from sync_workers.flows import NAMES
 from sync_workers.logs import configure_logging
 from sync_workers.mapping.templates import validate_all
 from sync_workers.observability.metrics import install_worker_hooks
+from sync_workers.observability.scrubbing import scrub_text
 from sync_workers.observability.sentry import init_sentry
+from sync_workers.redaction import task_reprs
 from sync_workers.settings import Settings, settings_or_exit
 from sync_workers.task import SyncTask, on_task_failure
 
@@ -105,9 +114,54 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+class RedactingAMQP(AMQP):
+    """Builds every message of the app (``send_task``, ``apply_async``, Celery's own retries,
+    beat) with ids-only ``argsrepr``/``kwargsrepr`` (:func:`~sync_workers.redaction.task_reprs`).
+
+    Celery computes both here, once, for the message's headers and for its ``task-sent`` event;
+    ``before_task_publish`` sees the headers only, so the event would keep the full repr."""
+
+    def as_task_v2(
+        self,
+        task_id: str,
+        name: str,
+        args: Any = None,
+        kwargs: Any = None,
+        *rest: Any,
+        **options: Any,
+    ) -> Any:
+        options["argsrepr"], options["kwargsrepr"] = task_reprs(args, kwargs)
+        return super().as_task_v2(task_id, name, args, kwargs, *rest, **options)
+
+
+class RedactedRequest(Request):
+    """A task as the worker shows it (``SyncTask.Request``).
+
+    ``celery inspect active|reserved|scheduled`` (Flower's worker pages) show the message's
+    ``argsrepr``/``kwargsrepr``, never the arguments; the exception, traceback and result that
+    task events carry to Flower are scrubbed, the task's own personal values included."""
+
+    _EVENT_TEXT = ("exception", "traceback", "result")
+
+    def info(self, safe: bool = False) -> Any:
+        return super().info(safe=True)
+
+    def send_event(self, type: str, **fields: Any) -> None:
+        eventer = self.eventer
+        if eventer is None or not eventer.enabled:
+            return
+        if any(isinstance(fields.get(key), str) for key in self._EVENT_TEXT):
+            kwargs = self.kwargs if isinstance(self.kwargs, dict) else {}
+            known = logs.personal_pattern([self.args, kwargs], kwargs.get("record_id"))
+            for key in self._EVENT_TEXT:
+                if isinstance(fields.get(key), str):
+                    fields[key] = scrub_text(fields[key], known)
+        super().send_event(type, **fields)
+
+
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or settings_or_exit()
-    celery_app = Celery("sync_workers", task_cls=SyncTask)
+    celery_app = Celery("sync_workers", task_cls=SyncTask, amqp=RedactingAMQP)
     celery_app.conf.update(celery_config(settings))
     install_worker_hooks(celery_app)
     return celery_app
@@ -127,7 +181,9 @@ def _setup_logging(**_: Any) -> None:
 signals.setup_logging.connect(_setup_logging, weak=False)
 signals.before_task_publish.connect(tracing.on_before_publish, weak=False)
 signals.task_prerun.connect(tracing.on_task_prerun, weak=False)
+signals.task_prerun.connect(logs.on_task_prerun, weak=False)
 signals.task_postrun.connect(tracing.on_task_postrun, weak=False)
+signals.task_postrun.connect(logs.on_task_postrun, weak=False)
 signals.task_failure.connect(on_task_failure, weak=False)
 
 

@@ -1,14 +1,17 @@
 """``make run``: every process of the engine on this machine, without Docker.
 
-Starts the sandboxes (only for the systems with no real credentials configured), a worker, beat,
-the webhook receiver and Flower. When the Acumatica side runs on its sandbox, the sandbox's push
+Starts the sandboxes (only for the systems with none of their settings configured: settings
+without their URL stop the start, see ``settings.SYSTEMS``), a worker, beat, the webhook
+receiver and Flower. When the Acumatica side runs on its sandbox, the sandbox's push
 notifications are wired to the receiver: one subscription per flow, carrying a secret generated
-for this run. Prints where each process is, restarts one that dies, and on Ctrl-C (or SIGTERM)
-stops them all cleanly: workers get a warm shutdown, so Acumatica sessions are signed out.
+for this run. Prints which system is a sandbox and where each process is, restarts one that
+dies, and on Ctrl-C (or SIGTERM) stops them all cleanly: workers get a warm shutdown, so
+Acumatica sessions are signed out.
 
 ``--sandbox-urls`` runs the sandboxes at the configured ``XCART_BASE_URL`` and
-``ACUMATICA_BASE_URL`` (loopback addresses) instead of their default ports, so a second
-environment (its own ``DATA_DIR``, ``REDIS_KEY_PREFIX`` and ports) can run beside the first.
+``ACUMATICA_BASE_URL`` (loopback addresses, with the sandboxes' own credentials) instead of
+their default ports, so a second environment (its own ``DATA_DIR``, ``REDIS_KEY_PREFIX`` and
+ports) can run beside the first.
 """
 
 from __future__ import annotations
@@ -30,8 +33,15 @@ from urllib.parse import urlsplit
 import requests
 
 from sync_workers.celery import QUEUES
-from sync_workers.redaction import redact_url
-from sync_workers.settings import Settings, settings_or_exit
+from sync_workers.redaction import redact_url, reveal
+from sync_workers.settings import (
+    SANDBOX_ACUMATICA_CLIENT_SECRET,
+    SANDBOX_ACUMATICA_PASSWORD,
+    SANDBOX_ACUMATICA_USERNAME,
+    SANDBOX_XCART_TOKEN,
+    Settings,
+    settings_or_exit,
+)
 
 STOP_GRACE_SECONDS = 20
 START_WAIT_SECONDS = 30
@@ -41,6 +51,7 @@ CONFIG_ERROR = 2
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 #: The sandbox's control surface answers in milliseconds; this only bounds a hung one.
 CONTROL_TIMEOUT_SECONDS = 10
+SYSTEM_NAMES = {"xcart": "X-Cart", "acumatica": "Acumatica"}
 
 
 @dataclass
@@ -149,6 +160,8 @@ class PushWiring:
 @dataclass
 class Plan:
     services: list[Service]
+    #: What each system is, for the banner: ``{"x-cart": "sandbox ...", "acumatica": ...}``.
+    systems: dict[str, str] = field(default_factory=dict)
     #: Set when the Acumatica side runs on a sandbox started here.
     push: PushWiring | None = None
     #: Why push notifications are off, once a start has found out.
@@ -159,10 +172,25 @@ def _celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "sync_workers", *args]
 
 
+def foreign_credentials(settings: Settings, kind: str) -> list[str]:
+    """The configured credentials of ``kind`` that are not its sandbox's own well-known ones."""
+    if kind == "xcart":
+        expected = {"XCART_API_TOKEN": SANDBOX_XCART_TOKEN}
+    else:
+        expected = {
+            "ACUMATICA_USERNAME": SANDBOX_ACUMATICA_USERNAME,
+            "ACUMATICA_PASSWORD": SANDBOX_ACUMATICA_PASSWORD,
+            "ACUMATICA_CLIENT_SECRET": SANDBOX_ACUMATICA_CLIENT_SECRET,
+        }
+    configured = {name: reveal(getattr(settings, name.lower())) for name in expected}
+    return [name for name, value in configured.items() if value not in (None, expected[name])]
+
+
 def sandbox_ports(settings: Settings, *, at_configured_urls: bool = False) -> dict[str, int]:
-    """The sandboxes to start and the port of each: those of the systems with no real
-    credentials configured, or, ``at_configured_urls``, both, at their configured URLs.
-    Raises ``ValueError`` for a URL no local sandbox can serve."""
+    """The sandboxes to start and the port of each: those of the systems with none of their
+    settings configured, or, ``at_configured_urls``, both, at their configured URLs (with the
+    sandboxes' own credentials only). Raises ``ValueError`` for a URL no local sandbox can
+    serve, or credentials that would go to a sandbox."""
     ports: dict[str, int] = {}
     for kind, url, default in (
         ("xcart", settings.xcart_base_url, settings.sandbox_xcart),
@@ -181,8 +209,32 @@ def sandbox_ports(settings: Settings, *, at_configured_urls: bool = False) -> di
                 f"{kind.upper()}_BASE_URL must be http://127.0.0.1:<port> for its sandbox to run "
                 f"there (got {redact_url(url)})"
             )
+        foreign = foreign_credentials(settings, kind)
+        if foreign:
+            raise ValueError(
+                f"{', '.join(foreign)}: not the {SYSTEM_NAMES[kind]} sandbox's own credentials, "
+                "and --sandbox-urls sends no others to a sandbox (see docs/sandboxes/)"
+            )
         ports[kind] = parts.port
     return ports
+
+
+def describe_systems(settings: Settings, ports: Mapping[str, int]) -> dict[str, str]:
+    """Banner lines saying which system is a sandbox started here and which a real one."""
+    xcart, acumatica = settings.xcart_base_url, settings.acumatica_base_url
+    return {
+        "x-cart": (
+            f"SANDBOX {xcart}/api (made-up data; token {SANDBOX_XCART_TOKEN})"
+            if "xcart" in ports
+            else f"real store {redact_url(xcart)}"
+        ),
+        "acumatica": (
+            f"SANDBOX {acumatica}/entity (made-up data; "
+            f"{SANDBOX_ACUMATICA_USERNAME} / {SANDBOX_ACUMATICA_PASSWORD})"
+            if "acumatica" in ports
+            else f"real instance {redact_url(acumatica)}"
+        ),
+    }
 
 
 def plan(settings: Settings, *, at_configured_urls: bool = False) -> Plan:
@@ -204,10 +256,11 @@ def plan(settings: Settings, *, at_configured_urls: bool = False) -> Plan:
         where = []
         if "xcart" in ports:
             argv += ["--xcart-port", str(ports["xcart"])]
-            where.append(f"X-Cart {settings.xcart_base_url}/api (token sandbox-rw)")
+            where.append(f"X-Cart on {ports['xcart']}")
         if "acumatica" in ports:
             argv += ["--acumatica-port", str(ports["acumatica"])]
-            where.append(f"Acumatica {settings.acumatica_base_url}/entity (admin / sandbox)")
+            where.append(f"Acumatica on {ports['acumatica']}")
+        where.append(f"seeded, data in {settings.data_dir / 'sandboxes'}")
         services.append(
             Service(
                 "sandboxes", argv, "; ".join(where), ports=tuple(ports.values()), serves_others=True
@@ -253,7 +306,7 @@ def plan(settings: Settings, *, at_configured_urls: bool = False) -> Plan:
             ports=(settings.flower_port,),
         ),
     ]
-    return Plan(services, push)
+    return Plan(services, describe_systems(settings, ports), push)
 
 
 def port_open(port: int) -> bool:
@@ -301,6 +354,8 @@ def push_line(run: Plan) -> str:
 
 def banner(settings: Settings, run: Plan) -> None:
     print("\nsync_workers is running (Ctrl-C stops everything):", flush=True)
+    for system, what in run.systems.items():
+        print(f"  {system:<10} {what}")
     print(f"  {'ledger':<10} {redact_url(settings.database_url.reveal())}")
     print(f"  {'redis':<10} {redact_url(settings.redis_url.reveal())}")
     for service in run.services:

@@ -5,10 +5,20 @@ arguments and payload, the error with its field-level reasons and traceback, att
 failure times, the trace id, and an audit trail. Entries are never removed by a replay: the
 replacement task is published first, and only then is the entry marked ``replayed``.
 
+Customer data stays only as long as it is needed. When an entry is resolved, when its replay
+went through (:mod:`sync_workers.dlq_upkeep` reads that from the ledger), or when it has held
+its data for the retention (``DLQ_RETENTION_DAYS`` after its last failure; an open entry then
+becomes ``expired``), its arguments, payload, upstream answers, traceback and the rest of its
+chain are dropped (:func:`drop_data`); the record id, task, step, error class, the message and
+field reasons with personal values masked, times, replays and audit stay. An entry without data
+is deleted the same retention later.
+
 Keys (all under the configured prefix):
 ``dlq:entries`` hash id → JSON; ``dlq:index`` zset id → last failure time (every entry);
-``dlq:open`` zset of open entries; ``dlq:seen:<task id>`` dedupes the two failure paths of one task;
-``dlq:record:<flow>:<record id>`` the open entry of a record; ``dlq:audit`` list of every action.
+``dlq:open`` zset of open entries; ``dlq:replayed`` set of replayed entries still holding their
+data (waiting for their record to go through); ``dlq:seen:<task id>`` dedupes the two failure
+paths of one task; ``dlq:record:<flow>:<record id>`` the open entry of a record; ``dlq:audit``
+list of every action.
 
 A record has at most one open entry: when another task for the same record fails (a second
 delivery of the order, a poll's restart), that entry is brought up to date with the newest
@@ -19,17 +29,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import redis
 
 from sync_workers.locks import compare_and_delete
+from sync_workers.observability.scrubbing import personal_values, scrub_text
 
 AUDIT_KEEP = 50_000
 SEEN_TTL = 7 * 24 * 3600
+#: Attempts of a change that lost a race with another writer of the entries (WATCH).
+CHANGE_ATTEMPTS = 20
 
 
 class EntryNotFound(KeyError):
@@ -42,6 +55,10 @@ class EntryStateError(Exception):
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _timestamp(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 @dataclass
@@ -73,6 +90,12 @@ class DeadLetter:
     replay_of: str | None = None
     #: Later failures of other tasks for the same record, folded into this entry.
     repeats: int = 0
+    #: When the arguments, payload, upstream answers and traceback were dropped (None: kept).
+    data_dropped_at: str | None = None
+
+    @property
+    def holds_data(self) -> bool:
+        return self.data_dropped_at is None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str, ensure_ascii=False)
@@ -82,6 +105,27 @@ class DeadLetter:
         data = json.loads(raw)
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+def drop_data(entry: DeadLetter, at: str) -> None:
+    """Drop what the step failed on, keep what says what failed.
+
+    Gone: arguments, payload, upstream answers (``error_details``), traceback and the rest of the
+    chain. Kept: record id, task, step, error class, times, replays, audit; the message and the
+    field reasons are kept with personal values masked: the entry's own (every value under a
+    personal key of its arguments and payload) and any e-mail, phone number or street address.
+    """
+    known = personal_values(
+        [entry.args, entry.kwargs, entry.payload, entry.error_details, entry.chain]
+    )
+    entry.error_message = scrub_text(entry.error_message, known)
+    entry.field_errors = {
+        scrub_text(str(path), known): scrub_text(str(reason), known)
+        for path, reason in (entry.field_errors or {}).items()
+    }
+    entry.args, entry.kwargs, entry.payload = [], {}, None
+    entry.error_details, entry.traceback, entry.chain = {}, "", []
+    entry.data_dropped_at = at
 
 
 class Publisher(Protocol):
@@ -123,11 +167,8 @@ class DeadLetterQueue:
                     return False
                 self.redis.set(record_key, entry.id)  # that entry is no longer open
         entry.audit.append({"at": now_iso(), "action": "dead-lettered", "by": "engine"})
-        score = datetime.fromisoformat(entry.last_failed_at).timestamp()
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self._key("entries"), entry.id, entry.to_json())
-        pipe.zadd(self._key("index"), {entry.id: score})
-        pipe.zadd(self._key("open"), {entry.id: score})
+        self._stage(pipe, entry)
         pipe.execute()
         self._audit("dead-lettered", entry, by="engine")
         return True
@@ -160,17 +201,50 @@ class DeadLetterQueue:
 
     def _save(self, entry: DeadLetter) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(self._key("entries"), entry.id, entry.to_json())
-        if entry.status == "open":
-            pipe.zadd(
-                self._key("open"),
-                {entry.id: datetime.fromisoformat(entry.last_failed_at).timestamp()},
-            )
-        else:
-            pipe.zrem(self._key("open"), entry.id)
+        self._stage(pipe, entry)
         pipe.execute()
         if entry.status != "open" and entry.record_id is not None:
             self._forget_record(entry)
+
+    def _stage(self, pipe: Any, entry: DeadLetter) -> None:
+        """Queue the writes that store ``entry`` and keep the indexes in step with it."""
+        score = _timestamp(entry.last_failed_at)
+        pipe.hset(self._key("entries"), entry.id, entry.to_json())
+        pipe.zadd(self._key("index"), {entry.id: score})
+        if entry.status == "open":
+            pipe.zadd(self._key("open"), {entry.id: score})
+        else:
+            pipe.zrem(self._key("open"), entry.id)
+        if entry.status == "replayed" and entry.holds_data:
+            pipe.sadd(self._key("replayed"), entry.id)
+        else:
+            pipe.srem(self._key("replayed"), entry.id)
+
+    def _change(self, entry_id: str, change: Callable[[DeadLetter], bool]) -> DeadLetter | None:
+        """Apply ``change`` to the stored entry and save it; the changed entry, or None when the
+        entry is gone or ``change`` returned False (nothing to do). Read and write are one
+        optimistic transaction: when another writer saves an entry in between, it starts over
+        from what that writer saved."""
+        key = self._key("entries")
+        for _ in range(CHANGE_ATTEMPTS):
+            with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    pipe.watch(key)
+                    raw = cast(str | None, pipe.hget(key, entry_id))  # WATCH: runs at once
+                    if raw is None:
+                        return None
+                    entry = DeadLetter.from_json(raw)
+                    if not change(entry):
+                        return None
+                    pipe.multi()
+                    self._stage(pipe, entry)
+                    pipe.execute()
+                except redis.WatchError:
+                    continue
+            if entry.status != "open" and entry.record_id is not None:
+                self._forget_record(entry)
+            return entry
+        raise redis.WatchError(f"dead letter {entry_id} kept changing; try again")
 
     def _forget_record(self, entry: DeadLetter) -> None:
         """The record's next failure opens a new entry (only if this one was its open entry)."""
@@ -245,6 +319,39 @@ class DeadLetterQueue:
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         return [json.loads(r) for r in self.redis.lrange(self._key("audit"), 0, limit - 1)]
 
+    def awaiting_replay(self) -> list[DeadLetter]:
+        """Replayed entries still holding their data: their record has not gone through yet."""
+        ids = sorted(self.redis.smembers(self._key("replayed")))
+        if not ids:
+            return []
+        found = []
+        for entry_id, raw in zip(ids, self.redis.hmget(self._key("entries"), ids), strict=True):
+            if raw is None:
+                self.redis.srem(self._key("replayed"), entry_id)
+                continue
+            found.append(DeadLetter.from_json(raw))
+        return found
+
+    def failed_before(
+        self, moment: datetime, *, holding_data: bool | None = None
+    ) -> list[DeadLetter]:
+        """Entries whose last failure is before ``moment``, oldest first; ``holding_data``
+        True or False keeps only the entries that still hold their data, or no longer do."""
+        ids = self.redis.zrangebyscore(self._key("index"), "-inf", f"({moment.timestamp()}")
+        found = []
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            for raw in self.redis.hmget(self._key("entries"), batch):
+                if raw is None:
+                    continue
+                entry = DeadLetter.from_json(raw)
+                if _timestamp(entry.last_failed_at) >= moment.timestamp():
+                    continue
+                if holding_data is not None and entry.holds_data != holding_data:
+                    continue
+                found.append(entry)
+        return found
+
     # -- acting ------------------------------------------------------------------------------
 
     def replay(
@@ -256,48 +363,152 @@ class DeadLetterQueue:
         kwargs: dict[str, Any] | None = None,
         args: list[Any] | None = None,
         force: bool = False,
+        from_start: bool = False,
     ) -> str:
         """Publish the failed step again (edited arguments allowed); return the new task id.
 
-        The entry stays open until the new message is published; then it is marked ``replayed``.
+        ``from_start`` publishes the flow's poll for the record instead (``tasks.<flow>.poll``
+        with ``ids=[record]``): its whole chain runs again from the source record, which also
+        works once the entry's arguments are dropped. Open and expired entries are replayed;
+        others only with ``force``. The entry stays as it is until the new message is
+        published; then it is marked ``replayed``.
         """
         entry = self.get(entry_id)
-        if entry.status != "open" and not force:
+        if entry.status not in ("open", "expired") and not force:
             raise EntryStateError(
                 f"entry {entry.id} is {entry.status}; use force to replay it again"
             )
-        new_args = entry.args if args is None else args
-        new_kwargs = entry.kwargs if kwargs is None else kwargs
         edited = args is not None or kwargs is not None
-        task_id = publish(
-            entry.task,
-            new_args,
-            new_kwargs,
-            queue=entry.queue,
-            chain=entry.chain,
-            trace_id=entry.trace_id,
-            headers={"dlq_replay_of": entry.id},
-        )
+        if from_start:
+            if not entry.record_id:
+                raise EntryStateError(f"entry {entry.id} has no record id: cannot rerun the chain")
+            task, new_args, new_kwargs = f"tasks.{entry.flow}.poll", [], {"ids": [entry.record_id]}
+            queue, chain = None, []
+        elif not entry.holds_data and not edited:
+            raise EntryStateError(
+                f"entry {entry.id} no longer holds its arguments (dropped at "
+                f"{entry.data_dropped_at}); replay it from the start"
+            )
+        else:
+            task, queue, chain = entry.task, entry.queue, entry.chain
+            new_args = entry.args if args is None else args
+            new_kwargs = entry.kwargs if kwargs is None else kwargs
+        # The replay's own failure opens a new entry (``replay_of`` this one) rather than
+        # folding into this one, however fast the worker is; the pointer is back if publishing
+        # fails.
+        released = entry.status == "open" and entry.record_id is not None
+        if released:
+            self._forget_record(entry)
         at = now_iso()
-        entry.status = "replayed"
-        entry.replays.append({"at": at, "task_id": task_id, "by": by, "edited": edited})
-        entry.audit.append(
-            {"at": at, "action": "replayed", "by": by, "task_id": task_id, "edited": edited}
-        )
-        self._save(entry)
-        self._audit("replayed", entry, by=by, task_id=task_id, edited=edited)
+        try:
+            task_id = publish(
+                task,
+                new_args,
+                new_kwargs,
+                queue=queue,
+                chain=chain,
+                trace_id=entry.trace_id,
+                headers={"dlq_replay_of": entry.id},
+            )
+        except BaseException:
+            if released:
+                self.redis.set(self._record_key(entry), entry.id, nx=True)
+            raise
+        done = {"task_id": task_id, "edited": edited, "from_start": from_start}
+
+        def mark(current: DeadLetter) -> bool:
+            current.status = "replayed"
+            current.replays.append({"at": at, "by": by, **done})
+            current.audit.append({"at": at, "action": "replayed", "by": by, **done})
+            return True
+
+        marked = self._change(entry.id, mark)
+        self._audit("replayed", marked or entry, by=by, **done)
         return task_id
 
     def resolve(self, entry_id: str, *, by: str, note: str = "") -> DeadLetter:
-        """Mark an entry handled without replaying it (fixed by hand, not needed any more)."""
-        entry = self.get(entry_id)
-        if entry.status == "resolved":
-            raise EntryStateError(f"entry {entry.id} is already resolved")
-        entry.status = "resolved"
-        entry.audit.append({"at": now_iso(), "action": "resolved", "by": by, "note": note})
-        self._save(entry)
+        """Mark an entry handled without replaying it (fixed by hand, not needed any more); its
+        data is dropped."""
+        entry_id = self.get(entry_id).id
+        at = now_iso()
+
+        def mark(current: DeadLetter) -> bool:
+            if current.status == "resolved":
+                raise EntryStateError(f"entry {current.id} is already resolved")
+            current.status = "resolved"
+            current.audit.append({"at": at, "action": "resolved", "by": by, "note": note})
+            self._drop_data(current, at, reason="resolved")
+            return True
+
+        entry = self._change(entry_id, mark)
+        if entry is None:
+            raise EntryNotFound(entry_id)
         self._audit("resolved", entry, by=by, note=note)
+        self._audit_dropped(entry, at, "resolved")
         return entry
+
+    def replay_went_through(
+        self, entry_id: str, *, task_id: str | None, started_at: str
+    ) -> DeadLetter | None:
+        """The entry's record ran through after its replay (``task_id``, started at
+        ``started_at``): its data is dropped. None when it was no longer waiting for that."""
+        at = now_iso()
+        evidence = {"task_id": task_id, "run_started_at": started_at}
+
+        def mark(current: DeadLetter) -> bool:
+            if current.status != "replayed" or not current.holds_data:
+                return False
+            current.audit.append(
+                {"at": at, "action": "replay went through", "by": "engine", **evidence}
+            )
+            self._drop_data(current, at, reason="replay went through")
+            return True
+
+        entry = self._change(entry_id, mark)
+        if entry is not None:
+            self._audit("replay went through", entry, by="engine", **evidence)
+            self._audit_dropped(entry, at, "replay went through")
+        return entry
+
+    def expire(self, failed_before: datetime, *, by: str = "engine") -> list[DeadLetter]:
+        """Drop the data of every entry still holding it whose last failure is before
+        ``failed_before``; an open one becomes ``expired`` (it can still be replayed from the
+        start). The entries expired."""
+        at = now_iso()
+        expired = []
+        for candidate in self.failed_before(failed_before, holding_data=True):
+
+            def mark(current: DeadLetter) -> bool:
+                if not current.holds_data or (
+                    _timestamp(current.last_failed_at) >= failed_before.timestamp()
+                ):
+                    return False  # handled, or failed again, since it was read
+                if current.status == "open":
+                    current.status = "expired"
+                current.audit.append({"at": at, "action": "expired", "by": by})
+                self._drop_data(current, at, reason="expired")
+                return True
+
+            entry = self._change(candidate.id, mark)
+            if entry is not None:
+                self._audit("expired", entry, by=by, status=entry.status)
+                self._audit_dropped(entry, at, "expired")
+                expired.append(entry)
+        return expired
+
+    def delete_without_data(
+        self, dropped_before: datetime, *, by: str = "engine"
+    ) -> list[DeadLetter]:
+        """Delete the entries whose data was dropped before ``dropped_before``."""
+        doomed = [
+            entry
+            for entry in self.failed_before(dropped_before, holding_data=False)
+            if entry.data_dropped_at is not None
+            and _timestamp(entry.data_dropped_at) < dropped_before.timestamp()
+        ]
+        for entry in doomed:
+            self._delete(entry, action="deleted", by=by)
+        return doomed
 
     def purge(
         self,
@@ -307,19 +518,34 @@ class DeadLetterQueue:
         flow: str | None = None,
         older_than: datetime | None = None,
     ) -> int:
-        """Delete entries in ``status`` (``resolved``, ``replayed``, ``open`` or ``all``)."""
+        """Delete entries in ``status`` (``resolved``, ``replayed``, ``expired``, ``open`` or
+        ``all``)."""
         doomed = []
         for entry in self.iter_entries(status=status, flow=flow):
             if older_than and datetime.fromisoformat(entry.last_failed_at) >= older_than:
                 continue
             doomed.append(entry)
         for entry in doomed:
-            self._audit("purged", entry, by=by, status=entry.status)
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.hdel(self._key("entries"), entry.id)
-            pipe.zrem(self._key("index"), entry.id)
-            pipe.zrem(self._key("open"), entry.id)
-            pipe.execute()
-            if entry.record_id is not None:
-                self._forget_record(entry)
+            self._delete(entry, action="purged", by=by)
         return len(doomed)
+
+    def _drop_data(self, entry: DeadLetter, at: str, *, reason: str) -> None:
+        if entry.holds_data:
+            drop_data(entry, at)
+            entry.audit.append({"at": at, "action": "data dropped", "by": "engine", "why": reason})
+
+    def _audit_dropped(self, entry: DeadLetter, at: str, reason: str) -> None:
+        """Note in the queue's audit that ``entry`` lost its data in the change made ``at``."""
+        if entry.data_dropped_at == at:
+            self._audit("data dropped", entry, by="engine", why=reason)
+
+    def _delete(self, entry: DeadLetter, *, action: str, by: str) -> None:
+        self._audit(action, entry, by=by, status=entry.status)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self._key("entries"), entry.id)
+        pipe.zrem(self._key("index"), entry.id)
+        pipe.zrem(self._key("open"), entry.id)
+        pipe.srem(self._key("replayed"), entry.id)
+        pipe.execute()
+        if entry.record_id is not None:
+            self._forget_record(entry)

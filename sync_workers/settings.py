@@ -4,6 +4,9 @@ Every variable is declared once in ``VARIABLES`` (name, type, default, meaning);
 the README's configuration table are checked against that list by the tests. A bad variable gives
 one line naming it and what is wrong; secrets are wrapped in :class:`Secret` so they never show in
 ``repr``, logs or errors, and each can also be read from a ``<NAME>_FILE`` path (Docker secrets).
+
+A remote system with none of its instance settings (``SYSTEMS``) runs on its sandbox; any of them
+without the system's URL is a bad configuration, so real credentials never reach a sandbox.
 """
 
 from __future__ import annotations
@@ -23,9 +26,51 @@ from sync_workers.redaction import Secret, redact_url
 
 SANDBOX_XCART_URL = "http://127.0.0.1:8091"
 SANDBOX_ACUMATICA_URL = "http://127.0.0.1:8092"
+#: The sandboxes' own, well-known credentials (see docs/sandboxes/).
+SANDBOX_XCART_TOKEN = "sandbox-rw"
+SANDBOX_ACUMATICA_USERNAME = "admin"
+SANDBOX_ACUMATICA_PASSWORD = "sandbox"
+SANDBOX_ACUMATICA_TENANT = "Company"
+SANDBOX_ACUMATICA_CLIENT_SECRET = "sandbox"
 #: Request budget against the sandboxes, which have no per-minute quota by default (a real
 #: Acumatica licence's is far lower; a hosted store's is unknown, hence the polite 600).
 SANDBOX_REQUESTS_PER_MINUTE = 6000
+
+#: Shortest secrets accepted for the engine's own endpoints: the webhook receiver's shared
+#: secrets and Flower's passwords. The remote systems' credentials are theirs to choose.
+WEBHOOK_SECRET_MIN_LENGTH = 32
+PASSWORD_MIN_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class System:
+    """A remote system and the settings that describe a real instance of it.
+
+    Any of ``instance`` given (a value other than its default) means a real instance was meant,
+    so its URL is required: the engine never sends them to the sandbox that stands in for a
+    system with none of them.
+    """
+
+    name: str
+    url: str
+    instance: tuple[str, ...]
+
+
+XCART = System("X-Cart", "XCART_BASE_URL", ("XCART_API_TOKEN",))
+ACUMATICA = System(
+    "Acumatica",
+    "ACUMATICA_BASE_URL",
+    (
+        "ACUMATICA_USERNAME",
+        "ACUMATICA_PASSWORD",
+        "ACUMATICA_TENANT",
+        "ACUMATICA_BRANCH",
+        "ACUMATICA_AUTH_MODE",
+        "ACUMATICA_CLIENT_ID",
+        "ACUMATICA_CLIENT_SECRET",
+    ),
+)
+SYSTEMS = (XCART, ACUMATICA)
 
 
 @dataclass(frozen=True)
@@ -52,6 +97,28 @@ def _url(schemes: set[str]) -> fields.String:
             raise ValidationError(f"must be a URL with scheme {' or '.join(sorted(schemes))}")
 
     return fields.String(validate=check)
+
+
+def _secret_of_length(minimum: int) -> fields.String:
+    return fields.String(
+        validate=validate.Length(
+            min=minimum,
+            error=f"must be at least {minimum} characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))' makes one)",
+        )
+    )
+
+
+def _check_basic_auth(value: str) -> None:
+    """``user:password``, or several separated by commas (as Flower reads them)."""
+    for entry in value.split(","):
+        user, colon, password = entry.partition(":")
+        if not user or not colon or not password:
+            raise ValidationError("must be user:password")
+        if len(password) < PASSWORD_MIN_LENGTH:
+            raise ValidationError(
+                f"each password must be at least {PASSWORD_MIN_LENGTH} characters"
+            )
 
 
 _HTTP = {"http", "https"}
@@ -90,7 +157,8 @@ VARIABLES: tuple[Variable, ...] = (
         "XCART_BASE_URL",
         _url(_HTTP),
         None,
-        f"Store URL (API under /api); default: the X-Cart sandbox at {SANDBOX_XCART_URL}",
+        "Store URL (API under /api); required with XCART_API_TOKEN; with neither set: the "
+        f"X-Cart sandbox at {SANDBOX_XCART_URL}",
     ),
     Variable(
         "XCART_API_TOKEN",
@@ -117,7 +185,9 @@ VARIABLES: tuple[Variable, ...] = (
         "ACUMATICA_BASE_URL",
         _url(_HTTP),
         None,
-        f"Instance URL; default: the Acumatica sandbox at {SANDBOX_ACUMATICA_URL}",
+        "Instance URL; required with any of ACUMATICA_USERNAME, _PASSWORD, _TENANT, _BRANCH, "
+        "_CLIENT_ID, _CLIENT_SECRET or _AUTH_MODE=oauth; with none of them set: the Acumatica "
+        f"sandbox at {SANDBOX_ACUMATICA_URL}",
     ),
     Variable(
         "ACUMATICA_USERNAME",
@@ -222,6 +292,13 @@ VARIABLES: tuple[Variable, ...] = (
         "Days each record's run history (steps, outcome, error, trace id) is kept in the ledger",
     ),
     Variable(
+        "DLQ_RETENTION_DAYS",
+        _int(1),
+        "30",
+        "Days a dead letter keeps its payload, arguments and upstream answers after its last "
+        "failure (an open one then expires); an entry without them is deleted as long after",
+    ),
+    Variable(
         "MAPPING_TEMPLATES_DIR",
         fields.String(),
         None,
@@ -284,23 +361,26 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SENTRY_ENVIRONMENT", fields.String(), "production", "Sentry environment name"),
     Variable(
         "WEBHOOK_ACUMATICA_SECRET",
-        fields.String(),
+        _secret_of_length(WEBHOOK_SECRET_MIN_LENGTH),
         None,
-        "Value of the custom header Acumatica push notifications must carry",
+        "Value of the custom header Acumatica push notifications must carry; at least "
+        f"{WEBHOOK_SECRET_MIN_LENGTH} characters",
         secret=True,
     ),
     Variable(
         "WEBHOOK_XCART_SECRET",
-        fields.String(),
+        _secret_of_length(WEBHOOK_SECRET_MIN_LENGTH),
         None,
-        "HMAC key of signed webhooks from the X-Cart store module",
+        "HMAC key of signed webhooks from the X-Cart store module; at least "
+        f"{WEBHOOK_SECRET_MIN_LENGTH} characters",
         secret=True,
     ),
     Variable(
         "FLOWER_BASIC_AUTH",
-        fields.String(validate=validate.Regexp(r"^[^:]+:.+$", error="must be user:password")),
+        fields.String(validate=_check_basic_auth),
         None,
-        "Flower credentials (user:password)",
+        "Flower credentials (user:password, several separated by commas); each password at "
+        f"least {PASSWORD_MIN_LENGTH} characters",
         secret=True,
     ),
     Variable(
@@ -382,10 +462,10 @@ class _EnvSchema(Schema):
             for key in ("acumatica_username", "acumatica_password"):
                 if not data.get(key) and data.get("acumatica_auth_mode") != "oauth":
                     errors[key] = ["required when ACUMATICA_BASE_URL is set"]
-        if data.get("acumatica_auth_mode") == "oauth":
-            for key in ("acumatica_client_id", "acumatica_client_secret"):
-                if not data.get(key):
-                    errors[key] = ["required when ACUMATICA_AUTH_MODE is oauth"]
+            if data.get("acumatica_auth_mode") == "oauth":
+                for key in ("acumatica_client_id", "acumatica_client_secret"):
+                    if not data.get(key):
+                        errors[key] = ["required when ACUMATICA_AUTH_MODE is oauth"]
         soft, hard = data.get("task_soft_time_limit"), data.get("task_time_limit")
         if soft is not None and hard is not None and soft >= hard:
             errors["task_soft_time_limit"] = [f"must be below TASK_TIME_LIMIT ({hard})"]
@@ -479,6 +559,23 @@ def _read_raw(environ: Mapping[str, str], problems: list[str]) -> dict[str, str]
     return raw
 
 
+def _without_url(raw: Mapping[str, str]) -> list[str]:
+    """One line per system with settings of a real instance given but not its URL."""
+    lines = []
+    for system in SYSTEMS:
+        given = [
+            name
+            for name in system.instance
+            if raw.get(_field_name(name)) not in (None, _BY_NAME[name].default)
+        ]
+        if given and _field_name(system.url) not in raw:
+            lines.append(
+                f"{system.url}: required with {', '.join(given)}, which the engine never sends "
+                f"to the {system.name} sandbox; set it, or unset them to run on the sandbox"
+            )
+    return lines
+
+
 def _describe(name: str, messages: Any, raw: Mapping[str, str]) -> str:
     var = _BY_NAME.get(name.upper())
     text = "; ".join(_flatten(messages))
@@ -502,6 +599,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     problems: list[str] = []
     raw = _read_raw(env, problems)
+    problems.extend(_without_url(raw))
     try:
         data = EnvSchema().load(raw)
     except ValidationError as exc:
@@ -513,18 +611,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     sandbox_xcart = not data.get("xcart_base_url")
     sandbox_acumatica = not data.get("acumatica_base_url")
+    # Settings of a real instance without its URL were refused above, so a system without a
+    # URL has none of them: it runs on its sandbox, with the sandbox's own credentials.
     if sandbox_xcart:
         data["xcart_base_url"] = SANDBOX_XCART_URL
         if not env.get("XCART_REQUESTS_PER_MINUTE"):
             data["xcart_requests_per_minute"] = SANDBOX_REQUESTS_PER_MINUTE
-        data["xcart_api_token"] = "sandbox-rw"
+        data["xcart_api_token"] = SANDBOX_XCART_TOKEN
     if sandbox_acumatica:
         data["acumatica_base_url"] = SANDBOX_ACUMATICA_URL
         if not env.get("ACUMATICA_REQUESTS_PER_MINUTE"):
             data["acumatica_requests_per_minute"] = SANDBOX_REQUESTS_PER_MINUTE
-        data.setdefault("acumatica_username", "admin")
-        data.setdefault("acumatica_password", "sandbox")
-        data.setdefault("acumatica_tenant", "Company")
+        data["acumatica_username"] = SANDBOX_ACUMATICA_USERNAME
+        data["acumatica_password"] = SANDBOX_ACUMATICA_PASSWORD
+        data["acumatica_tenant"] = SANDBOX_ACUMATICA_TENANT
     embedded_ledger = not data.get("database_url")
     if embedded_ledger:
         db_file = Path(data["data_dir"]).resolve() / "sync_workers.db"

@@ -26,6 +26,7 @@ from sync_workers.dates import parse_optional
 from sync_workers.dlq import DeadLetter, DeadLetterQueue, now_iso
 from sync_workers.errors import DependencyNotReady, PermanentError, SyncError, TransientError
 from sync_workers.errors_policy import as_permanent, as_transient
+from sync_workers.logs import mask_in_logs
 from sync_workers.redis_client import get_redis, prefixed
 from sync_workers.settings import get_settings
 from sync_workers.tracing import current_trace_id
@@ -53,6 +54,8 @@ class SyncTask(Task):
 
     abstract = True
     acks_late = True
+    #: How the worker shows the task: the message's ids-only argument reprs, scrubbed errors.
+    Request = "sync_workers.celery:RedactedRequest"
     #: Flow this step belongs to (``orders``, ``inventory``...): shown in the dead-letter queue.
     flow: str = "engine"
     #: Name of the kwarg (or index of the positional arg) holding the record id; a dict there
@@ -126,18 +129,19 @@ class SyncTask(Task):
         except RedisError as exc:  # only the first-failure time is lost; the retry still goes
             log.warning("%s: could not note the first failure: %s", self.name, exc)
         level = logging.INFO if isinstance(transient, DependencyNotReady) else logging.WARNING
+        record_id = self.record_id_of(self.request.args or (), self.request.kwargs or {})
         log.log(
             level,
-            "%s: retry %d/%d in %.2fs: %s",
+            "%s: record %s, step %s: retry %d/%d in %.2fs: %s: %s",
             self.name,
+            record_id,
+            self.step,
             retries + 1,
             settings.retry_max,
             countdown,
+            type(transient).__name__,
             transient,
-            extra={
-                "flow": self.flow,
-                "record_id": self.record_id_of(self.request.args or (), self.request.kwargs or {}),
-            },
+            extra={"flow": self.flow, "record_id": record_id, "step": self.step},
         )
         try:
             return self.retry(exc=original, countdown=countdown, max_retries=settings.retry_max)
@@ -206,13 +210,22 @@ class SyncTask(Task):
             return None
         redis.delete(prefixed("dlq", "first", task_id))
         kind = "permanent" if isinstance(exc, PermanentError) else "exhausted or fatal"
+        mask_in_logs(entry.payload)  # a flow's payload may hold more than the task's arguments
         log.error(
-            "%s: dead-lettered (%s) %s: %s",
+            "%s: record %s dead-lettered at step %s (%s): %s: %s",
             self.name,
+            entry.record_id,
+            entry.step,
             kind,
-            type(exc).__name__,
+            entry.error_class,
             exc,
-            extra={"flow": self.flow, "record_id": entry.record_id, "dlq_entry": entry.id},
+            extra={
+                "flow": self.flow,
+                "record_id": entry.record_id,
+                "step": entry.step,
+                "error_class": entry.error_class,
+                "dlq_entry": entry.id,
+            },
         )
         try:
             self.on_dead_letter(entry, exc)

@@ -1,4 +1,5 @@
-"""``python -m sandboxes.acumatica [--host] [--port 8092] [--data-dir] [--seed]``."""
+"""``python -m sandboxes.acumatica [--host H [--allow-remote]] [--port 8092] [--data-dir D]
+[--seed] [--faults JSON] [--licence JSON]``: run the Acumatica sandbox alone."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import logging
 import os
 from pathlib import Path
 
-from sandboxes.common.server import serve_forever
+from sandboxes.common.server import add_listen_options, check_host, serve_forever
 
 from .app import create_app
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandboxes.acumatica")
-    parser.add_argument("--host", default="127.0.0.1")
+    add_listen_options(parser)
     parser.add_argument("--port", type=int, default=8092)
     parser.add_argument("--data-dir", default="data/sandboxes/acumatica")
     parser.add_argument("--seed", action="store_true", help="load the seed data set at start-up")
@@ -23,6 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--licence", help='licence limits as JSON, e.g. {"max_sessions": 2}')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    check_host(parser, args)
     app = create_app(
         Path(args.data_dir),
         seed=args.seed,

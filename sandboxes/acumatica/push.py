@@ -24,6 +24,8 @@ from typing import Any
 
 import requests
 
+from sandboxes.common.control import masked
+
 from .inquiries import INQUIRIES, Row, skus_in
 from .store import Change, Store
 from .values import now_iso
@@ -129,7 +131,7 @@ class PushNotifier:
     def describe(self) -> dict[str, Any]:
         return {
             "subscriptions": [
-                {**s, "header_value": "***" if s.get("header_value") else None}
+                {**s, "header_value": masked(s.get("header_value"))}
                 for s in self.subscriptions.values()
             ],
             "queries": {name: inq.title for name, inq in INQUIRIES.items()},

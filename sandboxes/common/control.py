@@ -1,5 +1,8 @@
 """The ``/_sandbox/`` control surface: credentials-free, loopback only, not an emulated API.
 
+It never answers with a secret: what a client set as one (a webhook secret, a push header's
+value) is shown as :data:`SECRET_MASK` when set.
+
 :func:`make_control_blueprint` builds the endpoints both sandboxes share; an app adds its own
 routes to the returned blueprint before registering it::
 
@@ -34,6 +37,8 @@ ResetHook = Callable[[], None]
 SeedHook = Callable[[dict[str, Any]], dict[str, Any] | None]
 StatsHook = Callable[[], dict[str, Any]]
 
+SECRET_MASK = "***"
+
 
 def is_loopback(address: str | None) -> bool:
     if not address:
@@ -42,6 +47,11 @@ def is_loopback(address: str | None) -> bool:
         return ipaddress.ip_address(address.split("%")[0]).is_loopback
     except ValueError:
         return False
+
+
+def masked(value: Any) -> str | None:
+    """How the control surface shows a secret: :data:`SECRET_MASK` when set, else ``None``."""
+    return SECRET_MASK if value else None
 
 
 def json_body() -> dict[str, Any]:

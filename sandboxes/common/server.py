@@ -6,6 +6,8 @@ one process with many threads (never several worker processes).
 
 from __future__ import annotations
 
+import argparse
+import ipaddress
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -62,3 +64,45 @@ def serve_forever(app: WSGIApplication, host: str, port: int) -> None:
         server.serve_forever()
     finally:
         server.server_close()
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether listening on ``host`` keeps the server reachable from this machine only."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def add_listen_options(parser: argparse.ArgumentParser) -> None:
+    """``--host`` (loopback by default) and ``--allow-remote``, checked by :func:`check_host`."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host beyond loopback (e.g. 0.0.0.0 inside a container); anyone who "
+        "reaches it gets made-up data behind well-known credentials",
+    )
+
+
+def check_host(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit 2 (a usage error) for a non-loopback ``--host`` without ``--allow-remote``."""
+    if is_loopback_host(args.host):
+        return
+    if not args.allow_remote:
+        parser.error(
+            f"--host {args.host} is not a loopback address: a sandbox serves made-up data behind "
+            "well-known credentials, so it listens beyond this machine only with --allow-remote"
+        )
+    log.warning(
+        "listening on %s beyond loopback (--allow-remote): whoever reaches it can use the "
+        "sandbox's well-known credentials",
+        args.host,
+    )

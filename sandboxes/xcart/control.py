@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from flask import Blueprint, Response, jsonify
 
-from sandboxes.common.control import error, json_body
+from sandboxes.common.control import error, json_body, masked
 from sandboxes.xcart import checkout, staff
 from sandboxes.xcart.checkout import CheckoutError
 from sandboxes.xcart.context import current
@@ -27,6 +27,10 @@ def _body() -> dict:
         return json_body()
     except ValueError as exc:
         raise CheckoutError("body", str(exc)) from exc
+
+
+def _shown(subscription: dict) -> dict:
+    return {**subscription, "secret": masked(subscription.get("secret"))}
 
 
 def add_xcart_routes(bp: Blueprint) -> None:
@@ -90,7 +94,7 @@ def add_xcart_routes(bp: Blueprint) -> None:
         return jsonify(
             {
                 "enabled": sb.settings.switches.webhooks_enabled,
-                "subscriptions": sb.webhooks.subscriptions(),
+                "subscriptions": [_shown(s) for s in sb.webhooks.subscriptions()],
             }
         )
 
@@ -107,7 +111,7 @@ def add_xcart_routes(bp: Blueprint) -> None:
             return error(
                 400, f"events must be a list of {', '.join(EVENTS)} or '*'", field="events"
             )
-        return jsonify(current().webhooks.subscribe(url, events, secret)), 201
+        return jsonify(_shown(current().webhooks.subscribe(url, events, secret))), 201
 
     @bp.delete("/webhooks/<int:sub_id>")
     def unsubscribe(sub_id: int) -> Response:

@@ -3,7 +3,8 @@
 Every action is recorded in the queue's audit log with the acting user (``--by``, default the OS
 user). ``replay --edit`` opens the failed step's arguments in ``$EDITOR`` and refuses anything
 that is not a JSON object keeping the record id; ``replay --from-start`` reruns the record's
-whole chain through its flow's poll task.
+whole chain through its flow's poll task. In text mode every value is passed through
+:func:`~sync_workers.cli.output.printable`: upstream text never reaches the terminal raw.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sync_workers.cli.output import (
     emit_json,
     fail,
     json_option,
+    printable,
     progress,
     run_guarded,
     shorten,
@@ -30,7 +32,7 @@ from sync_workers.cli.output import (
 )
 from sync_workers.dlq import DeadLetter, DeadLetterQueue, EntryNotFound, EntryStateError
 
-STATUSES = ("open", "replayed", "resolved", "all")
+STATUSES = ("open", "replayed", "resolved", "expired", "all")
 
 
 def _queue() -> DeadLetterQueue:
@@ -44,6 +46,19 @@ def _entry(queue: DeadLetterQueue, entry_id: str, *, as_json: bool) -> DeadLette
         return queue.get(entry_id)
     except EntryNotFound:
         fail(f"no dead letter {entry_id!r} (or the prefix matches several)", as_json=as_json)
+
+
+def _retention() -> timedelta:
+    from sync_workers.settings import get_settings
+
+    return timedelta(days=get_settings().dlq_retention_days)
+
+
+def _expires_at(entry: DeadLetter) -> str | None:
+    from sync_workers.dlq_upkeep import expires_at
+
+    moment = expires_at(entry, _retention())
+    return moment.isoformat(timespec="seconds") if moment else None
 
 
 def _summary(entry: DeadLetter) -> dict[str, Any]:
@@ -60,6 +75,8 @@ def _summary(entry: DeadLetter) -> dict[str, Any]:
         "repeats": entry.repeats,
         "first_failed_at": entry.first_failed_at,
         "last_failed_at": entry.last_failed_at,
+        "expires_at": _expires_at(entry),
+        "data_dropped_at": entry.data_dropped_at,
     }
 
 
@@ -73,6 +90,11 @@ def dlq() -> None:
 @click.option("--error", help="Error class or a piece of the message.")
 @click.option("--record", "record_id", help="Only this record id.")
 @click.option("--status", type=click.Choice(STATUSES), default="open", show_default=True)
+@click.option(
+    "--expiring",
+    is_flag=True,
+    help="Only entries that lose their data to DLQ_RETENTION_DAYS within 7 days.",
+)
 @click.option("--limit", type=int, default=200, show_default=True)
 @json_option
 def list_entries(
@@ -80,16 +102,24 @@ def list_entries(
     error: str | None,
     record_id: str | None,
     status: str,
+    expiring: bool,
     limit: int,
     as_json: bool,
 ) -> None:
     """Dead letters, newest first."""
+    from sync_workers.dlq_upkeep import EXPIRY_WARNING
+
+    soon = datetime.now(UTC) + EXPIRY_WARNING
 
     def read() -> list[DeadLetter]:
         found = []
         for entry in _queue().iter_entries(
             status=status, flow=flow, error=error, record_id=record_id
         ):
+            if expiring:
+                expires = _expires_at(entry)
+                if expires is None or datetime.fromisoformat(expires) >= soon:
+                    continue
             found.append(entry)
             if len(found) >= limit:
                 break
@@ -112,7 +142,7 @@ def list_entries(
                 e.step,
                 e.attempts,
                 e.last_failed_at[:19],
-                shorten(f"{e.error_class}: {e.error_message}"),
+                shorten(printable(f"{e.error_class}: {e.error_message}")),
             ]
             for e in entries
         ],
@@ -129,7 +159,7 @@ def show(entry_id: str, as_json: bool) -> None:
     entry = run_guarded(
         lambda: _entry(_queue(), entry_id, as_json=as_json), "dlq show", as_json=as_json
     )
-    data = json.loads(entry.to_json())
+    data = {**json.loads(entry.to_json()), "expires_at": _expires_at(entry)}
     if as_json:
         emit_json(data)
         return
@@ -147,25 +177,40 @@ def show(entry_id: str, as_json: bool) -> None:
         "first_failed_at",
         "last_failed_at",
         "replay_of",
+        "expires_at",
+        "data_dropped_at",
     ):
-        click.echo(f"{key + ':':<17}{data.get(key)}")
-    click.echo(f"{'error:':<17}{entry.error_class}: {entry.error_message}")
+        _line(key + ":", data.get(key))
+    _line("error:", f"{entry.error_class}: {entry.error_message}")
     for path, reason in (entry.field_errors or {}).items():
-        click.echo(f"  {path}: {reason}")
-    click.echo("kwargs:")
-    click.echo(json.dumps(entry.kwargs, indent=2, default=str, ensure_ascii=False))
-    if entry.args:
-        click.echo("args:")
-        click.echo(json.dumps(entry.args, indent=2, default=str, ensure_ascii=False))
-    if entry.payload:
-        click.echo("payload:")
-        click.echo(json.dumps(entry.payload, indent=2, default=str, ensure_ascii=False))
+        click.echo("  " + printable(f"{path}: {reason}"))
+    if not entry.holds_data:
+        click.echo(
+            printable(f"(arguments, payload and upstream answers dropped {entry.data_dropped_at})")
+        )
+    else:
+        _block("kwargs:", entry.kwargs)
+        if entry.args:
+            _block("args:", entry.args)
+        if entry.payload:
+            _block("payload:", entry.payload)
     click.echo("audit:")
     for item in entry.audit:
-        click.echo("  " + " ".join(f"{k}={v}" for k, v in item.items()))
+        click.echo("  " + printable(" ".join(f"{k}={v}" for k, v in item.items())))
     if entry.traceback:
         click.echo("traceback (last lines):")
-        click.echo("\n".join(entry.traceback.rstrip().splitlines()[-12:]))
+        lines = entry.traceback.rstrip().splitlines()[-12:]
+        click.echo(printable("\n".join(lines), multiline=True))
+
+
+def _line(label: str, value: Any) -> None:
+    click.echo(f"{label:<17}" + ("-" if value is None else printable(value)))
+
+
+def _block(label: str, value: Any) -> None:
+    click.echo(label)
+    text = json.dumps(value, indent=2, default=str, ensure_ascii=False)
+    click.echo(printable(text, multiline=True))
 
 
 # -- replay ------------------------------------------------------------------------------------
@@ -183,8 +228,9 @@ def edit_arguments(entry: DeadLetter) -> tuple[list[Any] | None, dict[str, Any]]
     document: Any = {"args": entry.args, "kwargs": entry.kwargs} if positional else entry.kwargs
     original = json.dumps(document, indent=2, sort_keys=True, default=str, ensure_ascii=False)
     header = (
-        f"// Dead letter {entry.id}: {entry.task} for {entry.flow} record {entry.record_id}\n"
-        f"// {entry.error_class}: {shorten(entry.error_message, 200)}\n"
+        f"// Dead letter {entry.id}: {entry.task} for {entry.flow} record "
+        f"{printable(entry.record_id)}\n"
+        f"// {entry.error_class}: {printable(shorten(entry.error_message, 200))}\n"
         "// Edit the arguments below (JSON). Lines starting with // are ignored.\n"
     )
     edited = click.edit(header + original + "\n", extension=".json", require_save=False)
@@ -213,24 +259,6 @@ def edit_arguments(entry: DeadLetter) -> tuple[list[Any] | None, dict[str, Any]]
     if value == document:
         return None
     return args, kwargs
-
-
-def _from_start_publisher(entry: DeadLetter):
-    """Publishes ``tasks.<flow>.poll(ids=[record])`` in place of the failed step."""
-    from sync_workers.celery import publish
-
-    def publisher(task: str, args: list[Any], kwargs: dict[str, Any], **options: Any) -> str:
-        return publish(
-            f"tasks.{entry.flow}.poll",
-            [],
-            {"ids": [entry.record_id]},
-            queue=None,
-            chain=[],
-            trace_id=options.get("trace_id"),
-            headers=options.get("headers") or {},
-        )
-
-    return publisher
 
 
 @dlq.command("replay", cls=OperatorCommand)
@@ -275,18 +303,24 @@ def replay(
         for entry in items:
             args, kwargs = None, None
             if edit:
+                if not entry.holds_data:
+                    fail(
+                        "not replayed: the entry's arguments were dropped; use --from-start",
+                        as_json=as_json,
+                    )
                 edited = edit_arguments(entry)
                 if edited is None:
                     fail("not replayed: the arguments were left unchanged", as_json=as_json)
                 args, kwargs = edited
-            if from_start and not entry.record_id:
-                results.append({"id": entry.id, "error": "no record id: cannot rerun the chain"})
-                failures += 1
-                continue
-            publisher = _from_start_publisher(entry) if from_start else publish
             try:
                 task_id = queue.replay(
-                    entry.id, publisher, by=who, args=args, kwargs=kwargs, force=force
+                    entry.id,
+                    publish,
+                    by=who,
+                    args=args,
+                    kwargs=kwargs,
+                    force=force,
+                    from_start=from_start,
                 )
             except EntryStateError as exc:
                 results.append({"id": entry.id, "error": str(exc)})
@@ -311,11 +345,14 @@ def replay(
     else:
         for r in results:
             if "error" in r:
-                click.secho(f"{r['id'][:12]}  not replayed: {r['error']}", fg="red", err=True)
+                message = printable(f"{r['id'][:12]}  not replayed: {r['error']}")
+                click.secho(message, fg="red", err=True)
             else:
                 how = "edited, " if r["edited"] else ""
-                click.echo(f"{r['id'][:12]}  replayed ({how}{r['task']}) as task {r['task_id']}")
-        click.echo(f"{len(results) - failures} replayed, {failures} refused (by {who})")
+                click.echo(
+                    printable(f"{r['id'][:12]}  replayed ({how}{r['task']}) as task {r['task_id']}")
+                )
+        click.echo(printable(f"{len(results) - failures} replayed, {failures} refused (by {who})"))
     if failures:
         raise SystemExit(EXIT_FOUND)
 
@@ -341,9 +378,9 @@ def resolve(entry_ids: tuple[str, ...], note: str, by: str | None, as_json: bool
         emit_json({"resolved": done, "refused": refused})
     else:
         for entry_id in done:
-            click.echo(f"{entry_id[:12]}  resolved by {who}")
+            click.echo(printable(f"{entry_id[:12]}  resolved by {who}; its data was dropped"))
         for r in refused:
-            click.secho(f"{r['id'][:12]}  {r['error']}", fg="red", err=True)
+            click.secho(printable(f"{r['id'][:12]}  {r['error']}"), fg="red", err=True)
     if refused:
         raise SystemExit(EXIT_FOUND)
 
@@ -395,7 +432,7 @@ def purge(
     if as_json:
         emit_json({"deleted": deleted, "by": who})
     else:
-        click.echo(f"deleted {deleted} {status} entries (by {who})")
+        click.echo(printable(f"deleted {deleted} {status} entries (by {who})"))
 
 
 @dlq.command("audit", cls=OperatorCommand)

@@ -1,10 +1,17 @@
-"""Printing for people and for scripts, from the same data."""
+"""Printing for people and for scripts, from the same data.
+
+Values shown to people come partly from outside (upstream error messages, store data, record
+ids): :func:`printable` strips what a terminal would act on (ANSI escape sequences, C0 and C1
+control characters, bidirectional overrides) before anything is printed in text mode, and
+:func:`emit_json` escapes the same characters inside JSON strings.
+"""
 
 from __future__ import annotations
 
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -25,6 +32,31 @@ by_option = click.option(
 )
 
 
+#: Terminal escape sequences, whole: CSI (colours, cursor moves, ``ESC [ 2 J``), OSC (window
+#: titles, hyperlinks, clipboard writes) up to BEL or ST (or the end of an unterminated one),
+#: DCS/SOS/PM/APC strings, and the two- and three-character ESC sequences (``ESC c`` resets).
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+#: Every other C0 and C1 control, DEL, and the bidirectional embeddings, overrides and isolates
+#: (they make text read differently from what it is); newline and tab are handled apart.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(value: Any, *, multiline: bool = False) -> str:
+    """``value`` as text safe to print on a terminal: escape sequences and control characters
+    removed; newlines and tabs kept when ``multiline``, else each becomes a space."""
+    text = "" if value is None else str(value)
+    text = _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+    if not multiline:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return text
+
+
 def actor(by: str | None) -> str:
     if by:
         return by
@@ -35,7 +67,10 @@ def actor(by: str | None) -> str:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    """``data`` as indented JSON; the JSON encoder escapes C0 controls, and DEL, C1 controls and
+    bidirectional overrides are escaped here (``\\u009b``), so a terminal shows them inert."""
+    text = json.dumps(data, indent=2, default=str, ensure_ascii=False)
+    click.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def fail(message: str, code: int = EXIT_FOUND, *, as_json: bool = False) -> NoReturn:
@@ -84,8 +119,8 @@ def progress(
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> None:
-    """A plain aligned table (no colours needed to read it)."""
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    """A plain aligned table (no colours needed to read it); every cell made :func:`printable`."""
+    cells = [[printable(h) for h in headers]] + [[printable(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
         line = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip()

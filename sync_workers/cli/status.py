@@ -1,7 +1,8 @@
 """``celery -A sync_workers sync-status``: per flow the last poll, the last Acumatica push
 notification the webhook receiver accepted, cursor, lag, backlog and dead letters; Acumatica
-sessions in use and request rate against the licence. Reads Redis and the ledger only, so it
-works while both remote systems are down. Exits 1 when dead letters are open.
+sessions in use and request rate against the licence; a warning when dead letters lose their
+data to ``DLQ_RETENTION_DAYS`` within a week. Reads Redis and the ledger only, so it works while
+both remote systems are down. Exits 1 when dead letters are open.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def _cursor(cursors: dict) -> str:
 @json_option
 def status(as_json: bool) -> None:
     """What every flow is doing, and how much of the Acumatica licence is in use."""
+    from sync_workers.dlq_upkeep import EXPIRY_WARNING
     from sync_workers.ledger.db import get_engine
     from sync_workers.observability.status import collect_status
     from sync_workers.redis_client import get_redis
@@ -98,5 +100,14 @@ def status(as_json: bool) -> None:
                 line += f", pausing {system.cooling_down_seconds:.1f}s after a 429"
             click.echo(line)
         click.echo(f"dead letters open: {report.dead_letters_open}")
+        if report.dead_letters_expiring:
+            first = (report.dead_letters_first_expiry or "")[:16].replace("T", " ")
+            click.secho(
+                f"warning: {report.dead_letters_expiring} dead letters lose their payload and "
+                f"arguments within {EXPIRY_WARNING.days} days, the first at {first} UTC "
+                f"(DLQ_RETENTION_DAYS={report.dead_letters_retention_days}): replay or resolve "
+                "them (`dlq list --status all --expiring`)",
+                fg="yellow",
+            )
     if report.dead_letters_open:
         raise SystemExit(EXIT_FOUND)

@@ -19,7 +19,11 @@ class AcumaticaConfig:
 
     ``max_sessions`` caps the API sessions the whole fleet holds (shared through Redis);
     ``requests_per_minute`` and ``max_concurrent`` are fleet-wide too. ``rate_window_seconds``
-    is the length of a rate "minute" (shrink it only in tests).
+    is the length of a rate "minute" (shrink it only in tests). ``session_idle_seconds`` is the
+    instance's idle timeout of a cookie session (Acumatica's default: 10 minutes) and
+    ``refresh_token_lifetime_seconds`` the life of an OAuth refresh chain when the token
+    endpoint does not state it (Acumatica's default: 30 days); the session pool's Redis keys
+    expire with them.
     """
 
     base_url: str
@@ -43,6 +47,8 @@ class AcumaticaConfig:
     max_wait_seconds: float = 30.0
     login_backoff_seconds: float = 30.0
     session_lease_seconds: float = 300.0
+    session_idle_seconds: float = 600.0
+    refresh_token_lifetime_seconds: float = 30 * 24 * 3600.0
     page_size: int = 100
     odata_basic_auth: bool = False
     action_poll_interval: float = 1.0
@@ -56,6 +62,8 @@ class AcumaticaConfig:
             raise ValueError("auth_mode 'oauth' needs client_id and client_secret")
         if self.max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
+        if self.session_idle_seconds <= 0 or self.refresh_token_lifetime_seconds <= 0:
+            raise ValueError("session_idle_seconds and refresh_token_lifetime_seconds must be > 0")
 
     @property
     def limits_name(self) -> str:

@@ -45,6 +45,7 @@ from sync_workers.ledger import (
     mark_status,
     session_scope,
 )
+from sync_workers.logs import scrubbed
 from sync_workers.task import SyncTask
 from sync_workers.tracing import current_task, current_trace_id, trace
 
@@ -77,7 +78,7 @@ def _run_row(
         steps=tuple(steps),
         outcome=outcome,
         error_class=type(error).__name__ if error is not None else None,
-        error=(str(error) or repr(error)) if error is not None else None,
+        error=scrubbed(str(error) or repr(error)) if error is not None else None,
         trace_id=current_trace_id(),
         started_at=started_at,
         duration_ms=int((time.perf_counter() - started) * 1000),
@@ -209,7 +210,8 @@ class ChainTask(SyncTask):
                 record = claim_record(session, self.flow, self.chain_def.direction, source_id)
                 if record.target_key and not isinstance(exc, PermanentError):
                     return
-                mark_status(session, record, Status.DEAD_LETTERED, error=entry.error_message[:2000])
+                error = scrubbed(entry.error_message)[:2000]
+                mark_status(session, record, Status.DEAD_LETTERED, error=error)
         except Exception:  # the dead letter itself is already safe in Redis
             log.exception("could not mark %s/%s dead-lettered", self.flow, entry.record_id)
 

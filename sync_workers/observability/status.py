@@ -2,7 +2,8 @@
 
 Per flow: the last poll and its cursors, when the receiver last accepted an Acumatica push
 notification, the lag from source change to target write (p50/p95 over a recent window), the
-backlog (messages waiting on its queue plus ledger records not yet synced) and open dead letters.
+backlog (messages waiting on its queue plus ledger records not yet synced) and open dead letters;
+the dead letters that lose their data to ``DLQ_RETENTION_DAYS`` within a week.
 For Acumatica: sessions in use, and requests in the current rate window against the licence.
 ``status`` and ``/metrics`` both read this.
 """
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sync_workers.celery import FLOW_QUEUES, REALTIME_QUEUE
 from sync_workers.connectors.limits import SharedLimits
 from sync_workers.dlq import DeadLetterQueue
+from sync_workers.dlq_upkeep import EXPIRY_WARNING, expires_at, expiring
 from sync_workers.ledger.db import session_scope
 from sync_workers.ledger.models import Cursor, Status, SyncRecord
 from sync_workers.observability import ops_keys
@@ -74,6 +76,11 @@ class EngineStatus:
     dead_letters_open: int
     systems: list[SystemLimits] = field(default_factory=list)
     http_429: dict[str, int] = field(default_factory=dict)
+    #: Dead letters (open, or replayed and not gone through yet) that lose their payload and
+    #: arguments to the retention within ``EXPIRY_WARNING``, and when the first one does.
+    dead_letters_expiring: int = 0
+    dead_letters_first_expiry: str | None = None
+    dead_letters_retention_days: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -155,6 +162,10 @@ def collect_status(settings: Settings, client: redis.Redis, engine: Engine) -> E
     lags = lag_samples(engine, settings.metrics_lag_window_seconds)
     dlq = DeadLetterQueue(client, prefix)
     dead = Counter(entry.flow for entry in dlq.iter_entries(status="open"))
+    retention = timedelta(days=settings.dlq_retention_days)
+    soon = expiring(dlq, retention, within=EXPIRY_WARNING)
+    expiries = [at for entry in soon if (at := expires_at(entry, retention)) is not None]
+    first_expiry = min(expiries, default=None)
     runs = ops_keys.last_runs(client, prefix)
     pushes = ops_keys.last_pushes(client, prefix)
     retries = ops_keys.counts(client, prefix, "retries")
@@ -182,6 +193,9 @@ def collect_status(settings: Settings, client: redis.Redis, engine: Engine) -> E
         dead_letters_open=dlq.count(status="open"),
         systems=[acumatica_limits(settings, client), xcart_limits(settings, client)],
         http_429=ops_keys.counts(client, prefix, "http_429"),
+        dead_letters_expiring=len(soon),
+        dead_letters_first_expiry=_iso(first_expiry),
+        dead_letters_retention_days=settings.dlq_retention_days,
     )
 
 

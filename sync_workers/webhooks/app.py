@@ -1,4 +1,7 @@
-"""The receiver's Flask app: the two webhook endpoints, ``/healthz`` and ``/metrics``."""
+"""The receiver's Flask app: the two webhook endpoints, ``/healthz`` and ``/metrics``.
+
+Every request under ``/webhooks/`` is authenticated before it is routed (:mod:`.auth`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from sync_workers.settings import Settings, get_settings
-from sync_workers.webhooks import acumatica, xcart
+from sync_workers.webhooks import acumatica, auth, xcart
 from sync_workers.webhooks.context import EXTENSION, Receiver, receiver
 from sync_workers.webhooks.enqueue import Enqueue, celery_enqueue
 from sync_workers.webhooks.errors import json_error
@@ -27,6 +30,7 @@ def create_app(settings: Settings | None = None, *, enqueue: Enqueue | None = No
         enqueue=enqueue or celery_enqueue,
         redis_url=settings.redis_url.reveal(),
     )
+    app.before_request(auth.authenticate)
     app.register_blueprint(acumatica.bp)
     app.register_blueprint(xcart.bp)
     app.register_error_handler(HTTPException, json_error)

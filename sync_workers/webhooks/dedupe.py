@@ -1,7 +1,10 @@
 """Remember notification ids for a while so a resent notification is enqueued once.
 
-The mark is taken before publishing (``SET NX EX``) and removed again when publishing fails, so
-the sender's redelivery of a notification we could not enqueue is accepted.
+Keys are ``<prefix>seen:<kind>:<id>``: ``seen:push:<flow>:<Id>:<digest of Query>`` for Acumatica
+(one transaction notifies every push definition that tracks it, each with the same ``Id``),
+``seen:xcart:<delivery id>`` for the store module. The mark is taken before publishing
+(``SET NX EX``) and removed again when publishing fails, so the sender's redelivery of a
+notification we could not enqueue is accepted.
 """
 
 from __future__ import annotations

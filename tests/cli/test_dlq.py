@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -181,8 +182,9 @@ def test_resolve_marks_the_entry_and_audits_the_note(cli) -> None:
     assert result.exit_code == 0
     resolved = get_dlq().get(entry.id)
     assert resolved.status == "resolved"
-    assert resolved.audit[-1]["note"] == "fixed by hand in Acumatica"
-    assert resolved.audit[-1]["by"] == "kim"
+    [resolving, dropping] = resolved.audit[-2:]
+    assert resolving["note"] == "fixed by hand in Acumatica" and resolving["by"] == "kim"
+    assert (dropping["action"], dropping["why"]) == ("data dropped", "resolved")
     assert twice.exit_code == 1
     assert cli("dlq", "list", "--json").json == []
 
@@ -268,3 +270,82 @@ def test_a_record_failing_again_updates_its_open_entry_until_it_is_handled(cli) 
     assert dlq.add(third)
     assert [e.id for e in dlq.iter_entries(record_id="77")] == [third.id]
     assert dlq.get(first.id).status == "resolved" and dlq.get(first.id).repeats == 1
+
+
+# -- what reaches the terminal ------------------------------------------------------------------
+
+HOSTILE = (
+    "\x1b[2J\x1b[H"  # clear the screen, cursor home
+    "\x1b]0;pwned-title\x07"  # window title
+    "\x1b]52;c;cm0gLXJmIH4=\x07"  # clipboard write
+    "\x9b31m"  # C1 CSI: red
+    "\r\x08\x00\x7f"  # carriage return, backspace, NUL, DEL
+    "\u202e"  # right-to-left override
+    "\x1bc"  # full reset
+)
+BIDI_CONTROLS = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI"}
+
+
+def terminal_controls(text: str) -> list[str]:
+    """Characters a terminal acts on rather than shows (newline and tab aside)."""
+    return [
+        repr(ch)
+        for ch in text
+        if (unicodedata.category(ch) == "Cc" and ch not in "\n\t")
+        or unicodedata.bidirectional(ch) in BIDI_CONTROLS
+    ]
+
+
+def test_dlq_text_output_carries_no_terminal_control_characters(cli) -> None:
+    message = f"Acumatica said: {HOSTILE}SKU missing\nsecond line"
+    entry = add_entry(
+        "orders",
+        f"1001{HOSTILE}",
+        message=message,
+        field_errors={f"Details[0].{HOSTILE}InventoryID": f"'{HOSTILE}NOPE' cannot be found"},
+        traceback=f"Traceback (most recent call last):\n  boom\nPermanentError: {HOSTILE}\n",
+        payload={"note": f"gift{HOSTILE}wrap"},
+    )
+    get_dlq().resolve(entry.id, by=f"kim{HOSTILE}", note=f"note{HOSTILE}")
+    get_dlq().add(
+        DeadLetter(
+            flow="orders",
+            record_id="1002",
+            task="tasks.orders.sync",
+            step="push",
+            task_id="hostile-open",
+            args=[f"a{HOSTILE}"],
+            kwargs={"record_id": "1002", "note": f"k{HOSTILE}"},
+            error_class="PermanentError",
+            error_message=message,
+            payload={"note": f"p{HOSTILE}"},
+        )
+    )
+    [open_entry] = list(get_dlq().iter_entries(record_id="1002"))
+
+    outputs = {
+        "list": cli("dlq", "list", "--status", "all"),
+        "show resolved": cli("dlq", "show", entry.id),
+        "show open": cli("dlq", "show", open_entry.id),
+        "audit": cli("dlq", "audit"),
+        "replay": cli("dlq", "replay", open_entry.id),
+    }
+
+    for name, result in outputs.items():
+        text = result.output + result.stderr
+        assert terminal_controls(text) == [], name
+        if name != "show open":  # its arguments are JSON, where escapes are inert text
+            assert "pwned-title" not in text and "cm0gLXJmIH4=" not in text, name
+    assert "Acumatica said: SKU missing" in outputs["list"].output
+    assert "Acumatica said: SKU missing second line" in outputs["show resolved"].output
+    assert "record_id:       1001\n" in outputs["show resolved"].output
+    assert '"note": "k\\u001b[2J' in outputs["show open"].output
+
+
+def test_dlq_json_output_keeps_the_text_and_escapes_the_control_characters(cli) -> None:
+    entry = add_entry("orders", "1003", message=f"said: {HOSTILE}!")
+
+    result = cli("dlq", "show", entry.id, "--json")
+
+    assert terminal_controls(result.output) == []
+    assert result.json["error_message"] == f"said: {HOSTILE}!"

@@ -115,3 +115,15 @@ def test_progress_bar_only_on_a_terminal(monkeypatch, capsys) -> None:
     with output.progress([1, 2], label="reconciling", enabled=False) as items:
         assert list(items) == [1, 2]
     assert "reconciling" not in capsys.readouterr().err
+
+
+def test_status_table_carries_no_terminal_control_characters(cli, clean_ledger) -> None:
+    from tests.cli.test_dlq import HOSTILE, terminal_controls
+
+    CursorStore().set("orders", "xcart_to_acumatica", f"2026-11-27{HOSTILE}T05:00:00+00:00")
+
+    result = cli("sync-status")
+
+    assert result.exit_code == 0
+    assert terminal_controls(result.output) == []
+    assert "xcart_to_acumatica=2026-11-27T05:00:00+00:00" in result.output

@@ -1,4 +1,5 @@
-"""The beat schedule: one poll per flow with its interval and expiry; two RedBeats send once."""
+"""The beat schedule: one poll per flow with its interval and expiry, housekeeping; two RedBeats
+send once."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ def test_one_poll_entry_per_flow_with_its_interval_and_an_expiry() -> None:
     assert {entry["task"] for entry in schedule.values()} == {
         *(f"tasks.{f}.poll" for f in FLOWS),
         "tasks.maintenance.prune_history",
+        "tasks.maintenance.dead_letter_upkeep",
     }
+    assert schedule["dead-letter-upkeep"]["schedule"] == timedelta(minutes=10)
+    assert schedule["dead-letter-upkeep"]["options"]["expires"] == 900
     assert schedule["poll-inventory"]["schedule"] == timedelta(seconds=300)
     assert schedule["poll-orders"]["schedule"] == timedelta(seconds=30)
     assert schedule["poll-inventory"]["options"]["expires"] == 450

@@ -29,6 +29,8 @@ def test_with_no_systems_configured_both_sandboxes_run_on_their_ports_and_push_i
     assert sandboxes.ports == (8091, 8092)
     assert sandboxes.argv[-4:] == ["--xcart-port", "8091", "--acumatica-port", "8092"]
     assert "--only" not in sandboxes.argv
+    assert run.systems["x-cart"].startswith("SANDBOX http://127.0.0.1:8091/api (made-up data")
+    assert run.systems["acumatica"].startswith("SANDBOX http://127.0.0.1:8092/entity")
     assert run.push is not None
     assert run.push.sandbox_url == "http://127.0.0.1:8092"
     webhooks = next(s for s in run.services if s.name == "webhooks")
@@ -70,6 +72,73 @@ def test_with_a_real_acumatica_nothing_is_subscribed() -> None:
     assert run.push is None
     assert next(s for s in run.services if s.name == "webhooks").env is None
     assert "SM302000" in devrun.push_line(run)
+    assert run.systems["acumatica"] == "real instance https://erp.example.com"
+    assert run.systems["x-cart"].startswith("SANDBOX ")
+
+
+def test_the_banner_says_which_system_is_a_sandbox(capsys) -> None:
+    settings = _settings(XCART_BASE_URL="https://shop.example.com", XCART_API_TOKEN="real-token")
+    run = devrun.plan(settings)
+
+    devrun.banner(settings, run)
+
+    lines = capsys.readouterr().out.splitlines()
+    assert "  x-cart     real store https://shop.example.com" in lines
+    assert any(
+        line.startswith("  acumatica  SANDBOX http://127.0.0.1:8092/entity") for line in lines
+    )
+    assert any(line.startswith("  push       on, Acumatica sandbox") for line in lines)
+    assert "real-token" not in "\n".join(lines)
+
+
+def _devrun(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sync_workers.devrun", *args],
+        cwd=ROOT,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(SYSTEMS)}, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _config_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in proc.stderr
+    return [line for line in proc.stderr.splitlines() if line.startswith("configuration error")]
+
+
+def test_credentials_without_their_url_stop_make_run_before_anything_starts() -> None:
+    proc = _devrun({"ACUMATICA_USERNAME": "api-user", "ACUMATICA_PASSWORD": "real-erp-pw"})
+
+    assert proc.returncode == devrun.CONFIG_ERROR
+    assert _config_lines(proc) == [
+        "configuration error: ACUMATICA_BASE_URL: required with ACUMATICA_USERNAME, "
+        "ACUMATICA_PASSWORD, which the engine never sends to the Acumatica sandbox; set it, or "
+        "unset them to run on the sandbox"
+    ]
+    assert "real-erp-pw" not in proc.stdout + proc.stderr
+    assert "sync_workers is running" not in proc.stdout
+
+
+def test_sandbox_urls_refuse_credentials_other_than_the_sandboxs() -> None:
+    proc = _devrun(
+        {
+            "XCART_BASE_URL": "http://127.0.0.1:18091",
+            "XCART_API_TOKEN": "real-store-token",
+            "ACUMATICA_BASE_URL": "http://127.0.0.1:18092",
+            "ACUMATICA_USERNAME": "admin",
+            "ACUMATICA_PASSWORD": "sandbox",
+        },
+        "--sandbox-urls",
+    )
+
+    assert proc.returncode == devrun.CONFIG_ERROR
+    assert _config_lines(proc) == [
+        "configuration error: XCART_API_TOKEN: not the X-Cart sandbox's own credentials, and "
+        "--sandbox-urls sends no others to a sandbox (see docs/sandboxes/)"
+    ]
+    assert "real-store-token" not in proc.stdout + proc.stderr
+    assert "everything stopped" not in proc.stdout
 
 
 def test_sandbox_urls_must_be_local_http_addresses() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sync_workers.celery import app
 from sync_workers.connectors.errors import NotFound
-from sync_workers.errors import TransientError
+from sync_workers.errors import PermanentError, TransientError
 from sync_workers.flows.runner import ChainTask, run_chain
 from sync_workers.flows.shape import Chain, State, Step
 
@@ -17,6 +17,11 @@ def gone(state: State) -> State:
 
 def busy(state: State) -> State:
     raise TransientError("Acumatica is busy", details={"status": 503})
+
+
+def refuses_customer(state: State) -> State:
+    customer = state["customer"]
+    raise PermanentError(f"customer {customer['email']} of {customer['street']} has no valid state")
 
 
 def _body(self: ChainTask, record_id: str, **hints: object) -> dict:
@@ -36,4 +41,11 @@ always_busy = app.task(
     bind=True,
     flow="orders",
     chain_def=Chain("always_busy", DIRECTION, (Step("push", busy),)),
+)(_body)
+refuses = app.task(
+    name="tests.orders.refuses_customer",
+    base=ChainTask,
+    bind=True,
+    flow="orders",
+    chain_def=Chain("refuses", DIRECTION, (Step("validate", refuses_customer),)),
 )(_body)

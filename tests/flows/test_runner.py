@@ -55,3 +55,24 @@ def test_an_exhausted_transient_failure_leaves_a_linked_record_linked(
     entry = wait_for(lambda: dead_letter_of("busy-1"), timeout=60)
     assert entry.error_class == "TransientError"
     assert status_of("busy-1") == Status.SYNCED.value
+
+
+def test_errors_kept_in_the_ledger_hold_no_customer_data(
+    clean_ledger, redis_client, celery_worker
+) -> None:
+    from sync_workers.ledger import history
+
+    email, street = "ann.o'hara@example.com", "12 Rue de l'Église"
+    customer = {"email": email, "street": street, "firstname": "Ann"}
+    runner_tasks.refuses.apply_async(kwargs={"record_id": "cust-9", "customer": customer})
+
+    entry = wait_for(lambda: dead_letter_of("cust-9"))
+    [run] = wait_for(lambda: history.runs_of("orders", DIRECTION, "cust-9"))
+    with session_scope() as session:
+        record = find_by_source(session, "orders", DIRECTION, "cust-9")
+        last_error = record.last_error if record is not None else ""
+
+    assert email in entry.error_message  # the dead letter keeps what is needed to act on it
+    assert run["outcome"] == "failed" and "has no valid state" in run["error"]
+    for text in (run["error"], last_error):
+        assert email not in text and street not in text

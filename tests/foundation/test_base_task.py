@@ -185,6 +185,6 @@ def test_resolve_and_purge_are_audited_and_purge_keeps_open_entries(
     assert open_entries("o-7")
     assert dlq.count(status="open") == 1
     actions = [a["action"] for a in dlq.audit_log()]
-    assert actions[:2] == ["purged", "resolved"]
+    assert actions[:3] == ["purged", "data dropped", "resolved"]
     with pytest.raises(KeyError):
         dlq.get(six.id)

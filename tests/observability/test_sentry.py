@@ -264,3 +264,139 @@ def test_only_whole_minute_beat_entries_become_cron_monitors() -> None:
 
     assert "poll-orders" not in skipped
     assert {"poll-inventory", "poll-customers", "poll-payments"} <= set(skipped)
+
+
+PERSONAL_KEYS = (
+    "name",
+    "Name",
+    "firstname",
+    "lastname",
+    "first_name",
+    "FullName",
+    "CustomerName",
+    "company",
+    "CompanyName",
+    "login",
+    "email",
+    "e-mail",
+    "customerEmail",
+    "billing_address",
+    "AddressLine1",
+    "city",
+    "ShipToCity",
+    "zipcode",
+    "PostalCode",
+    "Phone1",
+    "fax",
+    "DocContact",
+    "Attention",
+    "password",
+    "accessToken",
+    "X-Api-Key",
+    "Authorization",
+    "oauth_token",
+    "ASP.NET_SessionId",
+    "remote_addr",
+    "IPAddress",
+    "card",
+    "iban",
+    "sentry_dsn",
+)
+HARMLESS_KEYS = (
+    "tenacity",
+    "capacity",
+    "velocity",
+    "cardinality",
+    "discard",
+    "gzip",
+    "zipp",
+    "authors",
+    "hostname",
+    "filename",
+    "task_name",
+    "server_name",
+    "product_name",
+    "state_name",
+    "CustomerID",
+    "order_number",
+    "total",
+    "status",
+)
+
+
+@pytest.mark.parametrize("key", PERSONAL_KEYS)
+def test_personal_keys_are_recognised_by_their_words(key: str) -> None:
+    from sync_workers.observability.scrubbing import is_personal_key
+
+    assert is_personal_key(key)
+    assert scrub_value_of({key: "Jane O'Neil"}) == {key: "[Filtered]"}
+
+
+@pytest.mark.parametrize("key", HARMLESS_KEYS)
+def test_harmless_keys_are_not_mistaken_for_personal_ones(key: str) -> None:
+    from sync_workers.observability.scrubbing import is_personal_key
+
+    assert not is_personal_key(key)
+    assert scrub_value_of({key: "5.7.0"}) == {key: "5.7.0"}
+
+
+def scrub_value_of(value: dict) -> dict:
+    from sync_workers.observability.scrubbing import scrub_value
+
+    return scrub_value(value)
+
+
+def test_names_companies_and_logins_are_masked_and_machine_facts_are_kept() -> None:
+    event = {
+        "modules": {"tenacity": "9.1.2", "celery": "5.7.0", "google-auth": "2.40.0"},
+        "sdk": {"name": "sentry.python", "version": "3.0.0"},
+        "contexts": {
+            "runtime": {"name": "CPython", "version": "3.11.9"},
+            "dead_letter": {"reason": f"customer {EMAIL} has no valid state"},
+        },
+        "extra": {
+            "celery-job": {"task_name": "tasks.customers.sync"},
+            "customer": {
+                "CustomerName": "Jane O'Neil",
+                "company": "O'Neil Bakery",
+                "login": "jane.oneil",
+                "name": "Jane O'Neil",
+                "city": "Lyon",
+                "CustomerID": "XC42",
+            },
+        },
+    }
+
+    scrubbed = before_send(event, {})
+
+    assert scrubbed["modules"] == {
+        "tenacity": "9.1.2",
+        "celery": "5.7.0",
+        "google-auth": "2.40.0",
+    }
+    assert scrubbed["sdk"] == {"name": "sentry.python", "version": "3.0.0"}
+    assert scrubbed["contexts"]["runtime"] == {"name": "CPython", "version": "3.11.9"}
+    assert scrubbed["extra"]["celery-job"] == {"task_name": "tasks.customers.sync"}
+    assert scrubbed["extra"]["customer"]["CustomerID"] == "XC42"
+    text = json.dumps(scrubbed, ensure_ascii=False)
+    for value in (EMAIL, "Jane", "O'Neil", "jane.oneil", "Lyon"):
+        assert value not in text, value
+
+
+def test_personal_values_are_masked_as_whole_words() -> None:
+    known = ("Ana", "Núñez")
+
+    assert scrub_text("Ana Núñez ordered", known) == "[Filtered] [Filtered] ordered"
+    assert scrub_text("Analytics run", known) == "Analytics run"
+
+
+def test_streets_are_masked_and_words_that_end_like_a_street_are_not() -> None:
+    for street in ("Main St 5", "Hauptstraße 5", "Lindenweg 12", "221B Baker Street", STREET):
+        scrubbed = scrub_text(f"ships to {street}.")
+        assert street not in scrubbed and "[Filtered]" in scrubbed, street
+    for line in (
+        "record 42 dead-lettered at step validate",
+        "forward 3 items",
+        "record 7, step push",
+    ):
+        assert scrub_text(line) == line

@@ -9,8 +9,8 @@ import pytest
 
 from sync_workers.settings import load_settings
 
-PUSH_SECRET = "push-shared-secret"
-XCART_SECRET = "xcart-hmac-key"
+PUSH_SECRET = "push-shared-secret-of-at-least-32-chars"
+XCART_SECRET = "xcart-hmac-key-of-at-least-32-chars"
 
 
 class Recorder:

@@ -1,4 +1,5 @@
-"""Acumatica push notifications: authentication, validation, dedupe, 2xx only once enqueued."""
+"""Acumatica push notifications: authentication before routing, validation, dedupe per flow,
+query and id, 2xx only once enqueued."""
 
 from __future__ import annotations
 
@@ -68,12 +69,42 @@ def test_duplicated_push_notification_enqueues_once(redis_client) -> None:
     assert len(queued_messages(redis_client)) == 1
 
 
+def seen_marks(redis_client, notification_id: str) -> list[str]:
+    pattern = get_settings().redis_key_prefix + f"seen:push:*{notification_id}*"
+    return list(redis_client.scan_iter(match=pattern))
+
+
 def test_the_same_id_is_remembered_for_two_days(client, redis_client) -> None:
     body = notification()
     client.post("/webhooks/acumatica/orders", json=body, headers=HEADERS)
 
-    key = get_settings().redis_key_prefix + f"seen:push:{body['Id']}"
+    [key] = seen_marks(redis_client, body["Id"])
+    assert key.startswith(get_settings().redis_key_prefix + f"seen:push:orders:{body['Id']}:")
     assert 172800 - 5 <= redis_client.ttl(key) <= 172800
+
+
+def test_one_transaction_reaches_every_flow_and_query_that_tracks_it_once(client, recorder) -> None:
+    """One Acumatica transaction notifies each push definition tracking it with the same Id."""
+    transaction = str(uuid.uuid4())
+    stock = notification(Id=transaction, Query="ItemAvailability")
+    order = notification(Id=transaction, Query="SalesOrders")
+    other_inquiry = notification(Id=transaction, Query="StockChanges")
+
+    answers = [
+        client.post("/webhooks/acumatica/inventory", json=stock, headers=HEADERS),
+        client.post("/webhooks/acumatica/orders", json=order, headers=HEADERS),
+        client.post("/webhooks/acumatica/inventory", json=other_inquiry, headers=HEADERS),
+        client.post("/webhooks/acumatica/inventory", json=stock, headers=HEADERS),  # resent
+        client.post("/webhooks/acumatica/orders", json=order, headers=HEADERS),  # resent
+    ]
+
+    assert [a.status_code for a in answers] == [202, 202, 202, 200, 200]
+    assert [a.json["status"] for a in answers[3:]] == ["duplicate", "duplicate"]
+    assert recorder.calls == [
+        ("tasks.inventory.realtime_on_push", {"notification": stock}),
+        ("tasks.orders.realtime_on_push", {"notification": order}),
+        ("tasks.inventory.realtime_on_push", {"notification": other_inquiry}),
+    ]
 
 
 def test_a_failed_publish_answers_503_and_the_redelivery_is_accepted(redis_client) -> None:
@@ -105,11 +136,48 @@ def test_redis_outage_is_a_503_not_a_500() -> None:
     assert recorder.calls == []
 
 
-def test_unknown_flow_is_404(client, recorder) -> None:
+def test_unknown_flow_is_404_once_authenticated(client, recorder) -> None:
     answer = client.post("/webhooks/acumatica/invoices", json=notification(), headers=HEADERS)
 
     assert answer.status_code == 404
     assert "unknown flow" in answer.json["error"]
+    assert recorder.calls == []
+
+
+def test_anything_unauthenticated_under_webhooks_is_401_before_routing(client, recorder) -> None:
+    wrong = {"X-Sync-Secret": "guess", "X-Webhook-Signature": "sha256=" + "0" * 64}
+    requests_made = [
+        ("POST", "/webhooks/acumatica/invoices", {}),  # unknown flow
+        ("POST", "/webhooks/acumatica/invoices", wrong),
+        ("GET", "/webhooks/acumatica/orders", {}),  # wrong method
+        ("DELETE", "/webhooks/acumatica/orders", wrong),
+        ("POST", "/webhooks/nothing-here", {}),  # unknown path
+        ("POST", "/webhooks//acumatica/orders", {}),
+        ("GET", "/webhooks/xcart", {}),
+        ("POST", "/webhooks/xcart/extra", wrong),
+        ("OPTIONS", "/webhooks/xcart", {}),
+        ("POST", "/webhooks", {}),
+    ]
+    for method, path, headers in requests_made:
+        answer = client.open(path, method=method, json=notification(), headers=headers)
+        assert answer.status_code == 401, (method, path, answer.status_code)
+        assert answer.is_json
+        text = answer.get_data(as_text=True)
+        assert "orders" not in text and "inventory" not in text, (method, path, text)
+    assert recorder.calls == []
+    assert client.get("/healthz").status_code == 200  # outside /webhooks/: no credentials
+    authenticated = client.get("/webhooks/acumatica/orders", headers=HEADERS)
+    assert authenticated.status_code == 405
+
+
+def test_webhooks_without_a_configured_secret_are_403_whatever_the_path(redis_client) -> None:
+    recorder = Recorder()
+    settings = receiver_settings(WEBHOOK_ACUMATICA_SECRET="", WEBHOOK_XCART_SECRET="")
+    client = create_app(settings, enqueue=recorder).test_client()
+
+    for path in ("/webhooks/acumatica/invoices", "/webhooks/anything", "/webhooks/xcart"):
+        answer = client.post(path, json=notification(), headers=HEADERS)
+        assert answer.status_code == 403, path
     assert recorder.calls == []
 
 
@@ -160,6 +228,11 @@ def test_malformed_notifications_get_400_with_the_reason(client, recorder) -> No
         json.dumps(notification(Deleted=[1])).encode(): "Deleted",
         json.dumps({"Id": "x"}).encode(): "Inserted or Deleted",
         b'{"Id": "x", "Inserted": [], "TimeStamp": NaN}': "not valid JSON",
+        b'{"Id": "x", "Inserted": [], "TimeStamp": 1e999}': "out of range",
+        b'{"Id": "x", "Id": "y", "Inserted": []}': "same key twice",
+        b'{"Id": "x", "Inserted": [{"q": "\\ud800"}]}': "unpaired surrogate",
+        b'{"Id": "x", "Inserted": [], "X": ' + b"[" * 64 + b"]" * 64 + b"}": "64 levels",
+        b'{"Id": "x", "Inserted": [], "X": ' + b"[" * 2000 + b"]" * 2000 + b"}": "64 levels",
     }
     for raw, reason in cases.items():
         answer = client.post("/webhooks/acumatica/orders", data=raw, headers=HEADERS)
@@ -178,8 +251,8 @@ def test_oversized_body_is_413_as_json(client, recorder) -> None:
     assert recorder.calls == []
 
 
-def test_wrong_method_is_405_as_json(client) -> None:
-    answer = client.get("/webhooks/acumatica/orders")
+def test_wrong_method_is_405_as_json_once_authenticated(client) -> None:
+    answer = client.get("/webhooks/acumatica/orders", headers=HEADERS)
 
     assert answer.status_code == 405
     assert answer.is_json
@@ -209,8 +282,7 @@ def test_an_unreachable_broker_is_a_quick_503_and_leaves_no_mark(redis_client, m
 
     assert answer.status_code == 503
     assert time.monotonic() - started < 15
-    key = get_settings().redis_key_prefix + f"seen:push:{body['Id']}"
-    assert redis_client.exists(key) == 0
+    assert seen_marks(redis_client, body["Id"]) == []
 
 
 def test_the_time_of_each_flows_last_accepted_push_is_recorded(redis_client) -> None:
@@ -226,7 +298,11 @@ def test_the_time_of_each_flows_last_accepted_push_is_recorded(redis_client) -> 
         )
         body = notification()
         accepted = requests.post(f"{base}/inventory", json=body, headers=HEADERS, timeout=10)
-        repeated = requests.post(f"{base}/shipments", json=body, headers=HEADERS, timeout=10)
+        shipments = notification()
+        requests.post(f"{base}/shipments", json=shipments, headers=HEADERS, timeout=10)
+        redis_client.delete(ops_keys.key(get_settings().redis_key_prefix, "last_push"))
+        repeated = requests.post(f"{base}/shipments", json=shipments, headers=HEADERS, timeout=10)
+        requests.post(f"{base}/inventory", json=body, headers=HEADERS, timeout=10)
     finally:
         server.stop()
 

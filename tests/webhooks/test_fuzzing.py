@@ -1,12 +1,20 @@
-"""Property-based: whatever arrives, the receiver answers without a 500 and enqueues only
-valid input."""
+"""Property-based: whatever arrives, the receiver answers without a 5xx and enqueues only
+valid input.
+
+Two oracles that are not the receiver's code: :func:`strictly_valid`, Python's own ``json``
+with strict hooks (no non-finite number, no repeated key, no unpaired surrogate, at most 64
+levels, UTF-8 only), says which bodies may be enqueued at all; and hostile bodies built from a
+valid delivery with one known defect say by construction what the answer must be.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,6 +59,51 @@ header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=1
 flows = st.sampled_from(["orders", "inventory", "shipments", "nope", "ORDERS", "x" * 50])
 
 
+#: The documented nesting limit of a body (docs/operations.md, "Webhook receiver").
+MAX_LEVELS = 64
+
+
+def _reject(_: str) -> None:
+    raise ValueError("not strict JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def _no_repeats(pairs: list) -> dict:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("repeated key")
+    return dict(pairs)
+
+
+def _levels(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_levels(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_levels(v) for v in value), default=0)
+    return 0
+
+
+def strictly_valid(raw: bytes) -> bool:
+    """Raw bytes a careful reader would take as one JSON object, whatever reads them next."""
+    try:
+        value = json.loads(
+            raw.decode("utf-8", errors="strict"),
+            parse_constant=_reject,
+            parse_float=_finite,
+            object_pairs_hook=_no_repeats,
+        )
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # unpaired surrogates fail here
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(value, dict) and _levels(value) <= MAX_LEVELS
+
+
 def _valid_push(kwargs) -> bool:
     from werkzeug.exceptions import HTTPException
 
@@ -83,11 +136,14 @@ def test_fuzzed_push_notifications_never_500_nor_enqueue_invalid_input(
 
     assert answer.status_code < 500, answer.get_data(as_text=True)
     assert answer.is_json
+    if secret != PUSH_SECRET:
+        assert answer.status_code == 401  # before anything about the path or the body
     if answer.status_code >= 400:
         assert answer.json["error"]
         assert recorder.calls == []
     for task, kwargs in recorder.calls:
         assert task == f"tasks.{flow}.realtime_on_push"
+        assert strictly_valid(body)
         assert _valid_push(kwargs)
         assert json.loads(body) == kwargs["notification"]
         assert secret == PUSH_SECRET
@@ -131,10 +187,13 @@ def test_fuzzed_xcart_webhooks_never_500_nor_enqueue_invalid_input(
 
     assert answer.status_code < 500, answer.get_data(as_text=True)
     assert answer.is_json
+    if not sign_it and signature != sign(XCART_SECRET, payload):
+        assert answer.status_code == 401
     if answer.status_code >= 400:
         assert recorder.calls == []
     for task, kwargs in recorder.calls:
         body = json.loads(payload)
+        assert strictly_valid(payload)
         assert sign_it
         assert abs(time.time() - body["sent_at"]) <= 300
         assert isinstance(kwargs["data"], dict) and kwargs["data"] == body["data"]
@@ -255,3 +314,138 @@ def test_near_valid_xcart_webhooks_are_enqueued_exactly_when_valid(
         assert recorder.calls == [
             (f"tasks.{flow}.realtime_on_webhook", {"event": event, "data": {"id": 1}})
         ]
+
+
+# -- hostile JSON: a valid delivery with one known defect; the answer is known by construction --
+
+#: (JSON text of a value, whether a strict reader accepts it). Nesting is counted from the
+#: value's own level; :func:`_hostile` adds the levels above it.
+DEFECTS: dict[str, tuple[bytes, bool]] = {
+    "nan": (b"NaN", False),
+    "infinity": (b"Infinity", False),
+    "minus_infinity": (b"-Infinity", False),
+    "overflowing_exponent": (b"1e999", False),
+    "overflowing_negative": (b"-1e999", False),
+    "overflowing_mantissa": (b"17976931348623159" + b"0" * 292 + b".0", False),
+    "largest_double": (b"1.7976931348623157e308", True),
+    "underflow_to_zero": (b"1e-999", True),
+    "huge_integer": (b"9" * 400, True),
+    "integer_of_5000_digits": (b"9" * 5000, False),
+    "repeated_key": (b'{"a": 1, "a": 2}', False),
+    "repeated_key_deeper": (b'[{"x": {"k": null, "k": null}}]', False),
+    "invalid_utf8": (b'"caf\xe9"', False),
+    "overlong_utf8": (b'"\xc0\xaf"', False),
+    "utf8_encoded_surrogate": (b'"\xed\xa0\x80"', False),
+    "truncated_utf8": (b'"\xe2\x82"', False),
+    "unpaired_surrogate_escape": (b'"\\ud800"', False),
+    "unpaired_low_surrogate_key": (b'{"\\udc00": 1}', False),
+    "surrogate_pair_escape": (b'"\\ud83d\\ude00"', True),
+    "recursion_bomb": (b"[" * 3000 + b"]" * 3000, False),
+}
+
+
+def _nested(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+def _hostile(base: dict, key: str, defect: bytes) -> bytes:
+    """``base`` as JSON with ``defect`` as the raw value of ``key`` (a top-level key)."""
+    raw = json.dumps({**base, key: "__DEFECT__"}).encode()
+    return raw.replace(b'"__DEFECT__"', defect)
+
+
+def _cases(levels_above: int) -> list[tuple[str, bytes, bool]]:
+    """Every defect, and nesting right at the limit and one level past it."""
+    room = MAX_LEVELS - levels_above
+    return [
+        *((name, raw, ok) for name, (raw, ok) in DEFECTS.items()),
+        ("nested_to_the_limit", _nested(room), True),
+        ("nested_past_the_limit", _nested(room + 1), False),
+    ]
+
+
+ROOMY = {"WEBHOOK_MAX_BODY_BYTES": str(64 * 1024)}
+
+
+def _ids(cases: list[tuple[str, bytes, bool]]) -> list[str]:
+    return [name for name, _, _ in cases]
+
+
+PUSH_CASES = _cases(levels_above=1)  # the value of a top-level key of the body
+
+
+@pytest.mark.parametrize("authentic", [True, False], ids=["signed", "forged"])
+@pytest.mark.parametrize("flow", ["orders", "inventory"])
+@pytest.mark.parametrize("case", PUSH_CASES, ids=_ids(PUSH_CASES))
+def test_hostile_json_in_a_push_notification_is_400_and_never_5xx(
+    redis_client, case, flow, authentic
+) -> None:
+    name, defect, acceptable = case
+    recorder = Recorder()
+    client = create_app(receiver_settings(**ROOMY), enqueue=recorder).test_client()
+    base = {"Inserted": [{"InventoryID": "AA-0001"}], "Deleted": [], "Id": str(uuid.uuid4())}
+    raw = _hostile(base, "Extra", defect)
+    secret = PUSH_SECRET if authentic else PUSH_SECRET[:-1]
+
+    answer = client.post(f"/webhooks/acumatica/{flow}", data=raw, headers={"X-Sync-Secret": secret})
+
+    assert strictly_valid(raw) is acceptable, name  # the oracle agrees with the construction
+    assert answer.is_json, name
+    if not authentic:
+        assert answer.status_code == 401, (name, answer.json)
+        assert recorder.calls == []
+    elif acceptable:
+        assert answer.status_code == 202, (name, answer.json)
+        assert recorder.calls == [
+            (f"tasks.{flow}.realtime_on_push", {"notification": json.loads(raw)})
+        ]
+    else:
+        assert answer.status_code == 400, (name, answer.json)
+        assert recorder.calls == []
+
+
+XCART_CASES = [
+    *((where, case) for where in ("extra", "sent_at") for case in _cases(levels_above=1)),
+    *(("data", case) for case in _cases(levels_above=2)),  # as data["v"]
+]
+
+
+@pytest.mark.parametrize("authentic", [True, False], ids=["signed", "forged"])
+@pytest.mark.parametrize("timestamp_header", [True, False], ids=["header", "no-header"])
+@pytest.mark.parametrize("case", XCART_CASES, ids=[f"{w}-{c[0]}" for w, c in XCART_CASES])
+def test_hostile_json_in_an_xcart_webhook_is_400_and_never_5xx(
+    redis_client, case, timestamp_header, authentic
+) -> None:
+    where, (name, defect, acceptable) = case
+    recorder = Recorder()
+    client = create_app(receiver_settings(**ROOMY), enqueue=recorder).test_client()
+    now = int(time.time())
+    base = {"id": uuid.uuid4().hex, "event": "order.created", "sent_at": now, "data": {"id": 7}}
+    if where == "data":
+        raw = _hostile(base, "data", b'{"v": ' + defect + b"}")
+    else:
+        raw = _hostile(base, where, defect)
+    headers = {"X-Webhook-Signature": sign(XCART_SECRET if authentic else "forged", raw)}
+    if timestamp_header:  # the header of the original 500: int() of the body's sent_at
+        headers["X-Webhook-Timestamp"] = str(now)
+
+    answer = client.post("/webhooks/xcart", data=raw, headers=headers)
+
+    assert strictly_valid(raw) is acceptable, name
+    assert answer.is_json, name
+    if not authentic:
+        assert answer.status_code == 401, (name, answer.json)
+    elif not acceptable:
+        assert answer.status_code == 400, (name, where, answer.json)
+    elif where == "sent_at":
+        # valid JSON but no unix time in seconds (400), or one far outside the window (401:
+        # 1e-999 is 0.0, 1970)
+        assert answer.status_code in (400, 401), (name, answer.json)
+    else:
+        assert answer.status_code == 202, (name, answer.json)
+        data = json.loads(raw)["data"]
+        assert recorder.calls == [
+            ("tasks.orders.realtime_on_webhook", {"event": "order.created", "data": data})
+        ]
+    if answer.status_code != 202:
+        assert recorder.calls == []

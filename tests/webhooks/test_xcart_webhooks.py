@@ -137,3 +137,36 @@ def test_signed_but_malformed_deliveries_get_400(client, recorder) -> None:
         answer = client.post("/webhooks/xcart", data=raw, headers=headers)
         assert answer.status_code == 400, (raw, answer.json)
     assert recorder.calls == []
+
+
+def _signed_raw(text: str) -> tuple[bytes, dict[str, str]]:
+    raw = text.encode()
+    return raw, {"X-Webhook-Signature": sign(XCART_SECRET, raw)}
+
+
+def test_a_signed_sent_at_that_is_no_unix_time_is_400_not_500(client, recorder) -> None:
+    now = int(time.time())
+    for sent_at in ("1e999", "-1e999", "NaN", "9" * 400, "1e308", str(now * 1000), "-1"):
+        raw, headers = _signed_raw(
+            f'{{"id": "{uuid.uuid4().hex}", "event": "order.created", '
+            f'"sent_at": {sent_at}, "data": {{"id": 1}}}}'
+        )
+        for timestamp in (None, str(now), sent_at):
+            sent = headers if timestamp is None else {**headers, "X-Webhook-Timestamp": timestamp}
+            answer = client.post("/webhooks/xcart", data=raw, headers=sent)
+            assert answer.status_code == 400, (sent_at, timestamp, answer.json)
+    assert recorder.calls == []
+
+
+def test_a_key_given_twice_is_400_whichever_value_a_reader_would_take(client, recorder) -> None:
+    now = int(time.time())
+    raw, headers = _signed_raw(
+        f'{{"id": "{uuid.uuid4().hex}", "event": "order.created", "sent_at": {now - 3600}, '
+        f'"sent_at": {now}, "data": {{"id": 1}}}}'
+    )
+
+    answer = client.post("/webhooks/xcart", data=raw, headers=headers)
+
+    assert answer.status_code == 400
+    assert "same key twice" in answer.json["error"]
+    assert recorder.calls == []

@@ -1,13 +1,20 @@
 """Signing in and out of Acumatica: cookie login, OAuth 2.0 tokens, sign-out.
 
 A credential is a small JSON-safe dict kept in Redis by the session pool: ``{"cookies": {...}}``
-for a cookie session or ``{"access_token", "refresh_token", "expires_at"}`` for OAuth. It is a
-secret: never logged, never put in an error.
+for a cookie session or ``{"access_token", "refresh_token", "expires_at", "refresh_expires_at"}``
+for OAuth (times in epoch seconds). It is a secret: never logged, never put in an error.
+
+Lifetimes: a cookie session lives while it is used and closes after the instance's idle timeout
+(``AcumaticaConfig.session_idle_seconds``). An access token lives ``expires_in`` seconds (one hour
+when the token endpoint does not say). A refresh chain ends ``refresh_token_expires_in`` seconds
+after a token answer that states it; otherwise ``refresh_token_lifetime_seconds`` after its first
+token (Acumatica's default: 30 days from the first issue, not extended by refreshes).
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from typing import Any
 
@@ -17,6 +24,9 @@ from sync_workers.connectors.http import Transport
 from sync_workers.errors import TransientError
 
 Credential = dict[str, Any]
+
+#: An access token's lifetime when the token endpoint does not state ``expires_in``.
+ACCESS_TOKEN_SECONDS = 3600.0
 
 
 def headers_for(credential: Credential) -> dict[str, str]:
@@ -52,7 +62,7 @@ def login(transport: Transport, config: AcumaticaConfig) -> Credential:
 
 def renew(transport: Transport, config: AcumaticaConfig, stale: Credential | None) -> Credential:
     """A fresh credential after expiry: an OAuth refresh when possible, else a new login."""
-    if config.auth_mode == "oauth" and stale and stale.get("refresh_token"):
+    if config.auth_mode == "oauth" and stale and _refreshable(stale):
         form = {
             "grant_type": "refresh_token",
             "refresh_token": stale["refresh_token"],
@@ -60,7 +70,7 @@ def renew(transport: Transport, config: AcumaticaConfig, stale: Credential | Non
             "client_secret": config.client_secret or "",
         }
         try:
-            return _token(transport, config, form)
+            return _token(transport, config, form, chain_ends_at=stale.get("refresh_expires_at"))
         except (AuthError, ValidationFailed):
             pass  # refresh chain expired: fall back to the password grant
     return login(transport, config)
@@ -79,6 +89,34 @@ def needs_refresh(credential: Credential, margin: float = 60.0) -> bool:
     return expires_at is not None and float(expires_at) - margin <= time.time()
 
 
+def usable_until(credential: Credential) -> float | None:
+    """When an OAuth credential is of no more use: the later of its access token's expiry and
+    its refresh chain's end (epoch seconds). ``None`` for a cookie session, which lives as long
+    as it keeps being used."""
+    if "access_token" not in credential:
+        return None
+    return max(
+        float(credential.get("expires_at") or 0.0),
+        float(credential.get("refresh_expires_at") or 0.0),
+    )
+
+
+def _refreshable(credential: Credential) -> bool:
+    ends_at = credential.get("refresh_expires_at")
+    return bool(credential.get("refresh_token")) and (
+        ends_at is None or float(ends_at) > time.time()
+    )
+
+
+def _seconds(value: Any) -> float | None:
+    """A positive, finite number of seconds from a token answer, else ``None``."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
 def _password_grant(config: AcumaticaConfig) -> dict[str, str]:
     return {
         "grant_type": "password",
@@ -90,7 +128,14 @@ def _password_grant(config: AcumaticaConfig) -> dict[str, str]:
     }
 
 
-def _token(transport: Transport, config: AcumaticaConfig, form: dict[str, str]) -> Credential:
+def _token(
+    transport: Transport,
+    config: AcumaticaConfig,
+    form: dict[str, str],
+    *,
+    chain_ends_at: float | None = None,
+) -> Credential:
+    """Ask the token endpoint; ``chain_ends_at`` is when the refresh chain being continued ends."""
     url = f"{config.base_url.rstrip('/')}/identity/connect/token"
     response = transport.request("POST", url, data=form)
     try:
@@ -103,8 +148,18 @@ def _token(transport: Transport, config: AcumaticaConfig, form: dict[str, str]) 
             "acumatica token endpoint answered without a token",
             details={"system": "acumatica", "status": response.status_code},
         ) from None
-    return {
+    now = time.time()
+    credential: Credential = {
         "access_token": access,
         "refresh_token": payload.get("refresh_token"),
-        "expires_at": time.time() + float(payload.get("expires_in", 3600)),
+        "expires_at": now + (_seconds(payload.get("expires_in")) or ACCESS_TOKEN_SECONDS),
     }
+    if credential["refresh_token"]:
+        stated = _seconds(payload.get("refresh_token_expires_in"))
+        if stated is not None:
+            credential["refresh_expires_at"] = now + stated
+        elif chain_ends_at is not None:
+            credential["refresh_expires_at"] = float(chain_ends_at)
+        else:
+            credential["refresh_expires_at"] = now + config.refresh_token_lifetime_seconds
+    return credential

@@ -5,6 +5,11 @@ shares at most ``max_sessions`` of them:
 
 * seat ``i`` is a Redis hash holding the session's credential (cookies or OAuth token, a
   secret) and a generation number; any number of processes use a seat at the same time;
+* a seat's key expires when its session does: a cookie session ``session_idle_seconds`` after
+  the fleet last used it (each process pushes the expiry forward while it works), an OAuth
+  credential when both its access token and its refresh chain have ended. A process that has
+  not used its session for the idle timeout reads the seat again instead of reusing it, so a
+  session past its lifetime is never sent: the next request logs in afresh;
 * a process registers a lease on the seats it uses (a sorted set scored by expiry), renewed
   while it works; a process that dies simply lets its lease expire;
 * when a request answers 401 the caller calls :meth:`SessionPool.renew` with the stale lease:
@@ -76,6 +81,7 @@ class SessionPool:
         self._token = process_token()
         self._pid = os.getpid()
         self._lease: Lease | None = None
+        self._lease_used_at = 0.0
         self._lease_renewed_at = 0.0
         self._seats_used: set[int] = set()
         self._lock_timeout = config.connect_timeout + config.read_timeout + 10.0
@@ -94,12 +100,52 @@ class SessionPool:
     def _backoff_key(self) -> str:
         return f"{self._base}:login_backoff"
 
+    @property
+    def _generation_key(self) -> str:
+        # Outlives the seats' keys, so a login after an expiry never reuses a generation.
+        return f"{self._base}:generation"
+
+    # Lifetimes --------------------------------------------------------------------------------
+    @property
+    def _touch_every(self) -> float:
+        """How often a working process renews its lease and, for a cookie session, the expiry
+        of the seat's key."""
+        every = self.config.session_lease_seconds / 2
+        if self.config.auth_mode == "cookie":
+            every = min(every, self.config.session_idle_seconds / 10)
+        return every
+
+    @property
+    def _idle_ttl_ms(self) -> int:
+        """A cookie session's key outlives the session's last use by the idle timeout, plus the
+        renewal interval, since the uses between two renewals do not push the key's expiry."""
+        return int((self.config.session_idle_seconds + self._touch_every) * 1000)
+
+    def _seat_ttl_ms(self, credential: auth.Credential) -> int:
+        """How long a seat's key lives from now: an OAuth credential's ends with its tokens."""
+        until = auth.usable_until(credential)
+        if until is None:
+            return self._idle_ttl_ms
+        return max(1, int((until - time.time()) * 1000))
+
+    def _outlived(self) -> bool:
+        """This process has not used its cookie session for the idle timeout: the instance may
+        have closed it, and only the seat's key (renewed by the processes that did use it)
+        tells."""
+        return (
+            self.config.auth_mode == "cookie"
+            and time.time() - self._lease_used_at >= self.config.session_idle_seconds
+        )
+
     # Public -----------------------------------------------------------------------------------
     def acquire(self) -> Lease:
         """The lease to send the next request with (logging in only if no seat has a session)."""
         self._after_fork()
         lease = self._lease
+        if lease is not None and self._outlived():
+            self._lease = lease = None
         if lease is not None:
+            self._lease_used_at = time.time()
             self._touch(lease.seat)
             if self.config.auth_mode == "oauth" and auth.needs_refresh(lease.credential):
                 return self.renew(lease)
@@ -109,7 +155,7 @@ class SessionPool:
         stored = self._read(seat)
         if stored is None:
             return self._login_into(seat, stale=None)
-        self._lease = stored
+        self._hold(stored)
         return self.acquire()
 
     def renew(self, stale: Lease) -> Lease:
@@ -150,6 +196,7 @@ class SessionPool:
             self._pid = os.getpid()
             self._token = process_token()
             self._lease = None
+            self._lease_used_at = 0.0
             self._lease_renewed_at = 0.0
             self._seats_used = set()
 
@@ -167,13 +214,23 @@ class SessionPool:
         )
         return ranked[0][2]
 
+    def _hold(self, lease: Lease) -> None:
+        self._lease = lease
+        self._lease_used_at = time.time()
+
     def _touch(self, seat: int, force: bool = False) -> None:
         lease_seconds = self.config.session_lease_seconds
         now = time.time()
-        if not force and now - self._lease_renewed_at < lease_seconds / 2:
+        if not force and now - self._lease_renewed_at < self._touch_every:
             return
-        self._redis.zadd(self._users_key(seat), {self._token: int((now + lease_seconds) * 1000)})
-        self._redis.pexpire(self._users_key(seat), int(lease_seconds * 2000))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(self._users_key(seat), {self._token: int((now + lease_seconds) * 1000)})
+        pipe.pexpire(self._users_key(seat), int(lease_seconds * 2000))
+        if self.config.auth_mode == "cookie":
+            # The instance keeps a cookie session open while it is used; so does its key. A
+            # seat without a session has no key, and PEXPIRE leaves it so.
+            pipe.pexpire(self._seat_key(seat), self._idle_ttl_ms)
+        pipe.execute()
         self._lease_renewed_at = now
         self._seats_used.add(seat)
 
@@ -215,7 +272,7 @@ class SessionPool:
                     self.config.auth_mode == "oauth" and auth.needs_refresh(current.credential)
                 )
             ):
-                self._lease = current
+                self._hold(current)
                 return current
             self._check_backoff()
             if current is not None and self.config.auth_mode == "cookie":
@@ -229,18 +286,31 @@ class SessionPool:
             except LoginLimitReached as exc:
                 exc.retry_after = self._start_backoff()
                 raise
-            generation = (current.generation if current else 0) + 1
-            self._redis.hset(
+            generation = self._next_generation(current)
+            store = self._redis.pipeline(transaction=True)
+            store.hset(
                 self._seat_key(seat),
                 mapping={"credential": json.dumps(credential), "gen": generation},
             )
-            self._redis.delete(f"{self._backoff_key}:strikes")
+            store.pexpire(self._seat_key(seat), self._seat_ttl_ms(credential))
+            store.delete(f"{self._backoff_key}:strikes")
+            store.execute()
             log.info("acumatica session opened on seat %s (generation %s)", seat, generation)
-            self._lease = Lease(seat, generation, credential)
+            lease = Lease(seat, generation, credential)
+            self._hold(lease)
             self._touch(seat, force=True)
-            return self._lease
+            return lease
         finally:
             _release(lock)
+
+    def _next_generation(self, current: Lease | None) -> int:
+        """A generation this seat has not had: the fleet-wide counter, moved past the seat's
+        current generation should the counter ever be behind it."""
+        generation = int(self._redis.incr(self._generation_key))
+        if current is not None and generation <= current.generation:
+            generation = current.generation + 1
+            self._redis.set(self._generation_key, generation)
+        return generation
 
     def _check_backoff(self) -> None:
         remaining = self._redis.pttl(self._backoff_key)

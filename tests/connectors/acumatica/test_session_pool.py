@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from urllib.parse import parse_qs
 
 import pytest
 import responses
@@ -107,3 +108,78 @@ def test_close_survives_redis_being_gone(mock, redis_client):
     member.sessions._redis = redis.Redis(host="127.0.0.1", port=1, retry=None)
     member.close()  # no exception at shutdown
     assert member.sessions._lease is None
+
+
+# Lifetimes of the seat keys ------------------------------------------------------------------
+TOKEN = f"{BASE}/identity/connect/token"
+DAY = 24 * 3600.0
+
+
+def seat_key(member: AcumaticaClient, seat: int = 0) -> str:
+    return member.sessions._seat_key(seat)
+
+
+def oauth_client(redis_client, **settings) -> AcumaticaClient:
+    return client(
+        redis_client, auth_mode="oauth", client_id="sync@Company", client_secret="cs", **settings
+    )
+
+
+def grants(mock) -> list[str]:
+    return [parse_qs(c.request.body)["grant_type"][0] for c in calls(mock, TOKEN)]
+
+
+def test_a_cookie_sessions_key_lives_its_idle_timeout_past_the_last_use(mock, redis_client):
+    member = client(redis_client, session_idle_seconds=600)
+    member.get_by_keys("StockItem", "MUG")
+
+    ttl = redis_client.pttl(seat_key(member)) / 1000
+    # The idle timeout, plus the renewal interval (a tenth of it) the uses in between may miss.
+    assert 600 < ttl <= 660
+
+
+def test_an_oauth_credential_lives_until_its_refresh_chain_ends(mock, redis_client):
+    mock.add("POST", TOKEN, json={"access_token": "a1", "refresh_token": "r1", "expires_in": 3600})
+    member = oauth_client(redis_client)
+    member.get_by_keys("StockItem", "MUG")
+
+    ttl = redis_client.pttl(seat_key(member)) / 1000
+    assert 30 * DAY - 60 < ttl <= 30 * DAY  # Acumatica's default chain: 30 days
+
+
+def test_an_oauth_credential_follows_the_lifetimes_the_token_endpoint_states(mock, redis_client):
+    mock.add(
+        "POST",
+        TOKEN,
+        json={
+            "access_token": "a1",
+            "refresh_token": "r1",
+            "expires_in": 3600,
+            "refresh_token_expires_in": 7200,
+        },
+    )
+    member = oauth_client(redis_client)
+    member.get_by_keys("StockItem", "MUG")
+
+    assert 7200 - 60 < redis_client.pttl(seat_key(member)) / 1000 <= 7200
+
+
+def test_an_access_token_without_refresh_token_lives_its_expires_in(mock, redis_client):
+    mock.add("POST", TOKEN, json={"access_token": "a1", "expires_in": 900})
+    member = oauth_client(redis_client, oauth_scope="api")
+    member.get_by_keys("StockItem", "MUG")
+
+    assert 900 - 60 < redis_client.pttl(seat_key(member)) / 1000 <= 900
+
+
+def test_a_refresh_chain_past_its_end_is_not_presented(mock, redis_client):
+    answer = {"access_token": "a1", "refresh_token": "r1", "expires_in": 3600}
+    mock.add("POST", TOKEN, json={**answer, "refresh_token_expires_in": 1})
+    mock.add("POST", TOKEN, json={**answer, "access_token": "a2", "refresh_token": "r2"})
+    pool = oauth_client(redis_client).sessions
+    lease = pool.acquire()
+    time.sleep(1.1)
+
+    pool.renew(lease)  # as after a 401
+
+    assert grants(mock) == ["password", "password"]  # never the ended chain's refresh token

@@ -15,7 +15,7 @@ from sync_workers.connectors.acumatica.client import AcumaticaClient
 from sync_workers.redis_client import get_redis
 from sync_workers.settings import get_settings, load_settings
 
-PUSH_SECRET = "catalog-push-secret"
+PUSH_SECRET = "catalog-push-secret-of-32-chars-or-more"
 PUSH_HEADER = "X-Sync-Secret"
 
 

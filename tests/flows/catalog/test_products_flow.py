@@ -219,7 +219,7 @@ def test_store_edit_arrives_by_signed_webhook_and_our_correction_does_not_echo(
     from sync_workers.settings import load_settings
     from sync_workers.webhooks import create_app
 
-    secret = "store-module-secret"
+    secret = "store-module-secret-of-32-chars-or-more"
     receiver = serve_in_thread(
         create_app(load_settings({**os.environ, "WEBHOOK_XCART_SECRET": secret}))
     )
