@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from sandboxes.common.server import CLOCK
+
+from . import values
 from .control import make_sandbox_blueprint
 from .errors import http_error, not_found_resource
 from .identity import make_identity_blueprint
@@ -19,6 +24,23 @@ from .seed import seed
 
 CONTROL_PREFIX = "/_sandbox"
 UNQUEUED = ("/entity/auth/logout",)
+UI_PREFIX = "/Frames/"  # web pages, not API requests: outside the licence's request queue
+ODATA_PATH = re.compile(r"^/t/[^/]+/api/odata/")
+
+
+class _TrailingSlashIgnored:
+    """ASP.NET routing matches a URL with or without its trailing slash: so does the sandbox,
+    on every route of the contract API, the OData services and the identity server."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if len(path) > 1 and path.endswith("/") and not path.startswith(CONTROL_PREFIX):
+            environ["PATH_INFO"] = path.rstrip("/") or "/"
+        result: Iterable[bytes] = self.app(environ, start_response)
+        return result
 
 
 def create_app(data_dir: Path, **options: Any) -> Flask:
@@ -39,6 +61,9 @@ def create_app(data_dir: Path, **options: Any) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["acumatica_sandbox"] = sandbox
+    # the Date header follows behaviour.clock_offset_seconds / frozen_clock
+    app.config[CLOCK] = lambda: values.now().timestamp()
+    app.wsgi_app = _TrailingSlashIgnored(app.wsgi_app)  # type: ignore[method-assign]
 
     @app.before_request
     def _identify() -> None:
@@ -49,8 +74,10 @@ def create_app(data_dir: Path, **options: Any) -> Flask:
 
     @app.before_request
     def _licence() -> Response | None:
-        if request.path.startswith(CONTROL_PREFIX) or request.path in UNQUEUED:
+        if request.path.startswith((CONTROL_PREFIX, UI_PREFIX)) or request.path in UNQUEUED:
             return None
+        if _basic_odata() and not sandbox.limits.odata_in_api_queue:
+            return None  # a conventional user's request (licence.py: the switch)
         try:
             sandbox.gate.enter()
         except Declined as exc:
@@ -67,6 +94,13 @@ def create_app(data_dir: Path, **options: Any) -> Flask:
     def _leave(_exc: BaseException | None) -> None:
         if g.pop("in_gate", False):
             sandbox.gate.leave()
+
+    def _basic_odata() -> bool:
+        return (
+            ODATA_PATH.match(request.path) is not None
+            and g.get("session") is None
+            and (request.headers.get("Authorization") or "").lower().startswith("basic ")
+        )
 
     def odata_authorised() -> bool:
         return g.get("session") is not None or sandbox.auth.basic_auth_ok(

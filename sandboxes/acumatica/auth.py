@@ -1,9 +1,12 @@
 """Sign-in: cookie sessions, OAuth 2.0 tokens, Basic auth for OData, and the seat limit.
 
 Every cookie session and every OAuth grant holds one API seat until it signs out or stays
-idle longer than the idle timeout. Basic-auth OData requests hold no seat (they count against
-concurrent users in Acumatica, not API users). Sessions live in memory: a restart signs
-everybody out, as an application-pool recycle does.
+idle longer than the idle timeout. Basic-auth OData requests hold no seat: Acumatica treats the
+basic authentication used for OData as the sign-in of a conventional user, counted against the
+licence's Concurrent Users, not its API users ("DAC-Based OData: General Information"). The
+sandbox counts such users apart (:attr:`Auth.users_in_use`, one per user name seen within the
+idle timeout; how long a real instance keeps a Basic-auth sign-in alive is not documented).
+Sessions live in memory: a restart signs everybody out, as an application-pool recycle does.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Session:
     access_tokens: dict[str, float] = field(default_factory=dict)
     refresh_token: str | None = None
     refresh_expires: float = 0.0
+    branch: str | None = None  # the branch given at sign-in (None: the default branch)
 
 
 class Auth:
@@ -73,6 +77,10 @@ class Auth:
         self._on_change = on_change or (lambda _event: None)
         self.peak_sessions = 0
         self._token_lifetime = token_lifetime
+        # Conventional (non-API) users signed in with Basic auth for OData: name -> last seen.
+        self._users: dict[str, float] = {}
+        self.peak_users = 0
+        self.basic_requests = 0
 
     # --- credentials -----------------------------------------------------------------------
 
@@ -91,7 +99,31 @@ class Auth:
             return False
         user, _, password = decoded.partition(":")
         name, _, tenant = user.partition("@")
-        return self.check_credentials(name, password, tenant or None)
+        if not self.check_credentials(name, password, tenant or None):
+            return False
+        self._user_signed_in(name.lower())
+        return True
+
+    def _user_signed_in(self, name: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.basic_requests += 1
+            self._users[name] = now
+            self._expire_users_locked(now)
+            self.peak_users = max(self.peak_users, len(self._users))
+
+    def _expire_users_locked(self, now: float) -> None:
+        idle = self._idle_timeout()
+        for name, seen in list(self._users.items()):
+            if now - seen > idle:
+                del self._users[name]
+
+    @property
+    def users_in_use(self) -> int:
+        """Conventional users signed in with Basic auth (OData), never API seats."""
+        with self._lock:
+            self._expire_users_locked(time.monotonic())
+            return len(self._users)
 
     # --- seats -----------------------------------------------------------------------------
 
@@ -140,7 +172,7 @@ class Auth:
 
     # --- cookie sessions -------------------------------------------------------------------
 
-    def login(self, user: str, tenant: str) -> tuple[str, str]:
+    def login(self, user: str, tenant: str, branch: str | None = None) -> tuple[str, str]:
         """Open a cookie session; returns (.ASPXAUTH value, ASP.NET_SessionId value)."""
         now = time.monotonic()
         with self._lock:
@@ -150,7 +182,9 @@ class Auth:
                 secrets.choice("abcdefghijklmnopqrstuvwxyz012345") for _ in range(24)
             )
             key = secrets.token_hex(8)
-            self._register_locked(Session(key, user, tenant, "cookie", now, session_id=session_id))
+            self._register_locked(
+                Session(key, user, tenant, "cookie", now, session_id=session_id, branch=branch)
+            )
             self._by_cookie[auth] = key
         self._on_change("login")
         return auth, session_id
@@ -194,6 +228,9 @@ class Auth:
             self._by_token.clear()
             self._by_refresh.clear()
             self.peak_sessions = 0
+            self._users.clear()
+            self.peak_users = 0
+            self.basic_requests = 0
 
     # --- OAuth 2.0 -------------------------------------------------------------------------
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import reference
 from .graphs.stock import availability
 from .inquiries import EDM_BOOLEAN, EDM_DATETIME, EDM_DECIMAL, EDM_STRING, Row
 from .store import Store
@@ -45,11 +47,29 @@ _CUSTOMER_CODES = {
 
 
 @dataclass(frozen=True)
+class Navigation:
+    """A navigation property: ``<Target>By<local field>`` links a row to the ``target`` DAC's
+    row whose ``remote`` field equals its ``local`` one (User Guide, "DAC-Based OData")."""
+
+    name: str
+    target: str
+    local: str
+    remote: str
+
+
+@dataclass(frozen=True)
 class Dac:
     name: str
     full_name: str
     columns: tuple[tuple[str, str], ...]
     rows: Callable[[Store], list[Row]]
+    navigation: tuple[Navigation, ...] = ()
+
+
+def surrogate_id(code: str) -> int:
+    """A stable integer for a record the store keys by its code: the DAC's ``InventoryID`` or
+    ``SiteID`` (database identities, opaque to clients; only their stability matters)."""
+    return zlib.crc32(code.strip().upper().encode("utf-8")) & 0x7FFFFFFF
 
 
 def _so_orders(store: Store) -> list[Row]:
@@ -75,6 +95,7 @@ def _so_orders(store: Store) -> list[Row]:
 def _inventory_items(store: Store) -> list[Row]:
     return [
         {
+            "InventoryID": surrogate_id(str(i.get("InventoryID") or "")),
             "InventoryCD": i.get("InventoryID"),
             "Descr": i.get("Description"),
             "ItemStatus": _ITEM_CODES.get(i.get("ItemStatus") or "", "AC"),
@@ -88,18 +109,28 @@ def _inventory_items(store: Store) -> list[Row]:
 
 
 def _site_status(store: Store) -> list[Row]:
-    names = {
-        str(i.get("InventoryID", "")).upper(): i.get("InventoryID") for i in store.all("StockItem")
-    }
+    """One row per item and warehouse, keyed by the two database identities; the codes are on
+    the rows ``InventoryItemByInventoryID`` and ``INSiteBySiteID`` navigate to.
+    ``LastModifiedDateTime``: the latest change of anything that moved the quantities."""
+    known = {str(i.get("InventoryID", "")).upper() for i in store.all("StockItem")}
     return [
         {
-            "InventoryCD": names.get(sku, sku),
-            "SiteCD": wh,
+            "InventoryID": surrogate_id(sku),
+            "SiteID": surrogate_id(wh),
             "QtyOnHand": q["on_hand"],
             "QtyAvail": q["available"],
             "QtyHardAvail": q["available_for_shipment"],
+            "LastModifiedDateTime": q["changed"] or None,
         }
         for (sku, wh), q in sorted(availability(store).items())
+        if sku in known
+    ]
+
+
+def _sites(store: Store) -> list[Row]:
+    return [
+        {"SiteID": surrogate_id(code), "SiteCD": code, "Descr": code, "Active": True}
+        for code in reference.WAREHOUSES
     ]
 
 
@@ -183,6 +214,17 @@ def _payments(store: Store) -> list[Row]:
     ]
 
 
+def _order_types(store: Store) -> list[Row]:
+    return [{"OrderType": code, "Descr": code, "Active": True} for code in reference.ORDER_TYPES]
+
+
+def _branches(store: Store) -> list[Row]:
+    return [
+        {"BranchCD": code, "AcctName": name, "Active": True}
+        for code, name in reference.BRANCHES.items()
+    ]
+
+
 def _cols(spec: str, types: dict[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple((n, types.get(n, EDM_STRING)) for n in spec.split())
 
@@ -211,8 +253,10 @@ DACS: dict[str, Dac] = {
             "InventoryItem",
             "PX_Objects_IN_InventoryItem",
             _cols(
-                "InventoryCD Descr ItemStatus StkItem BasePrice ItemClassCD LastModifiedDateTime",
+                "InventoryID InventoryCD Descr ItemStatus StkItem BasePrice ItemClassCD"
+                " LastModifiedDateTime",
                 {
+                    "InventoryID": EDM_INT,
                     "StkItem": EDM_BOOLEAN,
                     "BasePrice": EDM_DECIMAL,
                     "LastModifiedDateTime": EDM_DATETIME,
@@ -224,10 +268,29 @@ DACS: dict[str, Dac] = {
             "INSiteStatus",
             "PX_Objects_IN_INSiteStatus",
             _cols(
-                "InventoryCD SiteCD QtyOnHand QtyAvail QtyHardAvail",
-                {"QtyOnHand": EDM_DECIMAL, "QtyAvail": EDM_DECIMAL, "QtyHardAvail": EDM_DECIMAL},
+                "InventoryID SiteID QtyOnHand QtyAvail QtyHardAvail LastModifiedDateTime",
+                {
+                    "InventoryID": EDM_INT,
+                    "SiteID": EDM_INT,
+                    "QtyOnHand": EDM_DECIMAL,
+                    "QtyAvail": EDM_DECIMAL,
+                    "QtyHardAvail": EDM_DECIMAL,
+                    "LastModifiedDateTime": EDM_DATETIME,
+                },
             ),
             _site_status,
+            (
+                Navigation(
+                    "InventoryItemByInventoryID", "InventoryItem", "InventoryID", "InventoryID"
+                ),
+                Navigation("INSiteBySiteID", "INSite", "SiteID", "SiteID"),
+            ),
+        ),
+        Dac(
+            "INSite",
+            "PX_Objects_IN_INSite",
+            _cols("SiteID SiteCD Descr Active", {"SiteID": EDM_INT, "Active": EDM_BOOLEAN}),
+            _sites,
         ),
         Dac(
             "Customer",
@@ -264,6 +327,19 @@ DACS: dict[str, Dac] = {
                 },
             ),
             _payments,
+        ),
+        # Configuration the Default endpoint has no entity for (reference.py).
+        Dac(
+            "SOOrderType",
+            "PX_Objects_SO_SOOrderType",
+            _cols("OrderType Descr Active", {"Active": EDM_BOOLEAN}),
+            _order_types,
+        ),
+        Dac(
+            "Branch",
+            "PX_Objects_GL_Branch",
+            _cols("BranchCD AcctName Active", {"Active": EDM_BOOLEAN}),
+            _branches,
         ),
     )
 }

@@ -4,6 +4,11 @@ A tokenizer and a recursive-descent parser produce a small tree; ``evaluate`` ru
 one record through a resolver that knows field types. String comparisons ignore case and
 trailing spaces, as the SQL Server collation behind a real instance does.
 
+The OData endpoints read OData v4 literals (unquoted date-times, numbers promoted to the
+field's type). The contract API is stricter: ``parse(text, bare_dates=False)`` refuses an
+unquoted date-time, and :func:`check_literal_types` refuses a literal that a decimal or date
+field would need converted (``OrderTotal gt 100``; ``OrderTotal gt 100m`` is accepted).
+
 Grammar::
 
     expr    := and ("or" and)*
@@ -33,6 +38,15 @@ class UnknownField(FilterError):
     """The filter names a field the entity does not have."""
 
 
+class TypeConversion(FilterError):
+    """A literal whose type is not the field's: the contract API converts none."""
+
+    exception_type = "System.NotSupportedException"
+
+    def __init__(self) -> None:
+        super().__init__("Type conversions are not supported.")
+
+
 COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
 FUNCTIONS = (
     "substringof",
@@ -59,7 +73,8 @@ class Token:
     extra: str = ""
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str, *, bare_dates: bool = True) -> list[Token]:
+    """Split filter text into tokens; ``bare_dates`` reads unquoted ISO date-times (OData v4)."""
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -73,6 +88,8 @@ def tokenize(text: str) -> list[Token]:
             value, i = _read_string(text, i)
             tokens.append(Token("str", value, i))
         elif ch.isdigit() and (iso := _BARE_DATETIME.match(text, i)):
+            if not bare_dates:  # OData v3 has no unquoted date-time literal
+                raise FilterError(f"Syntax error at position {i} in '{text}'.")
             tokens.append(Token("typed", iso.group(0), i, "datetimeoffset"))
             i = iso.end()
         elif ch.isdigit() or (ch == "-" and i + 1 < n and text[i + 1].isdigit()):
@@ -81,9 +98,11 @@ def tokenize(text: str) -> list[Token]:
             while i < n and (text[i].isdigit() or text[i] in ".eE"):
                 i += 1
             number = text[start:i]
+            suffix = ""
             if i < n and text[i] in "mMdDfFlL" and (i + 1 == n or not text[i + 1].isalnum()):
+                suffix = text[i].lower()
                 i += 1
-            tokens.append(Token("num", number, start))
+            tokens.append(Token("num", number, start, suffix))
         elif ch.isalpha() or ch == "_":
             start = i
             while i < n and (text[i].isalnum() or text[i] in "_/."):
@@ -177,17 +196,21 @@ class _Parser:
             return node
         if tok.kind == "str":
             self.take()
-            return ("const", tok.text)
+            return ("const", tok.text, "string")
         if tok.kind == "num":
             self.take()
             number = float(tok.text)
-            return ("const", int(number) if number.is_integer() and "." not in tok.text else number)
+            kind = _NUMBER_KINDS.get(tok.extra) or (
+                "double" if any(c in tok.text for c in ".eE") else "int"
+            )
+            return ("const", int(number) if kind in ("int", "long") else number, kind)
         if tok.kind == "lit":
             self.take()
-            return ("const", {"true": True, "false": False, "null": None}[tok.text])
+            value = {"true": True, "false": False, "null": None}[tok.text]
+            return ("const", value, "null" if value is None else "boolean")
         if tok.kind == "typed":
             self.take()
-            return ("const", _typed_literal(tok.extra, tok.text))
+            return ("const", _typed_literal(tok.extra, tok.text), tok.extra)
         if tok.kind == "name":
             self.take()
             if self.peek().kind == "(":
@@ -219,11 +242,47 @@ def _typed_literal(kind: str, text: str) -> Any:
     return text
 
 
-def parse(text: str) -> Node:
-    parser = _Parser(tokenize(text))
+_NUMBER_KINDS = {"m": "decimal", "l": "long", "d": "double", "f": "single"}
+
+
+def parse(text: str, *, bare_dates: bool = True) -> Node:
+    """The tree of a filter; a literal is ``("const", value, kind)``, kind as OData types it."""
+    parser = _Parser(tokenize(text, bare_dates=bare_dates))
     node = parser.expr()
     parser.take("end")
     return node
+
+
+# Literal kinds the contract API compares with each field type without a conversion: an
+# integer against a decimal field needs one (``100m`` does not), and so does text or a number
+# against a date. Other field types take the literals OData would promote.
+_LITERALS_FOR_TYPE = {
+    DECIMAL: frozenset({"decimal", "null"}),
+    DATETIME: frozenset({"datetimeoffset", "datetime", "date", "null"}),
+}
+
+
+def check_literal_types(node: Node, type_of: Callable[[str], str]) -> None:
+    """Refuse (:class:`TypeConversion`) a comparison whose literal is not of its field's type.
+
+    The contract API answers such a filter with a 500 and no record read, whatever the data.
+    """
+    kind = node[0]
+    if kind == "cmp":
+        for field_node, const in ((node[2], node[3]), (node[3], node[2])):
+            if field_node[0] == "field" and const[0] == "const":
+                accepted = _LITERALS_FOR_TYPE.get(type_of(field_node[1]))
+                if accepted is not None and const[2] not in accepted:
+                    raise TypeConversion()
+        children: tuple[Node, ...] = (node[2], node[3])
+    elif kind == "call":
+        children = node[2]
+    elif kind in ("and", "or", "not"):
+        children = node[1:]
+    else:
+        return
+    for child in children:
+        check_literal_types(child, type_of)
 
 
 Resolver = Callable[[str], tuple[Any, str]]

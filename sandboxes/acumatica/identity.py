@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from html import escape
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from . import reference
 from .auth import CLIENT_SECRET, TENANT, USER, InvalidGrant, LoginLimit
 from .errors import http_error, invalid_request
 from .rest import ENDPOINT, VERSIONS
@@ -34,8 +36,9 @@ def make_identity_blueprint(sandbox: Sandbox) -> Blueprint:
         tenant = data.get("tenant") or data.get("company")
         if not sandbox.auth.check_credentials(name, data.get("password"), tenant):
             return http_error(500, "Error: Invalid credentials. Please try again.")
+        branch = reference.branch_id(data.get("branch"))
         try:
-            auth_value, session_id = sandbox.auth.login(str(name), tenant or TENANT)
+            auth_value, session_id = sandbox.auth.login(str(name), tenant or TENANT, branch)
         except LoginLimit:
             return login_limit()
         response = Response(status=204)
@@ -43,7 +46,8 @@ def make_identity_blueprint(sandbox: Sandbox) -> Blueprint:
         response.set_cookie(".ASPXAUTH", auth_value, path="/", httponly=True)
         response.set_cookie("ASP.NET_SessionId", session_id, path="/", httponly=True)
         response.set_cookie("CompanyID", tenant or TENANT, path="/", max_age=30 * 24 * 3600)
-        response.set_cookie("UserBranch", str(data.get("branch") or 1), path="/")
+        user_branch = reference.branch_number(branch or reference.DEFAULT_BRANCH)
+        response.set_cookie("UserBranch", str(user_branch), path="/")
         response.set_cookie("Locale", "Culture=en-US&TimeZone=GMTP0000U", path="/")
         response.set_cookie("requestid", secrets.token_hex(16).upper(), path="/")
         return response
@@ -66,6 +70,11 @@ def make_identity_blueprint(sandbox: Sandbox) -> Blueprint:
                 ],
             }
         )
+
+    @bp.get("/Frames/Login.aspx")
+    def sign_in_page() -> Response:
+        """The sign-in form's fields only: clients read the tenant from ``txtSingleCompany``."""
+        return Response(_sign_in_page(TENANT), mimetype="text/html")
 
     @bp.get("/identity/.well-known/openid-configuration")
     def discovery() -> Response:
@@ -121,3 +130,21 @@ def _oauth_error(error: str, description: str, status: int) -> Response:
     response = jsonify({"error": error, "error_description": description})
     response.status_code = status
     return response
+
+
+def _sign_in_page(tenant: str) -> str:
+    """The fields of a single-tenant instance's sign-in form, with their real names.
+
+    On a single-tenant instance the tenant is the value of a hidden input (a drop-down,
+    ``ctl00$phUser$cmbCompany``, replaces it when there are several tenants).
+    """
+    return (
+        "<!DOCTYPE html>\n<html>\n<head><title>Sign In</title></head>\n<body>\n"
+        '<form method="post" action="./Login.aspx" id="form1">\n'
+        '<input name="ctl00$phUser$txtSingleCompany" type="hidden" id="txtSingleCompany"'
+        f' value="{escape(tenant)}" />\n'
+        '<input name="ctl00$phUser$txtUser" type="text" />\n'
+        '<input name="ctl00$phUser$txtPass" type="password" />\n'
+        '<input type="submit" name="ctl00$phUser$btnLogin" value="Sign In" />\n'
+        "</form>\n</body>\n</html>\n"
+    )

@@ -9,7 +9,12 @@ Model of the documented mechanics (reference §6):
   quota is used up a request waits for the next window;
 * a request is declined with 429 when ``queue_limit`` requests already wait, or when it has
   waited more than ``max_wait_seconds``; declined requests are not counted;
-* sign-out never waits.
+* sign-out never waits;
+* ``odata_in_api_queue``: whether a Basic-auth OData request (a conventional user's, not an API
+  user's) enters this queue and counts per minute. Acumatica documents these limits for "web
+  services API" requests of API users and says nothing of OData: unconfirmed, so a switch. On by
+  default (the cautious reading); a cookie or bearer OData request is an API user's and always
+  enters.
 
 ``minute_seconds`` shrinks the minute for tests.
 """
@@ -31,6 +36,7 @@ class Limits:
     max_wait_seconds: float = 600
     minute_seconds: float = 60
     idle_timeout_seconds: float = 600
+    odata_in_api_queue: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -39,7 +45,10 @@ class Limits:
         for key, value in values.items():
             if key not in self.__dict__:
                 raise ValueError(f"unknown licence setting '{key}'")
-            if key == "requests_per_minute":
+            if key == "odata_in_api_queue":
+                if not isinstance(value, bool):
+                    raise ValueError("odata_in_api_queue must be true or false")
+            elif key == "requests_per_minute":
                 if value is not None and (not isinstance(value, int) or value < 1):
                     raise ValueError("requests_per_minute must be null or a positive integer")
             elif not isinstance(value, int | float) or isinstance(value, bool) or value < 0:

@@ -13,11 +13,12 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, jsonify, request
 
-from .dacs import DAC_ALIASES, DACS, EDM_INT
+from .dacs import DAC_ALIASES, DACS, EDM_INT, Dac
 from .errors import http_error, not_found_resource
 from .filters import FilterError, evaluate, parse
 from .inquiries import EDM_BOOLEAN, EDM_DATETIME, EDM_DECIMAL, INQUIRIES, Row
 from .sandbox import Sandbox
+from .values import parse_datetime
 
 HIDDEN_INQUIRIES = frozenset({"ItemCostHistory"})
 
@@ -51,8 +52,71 @@ def metadata_xml(sets: dict[str, tuple[tuple[str, str], ...]]) -> str:
     )
 
 
-def query_rows(rows: list[Row], columns: tuple[tuple[str, str], ...], args: Any) -> list[Row]:
-    """Apply ``$filter``, ``$orderby``, ``$skip``, ``$top`` and ``$select`` to flat rows."""
+def _sort_key(value: Any, type_: str) -> tuple[bool, Any]:
+    """Nulls first; date-times by instant (the database's order), whatever offset they carry."""
+    if value is None:
+        return (False, 0)
+    if type_ == "DateTime" and isinstance(value, str):
+        return (True, parse_datetime(value))
+    return (True, value)
+
+
+Expander = Callable[[list[Row], str], list[Row]]
+
+
+def split_top_level(text: str) -> list[str]:
+    """``a,b($select=x,y),c`` -> ``["a", "b($select=x,y)", "c"]``."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [p for p in parts if p]
+
+
+def dac_expander(store_rows: Callable[[str], list[Row]], entry: Dac) -> Expander:
+    """``$expand`` of the DAC's navigation properties, each with an optional nested
+    ``$select``: the linked row as a nested object (``null`` when none)."""
+    navigation = {n.name.lower(): n for n in entry.navigation}
+
+    def expand(rows: list[Row], text: str) -> list[Row]:
+        for item in split_top_level(text):
+            name, _, options = item.partition("(")
+            nav = navigation.get(name.strip().lower())
+            if nav is None:
+                raise FilterError(
+                    f"Could not find a property named '{name.strip()}' on type"
+                    f" '{entry.full_name.replace('_', '.')}'."
+                )
+            wanted: list[str] | None = None
+            for option in options.rstrip(")").split(";"):
+                key, _, value = option.partition("=")
+                if key.strip().lower() == "$select":
+                    wanted = [c.strip() for c in value.split(",") if c.strip()]
+            linked = {row.get(nav.remote): row for row in store_rows(nav.target)}
+            for row in rows:
+                target = linked.get(row.get(nav.local))
+                if target is not None and wanted is not None:
+                    target = {c: target.get(c) for c in wanted}
+                row[nav.name] = target
+        return rows
+
+    return expand
+
+
+def query_rows(
+    rows: list[Row],
+    columns: tuple[tuple[str, str], ...],
+    args: Any,
+    expand: Expander | None = None,
+) -> list[Row]:
+    """Apply ``$filter``, ``$orderby``, ``$skip``, ``$top``, ``$expand`` (with ``expand``, the
+    DAC's navigation properties) and ``$select`` to flat rows."""
     types = {c.lower(): (c, _edm_to_type(t)) for c, t in columns}
 
     def resolve_for(row: Row) -> Callable[[str], tuple[Any, str]]:
@@ -71,25 +135,26 @@ def query_rows(rows: list[Row], columns: tuple[tuple[str, str], ...], args: Any)
     order = args.get("$orderby")
     if order:
         for clause in reversed([c.split() for c in order.split(",") if c.strip()]):
-            key = types.get(clause[0].lower(), (clause[0], "String"))[0]
+            key, type_ = types.get(clause[0].lower(), (clause[0], "String"))
             desc = len(clause) > 1 and clause[1].lower() == "desc"
-            rows = sorted(
-                rows,
-                key=lambda r, k=key: (
-                    r.get(k) is not None,
-                    r.get(k) if r.get(k) is not None else 0,
-                ),
-                reverse=desc,
-            )
+            rows = sorted(rows, key=lambda r, k=key, t=type_: _sort_key(r.get(k), t), reverse=desc)
     skip = int(args.get("$skip") or 0)
     top = args.get("$top")
     rows = rows[skip : skip + int(top)] if top else rows[skip:]
+    links: list[str] = []
+    text = args.get("$expand")
+    if text:
+        if expand is None:
+            raise FilterError("The query option $expand is not supported here.")
+        rows = expand([dict(r) for r in rows], text)
+        links = [split.partition("(")[0].strip() for split in split_top_level(text)]
     select = args.get("$select")
     if select:
         wanted = [
             types.get(s.strip().lower(), (s.strip(), ""))[0] for s in select.split(",") if s.strip()
         ]
-        rows = [{k: r.get(k) for k in wanted} for r in rows]
+        linked = [n for r in rows[:1] for n in r if n.lower() in {x.lower() for x in links}]
+        rows = [{k: r.get(k) for k in [*wanted, *linked]} for r in rows]
     return rows
 
 
@@ -116,9 +181,14 @@ def make_odata_blueprint(sandbox: Sandbox, authorised: Callable[[], bool]) -> Bl
             }
         )
 
-    def rows_response(name: str, rows: list[Row], columns: tuple[tuple[str, str], ...]) -> Response:
+    def rows_response(
+        name: str,
+        rows: list[Row],
+        columns: tuple[tuple[str, str], ...],
+        expand: Expander | None = None,
+    ) -> Response:
         try:
-            value = query_rows(rows, columns, request.args)
+            value = query_rows(rows, columns, request.args, expand)
         except (FilterError, ValueError) as exc:
             response = jsonify(
                 {
@@ -136,7 +206,6 @@ def make_odata_blueprint(sandbox: Sandbox, authorised: Callable[[], bool]) -> Bl
         return response
 
     @bp.route("/gi", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    @bp.route("/gi/", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def gi_root(tenant: str) -> Response:
         return root("gi", sorted(INQUIRIES))
 
@@ -157,7 +226,6 @@ def make_odata_blueprint(sandbox: Sandbox, authorised: Callable[[], bool]) -> Bl
         return rows_response(name, rows, inquiry.columns)
 
     @bp.route("/dac", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    @bp.route("/dac/", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def dac_root(tenant: str) -> Response:
         return root("dac", sorted(DACS))
 
@@ -172,8 +240,13 @@ def make_odata_blueprint(sandbox: Sandbox, authorised: Callable[[], bool]) -> Bl
         entry = DAC_ALIASES.get(name.lower())
         if entry is None:
             return not_found_resource(request.url)
+
+        def store_rows(dac_name: str) -> list[Row]:
+            with sandbox.store.lock:
+                return DACS[dac_name].rows(sandbox.store)
+
         with sandbox.store.lock:
             rows = entry.rows(sandbox.store)
-        return rows_response(entry.name, rows, entry.columns)
+        return rows_response(entry.name, rows, entry.columns, dac_expander(store_rows, entry))
 
     return bp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import re
 import threading
@@ -28,7 +29,9 @@ from .filters import (
     NOT_TEXT_TYPES,
     FilterError,
     Node,
+    TypeConversion,
     UnknownField,
+    check_literal_types,
     equality_hints,
     evaluate,
     field_paths,
@@ -39,6 +42,7 @@ from .graphs import ActionError, graph_for
 from .graphs.base import Graph
 from .queries import order_by, resolver, sort_records
 from .rendering import ERRORS, ad_hoc_schema, parse_tree, render
+from .request_context import BRANCH_HEADER, BUSINESS_DATE_HEADER, BadHeader, enter, leave
 from .sandbox import LongOperation, Sandbox
 from .store import Record
 from .swagger import build_swagger
@@ -75,7 +79,19 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
         if g.get("session") is None:
             return not_logged_in()
         g.base = f"/entity/{ENDPOINT}/{g.version}"
+        try:
+            g.request_context = enter(
+                request.headers.get(BUSINESS_DATE_HEADER),
+                request.headers.get(BRANCH_HEADER),
+                g.session.branch,
+            )
+        except BadHeader as exc:
+            return http_error(500, str(exc), exc.exception_type)
         return None
+
+    @bp.teardown_request
+    def _forget(_exc: BaseException | None) -> None:
+        leave(g.pop("request_context", None))
 
     def entity_or_404(name: str) -> EntityDef | Response:
         defn = top_level(name)
@@ -93,10 +109,11 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
     def filtered(defn: EntityDef, text: str | None) -> list[Record]:
         records = sandbox.store.all(defn.name)
         if text:
-            node = parse(text)
+            node = parse(text, bare_dates=False)
             check = resolver(defn, {})
             for path in field_paths(node):
                 check(path)
+            check_literal_types(node, lambda path: check(path)[1])
             hints = equality_hints(node)
             if hints:
                 # what an index gives the real Acumatica: a look-up by CustomerOrder reads the
@@ -149,9 +166,9 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
                 render(defn, with_files(defn, r, expand), base=g.base, expand=expand, select=select)
                 for r in records
             ]
-        except UnknownField as exc:
-            return http_error(500, str(exc))
-        except (FilterError, ValueError) as exc:
+        except FilterError as exc:
+            return filter_refused(exc)
+        except ValueError as exc:
             return invalid_request(f"The query specified in the URI is not valid. {exc}")
         return json_response(body)
 
@@ -172,7 +189,7 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
         except _PatchMissing:
             return http_error(404, NO_ENTITY_TEXT, NO_ENTITY)
         except FilterError as exc:
-            return invalid_request(f"The query specified in the URI is not valid. {exc}")
+            return filter_refused(exc)
         except _Invalid as exc:
             record = exc.record
             echo_expand = {**link_tree(defn, body), **(expand or {})}
@@ -310,9 +327,9 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             op_id = str(uuid.uuid4())
             op = LongOperation()
             sandbox.operations[op_id] = op
-            threading.Thread(
-                target=_run_later,
-                args=(sandbox, op, graph, chosen, record["id"], params),
+            threading.Thread(  # the request's business date and branch go along
+                target=contextvars.copy_context().run,
+                args=(_run_later, sandbox, op, graph, chosen, record["id"], params),
                 daemon=True,
                 name="acumatica-action",
             ).start()
@@ -361,6 +378,15 @@ def _run_later(
         op.error = f"{type(exc).__name__}: {exc}"
     finally:
         op.done.set()
+
+
+def filter_refused(exc: FilterError) -> Response:
+    """A refused ``$filter``: unknown field and literal type 500, syntax 400."""
+    if isinstance(exc, TypeConversion):
+        return http_error(500, str(exc), TypeConversion.exception_type)
+    if isinstance(exc, UnknownField):
+        return http_error(500, str(exc))
+    return invalid_request(f"The query specified in the URI is not valid. {exc}")
 
 
 def _param(raw: Any) -> Any:

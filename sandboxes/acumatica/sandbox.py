@@ -79,6 +79,9 @@ class Sandbox:
         return {
             "sessions_in_use": self.auth.sessions_in_use,
             "peak_sessions": self.auth.peak_sessions,
+            "concurrent_users_in_use": self.auth.users_in_use,
+            "peak_concurrent_users": self.auth.peak_users,
+            "odata_basic_requests": self.auth.basic_requests,
             **counters,
             **gate,
         }
@@ -89,6 +92,8 @@ class Sandbox:
                 self.counters[key] = 0
         self.gate.reset_stats()
         self.auth.peak_sessions = self.auth.sessions_in_use
+        self.auth.peak_users = self.auth.users_in_use
+        self.auth.basic_requests = 0
 
     def reset(self) -> None:
         """Drop records, sessions, push subscriptions and messages, operations (limits are kept)."""

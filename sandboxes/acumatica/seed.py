@@ -1,7 +1,8 @@
 """A realistic data set: the shared catalogue as stock items, plus customers.
 
 Warehouses, classes, payment methods, cash accounts, ship vias and tax zones are the tenant's
-configuration (``reference.py``) and always present.
+configuration (``reference.py``), against which documents are validated; seeding also stores
+them as the records the Default endpoint serves (``PaymentMethod``, ``ShipVia``, ``Tax``...).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from typing import Any
 from sandboxes.common.catalog import seed_catalog
 
 from . import reference
-from .graphs import Env
+from .entities import configuration as config
+from .entities import ledger
+from .graphs import Env, graph_for
 from .graphs.customers import CustomerGraph
 from .graphs.stock import StockItemGraph
 from .writes import new_id
@@ -132,8 +135,82 @@ def seed(env: Env, options: dict[str, Any] | None = None) -> dict[str, Any]:
             customers.prepare(record, old)
             customers.save(record, old)
             count_customers += 1
+        seed_configuration(env)
     return {
         "stock_items": count_items,
         "customers": count_customers,
         "warehouses": list(reference.WAREHOUSES),
     }
+
+
+def configuration_records() -> dict[str, list[dict[str, Any]]]:
+    """The configuration of ``reference.py`` as records, by entity."""
+    return {
+        config.PAYMENT_METHOD.name: [
+            {
+                "PaymentMethodID": method,
+                "Description": method.title(),
+                "Active": True,
+                "MeansOfPayment": "Credit Card" if method in ("CREDITCARD", "STRIPE") else "Other",
+                "UseInAR": True,
+                "UseInAP": method in ("CHECK", "WIRE"),
+                "AllowedCashAccounts": [
+                    {
+                        "id": new_id(),
+                        "CashAccount": account,
+                        "Description": f"Cash account {account}",
+                        "Branch": reference.DEFAULT_BRANCH,
+                        "PaymentMethod": method,
+                        "UseInAR": True,
+                        "UseInAP": method in ("CHECK", "WIRE"),
+                        "ARDefault": True,
+                    }
+                    for account in reference.PAYMENT_METHOD_ACCOUNTS.get(method, ())
+                ],
+            }
+            for method in reference.PAYMENT_METHODS
+        ],
+        config.SHIP_VIA.name: [
+            {"CarrierID": code, "Description": code.title(), "CalculationMethod": "Manual"}
+            for code in reference.SHIP_VIAS
+        ],
+        config.TAX.name: [
+            {"TaxID": code, "Description": f"{code} {rate} %", "TaxType": "Sales"}
+            for code, rate in reference.TAXES.items()
+        ],
+        config.TAX_ZONE.name: [
+            {"TaxZoneID": code, "Description": code.title()} for code in reference.TAX_ZONES
+        ],
+        config.WAREHOUSE.name: [
+            {"WarehouseID": code, "Description": code.title(), "Active": True}
+            for code in reference.WAREHOUSES
+        ],
+        config.CUSTOMER_CLASS.name: [
+            {"ClassID": code, "Description": code.title()} for code in reference.CUSTOMER_CLASSES
+        ],
+        ledger.ACCOUNT.name: [
+            {"AccountCD": code, "AccountID": n, "Type": kind, "Description": description,
+             "Active": active, "CashAccount": kind == "Asset" and code != "11000",
+             "CurrencyID": reference.BASE_CURRENCY}
+            for n, (code, (kind, description, active)) in enumerate(
+                reference.GL_ACCOUNTS.items(), start=1
+            )
+        ],
+        config.ITEM_CLASS.name: [
+            {"ClassID": code, "Description": code.title(), "ItemType": "Finished Good",
+             "StockItem": True}
+            for code in reference.ITEM_CLASSES
+        ],
+    }  # fmt: skip
+
+
+def seed_configuration(env: Env) -> None:
+    """Store (or refresh) the configuration records; inside the caller's transaction."""
+    for entity, records in configuration_records().items():
+        graph = graph_for(entity, env)
+        for data in records:
+            key = [str(data[k]) for k in graph.defn.keys]
+            record = graph.by_keys(key)
+            old = None if record is None else dict(record)
+            record = {"id": record["id"] if record else new_id(), "note": "", **data}
+            graph.save(record, old)

@@ -13,12 +13,28 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 log = logging.getLogger(__name__)
+
+#: Where an app keeps its clock (``app.config[CLOCK] = lambda: unix_time``): the ``Date`` header
+#: of every answer then tells the sandbox's time, as a real server's tells its own.
+CLOCK = "SANDBOX_CLOCK"
+
+
+class _ClockedHandler(WSGIRequestHandler):
+    """Werkzeug's handler, with the ``Date`` header from the app's clock (when it has one)."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        if timestamp is None:
+            config = getattr(getattr(self.server, "app", None), "config", None)
+            clock = config.get(CLOCK) if isinstance(config, dict) else None
+            if clock is not None:
+                timestamp = float(clock())
+        return super().date_time_string(timestamp)
 
 
 @dataclass
@@ -47,7 +63,7 @@ def serve_in_thread(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0
     Request threads are daemons (werkzeug's threaded server), so a request held by a timeout
     fault never blocks ``stop()``.
     """
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_ClockedHandler)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"sandbox:{server.port}"
     )
@@ -58,7 +74,7 @@ def serve_in_thread(app: WSGIApplication, host: str = "127.0.0.1", port: int = 0
 
 def serve_forever(app: WSGIApplication, host: str, port: int) -> None:
     """Serve ``app`` in the foreground until interrupted (SIGINT/SIGTERM ends the process)."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=_ClockedHandler)
     log.info("listening on http://%s:%s", host, server.port)
     try:
         server.serve_forever()

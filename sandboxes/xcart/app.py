@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from sandboxes.common.control import error, make_control_blueprint
 from sandboxes.common.faults import FaultConfig, FaultInjector
+from sandboxes.common.server import CLOCK
 from sandboxes.common.stats import RequestStats
 from sandboxes.xcart import jwt
 from sandboxes.xcart import seed as seeding
@@ -72,6 +73,7 @@ def create_app(
         tokens={**DEFAULT_TOKENS, **(tokens or {})},
     )
     app.extensions[EXTENSION_KEY] = sandbox
+    app.config[CLOCK] = settings.now  # the Date header follows /_sandbox/clock
     injector.attach(app, stats)
 
     @app.before_request

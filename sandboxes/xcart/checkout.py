@@ -159,7 +159,24 @@ def _validate(body: dict[str, Any]) -> dict[str, Any]:
     for key in ("notes",):
         if key in body and not isinstance(body[key], str):
             raise CheckoutError(key, "must be a string")
+    selected = body.get("selected_currency")
+    if selected is not None:
+        # The Multi-currency add-on: the shopper saw prices in another currency, converted from
+        # the order's at the store's rate (amount shown = order amount x rate).
+        rate = selected.get("rate") if isinstance(selected, dict) else None
+        code = selected.get("code") if isinstance(selected, dict) else None
+        if (
+            not isinstance(code, str)
+            or code not in SUPPORTED_CURRENCIES
+            or isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or rate <= 0
+        ):
+            raise CheckoutError(
+                "selected_currency", "must be {code: a store currency, rate: a number > 0}"
+            )
     return {
+        "selected_currency": selected,
         "email": email,
         "currency": currency,
         "shipping_cost": shipping_cost,
@@ -340,6 +357,9 @@ def place_order(sb: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
             "payment_method": method.local_name,
             "stock_returned": False,
         }
+        if opts["selected_currency"] is not None:
+            doc["selected_multi_currency"] = opts["selected_currency"]["code"]
+            doc["selected_multi_currency_rate"] = float(opts["selected_currency"]["rate"])
         order_id = sb.store.insert(
             "orders",
             doc,

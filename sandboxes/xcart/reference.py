@@ -199,7 +199,8 @@ def find_payment_method(name: str) -> PaymentMethod | None:
 
 SHIPPING_METHODS = {"Courier": 90, "Ground": 91, "Express": 92, "Local pickup": 93}
 
-SUPPORTED_CURRENCIES = frozenset({"USD", "CAD"})
+#: Currencies the emulated store has set up (an order is placed and kept in one of them).
+SUPPORTED_CURRENCIES = frozenset({"USD", "CAD", "EUR", "GBP", "CHF"})
 
 
 @dataclass(frozen=True)

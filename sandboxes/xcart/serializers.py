@@ -119,6 +119,9 @@ def order_json(
     }
     if switches.addon_keys:
         data.update(addon_keys(row))
+    if row.get("selected_multi_currency"):  # the Multi-currency add-on's fields
+        data["selected_multi_currency"] = row["selected_multi_currency"]
+        data["selected_multi_currency_rate"] = row["selected_multi_currency_rate"]
     return data
 
 

@@ -1,6 +1,8 @@
 """What store staff do in the X-Cart admin, simulated: cancel, refund, edit an order.
 
-Each writes the order row, so ``update_date`` moves, and records a history event.
+X-Cart 5.5's REST API has no endpoint for these (orders are read-only); the sandbox offers them
+under ``/_sandbox/orders/{id}/...`` as the admin's buttons. Each writes the order row, so
+``update_date`` moves, and records a history event.
 """
 
 from __future__ import annotations
@@ -44,45 +46,73 @@ def cancel(sb: Sandbox, order_id: int, body: dict[str, Any]) -> dict[str, Any]:
     return rendered
 
 
+REFUNDABLE_TYPES = ("sale", "capture", "capturePart", "captureMulti")
+REFUND_TYPES = ("refund", "refundPart", "refundMulti")
+
+
+def refunded_so_far(txn: dict[str, Any]) -> Decimal:
+    return sum(
+        (
+            Decimal(str(b["value"]))
+            for b in txn.get("backend_transactions", [])
+            if b.get("type") in REFUND_TYPES and b.get("status") == "S"
+        ),
+        Decimal(0),
+    )
+
+
 def refund(sb: Sandbox, order_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    """A refund backend transaction; full refunds set ``R`` (stock back), partial ones ``PP``."""
+    """The admin's Refund button on the order's payment transaction (X-Cart has no API for it):
+    a ``refund`` backend transaction for the whole captured amount, or ``refundPart`` for part
+    of what is left. The order's payment status becomes ``R`` once everything paid is refunded
+    (stock back on the shelf, ``incStock``), else ``PP``; a cancelled order stays ``C`` until it
+    is refunded in full. Only a captured transaction (``sale``/``capture``, status ``S``) can be
+    refunded: an authorisation is voided instead."""
     with sb.store.tx():
         row = _order(sb, order_id)
-        total = Decimal(str(row["total"]))
-        amount_raw = body.get("amount", row["total"])
-        if (
-            isinstance(amount_raw, bool)
-            or not isinstance(amount_raw, int | float)
-            or not (0 < amount_raw <= row["total"])
-        ):
-            raise CheckoutError("amount", f"must be a number > 0 and <= {row['total']}")
-        amount = money(Decimal(str(amount_raw)))
         txns = sb.store.query(
             "SELECT * FROM transactions WHERE order_id = ? ORDER BY id", (order_id,)
         )
-        if txns:
-            txn = txns[0]
-            txn.setdefault("backend_transactions", []).append(
-                {
-                    "id": sb.store.next_value("backend_transaction"),
-                    "type": "refund" if amount == total else "refundPart",
-                    "date": sb.now(),
-                    "status": "S",
-                    "value": float(amount),
-                    "data": [
-                        {
-                            "id": 1,
-                            "name": "refundId",
-                            "label": "Refund id",
-                            "value": uuid.uuid4().hex[:10].upper(),
-                            "access_level": "A",
-                        }
-                    ],
-                }
-            )
-            sb.store.put_doc("transactions", txn["id"], txn)
+        captured = [t for t in txns if t.get("type") in REFUNDABLE_TYPES and t.get("status") == "S"]
+        if not captured:
+            raise CheckoutError("transaction", "the order has no captured payment to refund")
+        txn = captured[0]
+        paid = Decimal(str(txn["value"]))
+        left = money(paid - refunded_so_far(txn))
+        amount_raw = body.get("amount", float(left))
+        if (
+            isinstance(amount_raw, bool)
+            or not isinstance(amount_raw, int | float)
+            or not (0 < Decimal(str(amount_raw)) <= left)
+        ):
+            raise CheckoutError("amount", f"must be a number > 0 and <= {left}")
+        amount = money(Decimal(str(amount_raw)))
+        whole = amount == paid
+        txn.setdefault("backend_transactions", []).append(
+            {
+                "id": sb.store.next_value("backend_transaction"),
+                "type": "refund" if whole else "refundPart",
+                "date": sb.now(),
+                "status": "S",
+                "value": float(amount),
+                "data": [
+                    {
+                        "id": 1,
+                        "name": "refundId",
+                        "label": "Refund id",
+                        "value": uuid.uuid4().hex[:10].upper(),
+                        "access_level": "A",
+                    }
+                ],
+            }
+        )
+        sb.store.put_doc("transactions", txn["id"], txn)
         old = row["pay"]
-        row["pay"] = "R" if amount == total else "PP"
+        everything = refunded_so_far(txn) >= paid
+        if everything:
+            row["pay"] = "R"
+        elif old != "C":
+            row["pay"] = "PP"
         if row["pay"] == "R":
             orders.return_stock(sb, row)
         orders.save(sb, row)
@@ -91,8 +121,14 @@ def refund(sb: Sandbox, order_id: int, body: dict[str, Any]) -> dict[str, Any]:
             order_id,
             "CHANGE PAYMENT STATUS ORDER",
             f"Refund of {amount} {row['currency']}; payment status {old} to {row['pay']}",
+            str(body.get("comment", "")),
         )
     rendered = orders.render_one(sb, order_id)
+    if old != row["pay"]:
+        sb.emit(
+            "order.status_changed",
+            {"order": rendered, "kind": "payment", "from": old, "to": row["pay"]},
+        )
     sb.emit("order.updated", rendered)
     return rendered
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from . import common, inventory, parties, sales
+from . import common, configuration, inventory, ledger, parties, sales
 from .model import EntityDef
 
 SCHEMAS: dict[str, EntityDef] = {
     d.name: d
-    for d in common.DEFINITIONS + sales.DEFINITIONS + inventory.DEFINITIONS + parties.DEFINITIONS
+    for d in (
+        common.DEFINITIONS
+        + sales.DEFINITIONS
+        + inventory.DEFINITIONS
+        + parties.DEFINITIONS
+        + configuration.DEFINITIONS
+        + ledger.DEFINITIONS
+    )
 }
 TOP_LEVEL: dict[str, EntityDef] = {n: d for n, d in SCHEMAS.items() if d.screen}
 _BY_LOWER = {n.lower(): d for n, d in TOP_LEVEL.items()}

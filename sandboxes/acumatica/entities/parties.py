@@ -18,6 +18,14 @@ from .model import (
 
 CUSTOMER_STATUSES = ("Active", "On Hold", "Credit Hold", "Inactive", "One-Time")
 PAYMENT_TYPES = ("Payment", "Prepayment", "Refund", "Credit Memo", "Voided Payment")
+#: AR document types by their codes (the Documents to Apply tab takes either, e.g. ``INV``).
+AR_DOC_TYPES = {
+    "INV": "Invoice",
+    "PMT": "Payment",
+    "PPM": "Prepayment",
+    "CRM": "Credit Memo",
+    "REF": "Refund",
+}
 PAYMENT_STATUSES = ("On Hold", "Balanced", "Voided", "Open", "Closed", "Pending Processing")
 SHIPMENT_STATUSES = (
     "Open",
@@ -90,6 +98,39 @@ PAYMENT_ORDER_DETAIL = EntityDef(
     view="SOAdjustments",
 )
 
+#: Documents a refund (or a payment) is applied to (the Documents to Apply tab). A refund takes
+#: only released documents of the same customer that still have a balance.
+PAYMENT_DETAIL = EntityDef(
+    keys=("DocType", "ReferenceNbr"),
+    name="PaymentDetail",
+    fields=(
+        Field("DocType", label="Document Type"),
+        Field("ReferenceNbr", label="Reference Nbr."),
+        Field("DocLineNbr", INT),
+        Field("AmountPaid", DECIMAL, label="Amount Paid"),
+        Field("CashDiscountTaken", DECIMAL, read_only=True),
+        Field("BalanceWriteOff", DECIMAL, read_only=True),
+        Field("CustomerOrder", read_only=True),
+        Field("Description", read_only=True),
+    ),
+    graph="PX.Objects.AR.ARPaymentEntry",
+    view="Adjustments",
+)
+
+CREDIT_CARD_TRANSACTION_DETAIL = EntityDef(
+    name="CreditCardTransactionDetail",
+    fields=(
+        Field("TranNbr"),
+        Field("TranType"),
+        Field("AuthNbr"),
+        Field("TranDate", DATETIME),
+        Field("CardType"),
+        Field("NeedValidation", BOOLEAN),
+        Field("OrigTranNbr"),
+        Field("ExtProfileId"),
+    ),
+)
+
 PAYMENT = EntityDef(
     name="Payment",
     screen="Payments and Applications",
@@ -121,7 +162,11 @@ PAYMENT = EntityDef(
         Field("IsCCPayment", BOOLEAN, read_only=True),
         Field("LastModifiedDateTime", DATETIME, read_only=True),
     ),
-    links=(Link("OrdersToApply", "PaymentOrderDetail", many=True),),
+    links=(
+        Link("OrdersToApply", "PaymentOrderDetail", many=True),
+        Link("DocumentsToApply", "PaymentDetail", many=True),
+        Link("CreditCardTransactionInfo", "CreditCardTransactionDetail", many=True),
+    ),
     actions=(Action("ReleasePayment"), Action("VoidPayment")),
 )
 
@@ -218,6 +263,8 @@ SHIPMENT = EntityDef(
 DEFINITIONS = (
     CUSTOMER,
     PAYMENT_ORDER_DETAIL,
+    PAYMENT_DETAIL,
+    CREDIT_CARD_TRANSACTION_DETAIL,
     PAYMENT,
     SHIPMENT_DETAIL,
     SHIPMENT_PACKAGE,

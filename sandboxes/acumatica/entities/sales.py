@@ -30,6 +30,8 @@ ORDER_STATUSES = (
     "Invoiced",
     "Expired",
 )
+#: Documents the Payments tab of an order can create (AR302000 types).
+PAYMENT_DOC_TYPES = ("Payment", "Prepayment")
 LINE_TYPES = ("Goods for Inventory", "Non-Inventory Goods", "Misc. Charge")
 OPERATIONS = ("Issue", "Receipt")
 
@@ -105,19 +107,54 @@ TAX_DETAIL = EntityDef(
     ),
 )
 
+#: A card transaction recorded with a payment made on the order (processed elsewhere, e.g. by
+#: the store's gateway): the transaction number, its type and the authorisation code.
+SALES_ORDER_CC_TRANSACTION = EntityDef(
+    name="SalesOrderCreditCardTransactionDetail",
+    fields=(
+        Field("TranNbr"),
+        Field("TranType"),
+        Field("AuthNbr"),
+        Field("TranDate", DATETIME),
+        Field("CardType"),
+        Field("NeedValidation", BOOLEAN),
+        Field("ExtProfileId"),
+    ),
+)
+
+#: The Payments tab of the order: a payment or prepayment applied to it. A row sent without
+#: ``id`` in a PUT of the order creates that payment with the order, in one transaction; a row
+#: sent with its ``id`` may change ``AppliedToOrder`` or, with ``delete``, cancel the reservation.
 SALES_ORDER_PAYMENT = EntityDef(
     name="SalesOrderPayment",
-    fields=fields(
-        "DocType ReferenceNbr PaymentMethod CashAccount PaymentRef Status Currency Description",
-        read_only=True,
-    )
-    + fields("PaymentAmount AppliedToOrder Balance TransferredtoInvoice", DECIMAL, read_only=True)
-    + (
-        Field("ApplicationDate", DATETIME, read_only=True),
-        Field("Hold", BOOLEAN, read_only=True),
+    fields=(
+        Field("DocType", choices=PAYMENT_DOC_TYPES),
+        Field("ReferenceNbr", read_only=True),
+        Field("PaymentMethod", label="Payment Method"),
+        Field("CashAccount", label="Cash Account"),
+        Field("PaymentRef"),
+        Field("ExternalRef"),
+        Field("Description"),
+        Field("Status", read_only=True),
+        Field("Currency", read_only=True),
+        Field("PaymentAmount", DECIMAL, label="Payment Amount"),
+        Field("AppliedToOrder", DECIMAL, label="Applied to Order"),
+        Field("Balance", DECIMAL, read_only=True),
+        Field("TransferredtoInvoice", DECIMAL, read_only=True),
+        Field("ApplicationDate", DATETIME),
+        Field("Hold", BOOLEAN),
+        Field("Authorize", BOOLEAN),
+        Field("Capture", BOOLEAN),
+        Field("Refund", BOOLEAN),
+        Field("ProcessingCenterID", label="Proc. Center ID"),
+        Field("CardAccountNbr", label="Card/Account Nbr."),
+        Field("SaveCard", BOOLEAN),
+        Field("OrigTransactionNbr"),
+        Field("ValidateCCRefundOrigTransaction", BOOLEAN),
         Field("LastModifiedDateTime", DATETIME, read_only=True),
         Field("NoteID", GUID, read_only=True),
     ),
+    links=(Link("CreditCardTransactionInfo", "SalesOrderCreditCardTransactionDetail", many=True),),
     view="Adjustments",
 )
 
@@ -167,7 +204,9 @@ SALES_ORDER = EntityDef(
         Field("Branch"),
         Field("CurrencyID", label="Currency"),
         Field("BaseCurrencyID", read_only=True),
-        Field("CurrencyRate", DECIMAL, read_only=True),
+        Field("CurrencyRateTypeID", label="Currency Rate Type"),
+        Field("CurrencyRate", DECIMAL, label="Currency Rate"),
+        Field("ReciprocalRate", DECIMAL, read_only=True),
         Field("ControlTotal", DECIMAL),
         Field("OrderTotal", DECIMAL, read_only=True),
         Field("OrderedQty", DECIMAL, read_only=True),
@@ -196,7 +235,7 @@ SALES_ORDER = EntityDef(
         Link("Totals", "Totals"),
         Link("Details", "SalesOrderDetail", many=True),
         Link("TaxDetails", "TaxDetail", many=True),
-        Link("Payments", "SalesOrderPayment", many=True, read_only=True),
+        Link("Payments", "SalesOrderPayment", many=True),
         Link("Shipments", "SalesOrderShipment", many=True, read_only=True),
     ),
     actions=(
@@ -207,6 +246,10 @@ SALES_ORDER = EntityDef(
             "SalesOrderCreateShipment",
             (Field("ShipmentDate", DATETIME), Field("WarehouseID")),
         ),
+        Action(
+            "SalesOrderCreateReceipt",
+            (Field("ShipmentDate", DATETIME), Field("WarehouseID")),
+        ),
     ),
 )
 
@@ -214,6 +257,7 @@ DEFINITIONS = (
     SALES_ORDER_DETAIL,
     TOTALS,
     TAX_DETAIL,
+    SALES_ORDER_CC_TRANSACTION,
     SALES_ORDER_PAYMENT,
     SALES_ORDER_SHIPMENT,
     SALES_ORDER,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from .base import ActionError, Env, Graph, Settings
+from .configuration import GRAPHS as CONFIGURATION_GRAPHS
 from .customers import CustomerGraph
+from .ledger import AccountGraph, JournalTransactionGraph
 from .payments import PaymentGraph
 from .sales_orders import SalesOrderGraph
 from .shipments import ShipmentGraph
@@ -16,20 +18,21 @@ from .stock import (
     availability,
 )
 
-GRAPHS: dict[str, type[Graph]] = {
-    g.defn.name: g
-    for g in (
-        CustomerGraph,
-        SalesOrderGraph,
-        StockItemGraph,
-        InventorySummaryGraph,
-        InventoryQuantityAvailableGraph,
-        InventoryAdjustmentGraph,
-        InventoryReceiptGraph,
-        PaymentGraph,
-        ShipmentGraph,
-    )
-}
+_ALL: tuple[type[Graph], ...] = (
+    CustomerGraph,
+    SalesOrderGraph,
+    StockItemGraph,
+    InventorySummaryGraph,
+    InventoryQuantityAvailableGraph,
+    InventoryAdjustmentGraph,
+    InventoryReceiptGraph,
+    PaymentGraph,
+    ShipmentGraph,
+    AccountGraph,
+    JournalTransactionGraph,
+    *CONFIGURATION_GRAPHS,
+)
+GRAPHS: dict[str, type[Graph]] = {g.defn.name: g for g in _ALL}
 
 
 def graph_for(name: str, env: Env) -> Graph:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..entities import SCHEMAS
 from ..entities.model import EntityDef
+from ..request_context import business_date, current_branch
 from ..store import Record, Store
 from ..values import format_datetime, now, now_iso, parse_datetime
 from ..writes import add_error, new_id, strip_marks
@@ -114,6 +115,8 @@ class Graph:
 
     def new_record(self, body: dict[str, Any]) -> Record:
         record: Record = {"id": new_id(), "note": ""}
+        if self.defn.field("Branch") is not None:
+            record["Branch"] = current_branch()  # what the body sends replaces it
         keys = self.key_values(body) or {}
         for key in self.defn.keys:
             counter = self.defn.auto_number.get(key)
@@ -217,8 +220,9 @@ def content(record: Any) -> Any:
 
 
 def today_iso() -> str:
-    current = now()
-    return format_datetime(datetime(current.year, current.month, current.day, tzinfo=UTC))
+    """The business date at midnight: the request's ``PX-CbApiBusinessDate``, or today."""
+    day = business_date() or now().date()
+    return format_datetime(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
 def ensure_child(record: Record, name: str) -> Record:

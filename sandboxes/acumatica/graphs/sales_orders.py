@@ -2,9 +2,20 @@
 
 Status follows the simplified workflow of the reference (§3.8): Hold decides between On Hold
 and Open while the order is neither shipping nor closed; shipments move it to Shipping, Back
-Order or Completed; CancelSalesOrder and ReopenSalesOrder move it to Canceled and back.
-Payments[] and Shipments[] are read-only views kept up to date by the payment and shipment
-graphs through ``link_payments`` and ``link_shipments``.
+Order or Completed; CancelSalesOrder and ReopenSalesOrder move it to Canceled and back (a
+cancelled order's payment reservations are reset to zero).
+Shipments[] is a read-only view kept up to date by the shipment graph (``link_shipments``).
+A return order type (``reference.RETURN_ORDER_TYPES``, ``RC``) has receipt lines by default:
+``SalesOrderCreateReceipt`` makes a receipt of them, whose confirmation puts the goods on hand.
+Payments[] is the view the payment graph keeps (``link_payments``), and more: a row sent
+without ``id`` in a PUT of the order creates that payment (or prepayment) applied to the order,
+in the same transaction ("Create a Sales Order with a Credit Card Payment": if the payment
+cannot be created, neither is the order); a row sent with its ``id`` changes what the payment
+reserves for the order, or with ``delete`` cancels the reservation.
+
+Currency: ``CurrencyID`` (the customer's, else the base currency) with ``CurrencyRate`` (base
+amount = document amount x rate) sent by the client, else the tenant's rate of the
+``CurrencyRateTypeID`` (SPOT) for the currency; ``ReciprocalRate`` is its inverse.
 """
 
 from __future__ import annotations
@@ -15,10 +26,13 @@ from .. import reference
 from ..entities import sales
 from ..store import Record
 from ..values import money, now, qty
-from ..writes import add_error, new_id
+from ..writes import NEW, add_error, new_id, strip_marks
 from .base import ActionError, Graph, content, ensure_child, today_iso
+from .payments import PaymentGraph, cash_account_for, doc_type_label, payment_row_errors
 from .stock import item_by_sku
 
+#: Working mark of a client's PUT (not of a recomputation after another record changed).
+CLIENT_PUT = "_client_put"
 EDITABLE_STATUSES = ("Open", "On Hold", "Credit Hold", "Pending Approval", "Back Order", "Shipping")
 HOLD_STATUSES = ("Open", "On Hold")
 
@@ -46,8 +60,7 @@ class SalesOrderGraph(Graph):
         self.require_selector(
             record, "CurrencyID", lambda v: reference.contains(reference.CURRENCIES, v)
         )
-        record["BaseCurrencyID"] = reference.BASE_CURRENCY
-        record["CurrencyRate"] = 1.0
+        self._currency_rate(record)
         record["Branch"] = record.get("Branch") or "MAIN"
         record["LocationID"] = record.get("LocationID") or "MAIN"
         self.require_selector(
@@ -79,13 +92,173 @@ class SalesOrderGraph(Graph):
         self._lines(record, customer)
         self._taxes(record)
         self._totals(record)
+        self._payment_rows(record, customer, old)
         self._status(record, old)
 
     def validate_put(self, record: Record, old: Record | None) -> None:
+        record[CLIENT_PUT] = True
         if old is not None and old.get("Status") not in EDITABLE_STATUSES and _changed(record, old):
             add_error(
                 record, "", f"The order has the {old.get('Status')} status and cannot be changed."
             )
+
+    def _currency_rate(self, record: Record) -> None:
+        record["BaseCurrencyID"] = reference.BASE_CURRENCY
+        record["CurrencyRateTypeID"] = record.get("CurrencyRateTypeID") or (
+            reference.CURRENCY_RATE_TYPE
+        )
+        if str(record["CurrencyRateTypeID"]).upper() != reference.CURRENCY_RATE_TYPE:
+            add_error(
+                record, "CurrencyRateTypeID", "'Currency Rate Type' cannot be found in the system."
+            )
+        currency = str(record.get("CurrencyID") or "").upper()
+        if currency == reference.BASE_CURRENCY:
+            record["CurrencyRate"] = 1.0
+        elif record.get("CurrencyRate") is not None:
+            if record["CurrencyRate"] <= 0:
+                add_error(record, "CurrencyRate", "'Currency Rate' must be greater than 0.")
+        else:
+            record["CurrencyRate"] = reference.CURRENCY_RATES.get(currency, 1.0)
+        rate = record.get("CurrencyRate") or 0.0
+        record["ReciprocalRate"] = round(1 / rate, 8) if rate > 0 else 0.0
+
+    def _payment_rows(self, record: Record, customer: Record | None, old: Record | None) -> None:
+        """Check the Payments rows a client sent: new ones (created with the order by
+        ``save``) and changed reservations of existing ones; errors stay on the rows."""
+        old_rows = {r.get("id"): r for r in (old or {}).get("Payments") or []}
+        total = record.get("OrderTotal") or 0.0
+        applied = 0.0
+        for row in record.get("Payments") or []:
+            if not row.get(NEW):
+                previous = old_rows.get(row.get("id"))
+                amount = row.get("AppliedToOrder")
+                if (
+                    previous is not None
+                    and amount is not None
+                    and (amount < 0 or amount > (previous.get("PaymentAmount") or 0.0))
+                ):
+                    add_error(
+                        row,
+                        "AppliedToOrder",
+                        "The applied amount cannot exceed the payment amount.",
+                    )
+                if row.get("Status") != "Voided":
+                    applied += row.get("AppliedToOrder") or 0.0
+                continue
+            if old is not None and old.get("Status") not in ("Open", "On Hold"):
+                add_error(
+                    row, "DocType", "Payments can be added only to orders that are open or on hold."
+                )
+            row["DocType"] = doc_type_label(row.get("DocType") or "Payment") or row.get("DocType")
+            if row["DocType"] not in sales.PAYMENT_DOC_TYPES:
+                add_error(row, "DocType", f"DocType: '{row['DocType']}' is not a valid value.")
+            for name, message in payment_row_errors(row).items():
+                add_error(row, name, message)
+            if row.get("PaymentMethod"):
+                row["CashAccount"] = row.get("CashAccount") or cash_account_for(
+                    str(row["PaymentMethod"])
+                )
+            row["PaymentAmount"] = money(row.get("PaymentAmount") or 0.0)
+            if row.get("AppliedToOrder") is None:
+                row["AppliedToOrder"] = money(max(min(row["PaymentAmount"], total - applied), 0))
+            row["AppliedToOrder"] = money(row["AppliedToOrder"])
+            if row["AppliedToOrder"] < 0:
+                add_error(row, "AppliedToOrder", "The applied amount cannot be negative.")
+            elif row["AppliedToOrder"] > row["PaymentAmount"]:
+                add_error(
+                    row,
+                    "AppliedToOrder",
+                    "The amount applied to the order exceeds the payment amount.",
+                )
+            applied += row["AppliedToOrder"]
+            row["Currency"] = record.get("CurrencyID")
+            if customer is None:
+                add_error(row, "DocType", "The payment cannot be created without a customer.")
+        if applied > total + 0.005 and any(r.get(NEW) for r in record.get("Payments") or []):
+            add_error(
+                record,
+                "",
+                "The total amount applied to the order exceeds the order total.",
+            )
+
+    def save(self, record: Record, old: Record | None) -> Record:
+        """Store the order; then, for a client's PUT, create the payments of its new Payments
+        rows and apply its changes to existing ones, in the same transaction, and answer the
+        order as it then stands."""
+        client = bool(record.pop(CLIENT_PUT, False))
+        rows = record.get("Payments") or []
+        new_rows = [r for r in rows if r.get(NEW)]
+        record["Payments"] = [r for r in rows if not r.get(NEW)]
+        changes: list[tuple[str, float | None]] = []
+        if client and old is not None:
+            kept = {r.get("id"): r for r in record["Payments"]}
+            for previous in old.get("Payments") or []:
+                now_row = kept.get(previous.get("id"))
+                if now_row is None:
+                    changes.append((str(previous.get("NoteID")), None))
+                elif money(now_row.get("AppliedToOrder") or 0.0) != money(
+                    previous.get("AppliedToOrder") or 0.0
+                ):
+                    changes.append((str(previous.get("NoteID")), now_row.get("AppliedToOrder")))
+            record["Payments"] = list(old.get("Payments") or [])  # the payments' own view
+        saved = super().save(record, old)
+        if not new_rows and not changes:
+            return saved
+        payments = PaymentGraph(self.env)
+        for payment_id, amount in changes:
+            payment = payments.by_id(payment_id)
+            if payment is not None:
+                payments.set_order_application(payment, saved, amount)
+        for row in new_rows:
+            self._create_payment(payments, saved, strip_marks(row))
+        stored = self.store.find(
+            "SalesOrder", OrderType=saved["OrderType"], OrderNbr=saved["OrderNbr"]
+        )
+        if stored is not None:
+            saved.clear()
+            saved.update(stored)
+        return saved
+
+    def _create_payment(self, payments: PaymentGraph, order: Record, row: Record) -> None:
+        body: dict[str, Any] = {
+            "Type": row.get("DocType") or "Payment",
+            "CustomerID": order.get("CustomerID"),
+            "Branch": order.get("Branch"),
+            "CurrencyID": order.get("CurrencyID"),
+            "OrdersToApply": [
+                {
+                    "OrderType": order["OrderType"],
+                    "OrderNbr": order["OrderNbr"],
+                    "AppliedToOrder": row.get("AppliedToOrder"),
+                }
+            ],
+        }
+        for name in (
+            "PaymentMethod",
+            "CashAccount",
+            "PaymentRef",
+            "ExternalRef",
+            "Description",
+            "PaymentAmount",
+            "ApplicationDate",
+            "Hold",
+        ):
+            if row.get(name) is not None:
+                body[name] = row[name]
+        if row.get("CreditCardTransactionInfo"):
+            body["CreditCardTransactionInfo"] = [
+                {k: v for k, v in tran.items() if k != "id"}
+                for tran in row["CreditCardTransactionInfo"]
+            ]
+        from ..entities import parties
+        from ..writes import has_errors, merge
+
+        payment = payments.new_record(body)
+        merge(parties.PAYMENT, payment, body)
+        payments.prepare(payment, None)
+        if has_errors(payment):  # the order's own checks mirror these: not expected
+            raise RuntimeError(f"payment of order {order['OrderNbr']} is invalid: {payment}")
+        payments.save(payment, None)
 
     def _customer(self, record: Record) -> Record | None:
         customer_id = record.get("CustomerID")
@@ -158,7 +331,7 @@ class SalesOrderGraph(Graph):
                 add_error(line, "WarehouseID", "'Warehouse' cannot be found in the system.")
             line["UOM"] = line.get("UOM") or item.get("SalesUOM") or "EA"
             line["LineType"] = line.get("LineType") or "Goods for Inventory"
-            line["Operation"] = line.get("Operation") or "Issue"
+            line["Operation"] = line.get("Operation") or default_operation(record)
             line["LineDescription"] = line.get("LineDescription") or item.get("Description")
             if line.get("UnitPrice") is None:
                 line["UnitPrice"] = item.get("DefaultPrice") or 0.0
@@ -282,13 +455,17 @@ class SalesOrderGraph(Graph):
                 {
                     "id": previous.get("id") or new_id(),
                     "ShipmentNbr": shipment["ShipmentNbr"],
-                    "ShipmentType": "Shipment",
+                    "ShipmentType": shipment.get("Type") or "Shipment",
                     "ShipmentDate": shipment.get("ShipmentDate"),
                     "Status": shipment.get("Status"),
                     "ShippedQty": qty(sum(d.get("ShippedQty") or 0.0 for d in mine)),
                     "ShippedWeight": 0.0,
                     "ShippedVolume": 0.0,
-                    "InventoryDocType": "Issue" if confirmed else None,
+                    "InventoryDocType": (
+                        ("Receipt" if shipment.get("Operation") == "Receipt" else "Issue")
+                        if confirmed
+                        else None
+                    ),
                     "LastModifiedDateTime": shipment.get("LastModifiedDateTime"),
                 }
             )
@@ -361,6 +538,7 @@ class SalesOrderGraph(Graph):
             "ReopenSalesOrder": self.reopen,
             "OpenSalesOrder": self.reopen,
             "SalesOrderCreateShipment": self.create_shipment,
+            "SalesOrderCreateReceipt": self.create_receipt,
         }
 
     def cancel(self, order: Record, params: dict[str, Any]) -> None:
@@ -374,6 +552,7 @@ class SalesOrderGraph(Graph):
             raise ActionError(f"An order with the {order.get('Status')} status cannot be canceled.")
         order["Status"] = "Canceled"
         self.refresh(order)
+        PaymentGraph(self.env).reset_order_applications(order["OrderType"], order["OrderNbr"])
 
     def reopen(self, order: Record, params: dict[str, Any]) -> None:
         if order.get("Status") not in ("Canceled", "On Hold", "Open"):
@@ -386,6 +565,19 @@ class SalesOrderGraph(Graph):
         from .shipments import ShipmentGraph
 
         ShipmentGraph(self.env).create_from_order(order, params)
+
+    def create_receipt(self, order: Record, params: dict[str, Any]) -> None:
+        """A receipt (a shipment of type Receipt) of the order's open Receipt lines: the goods
+        a return order takes back; confirming it puts them on hand."""
+        from .shipments import ShipmentGraph
+
+        ShipmentGraph(self.env).create_from_order(order, params, receipt=True)
+
+
+def default_operation(order: Record) -> str:
+    """A line's operation when none is sent: Receipt on a return order type, else Issue."""
+    returns = reference.RETURN_ORDER_TYPES
+    return "Receipt" if reference.contains(returns, str(order.get("OrderType"))) else "Issue"
 
 
 def _changed(record: Record, old: Record) -> bool:

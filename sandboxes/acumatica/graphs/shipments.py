@@ -25,7 +25,9 @@ class ShipmentGraph(Graph):
 
     def prepare(self, record: Record, old: Record | None) -> None:
         record["Type"] = record.get("Type") or "Shipment"
-        record["Operation"] = record.get("Operation") or "Issue"
+        record["Operation"] = record.get("Operation") or (
+            "Receipt" if record["Type"] == "Receipt" else "Issue"
+        )
         customer_id = record.get("CustomerID")
         customer = self.store.find("Customer", CustomerID=customer_id) if customer_id else None
         if customer is None:
@@ -114,8 +116,13 @@ class ShipmentGraph(Graph):
         )
 
     def _open_lines(self, record: Record, order: Record) -> list[Record]:
+        """The order's open lines of the shipment's operation (a receipt takes Receipt lines,
+        a shipment Issue lines) from its warehouse."""
         lines: list[Record] = []
+        operation = record.get("Operation") or "Issue"
         for source in order.get("Details") or []:
+            if (source.get("Operation") or "Issue") != operation:
+                continue
             if (
                 record.get("WarehouseID")
                 and str(source.get("WarehouseID")).upper() != str(record["WarehouseID"]).upper()
@@ -202,7 +209,9 @@ class ShipmentGraph(Graph):
     def actions(self) -> dict[str, Any]:
         return {"ConfirmShipment": self.confirm, "CorrectShipment": self.correct}
 
-    def create_from_order(self, order: Record, params: dict[str, Any]) -> Record:
+    def create_from_order(
+        self, order: Record, params: dict[str, Any], *, receipt: bool = False
+    ) -> Record:
         if order.get("Status") not in ("Open", "Back Order", "Shipping"):
             raise ActionError(f"An order with the {order.get('Status')} status cannot be shipped.")
         warehouse = params.get("WarehouseID") or next(
@@ -217,6 +226,8 @@ class ShipmentGraph(Graph):
             "WarehouseID": warehouse,
             "ShipmentDate": to_store(date, "DateTime") if date else None,
             "ShipVia": order.get("ShipVia"),
+            "Type": "Receipt" if receipt else "Shipment",
+            "Operation": "Receipt" if receipt else "Issue",
             "Hold": self.env.settings.hold_shipments_on_entry,
             "Details": [
                 {
@@ -243,13 +254,14 @@ class ShipmentGraph(Graph):
             )
         if not any((d.get("ShippedQty") or 0) > 0 for d in shipment.get("Details") or []):
             raise ActionError("The shipment has no shipped quantity.")
+        sign = 1.0 if shipment.get("Operation") == "Receipt" else -1.0
         with self.store.transaction():
             for line in shipment.get("Details") or []:
                 adjust_on_hand(
                     self.store,
                     str(line["InventoryID"]),
                     str(line["WarehouseID"]),
-                    -(line.get("ShippedQty") or 0.0),
+                    sign * (line.get("ShippedQty") or 0.0),
                 )
             shipment["Status"] = "Confirmed"
             self.refresh(shipment)
@@ -259,13 +271,14 @@ class ShipmentGraph(Graph):
             raise ActionError(
                 f"A shipment with the {shipment.get('Status')} status cannot be corrected."
             )
+        sign = -1.0 if shipment.get("Operation") == "Receipt" else 1.0
         with self.store.transaction():
             for line in shipment.get("Details") or []:
                 adjust_on_hand(
                     self.store,
                     str(line["InventoryID"]),
                     str(line["WarehouseID"]),
-                    line.get("ShippedQty") or 0.0,
+                    sign * (line.get("ShippedQty") or 0.0),
                 )
             shipment["Status"] = "Open"
             self.refresh(shipment)

@@ -58,10 +58,11 @@ def availability(store: Store, skus: set[str] | None = None) -> Quantities:
                 q = out[(sku, str(line.get("WarehouseID", "")).upper())]
                 _touch(q, order.get("LastModified"))
                 open_qty = (line.get("OpenQty") or 0.0) - (line.get("QtyOnShipments") or 0.0)
-                if open_qty > 0 and not closed:
+                if open_qty > 0 and not closed and line.get("Operation") != "Receipt":
                     q["booked"] += open_qty
         for shipment in store.all("Shipment"):
             unconfirmed = shipment.get("Status") in ("Open", "On Hold")
+            unconfirmed = unconfirmed and shipment.get("Operation") != "Receipt"
             for line in shipment.get("Details") or []:
                 sku = str(line.get("InventoryID", "")).upper()
                 if wanted is not None and sku not in wanted:

@@ -39,8 +39,8 @@ def test_worked_example_throttle_delay(anon: Api) -> None:
     anon.control("POST", "/stats/reset")
     first = time.monotonic()
     for _ in range(25):
-        status, elapsed = hit(anon)
-        assert status == 200 and elapsed < 0.2
+        assert hit(anon)[0] == 200
+    assert anon.control("GET", "/stats")["throttled_requests"] == 0  # within the quota
     time.sleep(max(0.0, first + 2.0 - time.monotonic()))
     status, elapsed = hit(anon)
     stats = anon.control("GET", "/stats")
@@ -83,14 +83,15 @@ def test_worked_example_declines_beyond_twenty_queued(anon: Api) -> None:
 
 def test_request_waiting_too_long_is_declined(anon: Api) -> None:
     anon.control("POST", "/licence", {"max_concurrent": 1, "max_wait_seconds": 0.2})
-    anon.control("POST", "/faults", {"latency_ms": {"GET": 2000}})
+    anon.control("POST", "/faults", {"latency_ms": {"GET": 4000}})
     with ThreadPoolExecutor(max_workers=2) as pool:
         slow = pool.submit(hit, anon)
         wait_until_holding_the_slot(anon)
         waiting = pool.submit(hit, anon)
         status, elapsed = waiting.result()
         assert status == 429
-        assert elapsed < 1.5
+        # Declined after its 0.2 s, not when the slot frees (4 s): generous, for a loaded machine.
+        assert elapsed < 3.0
         assert slow.result()[0] == 200
     body = requests.get(f"{anon.url}/_sandbox/stats", timeout=10).json()
     assert body["declined_429"] == 1
@@ -98,14 +99,13 @@ def test_request_waiting_too_long_is_declined(anon: Api) -> None:
 
 def test_logout_skips_the_queue(api: Api) -> None:
     api.control("POST", "/licence", {"max_concurrent": 1})
-    api.control("POST", "/faults", {"latency_ms": {"GET": 700}})
+    api.control("POST", "/faults", {"latency_ms": {"GET": 1500}})
     with ThreadPoolExecutor(max_workers=3) as pool:
         busy = pool.submit(hit, api)
         queued = pool.submit(hit, api)
         wait_until_holding_the_slot(api, queued=1)
-        start = time.monotonic()
         assert api.logout().status_code == 204
-        assert time.monotonic() - start < 0.4
+        assert not queued.done()  # the logout was not behind the request queued before it
         assert busy.result()[0] == 200 and queued.result()[0] == 200
 
 

@@ -88,13 +88,14 @@ def test_500_after_commit_applies_the_write(served):
 
 def test_latency_is_added_per_method(served):
     tiny, server = served
-    tiny.injector.configure({"latency_ms": {"GET": {"min": 150, "max": 200}, "*": 0}})
+    tiny.injector.configure({"latency_ms": {"GET": {"min": 1000, "max": 1100}, "*": 0}})
     started = time.monotonic()
     requests.get(f"{server.url}/api/items", timeout=5)
-    assert time.monotonic() - started >= 0.15
+    assert time.monotonic() - started >= 1.0
     started = time.monotonic()
     requests.post(f"{server.url}/api/items", json={"name": "fast"}, timeout=5)
-    assert time.monotonic() - started < 0.15
+    # Not the GET's latency (1 s or more); the margin is for a loaded machine.
+    assert time.monotonic() - started < 0.7
 
 
 def test_cold_start_timeout_holds_only_the_first_request(served):
@@ -107,10 +108,11 @@ def test_cold_start_timeout_holds_only_the_first_request(served):
 
 def test_control_surface_is_never_faulted(served):
     tiny, server = served
-    tiny.injector.configure({"rules": [{"path": ".*", "p500": 1.0}], "latency_ms": {"*": 300}})
+    tiny.injector.configure({"rules": [{"path": ".*", "p500": 1.0}], "latency_ms": {"*": 2000}})
     started = time.monotonic()
     assert requests.get(f"{server.url}/_sandbox/stats", timeout=5).status_code == 200
-    assert time.monotonic() - started < 0.3
+    # Not the 2 s latency every other path gets; the margin is for a loaded machine.
+    assert time.monotonic() - started < 1.5
 
 
 def test_same_seed_gives_same_fault_sequence():
@@ -174,8 +176,9 @@ def test_release_holds_frees_held_requests_quickly(served):
     thread = threading.Thread(target=call)
     started = time.monotonic()
     thread.start()
-    time.sleep(0.2)
-    tiny.injector.release_holds()
-    thread.join(5)
-    assert time.monotonic() - started < 5
+    while thread.is_alive() and time.monotonic() - started < 10:
+        tiny.injector.release_holds()  # again, in case the request was not held yet
+        thread.join(0.2)
+    # Freed long before its 30 s hold ends; the margin is for a loaded machine.
+    assert time.monotonic() - started < 10
     assert isinstance(errors[0], requests.ConnectionError)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import requests
@@ -78,7 +77,7 @@ def test_variant_stock_is_used_for_variant_skus(api):
     [
         ({"items": [{"sku": "NO-SUCH-SKU", "amount": 1}]}, "items[0].sku", "NO-SUCH-SKU"),
         ({"payment_method": "Bitcoin"}, "payment_method", "Bitcoin"),
-        ({"currency": "EUR"}, "currency", "EUR"),
+        ({"currency": "JPY"}, "currency", "JPY"),
         ({"email": "nope"}, "email", "e-mail"),
         ({"items": []}, "items", "non-empty"),
         ({"items": [{"sku": "AA-0001", "amount": 0}]}, "items[0].amount", ">= 1"),
@@ -167,14 +166,6 @@ def test_hard_value_skus_and_zero_price_lines(api):
     order = api.checkout(items=[{"sku": "O'NEIL/42", "amount": 1}, {"sku": "AA-FREE", "amount": 3}])
     assert [i["sku"] for i in order["items"]] == ["O'NEIL/42", "AA-FREE"]
     assert order["items"][1]["price"] == 0.0
-
-
-def test_checkout_takes_well_under_20_ms(api):
-    body = checkout_body(items=[{"sku": "AA-FREE", "amount": 1}])
-    started = time.perf_counter()
-    for _ in range(50):
-        assert api.client.post("/_sandbox/checkout", json=body).status_code == 201
-    assert (time.perf_counter() - started) / 50 < 0.020
 
 
 def test_concurrent_checkouts_never_drive_stock_negative(api, server):
