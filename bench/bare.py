@@ -1,8 +1,9 @@
 """The baseline: the pipeline's HTTP calls for a batch of orders, made directly.
 
 No Celery, no ledger, no Redis, no locks: list the orders changed since a moment (same paging as
-the engine), then per order read its payment transactions, PUT the sales order and PUT each
-payment, with the engine's own pure mapping building the bodies. Run sequentially and on a
+the engine), then per order read its payment transactions and PUT the sales order with its
+payments (one call, as the engine does with ``with_order``; else a PUT Payment each after it),
+with the engine's own pure mapping building the bodies. Run sequentially and on a
 thread pool of the pipeline's concurrency. What the pipeline adds on top of this is its cost.
 """
 
@@ -92,20 +93,41 @@ class Bare:
         transactions = answer.json()
         customer_id = self.customers[f"profile:{int(order['customer_id'])}"]
         sales_order = order_map.to_sales_order(order, self.orders_tmpl, customer_id=customer_id)
+        code = (order.get("payment_status") or {}).get("code")
+        paid = [
+            (txn, action)
+            for txn in transactions
+            if (action := payment_map.action(txn, code, self.payments_tmpl)) in ("record", "hold")
+        ]
+        params = {"$select": ORDER_SELECT}
+        if paid and payment_map.with_order(self.payments_tmpl):
+            left = order_map.money(order.get("total"))
+            rows = []
+            for txn, action in paid:
+                applied = max(min(order_map.money(txn.get("value")), left), order_map.money(0))
+                left -= applied
+                rows.append(
+                    payment_map.to_order_payment(
+                        txn,
+                        self.payments_tmpl,
+                        applied=applied,
+                        on_hold=action == "hold",
+                        order_number=order.get("order_number"),
+                    )
+                )
+            sales_order["Payments"] = rows
+            params["$expand"] = "Payments"
+            paid = []
         answer = http.put(
             f"{self.acumatica_url}{ENTITY}/SalesOrder",
-            params={"$select": ORDER_SELECT},
+            params=params,
             json=wrap(sales_order),
             timeout=60,
         )
         answer.raise_for_status()
         created = answer.json()
         order_type, order_nbr = created["OrderType"]["value"], created["OrderNbr"]["value"]
-        code = (order.get("payment_status") or {}).get("code")
-        for txn in transactions:
-            action = payment_map.action(txn, code, self.payments_tmpl)
-            if action not in ("record", "hold"):
-                continue
+        for txn, action in paid:
             payment = payment_map.to_payment(
                 txn,
                 self.payments_tmpl,

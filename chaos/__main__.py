@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.processes import install_signal_handlers
-from bench.stack import add_database_option, use_database
+from bench.stack import add_broker_option, add_database_option, use_database
 from chaos.run import Options, render, run
 
 RESULTS = Path(__file__).resolve().parent.parent / "bench" / "results"
@@ -30,9 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--buyers", type=int, default=50)
     parser.add_argument("--ship-share", type=float, default=0.05, help="orders shipped")
+    parser.add_argument(
+        "--refund-share", type=float, default=0.05, help="unshipped orders refunded in the store"
+    )
     parser.add_argument("--settle-timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=2026)
     add_database_option(parser)
+    add_broker_option(parser)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
     parser.add_argument("--output", type=Path, default=RESULTS / "chaos-latest.json")
     args = parser.parse_args(argv)
@@ -47,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         buyers=args.buyers,
         ship_share=args.ship_share,
+        refund_share=args.refund_share,
         settle_timeout=args.settle_timeout,
         seed=args.seed,
         keep=args.keep,
+        broker=args.broker or os.environ.get("BENCH_BROKER", "redis"),
     )
     try:
         result = run(opts)

@@ -31,6 +31,12 @@ class Snapshot:
     #: Open dead letters: (flow, record id, error message).
     dead_letters: list[tuple[str, str, str]]
     ignored_payment_statuses: frozenset[str] = frozenset({"Voided"})
+    #: X-Cart refunds (backend transactions): refund id -> (X-Cart order id, amount).
+    store_refunds: dict[str, tuple[str, float]] = field(default_factory=dict)
+    #: Acumatica refunds (payments of type Refund): (PaymentRef, Status, PaymentAmount).
+    erp_refunds: list[tuple[str, str, float]] = field(default_factory=list)
+    #: PaymentRef of the refund of X-Cart refund ``n``: prefix + n (payments template).
+    refund_ref_prefix: str = "XC-R"
 
 
 @dataclass
@@ -82,6 +88,7 @@ def check(snap: Snapshot) -> Report:
     known = set(snap.valid_orders) | set(snap.bad_orders)
     _note(report, "unknown_sales_orders", sorted(n for n in by_number if n not in known))
 
+    _check_refunds(snap, report)
     applied: Counter[tuple[str, str]] = Counter()
     for _type, _ref, status, orders in snap.payments:
         if status in snap.ignored_payment_statuses:
@@ -89,7 +96,7 @@ def check(snap: Snapshot) -> Report:
         for key in set(orders):
             applied[key] += 1
     report.counts["payments"] = sum(
-        1 for p in snap.payments if p[2] not in snap.ignored_payment_statuses
+        1 for p in snap.payments if p[2] not in snap.ignored_payment_statuses and p[0] != "Refund"
     )
     missing_payment, duplicated_payment = [], []
     for number in snap.valid_orders:
@@ -144,3 +151,27 @@ def check(snap: Snapshot) -> Report:
         {r for f, r, _ in snap.dead_letters if f == "orders" and r in valid_ids}
     )
     return report
+
+
+def _check_refunds(snap: Snapshot, report: Report) -> None:
+    """Each X-Cart refund is one Acumatica refund, for its amount: none lost, none doubled."""
+    found: dict[str, list[float]] = defaultdict(list)
+    for ref, status, amount in snap.erp_refunds:
+        if status not in snap.ignored_payment_statuses:
+            found[ref].append(float(amount))
+    report.counts["store_refunds"] = len(snap.store_refunds)
+    report.counts["acumatica_refunds"] = sum(len(v) for v in found.values())
+    lost, doubled, wrong = [], [], []
+    for refund_id, (order_id, amount) in sorted(snap.store_refunds.items()):
+        amounts = found.get(f"{snap.refund_ref_prefix}{refund_id}", [])
+        if not amounts:
+            lost.append(f"{refund_id} (order {order_id})")
+        elif len(amounts) > 1:
+            doubled.append(f"{refund_id} x{len(amounts)}")
+        elif round(amounts[0] - amount, 2) != 0:
+            wrong.append(f"{refund_id}: {amounts[0]} for {amount}")
+    _note(report, "refunds_lost", lost)
+    _note(report, "refunds_doubled", doubled)
+    _note(report, "refund_amount_wrong", wrong)
+    ours = {f"{snap.refund_ref_prefix}{refund_id}" for refund_id in snap.store_refunds}
+    _note(report, "unknown_refunds", sorted(ref for ref in found if ref not in ours))

@@ -56,13 +56,17 @@ def snapshot(
     valid_orders: dict[str, str],
     bad_orders: dict[str, tuple[str, str]],
     shipped_order_ids: set[str],
+    refunded_order_ids: set[str] | None = None,
 ) -> Snapshot:
     with Acumatica(acumatica_url) as erp:
         sales = _rows(erp, "SalesOrder", {"$select": "OrderType,OrderNbr,CustomerOrder"})
         pays = _rows(
             erp,
             "Payment",
-            {"$select": "Type,ReferenceNbr,Status,OrdersToApply", "$expand": "OrdersToApply"},
+            {
+                "$select": "Type,ReferenceNbr,Status,PaymentRef,PaymentAmount,OrdersToApply",
+                "$expand": "OrdersToApply",
+            },
         )
         ships = _rows(
             erp,
@@ -113,6 +117,22 @@ def snapshot(
     ledger_orders = {
         str(source): str(key) for source, key, _status, _at in ledger.rows("orders") if key
     }
+    store_refunds = {}
+    for order_id in sorted(refunded_order_ids or ()):
+        answer = store.http.get(
+            f"{store.base_url}/api/orders/{order_id}/payment_transactions", timeout=300
+        )
+        answer.raise_for_status()
+        for txn in answer.json():
+            for backend in txn.get("backend_transactions") or []:
+                if str(backend.get("type", "")).startswith("refund"):
+                    store_refunds[str(backend["id"])] = (order_id, float(backend["value"]))
+    erp_refunds = [
+        (str(_value(p.get("PaymentRef"))), str(_value(p.get("Status"))),
+         float(_value(p.get("PaymentAmount")) or 0))
+        for p in pays
+        if _value(p["Type"]) == "Refund"
+    ]  # fmt: skip
     return Snapshot(
         valid_orders=valid_orders,
         bad_orders=bad_orders,
@@ -122,4 +142,13 @@ def snapshot(
         store_orders=store_orders,
         ledger_orders=ledger_orders,
         dead_letters=dead_letters(redis_url, prefix),
+        store_refunds=store_refunds,
+        erp_refunds=erp_refunds,
+        refund_ref_prefix=_refund_ref_prefix(),
     )
+
+
+def _refund_ref_prefix() -> str:
+    from sync_workers.mapping.templates import load_template
+
+    return str((load_template("payments").get("refunds") or {}).get("ref_prefix") or "XC-R")

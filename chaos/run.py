@@ -15,7 +15,7 @@ from bench.stack import WEBHOOK_SECRET, Stack
 from chaos import readback
 from chaos.invariants import check
 from chaos.pushes import Replayer, Tap
-from chaos.scenario import Shopper, Warehouse, fault_config
+from chaos.scenario import Refunder, Shopper, Warehouse, fault_config
 from chaos.supervisor import Killer, Supervisor
 
 HEADER = "X-Sync-Secret"
@@ -32,8 +32,10 @@ class Options:
     buyers: int
     ship_share: float
     settle_timeout: float
+    refund_share: float
     seed: int
     keep: bool
+    broker: str = "redis"
 
 
 def engine_env() -> dict[str, str]:
@@ -76,12 +78,24 @@ def subscribe(driver: Driver, stack: Stack, tap: Tap) -> None:
         )  # fmt: skip
 
 
-def converged(driver: Driver, shopper: Shopper, warehouse: Warehouse) -> bool:
+def converged(driver: Driver, shopper: Shopper, warehouse: Warehouse, refunder: Refunder) -> bool:
     valid = set(shopper.placed_valid.values())
-    linked = {s for s, key, _st, _at in driver.ledger.rows("orders") if key and s in valid}
+    orders = driver.ledger.rows("orders")
+    linked = {s for s, key, _st, _at in orders if key and s in valid}
     if len(linked) < len(valid):
         return False
-    if driver.ledger.linked("payments") < len(valid):
+    # A bad order a killed worker held comes back with its message (after the broker's
+    # visibility timeout on Redis): the verdict waits for its dead letter too.
+    bad = {order_id for order_id, _reason in shopper.placed_bad.values()}
+    if len({s for s, _key, status, _at in orders if s in bad and status == "dead_lettered"}) < len(
+        bad
+    ):
+        return False
+    payments = [(s, key) for s, key, _st, _at in driver.ledger.rows("payments") if key]
+    refunds = sum(1 for s, _ in payments if str(s).startswith("refund:"))
+    if len(payments) - refunds < len(valid):
+        return False
+    if refunds < sum(len(v) for v in refunder.refunded.values()):
         return False
     written = {s for s, key, _st, _at in driver.ledger.rows("shipments") if key}
     return set(warehouse.shipped.values()) <= written  # a ledger row per ShipmentNbr
@@ -96,7 +110,11 @@ def run(opts: Options) -> dict[str, Any]:
         print(line, flush=True)
 
     with Stack(
-        name="chaos", keep=opts.keep, redis_persistence=True, extra_env=engine_env()
+        name="chaos",
+        keep=opts.keep,
+        redis_persistence=True,
+        extra_env=engine_env(),
+        broker=opts.broker,
     ) as stack:
         stack.start_redis()
         stack.start_sandboxes()
@@ -116,6 +134,7 @@ def run(opts: Options) -> dict[str, Any]:
         replayer = Replayer(tap, f"http://127.0.0.1:{stack.webhooks_port}", HEADER, WEBHOOK_SECRET)
         erp = Acumatica(stack.env["ACUMATICA_BASE_URL"])
         warehouse = Warehouse(driver, erp, opts.ship_share)
+        refunder = Refunder(driver, warehouse, opts.refund_share)
         shopper = Shopper(driver, opts.orders, opts.bad, opts.rate, opts.buyers)
         fault = fault_config(opts.seed, timeout_seconds=10)
         for control in (driver.xcart, driver.acumatica):
@@ -151,6 +170,7 @@ def run(opts: Options) -> dict[str, Any]:
                     beat_done = True
                 if now - last_ship > 5:
                     warehouse.tick()
+                    refunder.tick()
                     last_ship = now
                 if now - last_replay > 3:
                     replayer.tick()
@@ -165,9 +185,10 @@ def run(opts: Options) -> dict[str, Any]:
                 supervisor.check()
                 if time.monotonic() - last_ship > 5:
                     warehouse.tick()
+                    refunder.tick()
                     last_ship = time.monotonic()
                     replayer.tick()
-                if converged(driver, shopper, warehouse) and not warehouse.tick():
+                if converged(driver, shopper, warehouse, refunder) and not warehouse.tick():
                     break
                 time.sleep(1.0)
             settle_seconds = time.monotonic() - settle_started
@@ -186,6 +207,7 @@ def run(opts: Options) -> dict[str, Any]:
                 valid_orders=dict(shopper.placed_valid),
                 bad_orders=dict(shopper.placed_bad),
                 shipped_order_ids=set(warehouse.shipped),
+                refunded_order_ids=set(refunder.refunded),
             )
             report = check(snap)
             acu_stats, xc_stats = driver.acumatica.stats(), driver.xcart.stats()
@@ -210,6 +232,8 @@ def run(opts: Options) -> dict[str, Any]:
         "push_replays": {"sent": replayer.sent, "failed": replayer.failed},
         "shipments_created": len(warehouse.shipped),
         "shipment_errors": warehouse.errors[:10],
+        "refunds_made": sum(len(v) for v in refunder.refunded.values()),
+        "refund_errors": refunder.errors[:10],
         "checkouts_refused": shopper.refused[:10],
         "faults_injected": {
             "acumatica": acu_stats.get("faults_injected"),
@@ -228,7 +252,8 @@ def render(result: dict[str, Any]) -> str:
         f"{result['chaos_seconds']} s of chaos + {result['settle_seconds']} s to settle",
         f"  kills {result['kills']} {result['kills_by_kind']}, restarts {result['restarts']}, "
         f"redis restarted {result['redis_restarted']}, beat restarted {result['beat_restarted']}",
-        f"  push replays {result['push_replays']}, shipments {result['shipments_created']}",
+        f"  push replays {result['push_replays']}, shipments {result['shipments_created']}, "
+        f"refunds {result.get('refunds_made', 0)}",
         f"  faults injected {json.dumps(result['faults_injected'])}",
         "  counts:",
         *[f"    {k:<34} {v}" for k, v in inv["counts"].items()],

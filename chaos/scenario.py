@@ -1,4 +1,5 @@
-"""What the harness does to the systems during a chaos run: orders, shipments, faults."""
+"""What the harness does to the systems during a chaos run: orders, refunds, shipments,
+faults."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
 from bench.engine import Driver
-from bench.sandbox import ENDPOINT, Acumatica, shopper
+from bench.sandbox import ENDPOINT, Acumatica, XCart, shopper
 
 #: Bad orders and the field the engine must name in the dead-letter entry.
 BAD_KINDS = (
@@ -156,3 +159,50 @@ class Warehouse:
         if confirm.status_code >= 300:
             raise RuntimeError(f"ConfirmShipment: {confirm.status_code} {confirm.text[:200]}")
         return str(number)
+
+
+class Refunder:
+    """Refunds a share of the synced orders the warehouse did not ship, as the store admin does
+    (``/_sandbox/orders/{id}/refund``: X-Cart has no API for it): in full, in part, or in two
+    parts (the second one often while the engine is still recording the first)."""
+
+    def __init__(self, driver: Driver, warehouse: Warehouse, share: float) -> None:
+        self.driver = driver
+        self.store = XCart(driver.stack.env["XCART_BASE_URL"])
+        self.warehouse = warehouse
+        self.share = share
+        self.rng = random.Random(17)
+        self.seen: set[str] = set()
+        #: X-Cart order id -> amounts refunded (as the store accepted them).
+        self.refunded: dict[str, list[float]] = {}
+        self.errors: list[str] = []
+
+    def tick(self, limit: int = 10) -> int:
+        made = 0
+        for source in sorted(self.warehouse.seen - set(self.warehouse.shipped) - self.seen):
+            self.seen.add(source)
+            if self.rng.random() >= self.share or made >= limit:
+                continue
+            kind = self.rng.choice(("full", "part", "two_parts"))
+            try:
+                total = self._total(source)
+                if kind == "full":
+                    self._refund(source, total)
+                else:
+                    first = round(total * self.rng.choice((0.25, 0.4, 0.5)), 2)
+                    self._refund(source, first)
+                    if kind == "two_parts":
+                        self._refund(source, round(total - first, 2))
+                made += 1
+            except (RuntimeError, requests.RequestException) as exc:
+                self.errors.append(f"{source}: {exc}")
+        return made
+
+    def _total(self, source: str) -> float:
+        answer = self.store.http.get(f"{self.store.base_url}/api/orders/{source}", timeout=60)
+        answer.raise_for_status()
+        return float(answer.json()["total"])
+
+    def _refund(self, source: str, amount: float) -> None:
+        self.driver.xcart.post(f"orders/{source}/refund", {"amount": amount})
+        self.refunded.setdefault(source, []).append(amount)

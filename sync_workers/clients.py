@@ -42,6 +42,7 @@ def acumatica_config(settings: Settings) -> AcumaticaConfig:
         max_concurrent=settings.acumatica_max_concurrent,
         connect_timeout=settings.acumatica_connect_timeout,
         read_timeout=settings.acumatica_read_timeout,
+        odata_basic_auth=settings.acumatica_odata_auth == "basic",
     )
 
 
@@ -72,7 +73,10 @@ def acumatica() -> AcumaticaClient:
     return _get(
         "acumatica",
         lambda: AcumaticaClient(
-            acumatica_config(settings), get_redis(), prefix=settings.redis_key_prefix
+            acumatica_config(settings),
+            get_redis(),
+            prefix=settings.redis_key_prefix,
+            odata_in_rate_limit=settings.acumatica_odata_in_rate_limit,
         ),
     )
 

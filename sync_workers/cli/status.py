@@ -96,6 +96,12 @@ def status(as_json: bool) -> None:
             line = f"{system.system}: {rate}, {system.in_flight}/{system.max_concurrent} in flight"
             if system.sessions_in_use is not None:
                 line += f", sessions {system.sessions_in_use}/{system.max_sessions}"
+            if system.requests_by_interface is not None:
+                sent = system.requests_by_interface
+                line += (
+                    f", requests sent: {sent.get('contract', 0)} contract API,"
+                    f" {sent.get('odata', 0)} OData"
+                )
             if system.cooling_down_seconds:
                 line += f", pausing {system.cooling_down_seconds:.1f}s after a 429"
             click.echo(line)

@@ -18,6 +18,7 @@ taken by one script) and gives it back in another. Waiting longer than ``max_wai
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 import socket
@@ -204,6 +205,14 @@ class SharedLimits:
         if self._penalized:
             self._penalized = False
             self._redis.delete(self._strikes_key)
+
+    def without_rate_window(self) -> SharedLimits:
+        """The same limits (concurrency leases, 429 cool-down) without the per-window request
+        count: for requests the remote system does not count against its request rate."""
+        other = copy.copy(self)
+        other.requests_per_window = 0
+        other._penalized = False
+        return other
 
     def in_flight(self) -> int:
         """Live concurrency leases (for metrics and tests)."""

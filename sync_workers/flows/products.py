@@ -7,8 +7,10 @@ allows it) -> ``patch`` (each field group's owner wins; only what differs is wri
 
 Change detection differs per side: X-Cart has no updated-since filter for products, so its
 catalogue is scanned and each product's mapped fields are hashed; Acumatica items are read by
-``LastModifiedDateTime`` (the ledger cursor, with the template's ``poll`` section). A SKU whose
-hash differs from the one the ledger remembers is handed out to its chain.
+``LastModifiedDateTime`` (the ledger cursor, with the template's ``poll`` section): with
+``poll.source: odata`` a cursor poll finds the new versions in the InventoryItem DAC through
+OData and reads only those StockItems through the contract API (:func:`changed_erp_items`). A
+SKU whose hash differs from the one the ledger remembers is handed out to its chain.
 
 No ping-pong: after every sync the ledger keeps the hash of both sides *as we left them*
 (``data.xcart_hash``, ``data.erp_hash``), so our own write, seen again by the next scan, poll,
@@ -30,6 +32,7 @@ from sqlalchemy import select
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.connectors.xcart.index import StoreIndex, StoreTarget
+from sync_workers.cursor import PollCursor
 from sync_workers.dates import parse_datetime, parse_optional
 from sync_workers.flows.shape import (
     Chain,
@@ -56,7 +59,7 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import products as mapping
 from sync_workers.mapping.inventory import sku_key
 from sync_workers.mapping.products import ProductsConfig
-from sync_workers.mapping.templates import load_template
+from sync_workers.mapping.templates import change_source, load_template
 from sync_workers.redis_client import get_redis, prefixed
 
 log = logging.getLogger(__name__)
@@ -259,6 +262,49 @@ def erp_items(since: datetime | None) -> Iterable[dict[str, Any]]:
     return clients.acumatica().iter_list("StockItem", filter=flt)
 
 
+#: The DAC the OData change poll reads (``InventoryCD`` is the contract API's ``InventoryID``).
+DAC = "InventoryItem"
+#: New versions read one StockItem at a time; past this many, one paged contract-API read of the
+#: window costs fewer requests.
+READ_ONE_BY_ONE_MAX = 10
+
+
+def changed_erp_items(cursor: PollCursor) -> Iterator[dict[str, Any]]:
+    """The stock items changed since the cursor's window starts: their keys and dates from the
+    InventoryItem DAC through OData (no API seat; one request when idle), then the StockItem
+    record of each new version from the contract API (or, past ``READ_ONE_BY_ONE_MAX`` of
+    them, the window's StockItems in one paged read).
+
+    Like the contract-API read, it has no upper bound: an item changed after the window's end
+    is read now and again by the next poll (the ledger's hashes make that harmless). A version
+    in the window that the cursor has already handled (re-read in the overlap) costs no
+    contract-API request."""
+    window = cursor.window()
+    acumatica = clients.acumatica()
+    rows = acumatica.odata.changes(
+        DAC,
+        key="InventoryCD",
+        start=window.start,
+        end=None,
+        filter=F("StkItem") == True,  # noqa: E712 (an OData comparison, not a Python one)
+    )
+    fresh: list[str] = []
+    for row in rows:
+        sku, moment = row.get("InventoryCD"), parse_optional(row.get("LastModifiedDateTime"))
+        if sku is None or moment is None:
+            continue
+        if moment in window and not cursor.accept(sku_key(sku), moment, moment):
+            continue
+        fresh.append(str(sku).strip())
+    if len(fresh) > READ_ONE_BY_ONE_MAX:
+        yield from erp_items(window.start)
+        return
+    for sku in fresh:
+        item = acumatica.get_by_keys("StockItem", sku, missing_ok=True)
+        if item is not None:
+            yield item
+
+
 def changed_skus(
     since: str | datetime | None = None,
     ids: Iterable[str] | None = None,
@@ -295,8 +341,15 @@ def changed_skus(
             candidates.add(sku)
     items: dict[str, dict[str, Any]] = {}
     index = store_index()
-    for item in erp_items(window_start):
+    odata = (
+        cursor_poll and window_start is not None and change_source(load_template(NAME)) == "odata"
+    )
+    for item in changed_erp_items(cursor) if odata else erp_items(window_start):
         sku = sku_key(item.get("InventoryID"))
+        if cursor_poll and not odata:  # the version is handled: the OData poll need not read it
+            moment = parse_optional(item.get("LastModifiedDateTime"))
+            if moment is not None:
+                cursor.accept(sku, moment, moment)
         if wanted is not None and sku not in wanted:
             continue
         items[sku] = item

@@ -278,6 +278,20 @@ def run_inline(flow: str, chain_name: str, record_id: str, **hints: Any) -> dict
     return result_of(state)
 
 
+def note_handled(flow: str, chain_name: str, record_id: str, steps: list[str]) -> None:
+    """Record in this task's history that one of its steps did another record's chain's work
+    (an order's push creating its payments in the same PUT): the record's row, outcome ``ok``,
+    goes with the calling chain's (one statement). Outside a chain task it writes nothing."""
+    run = _current_run.get()
+    if run is None:
+        return
+    chain = definition(flow).chain(chain_name)
+    now = datetime.now(UTC)
+    run.inline.append(
+        run.row(flow, chain, str(record_id), list(steps), "ok", None, now, time.perf_counter())
+    )
+
+
 def hand_out(flow: str, starts: Iterable[Start], *, new_trace: bool = True) -> list[str]:
     """Publish one task per start (each under a new trace id unless ``new_trace`` is off); the
     ledger rows of tracked chains are claimed first, in one statement per chain. Returns the

@@ -46,7 +46,7 @@ from sync_workers.ledger import (
 )
 from sync_workers.locks import record_locks
 from sync_workers.mapping import shipments as shipment_map
-from sync_workers.mapping.templates import load_template
+from sync_workers.mapping.templates import change_source, load_template
 from sync_workers.tracing import current_trace_id
 
 NAME = "shipments"
@@ -164,26 +164,70 @@ def _shippable_statuses() -> list[str]:
     return [label for label, code in (template().get("status_to_xcart") or {}).items() if code]
 
 
+#: ``SOShipment.Status`` database codes (what the DAC-based OData service returns) -> the labels
+#: of the contract API and of ``status_to_xcart`` (Acumatica's ``SOShipmentStatus`` list).
+STATUS_LABELS = {
+    "N": "Open",
+    "H": "On Hold",
+    "F": "Confirmed",
+    "C": "Completed",
+    "I": "Invoiced",
+    "Y": "Partially Invoiced",
+    "R": "Receipted",
+    "A": "Auto-Generated",
+    "L": "Canceled",
+}
+#: The DAC the OData change poll reads.
+DAC = "SOShipment"
+
+
+def _odata_rows(start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
+    """Changed shipments from the SOShipment DAC, as contract-API rows (labels, not codes)."""
+    rows = clients.acumatica().odata.changes(
+        DAC, key="ShipmentNbr", start=start, end=end, select=["Status"]
+    )
+    for row in rows:
+        code, number = row.get("Status"), row.get("ShipmentNbr")
+        yield {
+            "ShipmentNbr": str(number).strip() if number is not None else None,
+            "Status": STATUS_LABELS.get(str(code), code),
+            "LastModifiedDateTime": row.get("LastModifiedDateTime"),
+        }
+
+
 def changed_shipments(
     since: str | datetime | None = None, all: bool = False
 ) -> Iterator[dict[str, Any]]:
     """Shipments in a status that writes back, changed since the cursor (or ``since``; every
-    one with ``all``). The cursor moves once the last one is handled (the generator exhausted)."""
+    one with ``all``). The cursor moves once the last one is handled (the generator exhausted).
+
+    With ``poll.source: odata`` (the default) a cursor poll or a ``since`` resync reads the
+    SOShipment DAC through OData (no API seat); ``all`` and ``poll.source: rest`` read the
+    contract-based Shipment entity.
+    """
     wanted = set(_shippable_statuses())
+    odata = change_source(template()) == "odata" and not all
     cursor = None
+    start: datetime | None = None
+    end: datetime | None = None
     if all:
         expr = None
     elif since is not None:
-        expr = F("LastModifiedDateTime") >= parse_optional(since)
+        start = parse_optional(since)
+        expr = F("LastModifiedDateTime") >= start
     else:
         cursor = template_cursor(NAME, DIRECTION, template().get("poll"))
         window = cursor.window()
+        start, end = window.start, window.end
         expr = F("LastModifiedDateTime") <= window.end
         if window.start is not None:
             expr = (F("LastModifiedDateTime") >= window.start) & expr
-    rows = clients.acumatica().iter_list(
-        "Shipment", filter=expr, select=["ShipmentNbr", "Status", "LastModifiedDateTime"]
-    )
+    if odata:
+        rows = _odata_rows(start, end)
+    else:
+        rows = clients.acumatica().iter_list(
+            "Shipment", filter=expr, select=["ShipmentNbr", "Status", "LastModifiedDateTime"]
+        )
     for row in rows:
         if row.get("Status") not in wanted:
             continue

@@ -25,6 +25,9 @@ AVAILABILITY_FIELDS = ("QtyAvailable", "QtyAvailableForShipment", "QtyOnHand")
 POLL_SOURCES = ("inquiry", "odata")
 #: The contract-based inquiry that lists items whose availability changed since a date.
 CHANGES_INQUIRY = "InventoryQuantityAvailable"
+#: The DAC whose rows (item and warehouse) carry the quantities and their last change, read
+#: through the DAC-based OData service (no API seat).
+CHANGES_DAC = "INSiteStatus"
 
 
 def sku_key(sku: Any) -> str:
@@ -92,8 +95,8 @@ def validate_template(template: Mapping[str, Any]) -> list[str]:
         size = poll.get("page_size", 1000)
         if not _non_negative(size) or not 1 <= size <= 10000 or int(size) != size:
             problems.append("poll.page_size: must be a whole number from 1 to 10000")
-        if poll.get("changes") not in (None, "", CHANGES_INQUIRY):
-            problems.append(f"poll.changes: must be {CHANGES_INQUIRY} or empty")
+        if poll.get("changes") not in (None, "", CHANGES_INQUIRY, CHANGES_DAC):
+            problems.append(f"poll.changes: must be {CHANGES_DAC}, {CHANGES_INQUIRY} or empty")
         if not _non_negative(poll.get("full_compare_seconds", 600)):
             problems.append("poll.full_compare_seconds: must be a number >= 0")
     for key in ("store_index_seconds", "store_index_variants_seconds"):

@@ -82,6 +82,40 @@ def payment_action(order: Mapping[str, Any], template: Mapping[str, Any]) -> str
     return str(entry["action"])
 
 
+def currency_fields(order: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
+    """``CurrencyID`` of the order, and its ``CurrencyRate`` when the template takes the rate
+    the store used (``currency.rate: store``) for an order outside the base currency.
+
+    X-Cart keeps an order's amounts in its ``currency``; its multi-currency add-on records the
+    currency the shopper saw (``selected_multi_currency``) and the rate from the order's
+    currency to it (``selected_multi_currency_rate``). When that is the ERP's base currency, it
+    is the rate the store used: base amount = order amount x rate, Acumatica's ``CurrencyRate``.
+    """
+    settings = template.get("currency") or {}
+    code = str(order.get("currency") or "").strip().upper()
+    known = [str(c).upper() for c in settings.get("known") or []]
+    if known and code not in known:
+        raise PermanentError(
+            f"currency {code!r} is not a currency of the Acumatica tenant",
+            field_errors={"currency": f"unknown currency {code!r}"},
+        )
+    fields: dict[str, Any] = {"CurrencyID": code}
+    base = str(settings.get("base") or "").upper()
+    if settings.get("rate", "acumatica") != "store" or not base or code == base:
+        return fields
+    selected = str(order.get("selected_multi_currency") or "").strip().upper()
+    rate = order.get("selected_multi_currency_rate")
+    if selected != base or isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+        raise PermanentError(
+            f"order in {code} carries no store rate to {base}",
+            field_errors={
+                "selected_multi_currency_rate": f"no rate from {code} to {base} in the order"
+            },
+        )
+    fields["CurrencyRate"] = float(rate)
+    return fields
+
+
 def ship_via(order: Mapping[str, Any], template: Mapping[str, Any]) -> str | None:
     name = order.get("shipping_method_name")
     if not name:
@@ -172,7 +206,7 @@ def to_sales_order(
         "CustomerOrder": customer_order(order, template),
         "ExternalRef": str(order["id"]),
         "CustomerID": customer_id,
-        "CurrencyID": str(order.get("currency") or "").upper(),
+        **currency_fields(order, template),
         "Hold": bool(reasons) or action == "create_on_hold",
         "Description": f"X-Cart order #{number}",
         "BillToAddressOverride": True,
@@ -291,6 +325,11 @@ def expected_total(order: Mapping[str, Any]) -> Decimal:
     )
 
 
+def total_difference(order: Mapping[str, Any], acumatica_order_total: Any) -> Decimal:
+    """Acumatica's order total minus X-Cart's (both in the order's currency)."""
+    return money(acumatica_order_total) - money(order.get("total"))
+
+
 def tax_difference(order: Mapping[str, Any], acumatica_tax_total: Any) -> Decimal:
     """Acumatica's tax minus X-Cart's tax (for the ``compute`` tax mode)."""
     return money(acumatica_tax_total) - surcharge_total(order.get("surcharges"), "tax")
@@ -326,6 +365,13 @@ def validate_template(template: dict[str, Any]) -> list[str]:
     for state_id, iso in ((template.get("addresses") or {}).get("state_ids") or {}).items():
         if not str(state_id).isdigit() or len(str(iso)) < 4 or str(iso)[2] != "-":
             problems.append(f"addresses.state_ids.{state_id}: must map an id to 'US-CA' style")
+    currency = template.get("currency") or {}
+    if currency.get("rate", "acumatica") not in ("acumatica", "store"):
+        problems.append("currency.rate: must be acumatica or store")
+    if currency.get("rate") == "store" and not currency.get("base"):
+        problems.append("currency.base: needed with rate: store")
+    if not isinstance(currency.get("known", []), list):
+        problems.append("currency.known: must be a list of currency codes")
     risk = template.get("risk") or {}
     if not isinstance(risk.get("hold_threshold"), int | float):
         problems.append("risk.hold_threshold: must be a number")

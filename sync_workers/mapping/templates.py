@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import importlib
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +68,25 @@ def read_template(path: Path) -> dict[str, Any]:
     return data
 
 
-@cache
-def _load(path: str) -> dict[str, Any]:
+@lru_cache(maxsize=64)
+def _load(path: str, version: tuple[int, int]) -> dict[str, Any]:
     return read_template(Path(path))
 
 
+def _version(path: Path) -> tuple[int, int]:
+    """What changes when the file is replaced or rewritten: its modification time and size."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
 def load_template(flow: str) -> dict[str, Any]:
-    """The template of ``flow`` (cached per file path; a deep copy, so callers may mutate it)."""
-    return copy.deepcopy(_load(str(template_path(flow))))
+    """The template of ``flow`` (cached per file path and version, so a replaced file is read
+    again by every process; a deep copy, so callers may mutate it)."""
+    path = template_path(flow)
+    return copy.deepcopy(_load(str(path), _version(path)))
 
 
 def clear_cache() -> None:
@@ -97,10 +108,28 @@ def validate_template(flow: str, template: Mapping[str, Any]) -> list[str]:
     if not isinstance(version, int) or version < 1:
         problems.append("version: must be a positive integer")
     problems.extend(_poll_problems(template.get("poll")))
+    poll = template.get("poll")
+    if flow in CHANGE_SOURCE_FLOWS and isinstance(poll, Mapping):
+        source = poll.get("source", DEFAULT_CHANGE_SOURCE)
+        if source not in CHANGE_SOURCES:
+            problems.append(f"poll.source: must be one of {', '.join(CHANGE_SOURCES)}")
     check = _validator(flow)
     if check is not None:
         problems.extend(check(dict(template)))
     return [f"{flow}.yaml: {p}" for p in problems]
+
+
+#: Where a flow's poll reads Acumatica's changes: the DAC-based OData service (Basic auth: no
+#: API seat, see ``sync_workers.connectors.acumatica.odata``) or the contract-based REST API.
+CHANGE_SOURCES = ("odata", "rest")
+DEFAULT_CHANGE_SOURCE = "odata"
+#: The flows whose ``poll.source`` picks one of :data:`CHANGE_SOURCES`.
+CHANGE_SOURCE_FLOWS = ("shipments", "customers", "products", "payments")
+
+
+def change_source(template: Mapping[str, Any]) -> str:
+    """``poll.source`` of a flow in :data:`CHANGE_SOURCE_FLOWS` (``odata`` when absent)."""
+    return str((template.get("poll") or {}).get("source", DEFAULT_CHANGE_SOURCE))
 
 
 #: Seconds of a ``poll`` section (see ``sync_workers.cursor``).

@@ -95,6 +95,15 @@ class EngineCollector(Collector):
         for system_name, count in status.http_429.items():
             too_many.add_metric([system_name], count)
         yield too_many
+        interfaces = CounterMetricFamily(
+            "sync_acumatica_requests",
+            "Acumatica requests sent by the fleet, by interface (contract API or OData)",
+            labels=["interface"],
+        )
+        for system in status.systems:
+            for interface, count in (system.requests_by_interface or {}).items():
+                interfaces.add_metric([interface], count)
+        yield interfaces
         for system in status.systems:
             if system.sessions_in_use is not None:
                 yield GaugeMetricFamily(

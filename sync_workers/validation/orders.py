@@ -8,7 +8,7 @@ exactly what to fix, and nothing is written to Acumatica for that order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
@@ -144,14 +144,15 @@ def _total_problems(order: Mapping[str, Any]) -> dict[str, str]:
 
 def order_and_payment_problems(
     order: Mapping[str, Any],
-    transactions: list[Mapping[str, Any]],
+    transactions: Sequence[Mapping[str, Any]],
     template: Mapping[str, Any],
     payments_template: Mapping[str, Any],
     *,
     sku_known: Callable[[str], bool],
 ) -> dict[str, str]:
     """Every problem of an order and of what its creation needs mapped: shipping method, tax
-    region and each payment transaction's method (named ``transactions[i].<field>``)."""
+    region, currency (and the store's rate, when the template takes it) and each payment
+    transaction's method (named ``transactions[i].<field>``)."""
     problems = order_problems(order, template, sku_known=sku_known)
     code = (order.get("payment_status") or {}).get("code")
     for index, txn in enumerate(transactions):
@@ -164,7 +165,7 @@ def order_and_payment_problems(
         except PermanentError as exc:
             for field, reason in exc.field_errors.items():
                 problems[f"transactions[{index}].{field}"] = reason
-    for lookup in (order_map.ship_via, order_map.tax_id):
+    for lookup in (order_map.ship_via, order_map.tax_id, order_map.currency_fields):
         try:
             lookup(order, template)
         except PermanentError as exc:

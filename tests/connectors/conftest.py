@@ -1,65 +1,33 @@
+"""Connector fixtures: the run's own Redis keys, sandboxes in threads."""
+
 from __future__ import annotations
 
-import atexit
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 import requests
 
-OWNER_KEY = "sync-workers-tests:owner"
-OWNER_TTL = 3600
+#: Every Redis key the connector tests write is under this prefix (inside the run's own), so
+#: they delete only their own keys and several runs can share one Redis database.
+PREFIX = os.environ["REDIS_KEY_PREFIX"] + "connectors:"
 
 
-def _claim_db(owner: str) -> int:
-    """A Redis DB (3-14) no other test run on this machine holds: connector tests empty their
-    DB around each test, so two suites run at once must not share one."""
-    for db in range(3, 15):
-        client = redis.Redis(host="127.0.0.1", port=6379, db=db)
-        try:
-            if (
-                client.set(OWNER_KEY, owner, nx=True, ex=OWNER_TTL)
-                or client.get(OWNER_KEY) == owner.encode()
-            ):
-                return db
-        except redis.ConnectionError:
-            return 3  # no Redis: the tests that need it fail on their own
-        finally:
-            client.close()
-    raise RuntimeError("Redis DBs 3-14 are all held by other test runs")
-
-
-_OWNER = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-CONNECTOR_REDIS_DB = _claim_db(_OWNER)
-
-
-def _release_db() -> None:
-    try:
-        client = redis.Redis(host="127.0.0.1", port=6379, db=CONNECTOR_REDIS_DB)
-        if client.get(OWNER_KEY) == _OWNER.encode():
-            client.delete(OWNER_KEY)
-        client.close()
-    except redis.ConnectionError:
-        pass
-
-
-atexit.register(_release_db)
-
-
-def _empty(client: redis.Redis) -> None:
-    client.flushdb()
-    client.set(OWNER_KEY, _OWNER, ex=OWNER_TTL)
+def delete_own_keys(client: redis.Redis) -> None:
+    keys = list(client.scan_iter(match=PREFIX + "*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    """A Redis DB of this test run's own, emptied around each test (keeps only its owner key)."""
-    client = redis.Redis(host="127.0.0.1", port=6379, db=CONNECTOR_REDIS_DB)
-    _empty(client)
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the test Redis (``TEST_REDIS_URL``); the keys under :data:`PREFIX` are
+    deleted before and after each test."""
+    client = redis.Redis.from_url(redis_url)
+    delete_own_keys(client)
     yield client
-    _empty(client)
+    delete_own_keys(client)
     client.close()
 
 

@@ -7,10 +7,14 @@ import pytest
 
 from sync_workers.connectors.errors import RateLimited
 from sync_workers.connectors.limits import _ACQUIRE, SharedLimits
+from tests.connectors.conftest import PREFIX
 
 
 def test_concurrency_never_exceeds_the_cap_across_clients(redis_client):
-    limits = [SharedLimits(redis_client, "sys", max_concurrent=2, max_wait=10) for _ in range(5)]
+    limits = [
+        SharedLimits(redis_client, "sys", max_concurrent=2, max_wait=10, prefix=PREFIX)
+        for _ in range(5)
+    ]
     lock, current, peak = threading.Lock(), [0], [0]
 
     def work(shared: SharedLimits) -> None:
@@ -33,10 +37,14 @@ def test_concurrency_never_exceeds_the_cap_across_clients(redis_client):
 
 
 def test_dead_holders_lease_expires(redis_client):
-    dead = SharedLimits(redis_client, "sys", max_concurrent=1, lease_seconds=0.3, max_wait=0.1)
+    dead = SharedLimits(
+        redis_client, "sys", max_concurrent=1, lease_seconds=0.3, max_wait=0.1, prefix=PREFIX
+    )
     context = dead.slot()
     context.__enter__()  # never released: the process "died"
-    alive = SharedLimits(redis_client, "sys", max_concurrent=1, lease_seconds=0.3, max_wait=0.1)
+    alive = SharedLimits(
+        redis_client, "sys", max_concurrent=1, lease_seconds=0.3, max_wait=0.1, prefix=PREFIX
+    )
     with pytest.raises(RateLimited), alive.slot():
         pass
     time.sleep(0.35)
@@ -52,6 +60,7 @@ def test_rate_is_shared_and_waits_for_the_window(redis_client):
         window_seconds=1,
         window_margin_seconds=0,
         max_wait=5,
+        prefix=PREFIX,
     )
     two = SharedLimits(
         redis_client,
@@ -60,6 +69,7 @@ def test_rate_is_shared_and_waits_for_the_window(redis_client):
         window_seconds=1,
         window_margin_seconds=0,
         max_wait=5,
+        prefix=PREFIX,
     )
     started = time.monotonic()
     for i in range(10):
@@ -70,7 +80,7 @@ def test_rate_is_shared_and_waits_for_the_window(redis_client):
 
 def test_rate_wait_longer_than_max_wait_raises(redis_client):
     limits = SharedLimits(
-        redis_client, "sys", requests_per_window=1, window_seconds=10, max_wait=0.2
+        redis_client, "sys", requests_per_window=1, window_seconds=10, max_wait=0.2, prefix=PREFIX
     )
     with limits.slot():
         pass
@@ -80,19 +90,23 @@ def test_rate_wait_longer_than_max_wait_raises(redis_client):
 
 
 def test_429_pauses_every_client_and_grows(redis_client):
-    one = SharedLimits(redis_client, "sys", backoff_base=0.2, backoff_cap=5, max_wait=0.05)
-    two = SharedLimits(redis_client, "sys", backoff_base=0.2, backoff_cap=5, max_wait=0.05)
+    one = SharedLimits(
+        redis_client, "sys", backoff_base=0.2, backoff_cap=5, max_wait=0.05, prefix=PREFIX
+    )
+    two = SharedLimits(
+        redis_client, "sys", backoff_base=0.2, backoff_cap=5, max_wait=0.05, prefix=PREFIX
+    )
     assert one.penalize() == pytest.approx(0.2)
     assert two.penalize() == pytest.approx(0.4)
     with pytest.raises(RateLimited), two.slot():
         pass
     assert one.penalize(retry_after=3) == pytest.approx(3)
     one.relax()
-    assert redis_client.get("sync:limits:sys:strikes") is None
+    assert redis_client.get(PREFIX + "limits:sys:strikes") is None
 
 
 def test_short_cooldown_is_waited_out(redis_client):
-    limits = SharedLimits(redis_client, "sys", backoff_base=0.15, max_wait=2)
+    limits = SharedLimits(redis_client, "sys", backoff_base=0.15, max_wait=2, prefix=PREFIX)
     limits.penalize()
     started = time.monotonic()
     with limits.slot():
@@ -111,6 +125,7 @@ def test_one_round_trip_takes_a_slot_and_a_request_waiting_for_the_rate_holds_no
         window_margin_seconds=0,
         max_concurrent=1,
         max_wait=0.2,
+        prefix=PREFIX,
     )
     redis_client.script_load(_ACQUIRE)  # as after the first request of the process
     calls: list[str] = []

@@ -178,3 +178,36 @@ def test_edit_changes_only_what_differs_adds_new_lines_and_deletes_dropped_ones(
         {"id": "b", "delete": True},
     ]
     assert order_map.line_changes(current, [dict(c) for c in current]) == []
+
+
+def test_an_order_outside_the_base_currency_carries_the_store_rate_when_asked(template):
+    assert order_map.currency_fields(ORDER, template) == {"CurrencyID": "CAD"}  # Acumatica's
+    template["currency"]["rate"] = "store"
+    with_rate = {**ORDER, "selected_multi_currency": "usd", "selected_multi_currency_rate": 0.73}
+    assert order_map.currency_fields(with_rate, template) == {
+        "CurrencyID": "CAD",
+        "CurrencyRate": 0.73,
+    }
+    assert order_map.currency_fields({**ORDER, "currency": "USD"}, template) == {
+        "CurrencyID": "USD"
+    }
+    with pytest.raises(PermanentError) as err:
+        order_map.currency_fields(ORDER, template)
+    assert err.value.field_errors == {
+        "selected_multi_currency_rate": "no rate from CAD to USD in the order"
+    }
+
+
+def test_a_currency_the_tenant_lacks_is_refused_naming_the_field(template):
+    with pytest.raises(PermanentError) as err:
+        order_map.currency_fields({**ORDER, "currency": "CHF"}, template)
+    assert err.value.field_errors == {"currency": "unknown currency 'CHF'"}
+    bad = {**template, "currency": {"rate": "guess", "known": "USD"}}
+    problems = order_map.validate_template(bad)
+    assert "currency.rate: must be acumatica or store" in problems
+    assert "currency.known: must be a list of currency codes" in problems
+
+
+def test_totals_are_compared_in_the_orders_currency() -> None:
+    assert order_map.total_difference(ORDER, 57.19) == 0
+    assert str(order_map.total_difference(ORDER, 57.2)) == "0.01"

@@ -107,3 +107,61 @@ def test_partly_covered_order_is_partially_paid_and_unreleased_payments_count_fo
     assert payments.xcart_payment_code(so, "Q", tmpl) == "PP"
     balanced = {"OrderTotal": 100.0, "Payments": [{"Status": "Balanced", "AppliedToOrder": 100}]}
     assert payments.xcart_payment_code(balanced, "Q", tmpl) is None
+
+
+def test_a_new_orders_payment_is_a_row_of_its_payments_tab(tmpl):
+    from decimal import Decimal
+
+    row = payments.to_order_payment(TXN, tmpl, applied=Decimal("60.00"), order_number="1042")
+    assert row == {
+        "DocType": "Prepayment", "PaymentMethod": "CREDITCARD", "CashAccount": "10250ST",
+        "PaymentRef": "XC-77", "ExternalRef": "77", "PaymentAmount": 62.49,
+        "AppliedToOrder": 60.0, "Hold": False,
+        "Description": "X-Cart order #1042 transaction 77", "ApplicationDate": "2026-01-15",
+    }  # fmt: skip
+    assert payments.with_order(tmpl) is True
+    assert payments.with_order({**tmpl, "with_order": False}) is False
+
+
+REFUNDED = {
+    **TXN,
+    "status": "AuthorizeNet SIM",  # X-Cart 5.5.1's quirk: the method name
+    "backend_transactions": [
+        {"id": 901, "type": "refundPart", "status": "S", "value": 10.0,
+         "date": "2026-01-16T10:00:00+0000"},
+        {"id": 902, "type": "refundPart", "status": "F", "value": 5.0},
+        {"id": 903, "type": "capture", "status": "S", "value": 62.49},
+        {"id": 904, "type": "refund", "status": "AuthorizeNet SIM", "value": 52.49},
+    ],
+}  # fmt: skip
+
+
+def test_successful_refunds_of_a_transaction_are_found_failed_ones_and_captures_not(tmpl):
+    found = payments.refunds_of(REFUNDED, "R", tmpl)
+    assert [r["id"] for r in found] == [901, 904]
+
+
+def test_a_refund_is_applied_to_the_payment_it_pays_back(tmpl):
+    refund = payments.to_refund(
+        REFUNDED["backend_transactions"][0], REFUNDED, tmpl, customer_id="XC17",
+        payment_type="Prepayment", payment_nbr="000045", order_number="1042",
+    )  # fmt: skip
+    assert refund == {
+        "Type": "Refund", "CustomerID": "XC17", "PaymentMethod": "CREDITCARD",
+        "CashAccount": "10250ST", "PaymentRef": "XC-R901", "ExternalRef": "901",
+        "CurrencyID": "USD", "PaymentAmount": 10.0, "Hold": False,
+        "Description": "X-Cart order #1042 refund 901 of transaction 77",
+        "DocumentsToApply": [
+            {"DocType": "Prepayment", "ReferenceNbr": "000045", "AmountPaid": 10.0}
+        ],
+        "ApplicationDate": "2026-01-16",
+    }  # fmt: skip
+
+
+def test_the_payments_template_checks_its_refund_settings(tmpl):
+    assert payments.validate_template(tmpl) == []
+    bad = {**tmpl, "with_order": "yes", "refunds": {"release_payment": "sometimes"}}
+    assert payments.validate_template(bad) == [
+        "refunds.release_payment: must be true or false",
+        "with_order: must be true or false",
+    ]

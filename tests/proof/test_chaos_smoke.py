@@ -1,5 +1,5 @@
-"""``python -m chaos`` as ``make chaos`` runs it (no ``--keep``), small, on each ledger: it
-reaches a verdict, every invariant holds, and the stack it made is gone afterwards.
+"""``python -m chaos`` as ``make chaos`` runs it (no ``--keep``), small, on each ledger and each
+broker: it reaches a verdict, every invariant holds, and the stack it made is gone afterwards.
 
 The ledger's statuses are part of the verdict, read before the stack closes; a run that read
 them after (from a removed directory or a dropped database) ended with no verdict.
@@ -20,37 +20,46 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-DATABASES = ("sqlite", "postgres")
+#: (ledger, broker) of each run.
+RUNS = (("sqlite", "redis"), ("postgres", "redis"), ("sqlite", "rabbitmq"))
 
 
 @dataclass
 class Run:
     database: str
+    broker: str
     proc: subprocess.Popen[bytes]
     output: Path
     tmp: Path
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[dict[str, Run]]:
-    """One short run per ledger, started together (most of a run is waiting: for the orders a
-    killed worker held to come back from the broker)."""
+def runs(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, rabbitmq: str
+) -> Iterator[dict[str, Run]]:
+    """One short run per ledger and broker, started together (most of a run is waiting: for the
+    orders a killed worker held to come back from the broker)."""
     started: dict[str, Run] = {}
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("REDIS_", "DATABASE", "BROKER_URL"))
+    }
     server = postgres_url.rsplit("/", 1)[0]
     base["BENCH_POSTGRES"] = server.replace("postgresql://", "postgresql+psycopg://", 1)
-    for database in DATABASES:
-        tmp = tmp_path_factory.mktemp(f"chaos-{database}")
+    base["BENCH_AMQP"] = rabbitmq
+    for database, broker in RUNS:
+        tmp = tmp_path_factory.mktemp(f"chaos-{database}-{broker}")
         env = {**base, "TMPDIR": str(tmp)}  # the stack's temp dir: to see it removed
         output = tmp / "verdict.json"
         argv = [
             sys.executable, "-m", "chaos", "--orders", "12", "--bad", "4", "--rate", "4",
             "--kill-every", "4", "--ship-share", "0.2", "--settle-timeout", "420",
-            "--database", database, "--output", str(output),
+            "--database", database, "--broker", broker, "--output", str(output),
         ]  # fmt: skip
         with (tmp / "chaos.log").open("w", encoding="utf-8") as log:
             proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        started[database] = Run(database, proc, output, tmp)
+        started[f"{database}-{broker}"] = Run(database, broker, proc, output, tmp)
     try:
         yield started
     finally:
@@ -59,11 +68,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterato
             run.proc.wait()
 
 
-@pytest.mark.parametrize("database", DATABASES)
+@pytest.mark.parametrize("run_name", [f"{database}-{broker}" for database, broker in RUNS])
 def test_a_short_chaos_run_without_keep_reaches_a_verdict(
-    database: str, runs: dict[str, Run], postgres_url: str
+    run_name: str, runs: dict[str, Run], postgres_url: str
 ) -> None:
-    run = runs[database]
+    run = runs[run_name]
     run.proc.wait(timeout=900)
     printed = (run.tmp / "chaos.log").read_text(encoding="utf-8")
     tail = printed[-3000:]
@@ -80,8 +89,11 @@ def test_a_short_chaos_run_without_keep_reaches_a_verdict(
     assert result["ledger"]["orders/dead_lettered"] == 4, result["ledger"]
     assert result["kills"] > 0
     assert not any(run.tmp.glob("sync-workers-chaos*")), "the stack's temp dir is left"
-    if database == "postgres":
+    assert result["options"]["broker"] == run.broker
+    if run.database == "postgres":
         assert _databases_of(postgres_url, run.proc.pid) == []
+    if run.broker == "rabbitmq":
+        assert _vhosts_of(run.proc.pid) == []
 
 
 def _databases_of(url: str, pid: int) -> list[str]:
@@ -100,3 +112,11 @@ def _databases_of(url: str, pid: int) -> list[str]:
             return [row[0] for row in rows]
     finally:
         engine.dispose()
+
+
+def _vhosts_of(pid: int) -> list[str]:
+    """The RabbitMQ vhosts a chaos process ``pid`` made that are still there."""
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True, check=True
+    )
+    return [v for v in listed.stdout.split() if v.startswith(f"sync-workers-chaos-{pid}-")]

@@ -22,6 +22,8 @@ def healthy() -> Snapshot:
         store_orders={"1": ("S", ["TRK1"])},
         ledger_orders={"1": "SO/000001", "2": "SO/000002"},
         dead_letters=[("orders", "3", "order 1003 is invalid: shipping_address.state: unmapped")],
+        store_refunds={"71": ("2", 10.0), "72": ("2", 5.5)},
+        erp_refunds=[("XC-R71", "Balanced", 10.0), ("XC-R72", "Balanced", 5.5)],
     )
 
 
@@ -57,6 +59,13 @@ def broken(change) -> list[str]:
         ),
         (lambda s: s.ledger_orders.update({"2": "SO/000001"}), "ledger_disagrees"),
         (lambda s: s.dead_letters.clear(), "bad_orders_not_dead_lettered"),
+        (lambda s: s.erp_refunds.pop(), "refunds_lost"),
+        (lambda s: s.erp_refunds.append(("XC-R71", "Balanced", 10.0)), "refunds_doubled"),
+        (
+            lambda s: s.erp_refunds.__setitem__(0, ("XC-R71", "Balanced", 1.0)),
+            "refund_amount_wrong",
+        ),
+        (lambda s: s.erp_refunds.append(("XC-R99", "Balanced", 1.0)), "unknown_refunds"),
         (
             lambda s: s.dead_letters.__setitem__(0, ("orders", "3", "some other reason")),
             "bad_orders_not_dead_lettered",

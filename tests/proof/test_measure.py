@@ -240,3 +240,19 @@ def test_bench_takes_three_rounds_unless_told() -> None:
 
     assert parse([]).rounds == 3
     assert parse(["--rounds", "5"]).rounds == 5
+
+
+@pytest.mark.parametrize(("known", "verdict"), [(1.033, "met"), (1.6, "MISSED"), (None, "MISSED")])
+def test_licence_figure_judges_acumatica_calls_per_new_paid_order(known, verdict) -> None:
+    from bench.report import rows
+
+    licence = {
+        "achieved_requests_per_minute": 118.0,
+        "licence_used": 0.983,
+        "acumatica_calls_per_order": 1.076,
+        "acumatica_calls_per_order_known_buyer": known,
+        "declined_429": 0,
+        "peak_sessions": 2,
+    }
+    [row] = [r for r in rows({"licence": licence}) if "calls per new paid order" in r[0]]
+    assert row[1:] == (f"{known} (1.076 with new buyers)", "1 + look-ups <= 1.05", verdict)

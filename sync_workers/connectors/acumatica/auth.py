@@ -63,17 +63,23 @@ def login(transport: Transport, config: AcumaticaConfig) -> Credential:
 def renew(transport: Transport, config: AcumaticaConfig, stale: Credential | None) -> Credential:
     """A fresh credential after expiry: an OAuth refresh when possible, else a new login."""
     if config.auth_mode == "oauth" and stale and _refreshable(stale):
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": stale["refresh_token"],
-            "client_id": config.client_id or "",
-            "client_secret": config.client_secret or "",
-        }
         try:
-            return _token(transport, config, form, chain_ends_at=stale.get("refresh_expires_at"))
+            return refresh(transport, config, stale)
         except (AuthError, ValidationFailed):
             pass  # refresh chain expired: fall back to the password grant
     return login(transport, config)
+
+
+def refresh(transport: Transport, config: AcumaticaConfig, credential: Credential) -> Credential:
+    """A new OAuth credential from ``credential``'s refresh token (the refresh grant only: no
+    fall-back to the password grant, so a refused refresh raises)."""
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": credential.get("refresh_token") or "",
+        "client_id": config.client_id or "",
+        "client_secret": config.client_secret or "",
+    }
+    return _token(transport, config, form, chain_ends_at=credential.get("refresh_expires_at"))
 
 
 def logout(transport: Transport, config: AcumaticaConfig, credential: Credential) -> None:

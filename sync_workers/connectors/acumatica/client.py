@@ -3,6 +3,9 @@
 Records go in and come out as plain dicts (see :mod:`.wrapping`); filters are
 :class:`~.filters.Expr` objects, never strings. Every call goes through the fleet's session
 pool and shared limits, re-logs in once on a 401, and raises only the engine's error classes.
+Its :attr:`AcumaticaClient.odata` reads the OData services under the same shared limits but
+outside the session pool (see :mod:`.odata`); :class:`RequestCounter` counts the two kinds of
+request apart, fleet-wide.
 """
 
 from __future__ import annotations
@@ -41,6 +44,31 @@ KEY_FIELDS: dict[str, tuple[str, ...]] = {
 _UNSAFE_IN_PATH = ("/", "\\", "|", "?", "#", "%")
 
 
+class RequestCounter:
+    """Fleet-wide counts of Acumatica requests by interface, in the Redis hash
+    ``{prefix}ops:acumatica_requests`` (fields :data:`CONTRACT` and :data:`ODATA`), read by
+    ``sync-status`` and ``/metrics``. Sign-in and sign-out are not counted."""
+
+    CONTRACT = "contract"
+    ODATA = "odata"
+    NAME = "acumatica_requests"
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.key = f"{prefix}ops:{self.NAME}"
+
+    def count(self, interface: str) -> None:
+        self.client.hincrby(self.key, interface, 1)
+
+    def counts(self) -> dict[str, int]:
+        raw = self.client.hgetall(self.key) or {}
+        return {_text(k): int(v) for k, v in raw.items()}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _csv(values: Iterable[str] | None) -> str | None:
     if values is None:
         return None
@@ -49,7 +77,12 @@ def _csv(values: Iterable[str] | None) -> str | None:
 
 
 class AcumaticaClient:
-    """One Acumatica tenant. Share the Redis client; create one client per process."""
+    """One Acumatica tenant. Share the Redis client; create one client per process.
+
+    ``odata_in_rate_limit=False`` keeps Basic-auth OData requests out of the fleet's
+    requests-per-minute window (they still take a concurrency slot); bearer-token OData
+    requests are an API user's and always count.
+    """
 
     def __init__(
         self,
@@ -59,6 +92,7 @@ class AcumaticaClient:
         prefix: str = "sync:",
         session: requests.Session | None = None,
         register_atexit: bool = True,
+        odata_in_rate_limit: bool = True,
     ) -> None:
         self.config = config
         limits = limits_for(client, config.limits_name, config, prefix=prefix)
@@ -71,11 +105,32 @@ class AcumaticaClient:
             session=session,
             pool_connections=config.pool_connections,
         )
+        basic_odata = config.odata_basic_auth or config.auth_mode == "cookie"
+        odata_transport = self.transport
+        if basic_odata and not odata_in_rate_limit:
+            # Basic-auth OData is a conventional user's request: it keeps its concurrency slot
+            # and the shared 429 cool-down, but stays out of the API requests-per-minute window.
+            odata_transport = Transport(
+                ACUMATICA,
+                connect_timeout=config.connect_timeout,
+                read_timeout=config.read_timeout,
+                limits=limits.without_rate_window(),
+                headers={"Accept": "application/json"},
+                session=session,
+                pool_connections=config.pool_connections,
+            )
+        self._odata_transport = odata_transport
         self.sessions = SessionPool(
             config, client, self.transport, prefix=prefix, register_atexit=register_atexit
         )
+        self.requests = RequestCounter(client, prefix)
+        # Basic auth (always in cookie mode): a poll over OData never takes a seat of the pool.
         self.odata = ODataReader(
-            config, self.transport, self.sessions, basic_auth=config.odata_basic_auth
+            config,
+            odata_transport,
+            self.sessions,
+            basic_auth=basic_odata,
+            count=lambda: self.requests.count(RequestCounter.ODATA),
         )
 
     # Plumbing ---------------------------------------------------------------------------------
@@ -94,6 +149,7 @@ class AcumaticaClient:
     ) -> requests.Response:
         """Send with the pool's session; on 401 re-login once (fleet-wide) and resend."""
         query = query_string(params) if params else None
+        self.requests.count(RequestCounter.CONTRACT)
         lease = self.sessions.acquire()
         for attempt in (1, 2):
             try:
@@ -114,6 +170,8 @@ class AcumaticaClient:
         """Sign out (when this process is the session's last user) and release the pool."""
         self.sessions.close()
         self.transport.close()
+        if self._odata_transport is not self.transport:
+            self._odata_transport.close()
 
     def __enter__(self) -> AcumaticaClient:
         return self

@@ -6,7 +6,7 @@ its quoted literal, so it can neither break nor alter the query::
 
     flt = (F("CustomerOrder") == "O'NEIL/42") & (F("LastModified") >= since)
     flt.render()  # "(CustomerOrder eq 'O''NEIL/42') and (LastModified ge datetimeoffset'...')"
-    flt.render("v4")  # same, with OData v4 literals for the generic-inquiry endpoint
+    flt.render("v4")  # same, with OData v4 literals (bare dates, decimals without ``m``)
 
 Literals stay typed inside an expression until it is rendered for a dialect.
 """
@@ -42,7 +42,10 @@ def literal(value: Literal, dialect: Dialect = "v3") -> str:
             raise ValueError("non-finite numbers have no OData literal")
         if isinstance(value, Decimal) and not value.is_finite():
             raise ValueError("non-finite numbers have no OData literal")
-        return format(Decimal(str(value)), "f")
+        text = format(Decimal(str(value)), "f")
+        # The contract API compares a decimal field only with a decimal literal (``100m``);
+        # OData v4 writes decimals without a suffix.
+        return text if dialect == "v4" else f"{text}m"
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime in a filter; give it a time zone")

@@ -38,6 +38,7 @@ from sync_workers.flows.shape import (
     template_cursor,
 )
 from sync_workers.ledger import find_by_source, session_scope
+from sync_workers.mapping.templates import change_source
 from sync_workers.redis_client import get_redis, prefixed
 
 #: Customers read per ledger look-up of our own writes.
@@ -79,13 +80,35 @@ def changed_profiles(all: bool = False) -> Iterator[tuple[dict[str, Any], str]]:
             yield profile, digest
 
 
+#: The DAC the OData change poll reads (``AcctCD`` is the contract API's ``CustomerID``).
+DAC = "Customer"
+
+
+def _odata_rows(start: datetime | None, end: datetime | None) -> Iterator[dict[str, Any]]:
+    """Changed customers from the Customer DAC, as ``CustomerID``/``LastModifiedDateTime``."""
+    for row in clients.acumatica().odata.changes(DAC, key="AcctCD", start=start, end=end):
+        yield {
+            "CustomerID": str(row.get("AcctCD") or "").strip(),
+            "LastModifiedDateTime": row.get("LastModifiedDateTime"),
+        }
+
+
 def changed_acumatica_customers(
     since: str | datetime | None = None, all: bool = False
 ) -> Iterator[str]:
     """CustomerIDs changed in Acumatica since the cursor (or ``since``; every one with ``all``).
-    The cursor moves once the last one is handled (the generator exhausted)."""
+    The cursor moves once the last one is handled (the generator exhausted).
+
+    With ``poll.source: odata`` (the default) the changes are read from the Customer DAC through
+    OData (no API seat); ``all`` and ``poll.source: rest`` read the contract-based Customer."""
     client = clients.acumatica()
+    odata = change_source(template()) == "odata"
     if all or since is not None:
+        if odata and not all:
+            start = parse_optional(since)
+            for row in _odata_rows(start, None):
+                yield str(row["CustomerID"])
+            return
         expr = None if all else F("LastModifiedDateTime") >= parse_optional(since)
         for row in client.iter_list("Customer", filter=expr, select=["CustomerID"]):
             yield str(row["CustomerID"])
@@ -95,7 +118,12 @@ def changed_acumatica_customers(
     expr = F("LastModifiedDateTime") <= window.end
     if window.start is not None:
         expr = (F("LastModifiedDateTime") >= window.start) & expr
-    rows = client.iter_list("Customer", filter=expr, select=["CustomerID", "LastModifiedDateTime"])
+    if odata:
+        rows = _odata_rows(window.start, window.end)
+    else:
+        rows = client.iter_list(
+            "Customer", filter=expr, select=["CustomerID", "LastModifiedDateTime"]
+        )
     while page := list(itertools.islice(rows, PAGE)):
         ours = own_writes([str(r["CustomerID"]) for r in page])
         for row in page:

@@ -48,8 +48,8 @@ from sync_workers.flows.shape import (
     template_cursor,
 )
 from sync_workers.mapping import inventory as mapping
+from sync_workers.mapping.inventory import CHANGES_DAC, InventoryConfig, sku_key
 from sync_workers.mapping.inventory import FLOW as NAME
-from sync_workers.mapping.inventory import InventoryConfig, sku_key
 from sync_workers.mapping.templates import load_template
 from sync_workers.redis_client import get_redis, prefixed
 
@@ -173,14 +173,54 @@ def poll_cursor() -> PollCursor:
     return template_cursor(NAME, DIRECTION, load_template(NAME).get("poll"), settle=0.0)
 
 
-def changed_items(cfg: InventoryConfig, since: datetime) -> list[dict[str, Any]]:
-    """Rows (``InventoryID``, ``QtyAvailable`` over all warehouses, ``LastModifiedDateTime``) of
-    the items whose availability changed at or after ``since``: one request, whatever the size
-    of the catalogue."""
+@dataclass(frozen=True)
+class Change:
+    """One row of the change query: ``key`` and the version (date and quantity) dedupe it."""
+
+    key: str
+    sku: str
+    quantity: Any
+    modified: Any
+
+
+def changed_items(cfg: InventoryConfig, since: datetime) -> list[Change]:
+    """The items whose availability changed at or after ``since``: one request when idle,
+    whatever the size of the catalogue.
+
+    ``poll.changes: INSiteStatus``: the DAC's rows through OData (no API seat), one per item and
+    warehouse, the codes read through its navigation properties, only the configured
+    warehouses; ``InventoryQuantityAvailable``: the contract-API inquiry, one row per item (its
+    quantity over all warehouses)."""
+    if cfg.poll_changes == CHANGES_DAC:
+        rows = clients.acumatica().odata.changes(
+            CHANGES_DAC,
+            key=("InventoryID", "SiteID"),
+            start=since,
+            end=None,
+            select=["QtyAvail"],
+            expand="InventoryItemByInventoryID($select=InventoryCD),INSiteBySiteID($select=SiteCD)",
+        )
+        found = []
+        for row in rows:
+            item = row.get("InventoryItemByInventoryID") or {}
+            site = (row.get("INSiteBySiteID") or {}).get("SiteCD")
+            sku = sku_key(item.get("InventoryCD"))
+            if sku and cfg.counts_warehouse(site):
+                key = f"{sku}@{sku_key(site)}"
+                found.append(Change(key, sku, row.get("QtyAvail"), row.get("LastModifiedDateTime")))
+        return found
     answer = clients.acumatica().put(
         cfg.poll_changes, {"LastModifiedDateTime": to_utc_iso(since)}, expand=["Results"]
     )
-    return list(answer.get("Results") or [])
+    return [
+        Change(
+            sku_key(r.get("InventoryID")),
+            sku_key(r.get("InventoryID")),
+            r.get("QtyAvailable"),
+            r.get("LastModifiedDateTime"),
+        )
+        for r in answer.get("Results") or []
+    ]
 
 
 def _poll_key(*parts: str) -> str:
@@ -248,16 +288,16 @@ def poll_changes() -> PollChanges:
     if cfg.poll_changes:
         window = cursor.window()
         since = window.start if window.start is not None else window.end - cursor.overlap
-        for row in changed_items(cfg, since):
-            sku = sku_key(row.get("InventoryID"))
+        for change in changed_items(cfg, since):
+            sku = change.sku
             if not sku:
                 continue
-            moment = _moment(row.get("LastModifiedDateTime"))
+            moment = _moment(change.modified)
             if moment is None:
                 fresh.add(sku)
                 continue
             out.latest = moment if out.latest is None else max(out.latest, moment)
-            if cursor.accept(sku, f"{to_utc_iso(moment)} {row.get('QtyAvailable')}", moment):
+            if cursor.accept(change.key, f"{to_utc_iso(moment)} {change.quantity}", moment):
                 fresh.add(sku)
     # Orders that became synced: noted by a flush that dropped them from the book, or still in
     # the book. Each is counted once (``synced_orders``: those a poll has already handled).

@@ -20,6 +20,7 @@ from sync_workers.flows.orders.changes import (
     plan,
     poll,
 )
+from sync_workers.flows.orders.payments import record_payments
 from sync_workers.flows.orders.steps import (
     DIRECTION,
     NAME,
@@ -28,7 +29,6 @@ from sync_workers.flows.orders.steps import (
     locked,
     order_hash,
     push,
-    record_payments,
     record_status,
     statuses_in_push,
     template,

@@ -23,7 +23,8 @@ from sync_workers.connectors.http import query_string
 from sync_workers.cursor import PollCursor
 from sync_workers.dates import parse_optional
 from sync_workers.errors import PermanentError
-from sync_workers.flows.orders.steps import DIRECTION, NAME, ORDER_SELECT, order_hash, template
+from sync_workers.flows.orders.payments import ORDER_SELECT
+from sync_workers.flows.orders.steps import DIRECTION, NAME, order_hash, template
 from sync_workers.flows.runner import schedule_poll
 from sync_workers.flows.shape import (
     Action,

@@ -12,8 +12,15 @@
 A resync (``verify``) must look even when the ledger says new; its poll looks the orders up in
 batches (``changes.look_up_batch``) and hands each chain its answer (``remote``). That answer proves
 absence only while the ledger row shows no PUT was ever sent, which the push checks under the
-lock (else it looks again, alone). So a new order with a known customer costs one Acumatica call
-here (the PUT) and one for its payment.
+lock (else it looks again, alone).
+
+The order's payments known at creation (its captured or authorised transactions) go in the same
+PUT, on the sales order's ``Payments`` tab: Acumatica creates the order and its payments in one
+transaction, or none of them. Their ledger rows are marked ``put_sent`` with the order's and
+linked from the PUT's answer (or, after a lost answer, from the order found with its payments),
+so their own chains find them linked, or look them up first. A new paid order with a known
+customer therefore costs one Acumatica call. Transactions and refunds that come later are
+recorded by the payments flow's chains, run inline by the ``payments`` step.
 
 ``status``: a sales-order status from a ``SalesOrders`` push notification is recorded, and moves
 the X-Cart shipping status where the template maps it.
@@ -31,10 +38,24 @@ from sync_workers.connectors.acumatica.filters import F
 from sync_workers.dates import parse_optional
 from sync_workers.errors import PermanentError
 from sync_workers.flows import customers
-from sync_workers.flows.runner import run_inline
+from sync_workers.flows.orders.payments import (
+    ORDER_PAYMENT_SELECT,
+    ORDER_SELECT,
+    PAYMENTS,
+    link_data,
+    order_payments,
+    payments_in,
+    refunds,
+    return_for_edit,
+    row_status,
+    with_payments,
+)
+from sync_workers.flows.payments import refunds as refund_steps
+from sync_workers.flows.runner import note_handled
 from sync_workers.flows.shape import Start, State
 from sync_workers.hashing import content_hash
 from sync_workers.ledger import (
+    Claim,
     claim_for_create,
     claim_record,
     find_by_target,
@@ -44,7 +65,6 @@ from sync_workers.ledger import (
 )
 from sync_workers.locks import record_lock, record_locks
 from sync_workers.mapping import orders as order_map
-from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
 from sync_workers.redis_client import Reader, read_together
 from sync_workers.tracing import current_trace_id
@@ -55,9 +75,7 @@ log = logging.getLogger(__name__)
 
 NAME = "orders"
 DIRECTION = "xcart_to_acumatica"
-PAYMENTS = "payments"  # the payments flow, whose locks an order's task takes with its own
 LOCK_WAIT = 20.0
-ORDER_SELECT = ("OrderType", "OrderNbr", "Status", "CustomerOrder", "OrderTotal", "TaxTotal")
 OPEN_STATUSES = ("Open", "On Hold", "Credit Hold", "Pending Approval", "Back Order")
 EDITABLE_STATUSES = ("Open", "On Hold")
 VOLATILE = frozenset({"update_date", "tracking_numbers"})
@@ -179,6 +197,9 @@ def transform(state: State) -> State:
     state["sales_order"] = order_map.to_sales_order(
         state["order"], template(), customer_id=state["customer_id"], hold_reasons=reasons
     )
+    rows = order_payments(state, template())
+    if rows:
+        state["with_order"] = {txn_id: row for txn_id, row in rows}
     return state
 
 
@@ -203,23 +224,31 @@ def locked(state: Mapping[str, Any]) -> Iterator[None]:
         return
     records = [(NAME, str(state["record_id"]))]
     records += [(PAYMENTS, str(txn["id"])) for txn in state.get("transactions") or []]
+    records += [(PAYMENTS, refund_steps.source_id(str(r["id"]))) for r, _ in refunds(state)]
     with record_locks(records, wait=LOCK_WAIT):
         yield
 
 
 def push(state: State) -> State:
-    """Create the sales order once (or cancel it, for a cancelled X-Cart order)."""
+    """Create the sales order once, with the payments known now (or cancel it, for a
+    cancelled X-Cart order, or apply an edit or a refund to it)."""
     if state.get("skip"):
         return state
     if state.get("target_key"):
         return _push_change(state)
     order_id = state["record_id"]
     sales_order = state["sales_order"]
+    rows: dict[str, dict[str, Any]] = state.get("with_order") or {}
     with record_lock(NAME, order_id, wait=LOCK_WAIT):
+        trace_id = current_trace_id()
         with session_scope() as session:
-            claim = claim_for_create(
-                session, NAME, DIRECTION, order_id, trace_id=current_trace_id()
-            )
+            claim = claim_for_create(session, NAME, DIRECTION, order_id, trace_id=trace_id)
+            payment_claims: dict[str, Claim] = {}
+            if not claim.target_key:  # the payments go out with the order: marked with it
+                for txn_id in rows:
+                    paid = claim_for_create(session, PAYMENTS, DIRECTION, txn_id, trace_id=trace_id)
+                    if not paid.target_key:
+                        payment_claims[txn_id] = paid
         if claim.target_key:
             state["target_key"] = claim.target_key
             state["skip"] = "already synced"
@@ -230,79 +259,81 @@ def push(state: State) -> State:
         elif state.get("verify"):  # no PUT was ever sent: the poll's look-up still holds
             found = state["remote"]["found"]
         if found is None:
-            result = clients.acumatica().put("SalesOrder", sales_order, select=list(ORDER_SELECT))
+            body = dict(sales_order)
+            if payment_claims:
+                body["Payments"] = [rows[txn_id] for txn_id in payment_claims]
+            result = clients.acumatica().put(
+                "SalesOrder",
+                body,
+                expand=["Payments"] if payment_claims else None,
+                select=[*ORDER_SELECT, *(ORDER_PAYMENT_SELECT if payment_claims else ())],
+            )
             state["created"] = True
         else:
+            if payment_claims and claim.put_sent:  # created by our lost PUT: with its payments?
+                found = with_payments(found)
             result = found
             state["created"] = False
         key = target_key(result)
+        paid_with = payments_in(result, rows, payment_claims)
         with session_scope() as session:
             link_claimed(
                 session,
                 claim,
                 target_key=key,
-                content_hash=state["hash"],
+                content_hash=None if _changes_after_create(state) else state["hash"],
                 source_updated_at=parse_optional(state["order"].get("update_date")),
                 data={
-                    **_link_data(state),
+                    **link_data(state),
                     "status": result.get("Status"),
                     "order_total": result.get("OrderTotal"),
                     "tax_total": result.get("TaxTotal"),
                     "risk": state.get("risk"),
                 },
-                followup_due=True,  # its payments: see ``payments.unsynced_transactions``
+                followup_due=True,  # its payments: see ``payments.unsynced``
             )
+            for txn_id, payment_key in paid_with.items():
+                link_claimed(
+                    session,
+                    payment_claims[txn_id],
+                    target_key=payment_key,
+                    data={
+                        "order_id": str(order_id),
+                        "order_key": key,
+                        "status": row_status(result, payment_key),
+                        "amount": rows[txn_id].get("PaymentAmount"),
+                        "with_order": True,
+                    },
+                )
+    for txn_id in paid_with:  # each payment's history: created by this push
+        note_handled(PAYMENTS, "sync", txn_id, ["push"])
     state["target_key"] = key
     state["acumatica"] = {k: result.get(k) for k in ORDER_SELECT}
+    state["paid_with_order"] = paid_with
+    if _changes_after_create(state):  # created for the record, then cancelled at once
+        _push_change(state)
     return state
 
 
-def _link_data(state: Mapping[str, Any]) -> dict[str, Any]:
-    """What the ledger keeps of an order for its payments (see ``payments.order_link``)."""
-    return {
-        "order_number": state["order"].get("order_number"),
-        "customer_id": state.get("customer_id"),
-    }
-
-
-def ledger_link(state: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """``(sales order key, ledger data)`` when this run's push linked the order (its payments
-    then need not read the link back); ``None`` otherwise."""
-    if "created" not in state or not state.get("target_key"):
-        return None
-    return str(state["target_key"]), _link_data(state)
+def _changes_after_create(state: Mapping[str, Any]) -> bool:
+    """A new order X-Cart already cancelled or refunded: created (with its payments, for the
+    record), then cancelled like any synced order."""
+    return order_map.payment_action(state["order"], template()) in ("cancel", "refund")
 
 
 def _push_change(state: State) -> State:
-    """An order already synced changed in X-Cart: cancel, refuse a refund, or apply the edit."""
+    """An order already synced changed in X-Cart: cancel it, refund it, or apply the edit.
+
+    A refunded order (``R``) is cancelled like a cancelled one while Acumatica has not shipped
+    it (X-Cart put its stock back); once shipped it stays as it is (a return is Acumatica's to
+    make). The money goes back through the refunds the ``payments`` step records.
+    """
     order = state["order"]
     action = order_map.payment_action(order, template())
     order_type, order_nbr = state["target_key"].split("/", 1)
-    client = clients.acumatica()
     with record_lock(NAME, state["record_id"], wait=LOCK_WAIT):
-        if action == "cancel":
-            current = client.get_by_keys("SalesOrder", order_type, order_nbr, select=["Status"])
-            status = (current or {}).get("Status")
-            if status in OPEN_STATUSES:
-                client.invoke_action(
-                    "SalesOrder",
-                    "CancelSalesOrder",
-                    {"OrderType": order_type, "OrderNbr": order_nbr},
-                )
-                status = "Canceled"
-            elif status != "Canceled":
-                raise PermanentError(
-                    f"X-Cart order {order.get('order_number')} was cancelled but sales order "
-                    f"{state['target_key']} is {status}: cancel or return it in Acumatica",
-                    field_errors={"payment_status.code": f"cancelled after {status}"},
-                )
-            state["change"] = "cancelled"
-        elif action == "refund":
-            raise PermanentError(
-                f"X-Cart order {order.get('order_number')} was refunded: refunds are not "
-                f"automated yet; record a customer refund for {state['target_key']} in Acumatica",
-                field_errors={"payment_status.code": "refund not automated"},
-            )
+        if action in ("cancel", "refund"):
+            state["change"] = _cancel(state, order_type, order_nbr, refunded=action == "refund")
         else:
             state["change"] = _apply_edit(state, order_type, order_nbr)
         with session_scope() as session:
@@ -310,9 +341,32 @@ def _push_change(state: State) -> State:
             record.content_hash = state["hash"]
             record.followup_due = True
             record.data = {**(record.data or {}), "last_change": state["change"]}
-            if state["change"] == "cancelled":
+            if state["change"] in ("cancelled", "refunded"):
                 record.data = {**record.data, "status": "Canceled"}
     return state
+
+
+def _cancel(state: State, order_type: str, order_nbr: str, *, refunded: bool) -> str:
+    """Cancel the sales order of a cancelled or refunded X-Cart order, once; a cancelled order
+    Acumatica already shipped is dead-lettered (a refunded one is left as it is)."""
+    order = state["order"]
+    client = clients.acumatica()
+    current = client.get_by_keys("SalesOrder", order_type, order_nbr, select=["Status"])
+    status = (current or {}).get("Status")
+    if status in OPEN_STATUSES:
+        client.invoke_action(
+            "SalesOrder", "CancelSalesOrder", {"OrderType": order_type, "OrderNbr": order_nbr}
+        )
+    elif status != "Canceled":
+        if refunded:
+            log.info("order %s refunded after its sales order became %s", order.get("id"), status)
+            return f"refunded after {status}: sales order kept"
+        raise PermanentError(
+            f"X-Cart order {order.get('order_number')} was cancelled but sales order "
+            f"{state['target_key']} is {status}: cancel or return it in Acumatica",
+            field_errors={"payment_status.code": f"cancelled after {status}"},
+        )
+    return "refunded" if refunded else "cancelled"
 
 
 def _apply_edit(state: dict[str, Any], order_type: str, order_nbr: str) -> str:
@@ -325,6 +379,8 @@ def _apply_edit(state: dict[str, Any], order_type: str, order_nbr: str) -> str:
         "SalesOrder", order_type, order_nbr, expand=["Details", "TaxDetails"]
     )
     status = (current or {}).get("Status")
+    if current is not None and (returned := return_for_edit(state, current)) is not None:
+        return returned
     if current is None or status not in EDITABLE_STATUSES:
         log.warning("order %s edited in X-Cart; sales order is %s", order.get("id"), status)
         return f"edit not applied: sales order is {status}"
@@ -334,13 +390,14 @@ def _apply_edit(state: dict[str, Any], order_type: str, order_nbr: str) -> str:
 
 
 def write_back(state: State) -> State:
-    """Flag a tax difference, remember the order for risk rules; return the payments to make."""
+    """Flag a tax or total difference, remember the order for risk rules."""
     if state.get("skip") or "sales_order" not in state:
         return state
     order = state["order"]
     tmpl = template()
     tax = tmpl.get("tax") or {}
     acumatica = state.get("acumatica") or {}
+    flags: dict[str, str] = {}
     if tax.get("mode") == "compute" and acumatica.get("TaxTotal") is not None:
         difference = order_map.tax_difference(order, acumatica["TaxTotal"])
         if abs(difference) > order_map.money(tax.get("tolerance") or 0):
@@ -349,47 +406,22 @@ def write_back(state: State) -> State:
                 order.get("order_number"),
                 difference,
             )
-            with session_scope() as session:
-                record = claim_record(session, NAME, DIRECTION, state["record_id"])
-                record.data = {**(record.data or {}), "tax_difference": str(difference)}
+            flags["tax_difference"] = str(difference)
+    elif acumatica.get("OrderTotal") is not None:  # same lines, freight and tax: same total
+        difference = order_map.total_difference(order, acumatica["OrderTotal"])
+        if difference:
+            log.warning(
+                "order %s: Acumatica's order total differs from X-Cart's by %s %s",
+                order.get("order_number"),
+                difference,
+                order.get("currency"),
+            )
+            flags["total_difference"] = str(difference)
+    if flags:
+        with session_scope() as session:
+            record = claim_record(session, NAME, DIRECTION, state["record_id"])
+            record.data = {**(record.data or {}), **flags}
     history.remember(order)
-    return state
-
-
-def payment_transactions(state: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The transactions of a synced order that become Acumatica payments."""
-    if not state.get("target_key") or state.get("skip") == "payment status D":
-        return []
-    code = (state["order"].get("payment_status") or {}).get("code")
-    pay_tmpl = load_template("payments")
-    return [
-        txn
-        for txn in state.get("transactions") or []
-        if payment_map.action(txn, code, pay_tmpl) in ("record", "hold")
-    ]
-
-
-def record_payments(state: State) -> State:
-    """Each payment to record, run here as the payments flow's own chain; one that fails
-    continues in its own task (the order is done either way)."""
-    code = (state["order"].get("payment_status") or {}).get("code")
-    link = ledger_link(state)
-    # a sales order this task created has no payments yet: nothing to look up
-    verify = bool(state.get("verify")) and not state.get("created")
-    state["payments"] = [
-        run_inline(
-            PAYMENTS,
-            "sync",
-            str(txn["id"]),
-            order_id=state["record_id"],
-            transaction=txn,
-            order_payment_code=code,
-            verify=verify,
-            link=list(link) if link else None,
-        )
-        for txn in payment_transactions(state)
-    ]
-    state["summary"] = {"payments": state["payments"]}
     return state
 
 

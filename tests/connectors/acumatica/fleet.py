@@ -16,13 +16,25 @@ from sync_workers.errors import SyncError
 
 
 def run(
-    settings: dict[str, Any], requests_per_process: int, threads: int, processes: int, redis_db: int
+    settings: dict[str, Any],
+    requests_per_process: int,
+    threads: int,
+    processes: int,
+    redis_url: str,
+    prefix: str,
 ) -> dict[str, Any]:
-    client_redis = redis.Redis(host="127.0.0.1", port=6379, db=redis_db)
-    client = AcumaticaClient(AcumaticaConfig(**settings), client_redis, register_atexit=False)
-    client_redis.incr("fleet:ready")
+    """Send ``requests_per_process`` reads over ``threads`` threads, with the Redis keys of the
+    Acumatica client and of the barrier under ``prefix``; the outcomes counted by kind."""
+    client_redis = redis.Redis.from_url(redis_url)
+    client = AcumaticaClient(
+        AcumaticaConfig(**settings), client_redis, register_atexit=False, prefix=prefix
+    )
+    client_redis.incr(prefix + "fleet:ready")
     deadline = time.monotonic() + 60
-    while int(client_redis.get("fleet:ready") or 0) < processes and time.monotonic() < deadline:
+    while (
+        int(client_redis.get(prefix + "fleet:ready") or 0) < processes
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.01)
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
@@ -40,15 +52,18 @@ def run(
                 result = type(exc).__name__
             with lock:
                 outcomes[result] += 1
-            client_redis.incr("fleet:done")
+            client_redis.incr(prefix + "fleet:done")
 
     workers = [threading.Thread(target=work, args=(share,)) for share in shares]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    client_redis.incr("fleet:finished")
-    while int(client_redis.get("fleet:finished") or 0) < processes and time.monotonic() < deadline:
+    client_redis.incr(prefix + "fleet:finished")
+    while (
+        int(client_redis.get(prefix + "fleet:finished") or 0) < processes
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.01)  # sign out only once every process is done, like a fleet shutdown
     client.close()
     client_redis.close()

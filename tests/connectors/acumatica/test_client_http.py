@@ -21,6 +21,7 @@ from sync_workers.connectors.errors import (
     ValidationFailed,
 )
 from sync_workers.errors import TransientError
+from tests.connectors.conftest import PREFIX
 
 BASE = "http://erp.test"
 API = f"{BASE}/entity/Default/24.200.001"
@@ -55,7 +56,7 @@ def mock():
 
 @pytest.fixture
 def client(redis_client):
-    acu = AcumaticaClient(config(), redis_client, register_atexit=False)
+    acu = AcumaticaClient(config(), redis_client, register_atexit=False, prefix=PREFIX)
     yield acu
     acu.transport.close()
 
@@ -129,8 +130,12 @@ def test_wrong_password_is_permanent_and_never_shows_the_password(mock, client):
 
 def test_login_limit_backs_off_for_the_whole_fleet(mock, redis_client):
     mock.add("POST", LOGIN, status=429, json={"message": "API Login Limit"})
-    first = AcumaticaClient(config(login_backoff_seconds=30), redis_client, register_atexit=False)
-    other = AcumaticaClient(config(login_backoff_seconds=30), redis_client, register_atexit=False)
+    first = AcumaticaClient(
+        config(login_backoff_seconds=30), redis_client, register_atexit=False, prefix=PREFIX
+    )
+    other = AcumaticaClient(
+        config(login_backoff_seconds=30), redis_client, register_atexit=False, prefix=PREFIX
+    )
     with pytest.raises(LoginLimitReached) as caught:
         first.get_by_keys("StockItem", "MUG")
     assert caught.value.retry_after == 30
@@ -286,8 +291,8 @@ def test_close_signs_out_only_the_last_user(mock, redis_client):
     add_login(mock)
     mock.add("GET", f"{API}/StockItem/MUG", json={"InventoryID": {"value": "MUG"}})
     mock.add("POST", LOGOUT, status=204)
-    one = AcumaticaClient(config(), redis_client, register_atexit=False)
-    two = AcumaticaClient(config(), redis_client, register_atexit=False)
+    one = AcumaticaClient(config(), redis_client, register_atexit=False, prefix=PREFIX)
+    two = AcumaticaClient(config(), redis_client, register_atexit=False, prefix=PREFIX)
     one.get_by_keys("StockItem", "MUG")
     two.get_by_keys("StockItem", "MUG")
     assert len([c for c in mock.calls if c.request.url == LOGIN]) == 1
@@ -325,8 +330,8 @@ def test_oauth_token_is_shared_and_refreshed_on_401(mock, redis_client):
     mock.add("GET", url, status=401, json=NOT_LOGGED_IN)
     mock.add("GET", url, json={"CustomerID": {"value": "C1"}})
     settings = config(auth_mode="oauth", client_id="id@Company", client_secret="cs-secret")
-    first = AcumaticaClient(settings, redis_client, register_atexit=False)
-    other = AcumaticaClient(settings, redis_client, register_atexit=False)
+    first = AcumaticaClient(settings, redis_client, register_atexit=False, prefix=PREFIX)
+    other = AcumaticaClient(settings, redis_client, register_atexit=False, prefix=PREFIX)
     first.get_by_keys("Customer", "C1")
     other.get_by_keys("Customer", "C1")
     tokens = [c for c in mock.calls if c.request.url == token_url]
@@ -340,7 +345,6 @@ def test_oauth_token_is_shared_and_refreshed_on_401(mock, redis_client):
 
 
 def test_odata_reads_flat_rows_with_v4_filter(mock, client):
-    add_login(mock)
     gi = f"{BASE}/t/Company/api/odata/gi/ItemAvailability"
     mock.add(
         "GET",
@@ -358,10 +362,12 @@ def test_odata_reads_flat_rows_with_v4_filter(mock, client):
         )
     )
     assert [r["InventoryID"] for r in rows] == ["A", "B", "C"]
-    first = query(mock.calls[1])
+    first = query(mock.calls[0])
     assert first["$filter"] == ["LastModified gt 2026-01-01T00:00:00Z"]
     assert unquote(first["$orderby"][0]) == "InventoryID"
-    assert "Cookie" in mock.calls[1].request.headers
+    # cookie mode: OData signs in with Basic auth, never with a session of the pool
+    assert mock.calls[0].request.headers["Authorization"].startswith("Basic ")
+    assert "Cookie" not in mock.calls[0].request.headers and len(mock.calls) == 2
 
 
 def test_a_truncated_list_is_transient(mock, client):

@@ -36,7 +36,7 @@ def test_string_literal_doubles_quotes_and_keeps_slashes():
 
 def test_typed_literals():
     assert literal(True) == "true" and literal(None) == "null" and literal(12) == "12"
-    assert literal(Decimal("19.90")) == "19.90" and literal(1e-7) == "0.0000001"
+    assert literal(Decimal("19.90")) == "19.90m" and literal(1e-7) == "0.0000001m"
     aware = datetime(2024, 7, 15, 10, 31, 28, tzinfo=timezone(timedelta(hours=3)))
     assert literal(aware) == "datetimeoffset'2024-07-15T07:31:28+00:00'"
     assert literal(date(2025, 6, 17)) == "date'2025-06-17'"

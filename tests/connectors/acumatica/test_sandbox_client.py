@@ -21,6 +21,7 @@ from sync_workers.connectors.errors import (
     ValidationFailed,
 )
 from sync_workers.errors import TransientError
+from tests.connectors.conftest import PREFIX
 
 CREDENTIALS = {"username": "admin", "password": "sandbox", "tenant": "Company"}
 
@@ -31,7 +32,7 @@ def make_client(acumatica_sandbox, redis_client):
 
     def build(**settings) -> AcumaticaClient:
         config = AcumaticaConfig(base_url=acumatica_sandbox.url, **{**CREDENTIALS, **settings})
-        client = AcumaticaClient(config, redis_client, register_atexit=False)
+        client = AcumaticaClient(config, redis_client, register_atexit=False, prefix=PREFIX)
         made.append(client)
         return client
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from collections import Counter
@@ -11,7 +12,10 @@ from concurrent.futures import ProcessPoolExecutor
 import requests
 
 from tests.connectors.acumatica import fleet
-from tests.connectors.conftest import CONNECTOR_REDIS_DB
+from tests.connectors.conftest import PREFIX
+
+#: The test Redis (``TEST_REDIS_URL``), as the suite's set-up gives it to the engine.
+REDIS_URL = os.environ["REDIS_URL"]
 
 SETTINGS = {"username": "admin", "password": "sandbox", "tenant": "Company", "max_sessions": 1}
 
@@ -31,7 +35,7 @@ def run_fleet(server, *, processes: int, total: int, threads: int = 1, **setting
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
         futures = [
-            pool.submit(fleet.run, config, count, threads, processes, CONNECTOR_REDIS_DB)
+            pool.submit(fleet.run, config, count, threads, processes, REDIS_URL, PREFIX)
             for count in per_process
         ]
         results = [future.result(timeout=120) for future in futures]
@@ -54,7 +58,9 @@ def test_eight_processes_share_one_session(acumatica_sandbox, redis_client):
 def test_session_dropped_mid_batch_is_renewed_once(acumatica_sandbox, redis_client):
     def drop_when_half_done() -> None:
         deadline = time.monotonic() + 60
-        while int(redis_client.get("fleet:done") or 0) < 150 and time.monotonic() < deadline:
+        while (
+            int(redis_client.get(PREFIX + "fleet:done") or 0) < 150 and time.monotonic() < deadline
+        ):
             time.sleep(0.005)
         requests.post(f"{acumatica_sandbox.url}/_sandbox/sessions/drop", timeout=5)
 
@@ -137,7 +143,7 @@ def test_forked_child_is_its_own_fleet_member(acumatica_sandbox, redis_client):
     from sync_workers.connectors.config import AcumaticaConfig
 
     config = AcumaticaConfig(base_url=acumatica_sandbox.url, **SETTINGS)
-    parent = AcumaticaClient(config, redis_client, register_atexit=False)
+    parent = AcumaticaClient(config, redis_client, register_atexit=False, prefix=PREFIX)
     parent.get_list("StockItem", top=1)
     pid = os.fork()
     if pid == 0:  # child: use the inherited client, then leave the fleet

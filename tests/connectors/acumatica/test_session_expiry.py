@@ -16,6 +16,7 @@ import requests
 
 from sync_workers.connectors.acumatica.client import AcumaticaClient
 from sync_workers.connectors.config import AcumaticaConfig
+from tests.connectors.conftest import PREFIX
 
 CREDENTIALS = {"username": "admin", "password": "sandbox", "tenant": "Company"}
 IDLE = 1.0
@@ -51,7 +52,9 @@ def make_client(acumatica_sandbox, redis_client):
     def build(**settings) -> tuple[AcumaticaClient, Wire]:
         wire = Wire()
         config = AcumaticaConfig(base_url=acumatica_sandbox.url, **{**CREDENTIALS, **settings})
-        member = AcumaticaClient(config, redis_client, session=wire, register_atexit=False)
+        member = AcumaticaClient(
+            config, redis_client, session=wire, register_atexit=False, prefix=PREFIX
+        )
         made.append(member)
         return member, wire
 

@@ -11,7 +11,7 @@ import responses
 
 from sync_workers.connectors.acumatica.client import AcumaticaClient
 from sync_workers.connectors.config import AcumaticaConfig
-from tests.connectors.conftest import OWNER_KEY
+from tests.connectors.conftest import PREFIX
 
 BASE = "http://erp.test"
 LOGIN = f"{BASE}/entity/auth/login"
@@ -42,7 +42,7 @@ def client(redis_client, **settings) -> AcumaticaClient:
     config = AcumaticaConfig(
         base_url=BASE, username="admin", password="pw", tenant="Company", **settings
     )
-    return AcumaticaClient(config, redis_client, register_atexit=False)
+    return AcumaticaClient(config, redis_client, register_atexit=False, prefix=PREFIX)
 
 
 def calls(mock, url: str) -> list:
@@ -85,8 +85,10 @@ def test_a_live_lease_keeps_the_session_open(mock, redis_client):
 
 def test_pool_keys_are_scoped_by_prefix_and_never_hold_the_password(mock, redis_client):
     client(redis_client).get_by_keys("StockItem", "MUG")
-    keys = [k for k in redis_client.keys("*") if k != OWNER_KEY.encode()]
-    assert keys and all(k.startswith(b"sync:") for k in keys)
+    keys = redis_client.keys(PREFIX + "*")
+    pool, counters = f"{PREFIX}acumatica:".encode(), f"{PREFIX}ops:".encode()
+    assert keys and all(k.startswith((pool, counters)) for k in keys)
+    assert redis_client.keys("sync:acumatica:*") == []  # nothing under the default prefix
     stored = b""
     for key in keys:
         kind = redis_client.type(key)

@@ -15,6 +15,7 @@ from sync_workers.connectors.config import XCartConfig
 from sync_workers.connectors.errors import AuthError, NotFound, NotSupported, ValidationFailed
 from sync_workers.connectors.xcart.client import XCartClient
 from sync_workers.dates import parse_datetime
+from tests.connectors.conftest import PREFIX
 
 BASE = "http://shop.test"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -73,7 +74,9 @@ def mock():
 
 @pytest.fixture
 def xcart(redis_client):
-    client = XCartClient(XCartConfig(base_url=BASE, token="rw-token", page_size=3), redis_client)
+    client = XCartClient(
+        XCartConfig(base_url=BASE, token="rw-token", page_size=3), redis_client, prefix=PREFIX
+    )
     yield client
     client.close()
 
@@ -99,7 +102,7 @@ def test_filter_feature_is_detected_once_and_shared(mock, xcart, redis_client):
     serve(mock, store)
     assert xcart.supports_last_renew_filter() is True
     assert xcart.supports_last_renew_filter() is True
-    other = XCartClient(XCartConfig(base_url=BASE, token="rw-token"), redis_client)
+    other = XCartClient(XCartConfig(base_url=BASE, token="rw-token"), redis_client, prefix=PREFIX)
     assert other.supports_last_renew_filter() is True
     assert len(store.requests) == 2  # the probe, then the "store has orders" check
 
@@ -113,7 +116,7 @@ def test_empty_store_is_not_cached(mock, xcart, redis_client):
     store = FakeOrders([], filter_supported=False)
     serve(mock, store)
     xcart.supports_last_renew_filter()
-    assert redis_client.keys("*last_renew_filter*") == []
+    assert redis_client.keys(PREFIX + "*last_renew_filter*") == []
 
 
 @pytest.mark.parametrize("filter_supported", [True, False])
@@ -282,7 +285,7 @@ def test_tracking_needs_the_store_module(mock, xcart, redis_client):
         xcart.add_tracking_number(3, "1Z999")
     assert not xcart.supports_tracking
     with_module = XCartClient(
-        XCartConfig(base_url=BASE, token="t", tracking_endpoint=True), redis_client
+        XCartConfig(base_url=BASE, token="t", tracking_endpoint=True), redis_client, prefix=PREFIX
     )
     mock.add("POST", f"{BASE}/api/orders/3/tracking_numbers", json={"id": 1, "value": "1Z999"})
     assert with_module.add_tracking_number(3, "1Z999")["value"] == "1Z999"
@@ -320,7 +323,9 @@ def test_changed_since_is_exact_for_any_ties_and_page_size(redis_client, case):
         if parse_datetime(o["update_date"]) >= low
         and (high is None or parse_datetime(o["update_date"]) <= high)
     )
-    client = XCartClient(XCartConfig(base_url=BASE, token="t", page_size=size), redis_client)
+    client = XCartClient(
+        XCartConfig(base_url=BASE, token="t", page_size=size), redis_client, prefix=PREFIX
+    )
     client._last_renew_filter = filter_supported  # skip the probe: both paths are exercised
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_callback(

@@ -13,6 +13,7 @@ from sync_workers.connectors.errors import Forbidden, NotFound, NotSupported
 from sync_workers.connectors.xcart.client import XCartClient
 from sync_workers.connectors.xcart.states import StateTable
 from sync_workers.cursor import MemoryCursorStorage, PollCursor
+from tests.connectors.conftest import PREFIX
 
 
 class Control:
@@ -60,7 +61,7 @@ def control(xcart_sandbox):
 
 def client_for(server, redis_client, **options) -> XCartClient:
     settings = {"base_url": server.url, "token": "sandbox-rw", "page_size": 4, **options}
-    return XCartClient(XCartConfig(**settings), redis_client)
+    return XCartClient(XCartConfig(**settings), redis_client, prefix=PREFIX)
 
 
 @pytest.mark.parametrize("filter_on", [True, False])
@@ -138,7 +139,7 @@ def test_status_writes_and_errors(xcart_sandbox, control, redis_client):
     with pytest.raises(NotFound):
         xcart.set_shipping_status(999999, "S")
     read_only = XCartClient(
-        XCartConfig(base_url=xcart_sandbox.url, token="sandbox-ro"), redis_client
+        XCartConfig(base_url=xcart_sandbox.url, token="sandbox-ro"), redis_client, prefix=PREFIX
     )
     with pytest.raises(Forbidden):
         read_only.set_payment_status(order["id"], "P")

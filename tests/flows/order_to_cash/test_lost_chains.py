@@ -12,6 +12,7 @@ from sync_workers.connectors.acumatica.filters import F
 from sync_workers.flows import payments as payments_flow
 from sync_workers.flows import runner
 from sync_workers.flows.orders import changes as orders_flow
+from sync_workers.flows.payments import changes as payments_changes
 from sync_workers.flows.shape import PollRequest
 from sync_workers.ledger import claim_records, find_by_source, session_scope
 from sync_workers.ledger.models import Status
@@ -57,7 +58,7 @@ def sales_orders_for(order_number: str) -> list:
 
 
 def test_order_whose_message_was_lost_is_restarted_once_it_stalls(
-    sandboxes, clean_ledger, celery_worker
+    sandboxes, clean_ledger, celery_worker, worker_activity
 ) -> None:
     order = place(sandboxes["xcart"].url, "lost@example.com")
     # What a poll does, minus the publish: the cursor moves past the order, its row is claimed.
@@ -66,7 +67,9 @@ def test_order_whose_message_was_lost_is_restarted_once_it_stalls(
     claim(handed_out)
 
     order_tasks.poll.delay()  # the cursor has seen it and the row is fresh: nothing to do
-    time.sleep(2)
+    worker_activity.idle()  # the poll has run, and so has anything it published
+    assert worker_activity.published(order_tasks.poll.name) == 1
+    assert worker_activity.published(order_tasks.sync.name) == 0
     assert linked("orders") == {} and sales_orders_for(order["order_number"]) == []
 
     backdate("orders", str(order["id"]))
@@ -200,9 +203,9 @@ def test_payments_poll_restarts_no_payment_while_the_payments_queue_has_a_backlo
     backdate("payments", transaction_id)
     backdate("orders", str(order["id"]))
     # (the worker running here would take a message pushed to the real queue: stand in for it)
-    monkeypatch.setattr(payments_flow, "queue_backlog", lambda queue: 7)
+    monkeypatch.setattr(payments_changes, "queue_backlog", lambda queue: 7)
     assert list(payments_flow.unsynced_transactions()) == []
-    monkeypatch.setattr(payments_flow, "queue_backlog", lambda queue: 0)
+    monkeypatch.setattr(payments_changes, "queue_backlog", lambda queue: 0)
     assert [str(t["id"]) for _, t in payments_flow.unsynced_transactions()] == [transaction_id]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from sync_workers import clients
 from sync_workers.celery import publish
 from sync_workers.connectors.acumatica.filters import F
@@ -85,7 +83,7 @@ def test_worker_killed_before_the_put_creates_it_after_one_look_up(
 
 
 def test_replayed_push_after_exhausted_retries_links_the_order_created_on_the_first_try(
-    sandboxes, clean_ledger, celery_worker
+    sandboxes, clean_ledger, celery_worker, worker_activity
 ) -> None:
     xcart, acumatica = sandboxes["xcart"].url, sandboxes["acumatica"].url
     order = place(xcart, "replay.me@example.com")
@@ -106,7 +104,7 @@ def test_replayed_push_after_exhausted_retries_links_the_order_created_on_the_fi
 
     get_dlq().replay(entry.id, publish, by="test")
     wait_for(lambda: linked("payments"))
-    time.sleep(0.5)
+    worker_activity.idle()  # the replayed chain has finished
 
     assert len(sales_orders(order)) == 1
     assert (
@@ -132,7 +130,7 @@ def sales_orders_raw(acumatica: str, order: dict) -> list[dict]:
 
 
 def test_resync_after_a_lost_ledger_links_existing_records_instead_of_duplicating(
-    sandboxes, clean_ledger, celery_worker
+    sandboxes, clean_ledger, celery_worker, worker_activity
 ) -> None:
     xcart = sandboxes["xcart"].url
     placed = [place(xcart, f"restore{i}@example.com") for i in range(2)]
@@ -145,7 +143,7 @@ def test_resync_after_a_lost_ledger_links_existing_records_instead_of_duplicatin
     order_tasks.poll.delay(all=True)
 
     wait_for(lambda: len(linked("payments")) == 2)
-    time.sleep(0.5)
+    worker_activity.idle()  # the poll and every chain it restarted have finished
     for order in placed:
         assert len(sales_orders(order)) == 1
         payments = clients.acumatica().get_list(

@@ -56,7 +56,7 @@ def place(xcart: str, email: str) -> dict:
 
 
 def test_order_placed_just_before_a_poll_is_synced_about_settle_seconds_later(
-    sandboxes, clean_ledger, celery_worker, settling_templates, polls
+    sandboxes, clean_ledger, celery_worker, settling_templates, polls, worker_activity
 ) -> None:
     order_tasks.poll()  # the cursor's first window: nothing yet
     placed_at = time.monotonic()
@@ -67,11 +67,14 @@ def test_order_placed_just_before_a_poll_is_synced_about_settle_seconds_later(
 
     assert first["started"] == [] and 0 < first["follow_up_in"] <= SETTLE + 0.5
     assert second["started"] == [] and second["follow_up_in"] is None
-    wait_for(lambda: linked("orders"), timeout=15, interval=0.05)
+    wait_for(lambda: linked("orders"), timeout=60, interval=0.05)
     lag = time.monotonic() - placed_at
-    assert SETTLE - 1.0 <= lag <= SETTLE + 2.0, lag  # (whole-second update times) not an interval
+    # Not before it settled (whole-second update times: up to a second early). The upper bound
+    # is only generous room for a loaded machine: no scheduled poll runs here, so without the
+    # follow-up the order would not be synced at all.
+    assert SETTLE - 1.0 <= lag <= SETTLE + 30.0, lag
     assert list(linked("orders")) == [str(order["id"])]
-    time.sleep(SETTLE + 1)
+    worker_activity.idle()  # a second follow-up, had one been booked, has run by now
     assert len(polls) == 1 and "follow_up" in polls[0]  # it left nothing: no other follow-up
 
 

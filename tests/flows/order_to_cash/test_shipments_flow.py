@@ -3,8 +3,6 @@ one ledger row per shipment."""
 
 from __future__ import annotations
 
-import time
-
 from sync_workers import clients
 from sync_workers.flows import runner
 from sync_workers.flows.shipments import FLOW
@@ -60,7 +58,7 @@ def xcart_order(xcart_url: str, order_id: int) -> dict:
 
 
 def test_confirmed_shipment_marks_order_shipped_with_tracking_once(
-    sandboxes, clean_ledger, tracking_module, celery_worker
+    sandboxes, clean_ledger, tracking_module, celery_worker, worker_activity
 ) -> None:
     xcart = sandboxes["xcart"].url
     order, order_type, order_nbr = synced_order(xcart)
@@ -79,7 +77,7 @@ def test_confirmed_shipment_marks_order_shipped_with_tracking_once(
     }
     shipment_tasks.realtime_on_push.delay(notification=notification)
     shipment_tasks.realtime_on_push.delay(notification=notification)
-    time.sleep(2.0)
+    worker_activity.idle()  # the poll, both pushes and every run they started have finished
 
     shipped = xcart_order(xcart, order["id"])
     assert shipped["shipping_status"]["code"] == "S"
@@ -122,7 +120,9 @@ def test_lost_answers_to_tracking_writes_still_write_each_number_once(
         },
     )
     runner.start("shipments", shipment_nbr)
-    time.sleep(1.5)
+    tracking_write = f"POST /api/orders/{order['id']}/tracking_numbers"
+    # a tracking write was applied and its answer lost before the faults are lifted
+    wait_for(lambda: sandbox(xcart, "stats")["requests"]["by_path"].get(tracking_write))
     sandbox(xcart, "faults", {"rules": []})
 
     wait_for(lambda: ledger_rows("shipments", "acumatica_to_xcart"), timeout=20)
@@ -133,7 +133,7 @@ def test_lost_answers_to_tracking_writes_still_write_each_number_once(
 
 
 def test_shipment_of_an_order_not_synced_yet_waits_instead_of_failing(
-    sandboxes, clean_ledger, tracking_module, celery_worker
+    sandboxes, clean_ledger, tracking_module, celery_worker, task_runs
 ) -> None:
     xcart = sandboxes["xcart"].url
     order, order_type, order_nbr = synced_order(xcart)
@@ -142,7 +142,8 @@ def test_shipment_of_an_order_not_synced_yet_waits_instead_of_failing(
         conn.exec_driver_sql("update sync_records set target_key = null where flow = 'orders'")
 
     runner.start("shipments", shipment_nbr)
-    time.sleep(0.6)
+    [first] = task_runs.wait(shipment_nbr, 1)  # the run has looked for the order's link
+    assert first.state == "RETRY"
     assert xcart_order(xcart, order["id"])["shipping_status"]["code"] == "N"
     with clean_ledger.begin() as conn:
         conn.exec_driver_sql(
