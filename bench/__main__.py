@@ -22,7 +22,15 @@ from bench.report import render
 from bench.stack import add_database_option, use_database
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("throughput", "licence", "latency", "backfill")
+PARTS = (
+    "throughput",
+    "licence",
+    "latency",
+    "backfill",
+    "console",
+    "odata_polls",
+    "mapping_assistant",
+)
 
 
 def at_least_one(text: str) -> int:
@@ -66,6 +74,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="latency: the orders poll's settle seconds (default: the bundled template's, 2)",
     )
+    parser.add_argument(
+        "--console-records", type=int, default=100_000, help="console: ledger records seeded"
+    )
+    parser.add_argument(
+        "--console-dead-letters", type=int, default=10_000, help="console: open dead letters"
+    )
+    parser.add_argument("--console-rounds", type=int, default=30, help="console: requests per page")
     add_database_option(parser)
     parser.add_argument("--keep", action="store_true", help="licence: keep its temp dir and logs")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
@@ -103,6 +118,22 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
             poll_interval=args.poll_interval, seconds=args.latency_seconds,
             rate=args.order_rate, buyers=args.buyers, orders_settle=args.orders_settle,
         )  # fmt: skip
+    if part == "odata_polls":
+        from bench import odata_polls
+
+        return odata_polls.run(keep=args.keep)
+    if part == "mapping_assistant":
+        from bench import mapping_assistant
+
+        return mapping_assistant.run_on_stack(keep=args.keep)
+    if part == "console":
+        from bench import console
+
+        return console.run(
+            records=args.console_records,
+            dead_letters=args.console_dead_letters,
+            rounds=args.console_rounds,
+        )
     from bench import backfill
 
     return backfill.run(

@@ -2,7 +2,7 @@
 
 Starts the sandboxes (only for the systems with none of their settings configured: settings
 without their URL stop the start, see ``settings.SYSTEMS``), a worker, beat, the webhook
-receiver and Flower. When the Acumatica side runs on its sandbox, the sandbox's push
+receiver, Flower and the operations console. When the Acumatica side runs on its sandbox, the sandbox's push
 notifications are wired to the receiver: one subscription per flow, carrying a secret generated
 for this run. Prints which system is a sandbox and where each process is, restarts one that
 dies, and on Ctrl-C (or SIGTERM) stops them all cleanly: workers get a warm shutdown, so
@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import requests
 
 from sync_workers.celery import QUEUES
+from sync_workers.observability.flower import is_loopback
 from sync_workers.redaction import redact_url, reveal
 from sync_workers.settings import (
     SANDBOX_ACUMATICA_CLIENT_SECRET,
@@ -64,6 +65,8 @@ class Service:
     serves_others: bool = False
     #: The whole environment of the process; None inherits this one's.
     env: dict[str, str] | None = field(default=None, repr=False)
+    #: Printed after ``where`` in the banner only (a password made for the run).
+    note: str = field(default="", repr=False)
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     restarts: list[float] = field(default_factory=list, repr=False)
 
@@ -305,8 +308,31 @@ def plan(settings: Settings, *, at_configured_urls: bool = False) -> Plan:
             f"http://{settings.flower_address}:{settings.flower_port}",
             ports=(settings.flower_port,),
         ),
+        console_service(settings),
     ]
     return Plan(services, describe_systems(settings, ports), push)
+
+
+def console_service(settings: Settings) -> Service:
+    """The operations console (a non-loopback address without ``CONSOLE_USERS`` is refused
+    before anything starts). With no ``CONSOLE_USERS`` on loopback, one operator
+    ``admin`` with a password made for this run: it reaches the console through its environment
+    and is shown once, in the banner on this terminal (never in a log). A configured user's
+    password is never shown."""
+    argv = [sys.executable, "-m", "sync_workers.console", "--workers", "1"]
+    where = f"http://{settings.console_address}:{settings.console_port}"
+    service = Service("console", argv, where, ports=(settings.console_port,))
+    if not settings.console_users and not is_loopback(settings.console_address):
+        raise ValueError(
+            f"CONSOLE_ADDRESS={settings.console_address} is not loopback: set CONSOLE_USERS "
+            "(name:password:role), or leave CONSOLE_ADDRESS at 127.0.0.1"
+        )
+    if not settings.console_users:
+        password = secrets.token_urlsafe(18)
+        service.env = {k: v for k, v in os.environ.items() if k != "CONSOLE_USERS_FILE"}
+        service.env["CONSOLE_USERS"] = f"admin:{password}:operator"
+        service.note = f" (sign in as admin / {password}: made for this run)"
+    return service
 
 
 def port_open(port: int) -> bool:
@@ -358,8 +384,10 @@ def banner(settings: Settings, run: Plan) -> None:
         print(f"  {system:<10} {what}")
     print(f"  {'ledger':<10} {redact_url(settings.database_url.reveal())}")
     print(f"  {'redis':<10} {redact_url(settings.redis_url.reveal())}")
+    if settings.broker_url.reveal() != settings.redis_url.reveal():
+        print(f"  {'broker':<10} {redact_url(settings.broker_url.reveal())}")
     for service in run.services:
-        print(f"  {service.name:<10} {service.where}")
+        print(f"  {service.name:<10} {service.where}{service.note}")
     print(f"  {'push':<10} {push_line(run)}")
     print(flush=True)
 
@@ -455,6 +483,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"sync_workers: {refusal}", file=sys.stderr)
             return 1
         banner(settings, run)
+        if any(service.serves_others for service in run.services):  # a sandbox runs here
+            from sync_workers.preflight.summary import run_summary
+
+            print("\n".join(run_summary(settings)) + "\n", flush=True)
         while not stopping:
             if not supervise(run.services):
                 return 1

@@ -99,6 +99,27 @@ def _url(schemes: set[str]) -> fields.String:
     return fields.String(validate=check)
 
 
+def _broker_url() -> fields.String:
+    """Redis (as ``REDIS_URL``) or RabbitMQ: ``amqp[s]://user:password@host[:port][/vhost]``."""
+    schemes = _REDIS | _AMQP
+
+    def check(value: str) -> None:
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            raise ValidationError(f"must be a URL with scheme {' or '.join(sorted(schemes))}")
+        if parts.scheme in _AMQP:
+            try:
+                parts.port  # noqa: B018 (reading it checks it)
+            except ValueError:
+                raise ValidationError("has a port that is not a number from 0 to 65535") from None
+            if not parts.hostname:
+                raise ValidationError(
+                    "must name RabbitMQ's host: amqp://user:password@host:5672/vhost"
+                )
+
+    return fields.String(validate=check)
+
+
 def _secret_of_length(minimum: int) -> fields.String:
     return fields.String(
         validate=validate.Length(
@@ -121,8 +142,19 @@ def _check_basic_auth(value: str) -> None:
             )
 
 
+def _check_console_users(value: str) -> None:
+    """``name:password:role``, several separated by commas (see ``sync_workers.console.users``)."""
+    from sync_workers.console.users import UsersError, parse_users
+
+    try:
+        parse_users(value)
+    except UsersError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 _HTTP = {"http", "https"}
 _REDIS = {"redis", "rediss", "unix"}
+_AMQP = {"amqp", "amqps"}
 
 VARIABLES: tuple[Variable, ...] = (
     # Storage and broker
@@ -144,6 +176,14 @@ VARIABLES: tuple[Variable, ...] = (
         _url(_REDIS),
         "redis://127.0.0.1:6379/0",
         "Redis for the broker, locks, shared limits and the dead-letter queue",
+        secret=True,
+    ),
+    Variable(
+        "BROKER_URL",
+        _broker_url(),
+        None,
+        "Celery broker: amqp://user:password@host:5672/vhost runs the tasks on RabbitMQ (quorum "
+        "queues, one vhost per engine); default: REDIS_URL (docs/brokers.md)",
         secret=True,
     ),
     Variable(
@@ -239,6 +279,22 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "ACUMATICA_MAX_CONCURRENT", _int(1), "4", "Fleet-wide cap on concurrent Acumatica requests"
+    ),
+    Variable(
+        "ACUMATICA_ODATA_AUTH",
+        fields.String(validate=validate.OneOf(["basic", "bearer"])),
+        "basic",
+        "How the OData change polls sign in with ACUMATICA_AUTH_MODE=oauth: basic (the user's "
+        "password; a conventional user, no API seat) or bearer (the fleet's OAuth token); cookie "
+        "mode always uses basic",
+    ),
+    Variable(
+        "ACUMATICA_ODATA_IN_RATE_LIMIT",
+        fields.Boolean(),
+        "true",
+        "Basic-auth OData requests count in ACUMATICA_REQUESTS_PER_MINUTE's window; false: only in "
+        "ACUMATICA_MAX_CONCURRENT (Acumatica does not document whether OData counts in the API "
+        "request rate)",
     ),
     Variable("ACUMATICA_CONNECT_TIMEOUT", _float(0.1), "5", "Seconds to open a connection"),
     Variable(
@@ -435,6 +491,21 @@ VARIABLES: tuple[Variable, ...] = (
         "3600",
         "Records synced within this many seconds feed the lag percentiles",
     ),
+    Variable(
+        "CONSOLE_USERS",
+        fields.String(validate=_check_console_users),
+        None,
+        "Operations console sign-ins (name:password:role, several separated by commas; role "
+        f"viewer or operator); each password at least {PASSWORD_MIN_LENGTH} characters",
+        secret=True,
+    ),
+    Variable(
+        "CONSOLE_ADDRESS",
+        fields.String(validate=validate.Length(min=1)),
+        "127.0.0.1",
+        "Address the operations console listens on; anything but loopback requires CONSOLE_USERS",
+    ),
+    Variable("CONSOLE_PORT", _int(1, 65535), "8088", "Port of the operations console"),
 )
 
 _BY_NAME = {v.name: v for v in VARIABLES}
@@ -521,7 +592,7 @@ class Settings:
 
     def _shown(self, key: str) -> Any:
         value = self.values[key]
-        if key in ("database_url", "redis_url") and isinstance(value, Secret):
+        if key in ("database_url", "redis_url", "broker_url") and isinstance(value, Secret):
             return redact_url(value.reveal())
         return value
 
@@ -625,6 +696,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         data["acumatica_username"] = SANDBOX_ACUMATICA_USERNAME
         data["acumatica_password"] = SANDBOX_ACUMATICA_PASSWORD
         data["acumatica_tenant"] = SANDBOX_ACUMATICA_TENANT
+    if not data.get("broker_url"):
+        data["broker_url"] = data["redis_url"]
     embedded_ledger = not data.get("database_url")
     if embedded_ledger:
         db_file = Path(data["data_dir"]).resolve() / "sync_workers.db"

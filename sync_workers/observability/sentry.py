@@ -122,6 +122,37 @@ def _init(
     )
 
 
+#: Codes listed per unmapped value in an alert.
+SUGGESTIONS_PER_VALUE = 3
+
+
+def mapping_suggestions(entry: DeadLetter) -> dict[str, list[dict[str, Any]]]:
+    """For each store value the dead letter names that no mapping covers (``<field> <value>``),
+    the mapping assistant's best Acumatica codes with their scores. Acumatica's lists are kept
+    in the process for a few minutes, so alerts ask the ERP little; an alert never fails for
+    want of them (empty when they cannot be read)."""
+    from sync_workers import clients
+    from sync_workers.mapping.assistant.profile import values_of
+    from sync_workers.mapping.assistant.reference import KeptReference
+    from sync_workers.mapping.assistant.suggest import suggestions_for
+
+    found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        wanted = values_of(entry)
+        if not wanted:
+            return found
+        reference = KeptReference(clients.acumatica())
+        for spec, value in wanted:
+            ranked = suggestions_for(spec, value, reference, count=SUGGESTIONS_PER_VALUE)
+            found[f"{spec.name} {value}"] = [
+                {"target": s.code, "score": round(s.score, 3), "confident": s.confident}
+                for s in ranked
+            ]
+    except Exception as exc:  # the alert goes out without them
+        log.info("dead-letter alert: no mapping suggestions (%s)", type(exc).__name__)
+    return found
+
+
 def dead_letter_alert(sender: Any = None, entry: DeadLetter | None = None, **_: Any) -> None:
     """One Sentry event per dead-lettered record: flow, record id, step and reason."""
     if entry is None or not sentry_sdk.get_client().is_active():
@@ -154,6 +185,9 @@ def dead_letter_alert(sender: Any = None, entry: DeadLetter | None = None, **_: 
                 known,
             ),
         )
+        suggestions = mapping_suggestions(entry)
+        if suggestions:
+            scope.set_context("mapping_suggestions", scrub_value(suggestions, known))
         scope.fingerprint = ["dead-letter", entry.flow, entry.record_id or entry.task_id]
         sentry_sdk.capture_message(
             f"{entry.flow} record {entry.record_id or '?'} dead-lettered at {entry.step}: {reason}",

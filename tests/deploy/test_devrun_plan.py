@@ -12,7 +12,7 @@ from sync_workers import devrun
 from sync_workers.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-SYSTEMS = ("XCART_", "ACUMATICA_", "WEBHOOK_")
+SYSTEMS = ("XCART_", "ACUMATICA_", "WEBHOOK_", "CONSOLE_")
 
 
 def _settings(**env: str):
@@ -23,7 +23,9 @@ def _settings(**env: str):
 def test_with_no_systems_configured_both_sandboxes_run_on_their_ports_and_push_is_wired() -> None:
     run = devrun.plan(_settings())
 
-    assert [s.name for s in run.services] == ["sandboxes", "worker", "beat", "webhooks", "flower"]
+    assert [s.name for s in run.services] == [
+        "sandboxes", "worker", "beat", "webhooks", "flower", "console"
+    ]  # fmt: skip
     sandboxes = run.services[0]
     assert sandboxes.argv[1:3] == ["-m", "sandboxes"]  # a process of its own, never imported
     assert sandboxes.ports == (8091, 8092)
@@ -161,3 +163,47 @@ def test_sandbox_urls_must_be_local_http_addresses() -> None:
     assert "XCART_BASE_URL must be http://127.0.0.1:<port>" in proc.stderr
     assert "real-token" not in proc.stdout + proc.stderr
     assert "everything stopped" not in proc.stdout  # refused before anything started
+
+
+def test_without_console_users_on_loopback_an_operator_is_made_and_shown_once(capsys) -> None:
+    settings = _settings(CONSOLE_USERS="", CONSOLE_ADDRESS="127.0.0.1", CONSOLE_PORT="8188")
+    run = devrun.plan(settings)
+    console = run.services[-1]
+    assert console.argv[1:3] == ["-m", "sync_workers.console"] and console.ports == (8188,)
+    assert console.env is not None
+    name, password, role = console.env["CONSOLE_USERS"].split(":")
+    assert (name, role) == ("admin", "operator") and len(password) >= 12
+    assert "CONSOLE_USERS_FILE" not in console.env
+    assert password not in repr(console)
+
+    devrun.banner(settings, run)
+
+    out = capsys.readouterr().out
+    assert out.count(password) == 1
+    assert f"  console    http://127.0.0.1:8188 (sign in as admin / {password}:" in out
+    assert devrun.plan(settings).services[-1].env["CONSOLE_USERS"] != console.env["CONSOLE_USERS"]
+
+
+def test_configured_console_users_are_never_shown(capsys) -> None:
+    users = "ops:configured-pass-123:operator"
+    settings = _settings(CONSOLE_USERS=users)
+    run = devrun.plan(settings)
+    console = run.services[-1]
+    assert (console.env, console.note) == (None, "")  # its environment: this one's, unchanged
+
+    devrun.banner(settings, run)
+
+    out = capsys.readouterr().out
+    assert "  console    http://127.0.0.1:8088" in out.splitlines()
+    assert "configured-pass-123" not in out and "sign in as" not in out
+
+
+def test_a_console_beyond_loopback_without_users_stops_make_run_before_anything_starts() -> None:
+    proc = _devrun({"CONSOLE_USERS": "", "CONSOLE_ADDRESS": "0.0.0.0"})
+
+    assert proc.returncode == devrun.CONFIG_ERROR
+    assert _config_lines(proc) == [
+        "configuration error: CONSOLE_ADDRESS=0.0.0.0 is not loopback: set CONSOLE_USERS "
+        "(name:password:role), or leave CONSOLE_ADDRESS at 127.0.0.1"
+    ]
+    assert "sync_workers is running" not in proc.stdout

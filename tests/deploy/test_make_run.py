@@ -38,7 +38,7 @@ FLOWS = {
     "products": "StockItems",
     "inventory": "ItemAvailability",
 }
-SERVICES = ("sandboxes", "worker", "beat", "webhooks", "flower")
+SERVICES = ("sandboxes", "worker", "beat", "webhooks", "flower", "console")
 START_TIMEOUT = 120
 #: "A few seconds later": long enough for a process that dies at import to have died.
 SETTLE_SECONDS = 5
@@ -92,7 +92,7 @@ def _env(data_dir: Path, prefix: str, ports: dict[str, int]) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(
-            ("XCART_", "ACUMATICA_", "DATABASE_URL", "WEBHOOK", "SENTRY_", "FLOWER_")
+            ("XCART_", "ACUMATICA_", "DATABASE_URL", "WEBHOOK", "SENTRY_", "FLOWER_", "CONSOLE_")
         )
         and not k.endswith("POLL_INTERVAL_SECONDS")
     }
@@ -110,6 +110,7 @@ def _env(data_dir: Path, prefix: str, ports: dict[str, int]) -> dict[str, str]:
             "ACUMATICA_REQUESTS_PER_MINUTE": "6000",
             "WEBHOOKS_PORT": str(ports["webhooks"]),
             "FLOWER_PORT": str(ports["flower"]),
+            "CONSOLE_PORT": str(ports["console"]),
             "INVENTORY_POLL_INTERVAL_SECONDS": "3600",
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "text",
@@ -122,7 +123,8 @@ def _env(data_dir: Path, prefix: str, ports: dict[str, int]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def make_run(tmp_path_factory, redis_url) -> Iterator[MakeRun]:
     root = tmp_path_factory.mktemp("make-run")
-    ports = dict(zip(("xcart", "acumatica", "webhooks", "flower"), _free_ports(4), strict=True))
+    names = ("xcart", "acumatica", "webhooks", "flower", "console")
+    ports = dict(zip(names, _free_ports(len(names)), strict=True))
     prefix = get_settings().redis_key_prefix + "run:"
     env = _env(root / "data", prefix, ports)
     migrate = subprocess.run(
@@ -225,6 +227,26 @@ def test_every_process_of_make_run_is_alive_and_answering(make_run: MakeRun) -> 
     health = requests.get(f"{make_run.url('webhooks')}/healthz", timeout=5)
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     assert requests.get(f"{make_run.url('flower')}/healthcheck", timeout=5).text == "OK"
+    console = requests.get(f"{make_run.url('console')}/healthz", timeout=5)
+    assert (console.status_code, console.json()) == (200, {"status": "ok"})
+    shown = re.search(
+        rf"  console    {re.escape(make_run.url('console'))} \(sign in as admin / (\S+):",
+        make_run.output(),
+    )
+    assert shown, "the banner shows no console URL with its operator"
+    password = shown[1]  # made for this run: shown once, in no process's log
+    assert make_run.output().count(password) == 1 and password not in make_run.errors()
+    browser = requests.Session()
+    form = browser.get(f"{make_run.url('console')}/login", timeout=5).text
+    token = re.search(r'name="signin_token" value="([^"]+)"', form)
+    assert token, "no sign-in form"
+    signed_in = browser.post(
+        f"{make_run.url('console')}/login",
+        data={"signin_token": token[1], "name": "admin", "password": password},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert signed_in.status_code == 302
     products = requests.get(
         f"{make_run.url('xcart')}/api/products",
         params={"itemsPerPage": 1},

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
-import time
 
 import pytest
 import sentry_sdk
@@ -13,7 +13,7 @@ from sentry_sdk.transport import Transport
 from sync_workers.dlq import DeadLetter
 from sync_workers.observability.scrubbing import before_send, scrub_text
 from sync_workers.observability.sentry import init_sentry
-from sync_workers.settings import load_settings
+from sync_workers.settings import get_settings, load_settings
 from sync_workers.task import dead_lettered
 from tests.observability import sentry_tasks
 
@@ -117,18 +117,16 @@ def test_each_dead_lettered_record_is_its_own_alert(sentry_events) -> None:
 
 
 def test_a_task_dead_lettered_by_a_real_worker_alerts_once_without_personal_data(
-    sentry_events, redis_client, celery_worker
+    sentry_events, redis_client, celery_worker, task_runs
 ) -> None:
     sentry_tasks.reject_customer.apply_async(
         kwargs={"record_id": "cust-77", "customer": customer()}
     )
 
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not sentry_events:
-        sentry_sdk.flush()
-        time.sleep(0.1)
-    time.sleep(0.5)
+    [run] = task_runs.wait("cust-77", 1)  # every event of the run is captured by its end
     sentry_sdk.flush()
+
+    assert run.state == "FAILURE"
 
     assert [e["tags"]["record_id"] for e in sentry_events] == ["cust-77"]
     assert sentry_events[0]["tags"]["flow"] == "customers"
@@ -400,3 +398,54 @@ def test_streets_are_masked_and_words_that_end_like_a_street_are_not() -> None:
         "record 7, step push",
     ):
         assert scrub_text(line) == line
+
+
+def test_a_dead_letter_for_an_unmapped_value_carries_the_assistants_suggestions(
+    sentry_events, sandboxes
+) -> None:
+    from bench.mapping_assistant import _refusal, dead_letter
+    from sync_workers.mapping.assistant.reference import forget_lists
+    from sync_workers.mapping.templates import load_template
+
+    forget_lists()
+    value = "DHL Worldwide"
+    reasons = _refusal("shipping_method", value, lambda flow: copy.deepcopy(load_template(flow)))
+    assert reasons  # the bundled template does not map it
+
+    dead_lettered.send(sender=None, entry=dead_letter("shipping_method", value, reasons, 7))
+    sentry_sdk.flush()
+
+    [event] = sentry_events
+    suggestions = event["contexts"]["mapping_suggestions"]
+    assert list(suggestions) == [f"shipping_method {value}"]
+    ranked = suggestions[f"shipping_method {value}"]
+    assert ranked[0]["target"] == "DHL" and 1 <= len(ranked) <= 3
+    assert ranked == sorted(ranked, key=lambda s: -s["score"])
+
+
+def test_an_alert_goes_out_without_suggestions_when_acumatica_cannot_be_read(
+    sentry_events, monkeypatch
+) -> None:
+    from bench.mapping_assistant import _refusal, dead_letter
+    from sync_workers import clients
+    from sync_workers.mapping.assistant.reference import forget_lists
+    from sync_workers.mapping.templates import load_template
+
+    forget_lists()
+    monkeypatch.setenv("ACUMATICA_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    get_settings.cache_clear()
+    clients.close_all()
+    value = "DHL Worldwide"
+    reasons = _refusal("shipping_method", value, lambda flow: copy.deepcopy(load_template(flow)))
+    try:
+        dead_lettered.send(sender=None, entry=dead_letter("shipping_method", value, reasons, 8))
+        sentry_sdk.flush()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        clients.close_all()
+        forget_lists()
+
+    [event] = sentry_events
+    assert event["tags"]["record_id"] == "bench-8"
+    assert "mapping_suggestions" not in event["contexts"]
