@@ -17,12 +17,12 @@ include .env
 export
 endif
 
-.PHONY: install lock deps-latest run demo test sandbox worker beat webhooks flower bench chaos lint migrate services clean help
+.PHONY: install lock deps-latest run demo test sandbox worker beat webhooks flower bench chaos chaos-smoke lint migrate services clean help
 
 help:
 	@echo "make run      everything up locally (sandboxes when no real credentials are set)"
-	@echo "make test     the whole test suite (needs Redis and PostgreSQL; starts them when it can)"
-	@echo "make install | sandbox | worker | beat | webhooks | flower | migrate | lint | demo | bench | chaos"
+	@echo "make test     the whole test suite (needs Redis, PostgreSQL and RabbitMQ; starts them when it can)"
+	@echo "make install | sandbox | worker | beat | webhooks | flower | migrate | lint | demo | bench | chaos | chaos-smoke"
 	@echo "make lock     re-resolve the lock within pyproject.toml's ranges (UPGRADE= keeps current pins)"
 	@echo "make deps-latest  the suite on the newest versions the ranges allow, in a throwaway venv"
 
@@ -87,8 +87,14 @@ bench: install services migrate
 chaos: install services migrate
 	$(BIN)/python -m chaos
 
+# A few hundred orders under every fault of `make chaos` (kills of pool children and main
+# processes, a Redis and a beat restart, API faults), in about four minutes; CI runs it.
+chaos-smoke: install services
+	$(BIN)/python -m chaos --orders 300 --kill-every 10 --settle-timeout 420 \
+		--output bench/results/chaos-smoke.json
+
 test: install
-	@scripts/ensure-services.sh redis postgres
+	@scripts/ensure-services.sh redis postgres rabbitmq
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install

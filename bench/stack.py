@@ -15,6 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 
@@ -24,7 +25,16 @@ REPO = Path(__file__).resolve().parent.parent
 QUEUES = "orders,customers,payments,shipments,products,inventory,realtime"
 #: The receiver's push secret, made for each run (the engine wants at least 32 characters).
 WEBHOOK_SECRET = secrets.token_urlsafe(32)
-_INHERITED = ("XCART_", "ACUMATICA_", "SENTRY_", "DATABASE_URL", "WEBHOOK", "REDIS_", "POLL_")
+_INHERITED = (
+    "XCART_",
+    "ACUMATICA_",
+    "SENTRY_",
+    "DATABASE_URL",
+    "WEBHOOK",
+    "REDIS_",
+    "BROKER_URL",
+    "POLL_",
+)
 
 
 def template_dir(target: Path, *, settle: float) -> Path:
@@ -54,12 +64,17 @@ class Stack:
         orders_settle: float | None = None,
         extra_env: dict[str, str] | None = None,
         database: str | None = None,
+        broker: str | None = None,
     ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=f"sync-workers-{name}-"))
         #: ``sqlite`` (a file in the temp dir, the default) or ``postgres``: a database of its
         #: own on ``BENCH_POSTGRES`` (default the local server), dropped on close.
         self.database = database or os.environ.get("BENCH_DATABASE", "sqlite")
         self.postgres_db: str | None = None
+        #: ``redis`` (the stack's own Redis, the default) or ``rabbitmq``: a vhost of its own on
+        #: ``BENCH_AMQP`` (default the local server), deleted on close.
+        self.broker = broker or os.environ.get("BENCH_BROKER", "redis")
+        self.vhost: str | None = None
         self.keep = keep
         self.redis_persistence = redis_persistence
         self.group = ProcessGroup()
@@ -100,6 +115,10 @@ class Stack:
             "LOG_FORMAT": "json",
             **(extra_env or {}),
         }
+        if self.broker == "rabbitmq":
+            self.env["BROKER_URL"] = self._rabbitmq_vhost(name)
+        elif self.broker != "redis":
+            raise ValueError(f"broker must be redis or rabbitmq, not {self.broker!r}")
         (self.root / "data").mkdir()
         if orders_settle is not None:
             # The bundled templates, but the orders and shipments polls settle this long.
@@ -116,6 +135,13 @@ class Stack:
         _postgres_admin(f'CREATE DATABASE "{self.postgres_db}"')
         return f"{_postgres_server()}/{self.postgres_db}"
 
+    def _rabbitmq_vhost(self, name: str) -> str:
+        self.vhost = f"sync-workers-{name}-{os.getpid()}-{self.root.name[-8:]}".lower()
+        user = unquote(urlsplit(_amqp_server()).username or "guest")
+        _rabbitmqctl("add_vhost", self.vhost)
+        _rabbitmqctl("set_permissions", "-p", self.vhost, user, ".*", ".*", ".*")
+        return f"{_amqp_server()}/{quote(self.vhost, safe='')}"
+
     # -- life cycle ------------------------------------------------------------------------
 
     def __enter__(self) -> Stack:
@@ -128,6 +154,8 @@ class Stack:
         self.group.stop_all()
         if self.postgres_db:
             _postgres_admin(f'DROP DATABASE IF EXISTS "{self.postgres_db}" WITH (FORCE)')
+        if self.vhost:
+            _rabbitmqctl("delete_vhost", self.vhost)
         if not self.keep:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -227,6 +255,16 @@ class Stack:
         wait_until(lambda: port_open(self.webhooks_port), 30, "webhook receiver")
         return self.webhooks
 
+    def start_console(self, port: int, workers: int = 2) -> Proc:
+        """The operations console on ``port`` (its users from ``CONSOLE_USERS`` in ``env``);
+        it groups the open dead letters before it listens."""
+        argv = self.python(
+            "-m", "sync_workers.console", "--port", str(port), "--workers", str(workers)
+        )  # fmt: skip
+        proc = self.group.add(self._proc("console", argv))
+        wait_until(lambda: port_open(port), 300, "console")
+        return proc
+
     def describe(self) -> dict[str, Any]:
         return {
             "root": str(self.root),
@@ -249,6 +287,37 @@ def _postgres_admin(statement: str) -> None:
     url = _postgres_server().replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(f"{url}/postgres", autocommit=True) as db:
         db.execute(statement)
+
+
+def _amqp_server() -> str:
+    """Where ``--broker rabbitmq`` makes its vhosts (no vhost in it; never logged)."""
+    return os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672").rstrip("/")
+
+
+def _rabbitmqctl(*args: str) -> None:
+    done = subprocess.run(
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {args[0]}: {(done.stderr or done.stdout).strip()}")
+
+
+def add_broker_option(parser: Any) -> None:
+    """``--broker`` of ``python -m chaos``."""
+    parser.add_argument(
+        "--broker",
+        choices=("redis", "rabbitmq"),
+        default=None,
+        help="the engine's broker: the stack's own Redis (default) or a fresh vhost on "
+        "$BENCH_AMQP (default amqp://guest:guest@127.0.0.1:5672, through rabbitmqctl), deleted "
+        "after",
+    )
+
+
+def use_broker(choice: str | None) -> None:
+    """Make every ``Stack`` of this run use ``choice`` (``None``: ``$BENCH_BROKER`` or Redis)."""
+    if choice:
+        os.environ["BENCH_BROKER"] = choice
 
 
 def add_database_option(parser: Any) -> None:

@@ -6,9 +6,10 @@
 #   sh deploy/create-secrets.sh [DIR]
 #
 # Generates the PostgreSQL and Redis passwords (with the URLs the engine connects with and
-# Redis's ACL file), Flower's login and the two webhook secrets; leaves the store's and the
-# ERP's secrets empty, to be filled in (an empty file is an unset variable). A file that exists
-# is never changed, so running it again only adds what is missing.
+# Redis's ACL file), Flower's login, the console's first user (an operator: `cat
+# secrets/console_users` shows its password) and the two webhook secrets; leaves the store's and
+# the ERP's secrets empty, to be filled in (an empty file is an unset variable). A file that
+# exists is never changed, so running it again only adds what is missing.
 set -eu
 
 dir=${1:-secrets}
@@ -57,8 +58,16 @@ elif [ ! -e "$dir/redis_url" ] || [ ! -e "$dir/redis_users.acl" ]; then
 fi
 
 create flower_basic_auth "sync:$(random)"
+# The console's first user, an operator (name:password:role; add others separated by commas).
+create console_users "admin:$(random):operator"
 create webhook_acumatica_secret "$(random)"
 create webhook_xcart_secret "$(random)"
-for name in xcart_api_token acumatica_password acumatica_client_secret sentry_dsn; do
+# RabbitMQ's user, password and vhost (the rabbitmq profile). The engine uses it once
+# broker_url, empty here (the broker is then Redis), names it: see docs/brokers.md.
+create rabbitmq.conf "default_user = sync
+default_pass = $(random)
+default_vhost = sync
+"
+for name in xcart_api_token acumatica_password acumatica_client_secret sentry_dsn broker_url; do
     create "$name" ""
 done

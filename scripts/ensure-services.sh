@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Make sure the local services the engine or its tests need are up: start them when installed,
 # otherwise say exactly what to install. Exit non-zero when one is still unavailable.
-#   scripts/ensure-services.sh redis [postgres]
+#   scripts/ensure-services.sh redis [postgres] [rabbitmq]
 set -u
 REDIS_HOST=127.0.0.1
 REDIS_PORT=6379
 PG_HOST=127.0.0.1
 PG_PORT=5432
+AMQP_HOST=127.0.0.1
+AMQP_PORT=5672
 
 redis_up() {
   if command -v redis-cli >/dev/null 2>&1; then
@@ -21,6 +23,13 @@ postgres_up() {
     pg_isready -q -h "$PG_HOST" -p "$PG_PORT"
   else
     (exec 3<>"/dev/tcp/$PG_HOST/$PG_PORT") 2>/dev/null
+  fi
+}
+
+rabbitmq_up() {
+  (exec 3<>"/dev/tcp/$AMQP_HOST/$AMQP_PORT") 2>/dev/null || return 1
+  if command -v rabbitmqctl >/dev/null 2>&1; then
+    rabbitmqctl -q await_startup >/dev/null 2>&1
   fi
 }
 
@@ -54,11 +63,24 @@ ensure_postgres() {
   return 1
 }
 
+ensure_rabbitmq() {
+  rabbitmq_up && return 0
+  if command -v rabbitmq-server >/dev/null 2>&1; then
+    echo "Starting RabbitMQ" >&2
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+    for _ in $(seq 1 60); do rabbitmq_up && return 0; sleep 1; done
+  fi
+  echo "RabbitMQ is not running on $AMQP_HOST:$AMQP_PORT (the broker tests need it, guest/guest, with rabbitmqctl)." >&2
+  echo "Install it: 'sudo apt-get install rabbitmq-server' (Debian/Ubuntu), then run this again." >&2
+  return 1
+}
+
 status=0
 for service in "$@"; do
   case "$service" in
     redis) ensure_redis || status=1 ;;
     postgres) ensure_postgres || status=1 ;;
+    rabbitmq) ensure_rabbitmq || status=1 ;;
     *) echo "unknown service: $service" >&2; status=2 ;;
   esac
 done

@@ -1,8 +1,11 @@
 """The Celery application: ``celery -A sync_workers worker|beat|flower|...``.
 
 Settings come from the environment (``sync_workers.settings``); a bad variable stops the process
-with one line per problem. Reliability defaults follow the Redis-transport facts: late ack,
-prefetch 1, a visibility timeout above every delay, no result backend, soft and hard time limits.
+with one line per problem. Reliability defaults: late ack, prefetch 1, no result backend, soft and
+hard time limits. The broker is Redis (``REDIS_URL``: a visibility timeout above every delay, keys
+under ``REDIS_KEY_PREFIX``) unless ``BROKER_URL`` names RabbitMQ: then quorum queues, publisher
+confirms and RabbitMQ's own delayed delivery for countdowns and retries (docs/brokers.md). Locks,
+limits, the dead-letter queue and beat's schedule stay in Redis with either broker.
 
 What Celery shows of a task holds no customer data: every message the app publishes carries
 ids-only ``argsrepr``/``kwargsrepr`` (:class:`RedactingAMQP`), which the worker's log lines,
@@ -16,12 +19,14 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import Celery, signals
 from celery.app.amqp import AMQP
 from celery.worker.request import Request
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from schedules.beat import build_schedule
 from sync_workers import logs, tracing
@@ -38,6 +43,8 @@ from sync_workers.task import SyncTask, on_task_failure
 FLOW_QUEUES = NAMES
 REALTIME_QUEUE = "realtime"
 QUEUES = (*FLOW_QUEUES, REALTIME_QUEUE)
+#: Schemes of a RabbitMQ ``BROKER_URL`` (anything else is Redis).
+AMQP_SCHEMES = ("amqp", "amqps")
 
 
 def task_modules() -> tuple[str, ...]:
@@ -66,20 +73,80 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
     return dict(build_schedule(settings))
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
+def on_rabbitmq(url: str) -> bool:
+    return urlsplit(url).scheme in AMQP_SCHEMES
+
+
+def rabbitmq_backlog(queue: str) -> int:
+    """Messages ready in the RabbitMQ queue ``queue`` (a passive declare on this app's broker);
+    0 for a queue no worker has declared yet."""
+    with app.connection_for_read() as conn:
+        try:
+            declared = conn.default_channel.queue_declare(queue=queue, passive=True)
+        except conn.channel_errors:  # NOT_FOUND
+            return 0
+        return int(declared.message_count)
+
+
+def redis_broker(settings: Settings) -> dict[str, Any]:
+    """Redis: a message not acknowledged within ``BROKER_VISIBILITY_TIMEOUT`` (a killed worker's)
+    goes back to its queue at the next sweep, which every worker runs every 10 s."""
     visibility = settings.broker_visibility_timeout
     transport = {
         "visibility_timeout": visibility,
         "global_keyprefix": settings.redis_key_prefix,
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
         "socket_timeout": 30,
         "socket_connect_timeout": 5,
         "health_check_interval": 25,
     }
     return {
-        "broker_url": settings.redis_url.reveal(),
+        "broker_url": settings.broker_url.reveal(),
         "broker_transport_options": transport,
-        "broker_connection_retry_on_startup": True,
         "visibility_timeout": visibility,
+        "task_queues": [Queue(name) for name in QUEUES],
+    }
+
+
+def rabbitmq_broker(settings: Settings) -> dict[str, Any]:
+    """RabbitMQ: durable quorum queues, each bound to a topic exchange of its name, which lets
+    Celery publish a countdown (a retry's too) to RabbitMQ's delayed-delivery exchanges instead
+    of holding it unacknowledged in a worker; every publish waits for the broker's confirm. A
+    killed worker's connection closes, and RabbitMQ hands its messages to another at once.
+
+    Quorum queues have no global QoS: each queue's consumer gets the prefetch of its own. The
+    engine's queues are isolated from another engine's by the vhost of ``BROKER_URL``."""
+    return {
+        "broker_url": settings.broker_url.reveal(),
+        "broker_transport_options": {"confirm_publish": True},
+        "broker_heartbeat": 60,
+        "task_queues": [
+            Queue(
+                name,
+                Exchange(name, type="topic"),
+                routing_key=name,
+                queue_arguments={"x-queue-type": "quorum"},
+            )
+            for name in QUEUES
+        ],
+        "task_default_queue_type": "quorum",
+        "task_default_exchange_type": "topic",
+        "worker_detect_quorum_queues": True,
+        "broker_native_delayed_delivery_queue_type": "quorum",
+    }
+
+
+def broker_config(settings: Settings) -> dict[str, Any]:
+    if on_rabbitmq(settings.broker_url.reveal()):
+        return rabbitmq_broker(settings)
+    return redis_broker(settings)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        **broker_config(settings),
+        "broker_connection_retry_on_startup": True,
         "result_backend": None,
         "task_ignore_result": True,
         "task_serializer": "json",
@@ -95,7 +162,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": settings.task_soft_time_limit,
         "task_time_limit": settings.task_time_limit,
         "task_default_queue": REALTIME_QUEUE,
-        "task_queues": [Queue(name) for name in QUEUES],
         "task_routes": (route_task,),
         "task_track_started": False,
         # Task events cost the worker's main process ~40 % of its CPU (measured with py-spy under
@@ -159,9 +225,38 @@ class RedactedRequest(Request):
         super().send_event(type, **fields)
 
 
+class EngineCelery(Celery):
+    """The engine's app. On RabbitMQ every delay is at least a whole second: Celery routes a
+    countdown or ETA through the delayed-delivery exchanges by its whole seconds and refuses
+    one under a second (a retry's backoff can be), which would leave the retry unpublished."""
+
+    def send_task(
+        self,
+        name: str,
+        args: Any = None,
+        kwargs: Any = None,
+        countdown: float | None = None,
+        eta: datetime | str | None = None,
+        **options: Any,
+    ) -> Any:
+        if (countdown or eta) and on_rabbitmq(str(self.conf.broker_url)):
+            countdown, eta = self._broker_delay(countdown, eta), None
+        return super().send_task(name, args, kwargs, countdown=countdown, eta=eta, **options)
+
+    def _broker_delay(self, countdown: float | None, eta: datetime | str | None) -> float | None:
+        if eta is not None:
+            moment = datetime.fromisoformat(eta) if isinstance(eta, str) else eta
+            if moment.tzinfo is None:  # Celery reads a naive ETA in the app's time zone: UTC
+                moment = moment.replace(tzinfo=UTC)
+            countdown = (moment - self.now()).total_seconds()
+        if countdown is None or countdown <= 0:
+            return None
+        return max(float(countdown), 1.0)
+
+
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or settings_or_exit()
-    celery_app = Celery("sync_workers", task_cls=SyncTask, amqp=RedactingAMQP)
+    celery_app = EngineCelery("sync_workers", task_cls=SyncTask, amqp=RedactingAMQP)
     celery_app.conf.update(celery_config(settings))
     install_worker_hooks(celery_app)
     return celery_app

@@ -22,17 +22,20 @@ after its window has passed waits for the next sweep. The cursor moves only in :
 record up to a time is handled, for sources read in ascending order).
 
 Two runs of one poll may overlap (a poll and its follow-up, a poll redelivered after its worker
-died): each save merges with what the other saved meanwhile, so neither the position nor the
-last sweep moves back and the keys both handled are kept. Both runs can still hand out a record
-they both read before either saved; the records' own ledger rows make that harmless.
+died, in two processes or on two hosts): each save reads what the other saved, merges and writes
+in one atomic step of the storage (:meth:`CursorStorage.update`), so neither the position nor
+the last sweep moves back and the keys both handled are kept. Both runs can still hand out a
+record they both read before either saved; the records' own ledger rows make that harmless.
 
 State is one JSON string per ``(flow, direction)`` in a :class:`CursorStorage`; the ledger
-provides the SQL one, :class:`MemoryCursorStorage` serves tests.
+provides the SQL one (a row lock on PostgreSQL, a write transaction on SQLite),
+:class:`MemoryCursorStorage` serves tests.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,7 +49,10 @@ _SEP = "\x1f"
 class CursorStorage(Protocol):
     def get(self, flow: str, direction: str) -> str | None: ...
 
-    def set(self, flow: str, direction: str, value: str) -> None: ...
+    def update(self, flow: str, direction: str, change: Callable[[str | None], str]) -> str:
+        """Store ``change(current value)`` and return it, atomically: a concurrent update of
+        the same cursor waits until this one is stored, then reads what it stored."""
+        ...
 
 
 class MemoryCursorStorage:
@@ -54,12 +60,18 @@ class MemoryCursorStorage:
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
 
     def get(self, flow: str, direction: str) -> str | None:
         return self._values.get((flow, direction))
 
     def set(self, flow: str, direction: str, value: str) -> None:
         self._values[(flow, direction)] = value
+
+    def update(self, flow: str, direction: str, change: Callable[[str | None], str]) -> str:
+        with self._lock:
+            value = self._values[(flow, direction)] = change(self._values.get((flow, direction)))
+            return value
 
 
 @dataclass(frozen=True)
@@ -121,11 +133,7 @@ class PollCursor:
         raw = self._storage.get(self.flow, self.direction)
         if not raw:
             return (parse_datetime(start_at) if start_at else None), None, {}
-        state = json.loads(raw)
-        position = parse_datetime(state["position"]) if state.get("position") else None
-        swept = parse_datetime(state["swept"]) if state.get("swept") else None
-        seen = {key: parse_datetime(moment) for key, moment in state.get("seen", {}).items()}
-        return position, swept, seen
+        return _parse(raw)
 
     def window(self) -> Window:
         if self._window is None:
@@ -173,26 +181,37 @@ class PollCursor:
     def _save(self, position: datetime) -> None:
         self.window()
         swept = position if self.sweeping or self._swept is None else self._swept
-        # Another run of this poll may have saved since this one loaded (a poll and its
-        # follow-up, or a poll redelivered): keep its keys, and never move back.
         # A checkpoint vouches only for the records up to it (accepted ones after it may not
         # have been handled yet: the next poll must still take them).
         handled = {key: moment for key, moment in self._handled.items() if moment <= position}
-        stored_position, stored_swept, stored_seen = self._load(None)
-        if stored_position is not None:
-            position = max(position, stored_position)
-        if stored_swept is not None:
-            swept = max(swept, stored_swept)
-        # The next sweep re-reads from the last one's end minus the overlap: keep what it meets.
-        keep_from = min(position, swept) - self.overlap
-        seen = {**stored_seen, **self._seen, **handled}
-        kept = {key: moment for key, moment in seen.items() if moment >= keep_from}
-        state = {
-            "position": to_utc_iso(position),
-            "swept": to_utc_iso(swept),
-            "seen": {key: to_utc_iso(moment) for key, moment in sorted(kept.items())},
-        }
-        self._storage.set(self.flow, self.direction, json.dumps(state, sort_keys=True))
-        self.position = position
-        self._swept = swept
-        self._seen = kept
+        merged: list[tuple[datetime, datetime, dict[str, datetime]]] = []
+
+        def merge(raw: str | None) -> str:
+            # Another run of this poll may have saved since this one loaded: keep its keys, and
+            # never move back.
+            stored_position, stored_swept, stored_seen = _parse(raw) if raw else (None, None, {})
+            new_position = position if stored_position is None else max(position, stored_position)
+            new_swept = swept if stored_swept is None else max(swept, stored_swept)
+            # The next sweep re-reads from the last one's end minus the overlap: keep what it meets.
+            keep_from = min(new_position, new_swept) - self.overlap
+            seen = {**stored_seen, **self._seen, **handled}
+            kept = {key: moment for key, moment in seen.items() if moment >= keep_from}
+            merged[:] = [(new_position, new_swept, kept)]
+            state = {
+                "position": to_utc_iso(new_position),
+                "swept": to_utc_iso(new_swept),
+                "seen": {key: to_utc_iso(moment) for key, moment in sorted(kept.items())},
+            }
+            return json.dumps(state, sort_keys=True)
+
+        self._storage.update(self.flow, self.direction, merge)
+        self.position, self._swept, self._seen = merged[0]
+
+
+def _parse(raw: str) -> tuple[datetime | None, datetime | None, dict[str, datetime]]:
+    """Position, last sweep and handled keys of a stored cursor."""
+    state = json.loads(raw)
+    position = parse_datetime(state["position"]) if state.get("position") else None
+    swept = parse_datetime(state["swept"]) if state.get("swept") else None
+    seen = {key: parse_datetime(moment) for key, moment in state.get("seen", {}).items()}
+    return position, swept, seen

@@ -171,7 +171,9 @@ def summary(orders: list[Placed]) -> None:
         )
 
 
-def check_sandboxes(settings: Settings) -> str | None:
+def check_sandboxes(settings: Settings, *, at_configured_urls: bool = False) -> str | None:
+    if at_configured_urls:  # both sandboxes run at those URLs (devrun.sandbox_ports checks them)
+        return None
     if not (settings.sandbox_xcart and settings.sandbox_acumatica):
         return (
             "the demo places made-up orders, so it runs only against the sandboxes: "
@@ -184,11 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sync_workers.demo", description=__doc__)
     parser.add_argument("--orders", type=int, default=5, help="sample orders to place")
     parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for sync")
+    parser.add_argument(
+        "--sandbox-urls",
+        action="store_true",
+        help="run both sandboxes at XCART_BASE_URL and ACUMATICA_BASE_URL (http://127.0.0.1:<port>)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.orders <= 50 or args.timeout <= 0:
         parser.error("--orders must be 1 to 50 and --timeout positive")
     settings = settings_or_exit()
-    refusal = check_sandboxes(settings)
+    refusal = check_sandboxes(settings, at_configured_urls=args.sandbox_urls)
     if refusal:
         print(f"demo: {refusal}", file=sys.stderr)
         return 2
@@ -196,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 
     migrate.upgrade(settings.database_url.reveal())
     try:
-        run = devrun.plan(settings)
+        run = devrun.plan(settings, at_configured_urls=args.sandbox_urls)
     except ValueError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 2

@@ -18,7 +18,8 @@ Keys (all under the configured prefix):
 ``dlq:open`` zset of open entries; ``dlq:replayed`` set of replayed entries still holding their
 data (waiting for their record to go through); ``dlq:seen:<task id>`` dedupes the two failure
 paths of one task; ``dlq:record:<flow>:<record id>`` the open entry of a record; ``dlq:audit``
-list of every action.
+list of every action; ``dlq:changed`` a random token replaced by every write of an entry, so a
+reader can tell that nothing changed since it last looked (:meth:`DeadLetterQueue.changed`).
 
 A record has at most one open entry: when another task for the same record fails (a second
 delivery of the order, a poll's restart), that entry is brought up to date with the newest
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
@@ -43,6 +44,9 @@ AUDIT_KEEP = 50_000
 SEEN_TTL = 7 * 24 * 3600
 #: Attempts of a change that lost a race with another writer of the entries (WATCH).
 CHANGE_ATTEMPTS = 20
+#: The longest one replay holds its entry (check, publish, mark): far above a publish, which
+#: takes milliseconds, so only a replay whose process died leaves the entry held that long.
+REPLAY_LEASE_SECONDS = 120
 
 
 class EntryNotFound(KeyError):
@@ -219,6 +223,7 @@ class DeadLetterQueue:
             pipe.sadd(self._key("replayed"), entry.id)
         else:
             pipe.srem(self._key("replayed"), entry.id)
+        pipe.set(self._key("changed"), uuid.uuid4().hex)
 
     def _change(self, entry_id: str, change: Callable[[DeadLetter], bool]) -> DeadLetter | None:
         """Apply ``change`` to the stored entry and save it; the changed entry, or None when the
@@ -316,6 +321,35 @@ class DeadLetterQueue:
             return int(self.redis.zcard(self._key("open")))
         return int(self.redis.zcard(self._key("index")))
 
+    def changed(self) -> str | None:
+        """A token that every write of an entry replaces (None before the first write): while
+        it stays the same, no entry was added, changed or deleted."""
+        value = self.redis.get(self._key("changed"))
+        return None if value is None else str(value)
+
+    def open_index(self) -> list[tuple[str, float]]:
+        """Every open entry's id and last failure time (epoch seconds), oldest first, in one
+        read of the index (no entry is read)."""
+        pairs = self.redis.zrange(self._key("open"), 0, -1, withscores=True)
+        return [(str(entry_id), float(score)) for entry_id, score in pairs]
+
+    def recent_ids(self, *, only_open: bool = True, start: int = 0, count: int = 50) -> list[str]:
+        """Ids of a page of entries, newest failure first: the open ones, or every one."""
+        index = self._key("open") if only_open else self._key("index")
+        return [str(i) for i in self.redis.zrevrange(index, start, start + count - 1)]
+
+    def get_many(self, ids: Sequence[str]) -> list[DeadLetter]:
+        """The entries of ``ids`` still stored, in that order, in one read."""
+        if not ids:
+            return []
+        raws = self.redis.hmget(self._key("entries"), list(ids))
+        return [DeadLetter.from_json(raw) for raw in raws if raw is not None]
+
+    def open_entry_of(self, flow: str, record_id: str) -> str | None:
+        """The id of the record's open entry, if it has one."""
+        value = self.redis.get(self._key("record", flow, record_id))
+        return None if value is None else str(value)
+
     def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
         return [json.loads(r) for r in self.redis.lrange(self._key("audit"), 0, limit - 1)]
 
@@ -372,7 +406,32 @@ class DeadLetterQueue:
         works once the entry's arguments are dropped. Open and expired entries are replayed;
         others only with ``force``. The entry stays as it is until the new message is
         published; then it is marked ``replayed``.
+
+        One replay of an entry runs at a time, wherever it is started: the check, the publish
+        and the mark happen under the entry's replay lease (``dlq:replaying:<id>``, at most
+        ``REPLAY_LEASE_SECONDS``), and a replay that finds the lease taken is refused
+        (``EntryStateError``) without publishing anything.
         """
+        entry_id = self.get(entry_id).id
+        lease, token = self._key("replaying", entry_id), uuid.uuid4().hex
+        if not self.redis.set(lease, token, nx=True, ex=REPLAY_LEASE_SECONDS):
+            raise EntryStateError(f"entry {entry_id} is being replayed right now; try again")
+        try:
+            return self._replay(entry_id, publish, by, kwargs, args, force, from_start)
+        finally:
+            compare_and_delete(lease, token, client=self.redis)
+
+    def _replay(
+        self,
+        entry_id: str,
+        publish: Publisher,
+        by: str,
+        kwargs: dict[str, Any] | None,
+        args: list[Any] | None,
+        force: bool,
+        from_start: bool,
+    ) -> str:
+        """:meth:`replay`, under the entry's replay lease."""
         entry = self.get(entry_id)
         if entry.status not in ("open", "expired") and not force:
             raise EntryStateError(
@@ -546,6 +605,7 @@ class DeadLetterQueue:
         pipe.zrem(self._key("index"), entry.id)
         pipe.zrem(self._key("open"), entry.id)
         pipe.srem(self._key("replayed"), entry.id)
+        pipe.set(self._key("changed"), uuid.uuid4().hex)
         pipe.execute()
         if entry.record_id is not None:
             self._forget_record(entry)

@@ -42,8 +42,13 @@ def prefixed(*parts: str) -> str:
 
 
 def queue_backlog(queue: str) -> int:
-    """Messages waiting in the Celery queue ``queue`` (the broker is this Redis; kombu keeps each
-    queue as a list under ``REDIS_KEY_PREFIX``)."""
+    """Messages waiting in the Celery queue ``queue``: on Redis, kombu's list under
+    ``REDIS_KEY_PREFIX``; on RabbitMQ (``BROKER_URL``), the queue's ready messages."""
+    from sync_workers.celery import on_rabbitmq, rabbitmq_backlog
+    from sync_workers.settings import get_settings
+
+    if on_rabbitmq(get_settings().broker_url.reveal()):
+        return rabbitmq_backlog(queue)
     return int(get_redis().llen(prefixed(queue)))
 
 

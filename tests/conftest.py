@@ -10,15 +10,24 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
+import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-_RUN = uuid.uuid4().hex[:8]
+#: The run's id, in its key prefix (``t<id>:``) and data directory: ``TEST_RUN_ID`` names it (so
+#: a script running several copies of the suite can find each one's keys), else a random one.
+_RUN = os.environ.get("TEST_RUN_ID") or uuid.uuid4().hex[:8]
+if not _RUN.isascii() or not _RUN.replace("-", "").isalnum():
+    raise ValueError(f"TEST_RUN_ID must be letters, digits and dashes, not {_RUN!r}")
 _DATA = tempfile.mkdtemp(prefix=f"sync-workers-test-{_RUN}-")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+AMQP_TEST_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672").rstrip("/")
 POSTGRES_TEST_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -74,6 +83,34 @@ def _service_missing(what: str, exc: Exception) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def rabbitmqctl(*args: str) -> str:
+    done = subprocess.run(
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> str:
+    """The RabbitMQ server's URL without a vhost; fails or skips when it cannot be used."""
+    from kombu import Connection
+
+    try:
+        with Connection(AMQP_TEST_URL + "/", connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:
+        _service_missing("RabbitMQ at " + urlsplit(AMQP_TEST_URL).netloc.split("@")[-1], exc)
+    if shutil.which("rabbitmqctl") is None:
+        _service_missing("rabbitmqctl (to make a vhost per test)", FileNotFoundError())
+    try:
+        rabbitmqctl("list_vhosts")
+    except RuntimeError as exc:
+        _service_missing("rabbitmqctl (to make a vhost per test)", exc)
+    return AMQP_TEST_URL
 
 
 @pytest.fixture(scope="session")
@@ -164,6 +201,61 @@ def ledger_url(request, tmp_path) -> str:
 
 
 # -- Celery: the engine's own app against the test Redis, a real worker thread ----------------
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """One run of a task that the worker finished: its name, id, record and final state
+    (``SUCCESS``, ``FAILURE``, ``RETRY``, ``IGNORED``, ``REJECTED``)."""
+
+    name: str
+    task_id: str
+    record_id: str | None
+    state: str
+
+
+class TaskRuns:
+    """The task runs the in-process worker finishes, as Celery's ``task_postrun`` reports them.
+
+    A run's end proves that what the run was going to do is done: a retry is published, a
+    dead letter written, a duplicate sent before it ends. A test waits for the run it expects
+    instead of sleeping for a while and hoping the worker was quick enough."""
+
+    def __init__(self) -> None:
+        self._runs: list[TaskRun] = []
+        self._changed = threading.Condition()
+
+    def record(self, sender=None, task_id=None, task=None, args=None, kwargs=None, state=None, **_):
+        of = getattr(task, "record_id_of", None)
+        record_id = of(args or (), kwargs or {}) if of else (kwargs or {}).get("record_id")
+        with self._changed:
+            self._runs.append(TaskRun(task.name, task_id, record_id, str(state)))
+            self._changed.notify_all()
+
+    def of(self, record_id: str) -> list[TaskRun]:
+        with self._changed:
+            return [run for run in self._runs if run.record_id == record_id]
+
+    def wait(self, record_id: str, count: int, timeout: float = 30.0) -> list[TaskRun]:
+        """The finished runs of ``record_id`` once there are at least ``count`` of them."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.of(record_id)) >= count, timeout):
+                raise AssertionError(
+                    f"{count} runs of {record_id} not finished within {timeout}s: "
+                    f"{self.of(record_id)}"
+                )
+            return self.of(record_id)
+
+
+@pytest.fixture
+def task_runs():
+    """The runs the in-process worker (``celery_worker``) finishes during the test."""
+    from celery import signals
+
+    runs = TaskRuns()
+    signals.task_postrun.connect(runs.record, weak=False)
+    yield runs
+    signals.task_postrun.disconnect(runs.record)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -346,3 +347,33 @@ class CursorStore:
                 set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
             )
             session.execute(stmt)
+
+    def update(self, flow: str, direction: str, change: Callable[[str | None], str]) -> str:
+        """Store ``change(current value)`` and return it, in one transaction that holds the
+        cursor's row (PostgreSQL) or the database's write lock (SQLite) from the read to the
+        write: a concurrent update waits, then reads what this one stored."""
+        with session_scope(self._engine) as session:
+            if session.get_bind().dialect.name == "sqlite":
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+            else:  # the row to lock, made (and seen by a waiting update) only if this commits
+                session.execute(
+                    _insert(session)(Cursor)
+                    .values(flow=flow, direction=direction, value=None, updated_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["flow", "direction"])
+                )
+            current = session.scalar(
+                select(Cursor.value)
+                .where(Cursor.flow == flow, Cursor.direction == direction)
+                .with_for_update()
+            )
+            value = change(current)
+            stmt = _insert(session)(Cursor).values(
+                flow=flow, direction=direction, value=value, updated_at=utcnow()
+            )
+            session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["flow", "direction"],
+                    set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+                )
+            )
+            return value

@@ -4,7 +4,8 @@ Per flow: the last poll and its cursors, when the receiver last accepted an Acum
 notification, the lag from source change to target write (p50/p95 over a recent window), the
 backlog (messages waiting on its queue plus ledger records not yet synced) and open dead letters;
 the dead letters that lose their data to ``DLQ_RETENTION_DAYS`` within a week.
-For Acumatica: sessions in use, and requests in the current rate window against the licence.
+For Acumatica: sessions in use, requests in the current rate window against the licence, and
+the requests sent so far through the contract API and through OData, apart.
 ``status`` and ``/metrics`` both read this.
 """
 
@@ -20,14 +21,14 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from sync_workers.celery import FLOW_QUEUES, REALTIME_QUEUE
+from sync_workers.celery import FLOW_QUEUES, REALTIME_QUEUE, on_rabbitmq, rabbitmq_backlog
 from sync_workers.connectors.limits import SharedLimits
 from sync_workers.dlq import DeadLetterQueue
 from sync_workers.dlq_upkeep import EXPIRY_WARNING, expires_at, expiring
 from sync_workers.ledger.db import session_scope
 from sync_workers.ledger.models import Cursor, Status, SyncRecord
 from sync_workers.observability import ops_keys
-from sync_workers.settings import Settings
+from sync_workers.settings import Settings, get_settings
 
 #: kombu's Redis transport keeps priorities 3, 6 and 9 in sub-lists named queue + SEP + n.
 PRIORITY_SEP = "\x06\x16"
@@ -66,6 +67,8 @@ class SystemLimits:
     cooling_down_seconds: float
     sessions_in_use: int | None = None
     max_sessions: int | None = None
+    #: Requests sent so far, by interface (Acumatica: ``contract`` and ``odata``).
+    requests_by_interface: dict[str, int] | None = None
 
 
 @dataclass
@@ -90,6 +93,10 @@ class EngineStatus:
 
 
 def queue_length(client: redis.Redis, prefix: str, queue: str) -> int:
+    """Messages waiting in the Celery queue ``queue``, on whichever broker ``BROKER_URL`` names
+    (on Redis, its priority lists under ``prefix`` added up)."""
+    if on_rabbitmq(get_settings().broker_url.reveal()):
+        return rabbitmq_backlog(queue)
     names = [queue if p == 0 else f"{queue}{PRIORITY_SEP}{p}" for p in PRIORITY_STEPS]
     pipe = client.pipeline(transaction=False)
     for name in names:
@@ -245,7 +252,17 @@ def acumatica_limits(settings: Settings, client: redis.Redis) -> SystemLimits:
         client,
         sessions_in_use=acumatica_sessions_in_use(client, settings.redis_key_prefix),
         max_sessions=config.max_sessions,
+        requests_by_interface=acumatica_requests(client, settings.redis_key_prefix),
     )
+
+
+def acumatica_requests(client: redis.Redis, prefix: str) -> dict[str, int]:
+    """Acumatica requests sent by the fleet, contract API and OData apart (the counts
+    ``AcumaticaClient.requests`` keeps)."""
+    from sync_workers.connectors.acumatica.client import RequestCounter
+
+    counts = ops_keys.counts(client, prefix, RequestCounter.NAME)
+    return {kind: counts.get(kind, 0) for kind in (RequestCounter.CONTRACT, RequestCounter.ODATA)}
 
 
 def xcart_limits(settings: Settings, client: redis.Redis) -> SystemLimits:

@@ -87,7 +87,7 @@ def test_show_accepts_an_id_prefix_and_unknown_ids_exit_1(cli) -> None:
     assert "no dead letter" in missing.stderr
 
 
-def test_edited_replay_succeeds_and_is_audited(cli, celery_worker, tmp_path) -> None:
+def test_edited_replay_succeeds_and_is_audited(cli, celery_worker, task_runs, tmp_path) -> None:
     t.permanent_until_fixed.apply_async(kwargs={"record_id": "cli-edit-1"})
     entry = wait_for(lambda: list(get_dlq().iter_entries(record_id="cli-edit-1")))[0]
     editor = editor_script(
@@ -104,7 +104,7 @@ def test_edited_replay_succeeds_and_is_audited(cli, celery_worker, tmp_path) -> 
     replayed = get_dlq().get(entry.id)
     assert replayed.status == "replayed"
     assert replayed.replays[0]["by"] == "ops-oncall" and replayed.replays[0]["edited"] is True
-    time.sleep(0.3)
+    assert [run.state for run in task_runs.wait("cli-edit-1", 2)] == ["FAILURE", "SUCCESS"]
     assert list(get_dlq().iter_entries(record_id="cli-edit-1")) == []  # nothing failed again
     audit = cli("dlq", "audit", "--json").json
     assert {

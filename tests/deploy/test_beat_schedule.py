@@ -95,7 +95,9 @@ def test_two_redbeat_schedulers_send_each_entry_once(redis_client) -> None:
             beat.terminate()
         logs = [beat.communicate(timeout=20)[1] for beat in beats]
 
-    assert elapsed - 2 <= sent <= elapsed + 1, (sent, elapsed)
+    # Every second once, not once per scheduler (twice). The lower bound only says the schedule
+    # is still kept: generous, as a loaded machine can make beat late.
+    assert 2 <= sent <= elapsed + 1, (sent, elapsed)
     lock = get_settings().redis_key_prefix + "redbeat::lock"
     waiting = [log for log in logs if "Acquired lock" not in log]
     assert len(waiting) == 1, "exactly one beat should have held the lock"

@@ -8,6 +8,7 @@ import hashlib
 import re
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,19 +18,21 @@ from sync_workers.celery import QUEUES
 from sync_workers.settings import VARIABLES, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-ENGINE_SERVICES = ("migrate", "worker", "beat", "webhooks", "flower")
+ENGINE_SERVICES = ("migrate", "worker", "beat", "webhooks", "console", "flower")
 SECRET_VARIABLES = tuple(v.name for v in VARIABLES if v.secret)
 #: Defaults a container needs to differ from a checkout's (documented in docs/operations.md).
 CONTAINER_DEFAULTS = {
     "DATA_DIR": "/data",
     "WEBHOOKS_HOST": "0.0.0.0",
     "FLOWER_ADDRESS": "0.0.0.0",
+    "CONSOLE_ADDRESS": "0.0.0.0",
     "LOG_FORMAT": "json",
 }
 #: Where each service may write (volumes and tmpfs; docs/operations.md, "Containers").
 WRITABLE = {
     **{name: {"/data", "/tmp"} for name in ENGINE_SERVICES},
     "redis": {"/data"},
+    "rabbitmq": {"/var/lib/rabbitmq", "/tmp"},
     "postgres": {"/var/lib/postgresql/data", "/run/postgresql", "/tmp"},
     "sandboxes": {"/data", "/tmp"},
     "proxy": {"/data", "/config", "/tmp"},
@@ -55,10 +58,18 @@ def create_secrets(directory: Path) -> subprocess.CompletedProcess[str]:
 def test_compose_has_every_service_of_a_deployment(compose) -> None:
     services = compose["services"]
 
-    assert set(services) == {"redis", "postgres", *ENGINE_SERVICES, "sandboxes", "proxy"}
+    assert set(services) == {
+        "redis",
+        "postgres",
+        *ENGINE_SERVICES,
+        "sandboxes",
+        "proxy",
+        "rabbitmq",
+    }
     assert services["sandboxes"]["profiles"] == ["sandboxes"]
     assert services["proxy"]["profiles"] == ["proxy"]
-    optional = {"sandboxes", "proxy"}
+    assert services["rabbitmq"]["profiles"] == ["rabbitmq"]
+    optional = {"sandboxes", "proxy", "rabbitmq"}
     assert all("profiles" not in s for name, s in services.items() if name not in optional)
 
 
@@ -109,7 +120,8 @@ def test_no_secret_reaches_a_container_through_its_environment(compose) -> None:
     assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
     assert postgres["secrets"] == ["postgres_password"]
     for service in compose["services"].values():
-        assert set(service.get("secrets", [])) <= set(compose["secrets"])
+        mounted = {s if isinstance(s, str) else s["source"] for s in service.get("secrets", [])}
+        assert mounted <= set(compose["secrets"])
     assert all(s["file"].startswith("./secrets/") for s in compose["secrets"].values())
 
 
@@ -165,6 +177,8 @@ def test_the_engine_accepts_the_secrets_as_made(tmp_path) -> None:
     user, password = settings.flower_basic_auth.reveal().split(":", 1)
     assert user == "sync" and len(password) == 60
     assert settings.xcart_api_token.reveal() == "sandbox-rw"  # empty file: unset, the sandbox
+    name, password, role = settings.console_users.reveal().split(":")
+    assert (name, role) == ("admin", "operator") and len(password) == 60
     assert settings.sandbox_xcart and settings.sandbox_acumatica
 
 
@@ -273,7 +287,8 @@ def test_processes_run_the_right_commands_in_order(compose) -> None:
     assert "redbeat.RedBeatScheduler" in services["beat"]["command"]
     assert services["webhooks"]["command"] == ["python", "-m", "sync_workers.webhooks"]
     assert services["flower"]["command"][-1] == "sync_workers.observability.flower"
-    for name in ("worker", "beat", "webhooks", "flower"):
+    assert services["console"]["command"] == ["python", "-m", "sync_workers.console"]
+    for name in ("worker", "beat", "webhooks", "console", "flower"):
         needs = services[name]["depends_on"]
         assert needs["migrate"]["condition"] == "service_completed_successfully"
         assert needs["redis"]["condition"] == "service_healthy"
@@ -358,3 +373,57 @@ def test_the_sandboxes_listen_beyond_loopback_in_their_container_only_by_leave(c
     for argv in (compose["services"]["sandboxes"]["command"], yaml.safe_load(image_cmd[-1])):
         assert argv[argv.index("--host") + 1] == "0.0.0.0"
         assert "--allow-remote" in argv
+
+
+def test_the_console_is_on_the_hosts_loopback_and_refuses_to_start_without_users(
+    compose, tmp_path
+) -> None:
+    """Inside its container the console listens on every interface, so it needs its users:
+    the secrets script makes one, and without it the console exits 2 before it serves."""
+    console = compose["services"]["console"]
+    assert console["ports"] == ["127.0.0.1:${CONSOLE_PORT:-8088}:${CONSOLE_PORT:-8088}"]
+    assert "/healthz" in " ".join(console["healthcheck"]["test"])
+    assert console["environment"]["CONSOLE_USERS_FILE"] == "/run/secrets/console_users"
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "CONSOLE_ADDRESS": "0.0.0.0",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    refused = subprocess.run(
+        [sys.executable, "-m", "sync_workers.console"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "CONSOLE_USERS" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_the_rabbitmq_profile_runs_the_broker_the_engine_waits_for(compose, tmp_path) -> None:
+    """RabbitMQ (quorum queues need 3.10 or later) reads its user, password and vhost from a
+    secret, publishes nothing on the host, and the engine's services wait for it to be healthy
+    when its profile runs; a BROKER_URL naming it is accepted, its password never shown."""
+    services = compose["services"]
+    rabbitmq = services["rabbitmq"]
+    major, minor = (int(n) for n in rabbitmq["image"].split(":")[1].split("-")[0].split(".")[:2])
+    assert (major, minor) >= (3, 10)
+    assert rabbitmq["secrets"] == [
+        {"source": "rabbitmq_conf", "target": "/etc/rabbitmq/conf.d/90-sync.conf"}
+    ]
+    assert compose["secrets"]["rabbitmq_conf"] == {"file": "./secrets/rabbitmq.conf"}
+    assert "ports" not in rabbitmq
+    assert "rabbitmq-diagnostics" in rabbitmq["healthcheck"]["test"]
+    for name in ("worker", "beat", "webhooks", "console", "flower"):
+        assert services[name]["depends_on"]["rabbitmq"] == {
+            "condition": "service_healthy",
+            "required": False,
+        }
+
+    (tmp_path / "broker_url").write_text("amqp://sync:a-rabbit-password@rabbitmq:5672/sync")
+    settings = load_settings({"BROKER_URL_FILE": str(tmp_path / "broker_url")})
+    assert settings.broker_url.reveal().startswith("amqp://sync:")
+    assert "a-rabbit-password" not in repr(settings)

@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 
 from sync_workers.settings import get_settings
+from tests.deploy.test_make_run import _env as _run_env
+from tests.deploy.test_make_run import _free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = (8090, 8091, 8092, 5555)
+SERVICES = ("xcart", "acumatica", "webhooks", "flower", "console")
+DEMO_ARGS = ("--timeout", "120", "--sandbox-urls")
 
 
 def _busy(port: int) -> bool:
@@ -36,14 +39,16 @@ def _demo_env(tmp_path: Path, prefix: str) -> dict[str, str]:
 def test_demo_syncs_its_sample_orders_exits_0_and_leaves_nothing_running(
     tmp_path, redis_client
 ) -> None:
-    if any(_busy(p) for p in PORTS):
-        pytest.skip("a local `make run` holds the default ports")
+    """On ports of its own (``--sandbox-urls``), so a local ``make run`` or a second copy of the
+    suite may run beside it."""
+    ports = dict(zip(SERVICES, _free_ports(len(SERVICES)), strict=True))
     prefix = get_settings().redis_key_prefix + "demo:"
+    env = {**_run_env(tmp_path / "data", prefix, ports), "LOG_LEVEL": "WARNING"}
 
     proc = subprocess.run(
-        [sys.executable, "-m", "sync_workers.demo", "--orders", "3", "--timeout", "120"],
+        [sys.executable, "-m", "sync_workers.demo", "--orders", "3", *DEMO_ARGS],
         cwd=ROOT,
-        env=_demo_env(tmp_path, prefix),
+        env=env,
         capture_output=True,
         text=True,
         timeout=240,
@@ -54,7 +59,7 @@ def test_demo_syncs_its_sample_orders_exits_0_and_leaves_nothing_running(
     assert "demo: push       on, Acumatica sandbox -> receiver" in proc.stdout
     assert proc.stdout.count(" synced\n") >= 3
     assert "everything stopped" in proc.stdout + proc.stderr
-    assert not any(_busy(p) for p in PORTS)
+    assert not any(_busy(p) for p in ports.values())
     seats = [
         k
         for k in redis_client.scan_iter(match=prefix + "acumatica:*:seat:*")

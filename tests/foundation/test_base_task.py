@@ -38,16 +38,16 @@ def test_backoff_delays_grow_and_stay_within_the_cap() -> None:
 
 
 def test_transient_error_is_retried_with_growing_delays_then_dead_lettered_once(
-    redis_client, celery_worker
+    redis_client, celery_worker, task_runs
 ) -> None:
     t.always_transient.apply_async(kwargs={"record_id": "o-1"})
 
-    entries = wait_for(lambda: open_entries("o-1"), timeout=30)
-    time.sleep(0.5)  # a duplicate would arrive now
+    runs = task_runs.wait("o-1", 4)  # the last run has dead-lettered and retried nothing
     entries = open_entries("o-1")
     calls = t.notes("calls", "o-1")
 
     assert len(calls) == 4  # first try + RETRY_MAX=3 retries
+    assert [run.state for run in runs] == ["RETRY", "RETRY", "RETRY", "FAILURE"]
     gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(calls)]
     # RETRY_BACKOFF_BASE=0.2: the n-th delay is at least 0.2 * 2**n / 2
     for n, gap in enumerate(gaps):
@@ -70,13 +70,14 @@ def test_transient_error_is_retried_with_growing_delays_then_dead_lettered_once(
 
 
 def test_permanent_error_is_dead_lettered_at_once_with_field_reasons(
-    redis_client, celery_worker
+    redis_client, celery_worker, task_runs
 ) -> None:
     t.permanent_until_fixed.apply_async(kwargs={"record_id": "o-2"})
 
-    [entry] = wait_for(lambda: open_entries("o-2"))
-    time.sleep(0.5)
+    [run] = task_runs.wait("o-2", 1)
+    [entry] = open_entries("o-2")
 
+    assert run.state == "FAILURE"  # not RETRY: no retry was sent
     assert len(t.notes("calls", "o-2")) == 1
     assert entry.attempts == 1
     assert entry.error_class == "PermanentError"
@@ -84,42 +85,44 @@ def test_permanent_error_is_dead_lettered_at_once_with_field_reasons(
     assert len(open_entries("o-2")) == 1
 
 
-def test_transient_error_that_clears_is_not_dead_lettered(redis_client, celery_worker) -> None:
+def test_transient_error_that_clears_is_not_dead_lettered(
+    redis_client, celery_worker, task_runs
+) -> None:
     t.flaky_then_ok.apply_async(kwargs={"record_id": "o-3", "failures": 2})
 
-    wait_for(lambda: len(t.notes("calls", "o-3")) == 3)
-    time.sleep(0.5)
+    runs = task_runs.wait("o-3", 3)
 
+    assert [run.state for run in runs] == ["RETRY", "RETRY", "SUCCESS"]
     assert len(t.notes("calls", "o-3")) == 3
     assert open_entries("o-3") == []
 
 
 def test_retry_that_cannot_be_published_returns_the_message_instead_of_dead_lettering(
-    redis_client, celery_worker
+    redis_client, celery_worker, task_runs
 ) -> None:
     """Celery drops a message whose retry it cannot publish (Redis still loading after a restart);
     the base task hands it back to the broker, so the record is tried again, not lost."""
     t.retry_publish_fails_once.apply_async(kwargs={"record_id": "o-9"})
 
-    wait_for(lambda: len(t.notes("calls", "o-9")) == 3)
-    time.sleep(0.5)
+    runs = task_runs.wait("o-9", 3)
 
+    assert [run.state for run in runs] == ["REJECTED", "RETRY", "SUCCESS"]
     assert len(t.notes("calls", "o-9")) == 3  # fails, redelivered and fails, retried and succeeds
     assert redis_client.get(t.prefixed("test", "publish", "o-9")) == "2"
     assert open_entries("o-9") == []
 
 
 def test_a_message_that_expires_before_its_retry_would_run_is_not_retried(
-    redis_client, celery_worker
+    redis_client, celery_worker, task_runs
 ) -> None:
     """A scheduled poll carries an expiry (the next poll does the same work); its retry would
     be discarded on arrival, so none is sent and nothing is dead-lettered."""
     t.fails_after_expiry.apply_async(kwargs={"record_id": "o-11", "seconds": 0.6}, expires=0.4)
     t.fails_after_expiry.apply_async(kwargs={"record_id": "o-12", "seconds": 0.0}, expires=30)
 
-    wait_for(lambda: len(t.notes("calls", "o-11")) == 1)
-    wait_for(lambda: len(t.notes("calls", "o-12")) >= 2)  # unexpired: retried as usual
-    time.sleep(1.0)
+    [expired] = task_runs.wait("o-11", 1)
+    task_runs.wait("o-12", 2)  # unexpired: retried as usual
+    assert expired.state == "IGNORED"  # ended without a retry
     assert len(t.notes("calls", "o-11")) == 1
     assert redis_client.get(t.prefixed("test", "retries", "o-11")) is None
     assert int(redis_client.get(t.prefixed("test", "retries", "o-12")) or 0) >= 1
@@ -127,7 +130,7 @@ def test_a_message_that_expires_before_its_retry_would_run_is_not_retried(
 
 
 def test_replayed_entry_runs_again_with_edited_payload_and_leaves_an_audit_trail(
-    redis_client, celery_worker
+    redis_client, celery_worker, task_runs
 ) -> None:
     from sync_workers.celery import publish
 
@@ -139,8 +142,7 @@ def test_replayed_entry_runs_again_with_edited_payload_and_leaves_an_audit_trail
         entry.id, publish, by="ops@example", kwargs={"record_id": "o-4", "sku": "AA-0001"}
     )
 
-    wait_for(lambda: len(t.notes("calls", "o-4")) == 2)
-    time.sleep(0.3)
+    assert [run.state for run in task_runs.wait("o-4", 2)] == ["FAILURE", "SUCCESS"]
     replayed = dlq.get(entry.id)
     assert [c["sku"] for c in t.notes("calls", "o-4")] == ["NOPE", "AA-0001"]
     assert replayed.status == "replayed"

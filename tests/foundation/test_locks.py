@@ -84,13 +84,15 @@ def test_a_lock_waits_for_the_holder_up_to_its_wait(redis_client) -> None:
     with record_locks([("orders", "1"), ("payments", "11")], wait=5):
         waited = time.monotonic() - started
         assert redis_client.exists(name("payments", "11"))
+    # Taken when the holder let go (0.3 s), not after the whole wait (5 s); 3 s leaves a loaded
+    # machine ten times the release time and still tells the two apart.
     assert 0.25 <= waited < 3
 
     assert other.acquire(blocking=False)
     started = time.monotonic()
     with pytest.raises(TransientError), record_lock("orders", "1", wait=0.3):
         pytest.fail("the block ran without the lock")
-    assert 0.3 <= time.monotonic() - started < 3
+    assert 0.3 <= time.monotonic() - started < 3  # gave up after its wait; did not hang
     other.release()
 
 

@@ -354,6 +354,32 @@ def test_cursors_are_upserted_per_flow_and_direction(engine) -> None:
     assert store.get("inventory", "acumatica_to_xcart") == "x"
 
 
+def test_a_cursor_update_reads_the_stored_value_and_a_failed_one_stores_nothing(engine) -> None:
+    store = CursorStore(engine)
+    seen: list[str | None] = []
+
+    def append(suffix: str):
+        def change(current: str | None) -> str:
+            seen.append(current)
+            return (current or "") + suffix
+
+        return change
+
+    def broken(current: str | None) -> str:
+        raise ValueError("bad cursor state")
+
+    assert store.update(FLOW, DIRECTION, append("a")) == "a"
+    assert store.update(FLOW, DIRECTION, append("b")) == "ab"
+    with pytest.raises(ValueError, match="bad cursor state"):
+        store.update(FLOW, DIRECTION, broken)
+    with pytest.raises(ValueError, match="bad cursor state"):
+        store.update("inventory", "acumatica_to_xcart", broken)  # a first save that fails
+
+    assert seen == [None, "a"]
+    assert store.get(FLOW, DIRECTION) == "ab"
+    assert store.get("inventory", "acumatica_to_xcart") is None
+
+
 def test_migrations_upgrade_from_empty_and_downgrade_to_nothing(ledger_url) -> None:
     engine = make_engine(ledger_url)
     try:

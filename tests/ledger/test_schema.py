@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from sync_workers.ledger import migrate
 from sync_workers.ledger.db import make_engine
@@ -179,15 +180,17 @@ def test_every_process_stops_with_one_line_on_an_unmigrated_explicit_ledger(
         assert revision_of(explicit_url) is None
 
 
-def test_the_line_masks_the_database_password(tmp_path, redis_client) -> None:
-    url = "postgresql://postgres:db-secret@127.0.0.1:5432/test?options=-csearch_path%3Dnowhere"
+def test_the_line_masks_the_database_password(tmp_path, redis_client, postgres_url) -> None:
+    server = make_url(postgres_url).set(password="db-secret", query={})
+    url = f"{server.render_as_string(hide_password=False)}?options=-csearch_path%3Dnowhere"
 
     proc = run(COMMANDS["sync-status"](), engine_env(tmp_path / "data", url))
 
     assert proc.returncode == 2
     assert "db-secret" not in proc.stdout + proc.stderr
     [line] = ledger_lines(proc.stderr)
-    assert line.startswith("ledger error: postgresql://postgres:********@127.0.0.1:5432/test")
+    masked = server.render_as_string(hide_password=False).replace("db-secret", "********")
+    assert line.startswith(f"ledger error: {masked}")
 
 
 def test_a_url_no_driver_can_open_stops_the_process_with_one_line(tmp_path, redis_client) -> None:

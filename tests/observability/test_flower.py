@@ -225,5 +225,8 @@ def test_flower_shows_ids_not_customer_data_and_refuses_operations(flower_and_wo
     )
     assert (run.status_code, shutdown.status_code, revoke.status_code) == (403, 403, 403)
     assert all("Read only" in answer.text for answer in (run, shutdown, revoke))
-    time.sleep(1.0)
+    # The worker handles control messages in order: had Flower sent the shutdown, the worker
+    # would have stopped before answering this ping.
+    replies = celery_app.control.ping(destination=[worker_name], timeout=10)
+    assert [name for reply in replies for name in reply] == [worker_name]
     assert worker.poll() is None, "the worker was shut down"
