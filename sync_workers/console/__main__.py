@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
 
-from gunicorn.app.base import BaseApplication
-
+from sync_workers.gunicorn_app import GunicornApp
 from sync_workers.ledger.schema import check_at_start
 from sync_workers.logs import configure_logging
 from sync_workers.observability.flower import is_loopback
@@ -22,20 +20,6 @@ from sync_workers.observability.sentry import init_sentry
 from sync_workers.settings import settings_or_exit
 
 log = logging.getLogger("sync_workers.console")
-
-
-class _Gunicorn(BaseApplication):
-    def __init__(self, wsgi: Any, options: dict[str, Any]) -> None:
-        self._wsgi = wsgi
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self._wsgi
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -85,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         "limit_request_line": 8190,
         "limit_request_fields": 100,
     }
-    _Gunicorn(app, options).run()
+    GunicornApp(app, options).run()
 
 
 if __name__ == "__main__":

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from gunicorn.app.base import BaseApplication
-
+from sync_workers.gunicorn_app import GunicornApp
 from sync_workers.ledger.schema import check_at_start
 from sync_workers.logs import configure_logging
 from sync_workers.observability.sentry import init_sentry
 from sync_workers.settings import settings_or_exit
 from sync_workers.webhooks.app import create_app
-
-
-class _Gunicorn(BaseApplication):
-    def __init__(self, wsgi: Any, options: dict[str, Any]) -> None:
-        self._wsgi = wsgi
-        self._options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self._options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self._wsgi
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -48,7 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         "limit_request_line": 8190,
         "limit_request_fields": 100,
     }
-    _Gunicorn(create_app(settings), options).run()
+    GunicornApp(create_app(settings), options).run()
 
 
 if __name__ == "__main__":
