@@ -206,7 +206,14 @@ class SyncTask(Task):
             replay_of=(getattr(request, "headers", None) or {}).get("dlq_replay_of")
             or getattr(request, "dlq_replay_of", None),
         )
-        if not get_dlq().add(entry):
+        queue = get_dlq()
+        if not queue.add(entry):
+            # Folded into the record's open entry: the record is dead-lettered already, but its
+            # ledger row may have been claimed again since (a restarted chain, a duplicate).
+            if entry.record_id is not None and queue.open_entry_of(
+                entry.flow, str(entry.record_id)
+            ):
+                self.on_dead_letter(entry, exc)
             return None
         redis.delete(prefixed("dlq", "first", task_id))
         kind = "permanent" if isinstance(exc, PermanentError) else "exhausted or fatal"

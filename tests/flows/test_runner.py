@@ -76,3 +76,23 @@ def test_errors_kept_in_the_ledger_hold_no_customer_data(
     assert run["outcome"] == "failed" and "has no valid state" in run["error"]
     for text in (run["error"], last_error):
         assert email not in text and street not in text
+
+
+def test_a_record_claimed_again_after_its_dead_letter_is_marked_again_when_it_fails_again(
+    clean_ledger, redis_client, celery_worker
+) -> None:
+    """A poll restarting a stalled chain (or a duplicate delivery) claims the row again
+    (pending); when the run fails the same way, its dead letter folds into the record's open
+    entry, and the row must say dead-lettered again, or the poll restarts it for ever."""
+    runner_tasks.not_found.apply_async(kwargs={"record_id": "again-1"})
+    first = wait_for(lambda: dead_letter_of("again-1"))
+    wait_for(lambda: status_of("again-1") == Status.DEAD_LETTERED.value)
+    with session_scope() as session:  # what the poll's hand-out does to a stalled row
+        record = claim_record(session, "orders", DIRECTION, "again-1")
+        record.status = Status.PENDING.value
+
+    runner_tasks.not_found.apply_async(kwargs={"record_id": "again-1"})
+
+    wait_for(lambda: status_of("again-1") == Status.DEAD_LETTERED.value)
+    entries = [e for e in get_dlq().iter_entries(status="open") if e.record_id == "again-1"]
+    assert [e.id for e in entries] == [first.id]  # folded into the open entry, not a second
