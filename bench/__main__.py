@@ -30,6 +30,7 @@ PARTS = (
     "console",
     "odata_polls",
     "mapping_assistant",
+    "sandbox_speed",
 )
 
 
@@ -81,6 +82,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--console-dead-letters", type=int, default=10_000, help="console: open dead letters"
     )
     parser.add_argument("--console-rounds", type=int, default=30, help="console: requests per page")
+    parser.add_argument(
+        "--sandbox-requests", type=int, default=200, help="sandbox_speed: requests of each kind"
+    )
     add_database_option(parser)
     parser.add_argument("--keep", action="store_true", help="licence: keep its temp dir and logs")
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts")
@@ -126,6 +130,10 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
         from bench import mapping_assistant
 
         return mapping_assistant.run_on_stack(keep=args.keep)
+    if part == "sandbox_speed":
+        from bench import sandbox
+
+        return sandbox.speed(requests_each=args.sandbox_requests)
     if part == "console":
         from bench import console
 

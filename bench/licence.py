@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,18 @@ def run(
     concurrency: int = 4,
     ramp: float = 10.0,
     keep: bool = False,
+    variants: Iterable[str] | None = None,
+    alone: bool = True,
 ) -> dict:
-    """The order writes alone, then :data:`VARIANTS` (``with_polls``) beside the same writes."""
-    figures = _window(minutes=minutes, workers=workers, concurrency=concurrency, ramp=ramp,
-                      keep=keep)  # fmt: skip
+    """The order writes alone (unless not ``alone``), then :data:`VARIANTS` (``with_polls``;
+    ``variants``: only those) beside the same writes."""
+    figures: dict[str, Any] = {}
+    if alone:
+        figures = _window(minutes=minutes, workers=workers, concurrency=concurrency, ramp=ramp,
+                          keep=keep)  # fmt: skip
     figures["with_polls"] = {}
-    for name, variant in VARIANTS.items():
+    for name in variants or VARIANTS:
+        variant = VARIANTS[name]
         window = _window(minutes=minutes, workers=workers, concurrency=concurrency,
                          ramp=max(ramp, 2 * POLL_EVERY), keep=keep, variant=variant)  # fmt: skip
         figures["with_polls"][name] = _summary(window)

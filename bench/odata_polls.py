@@ -5,6 +5,10 @@ process, once to start its cursor and ``rounds`` more times with nothing changed
 the Acumatica sandbox: contract-API requests (sign-in excluded), OData requests and API
 sign-ins per idle poll. Targets with ``odata``: 0 contract-API requests, 1 OData request, 0
 sign-ins. Payments is not switchable (its status poll reads the contract API).
+
+Inventory is then measured busy too: ``CHANGED_ITEMS`` items restocked in Acumatica (both
+warehouses), one poll that finds and flushes them. Target with ``odata``: 0 contract-API
+requests (the flushes take the availability the poll read through OData).
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ SOURCES = {
     "products": ("source", "odata", "rest"),
     "inventory": ("changes", "INSiteStatus", "InventoryQuantityAvailable"),
 }
+
+
+#: Items whose stock changes before the busy inventory poll.
+CHANGED_ITEMS = 10
 
 
 def _templates(target: Path, source: str) -> Path:
@@ -54,7 +62,7 @@ def _templates(target: Path, source: str) -> Path:
     return target
 
 
-def _poll(flow: str) -> None:
+def _poll(flow: str) -> dict[str, Any]:
     from sync_workers.flows.shape import PollRequest
 
     def hand_out(starts: Any) -> list[str]:
@@ -63,19 +71,37 @@ def _poll(flow: str) -> None:
     if flow == "shipments":
         from sync_workers.flows import shipments
 
-        shipments.poll(PollRequest(), hand_out)
-    elif flow == "customers":
+        return shipments.poll(PollRequest(), hand_out)
+    if flow == "customers":
         from sync_workers.flows import customers
 
-        customers.poll(PollRequest(), hand_out)
-    elif flow == "products":
+        return customers.poll(PollRequest(), hand_out)
+    if flow == "products":
         from sync_workers.flows import products
 
-        products.poll(PollRequest(), hand_out)
-    else:
-        from sync_workers.flows import inventory
+        return products.poll(PollRequest(), hand_out)
+    from sync_workers.flows import inventory
 
-        inventory.poll(PollRequest(), hand_out)
+    return inventory.poll(PollRequest(), hand_out)
+
+
+def _busy_inventory_poll(acumatica: Control, base_url: str) -> dict[str, Any]:
+    """Requests of one inventory poll after ``CHANGED_ITEMS`` items were restocked."""
+    from bench.sandbox import Acumatica, stocked_skus
+
+    skus = stocked_skus()[:CHANGED_ITEMS]
+    with Acumatica(base_url) as erp:
+        erp.raise_stock(skus, qty=3)
+    acumatica.reset_stats()
+    found = _poll("inventory")
+    contract, odata, logins = _count(acumatica.stats()["requests"]["by_path"])
+    return {
+        "items_changed": len(skus),
+        "skus_flushed": len(found.get("changed") or ()),
+        "contract_requests": contract,
+        "odata_requests": odata,
+        "sign_ins": logins,
+    }
 
 
 def _count(by_path: dict[str, int]) -> tuple[int, int, int]:
@@ -115,6 +141,9 @@ def run(*, rounds: int = 5, keep: bool = False) -> dict[str, Any]:
                         "odata_requests_per_idle_poll": round(odata / rounds, 2),
                         "sign_ins": logins,
                     }
+                figures["inventory"][source]["busy_poll"] = _busy_inventory_poll(
+                    acumatica, stack.env["ACUMATICA_BASE_URL"]
+                )
             finally:
                 templates.use_templates_dir(None)
                 clients.close_all()

@@ -121,6 +121,14 @@ def rows(results: dict[str, Any]) -> list[Row]:
                     f"{ma['top1']}/{ma['cases']} ({ma['top1_accuracy']:.1%}); "
                     f"confident {ma['confident_right']}/{ma['confident']} right",
                     ">= 90 %", _verdict(ma["top1_accuracy"] >= 0.9)))  # fmt: skip
+        for field, tally in (ma.get("by_field") or {}).items():
+            out.append((f"mapping assistant: top-1 accuracy, {field.replace('_', ' ')}",
+                        f"{tally['top1']}/{tally['cases']} ({tally['top1_accuracy']:.1%})",
+                        "-", "-"))  # fmt: skip
+    if results.get("sandbox_speed"):
+        from bench.sandbox import speed_rows
+
+        out += speed_rows(results["sandbox_speed"])
     return out
 
 

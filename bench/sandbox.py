@@ -7,6 +7,8 @@ invariants come from the systems' own data.
 from __future__ import annotations
 
 import random
+import statistics
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,10 +138,9 @@ class Acumatica:
     def list(self, entity: str, select: str, page: int = 1000) -> Iterator[dict[str, Any]]:
         skip = 0
         while True:
+            params: dict[str, str | int] = {"$select": select, "$top": page, "$skip": skip}
             answer = self.http.get(
-                f"{self.base_url}{ENDPOINT}/{entity}",
-                params={"$select": select, "$top": page, "$skip": skip},
-                timeout=300,
+                f"{self.base_url}{ENDPOINT}/{entity}", params=params, timeout=300
             )
             answer.raise_for_status()
             rows = answer.json()
@@ -198,3 +199,116 @@ class XCart:
             if len(rows) < page_size:
                 return
             page += 1
+
+
+# -- Per-request speed of the sandboxes ------------------------------------------------------
+
+#: The mean per-request time of an Acumatica sales-order PUT (three lines) the engine's figures
+#: assume of the sandbox: every bench figure is against it, so a slower sandbox shows first here.
+SALES_ORDER_PUT_TARGET_MS = 50.0
+
+
+def _timed(samples: list[float], http: requests.Session, method: str, url: str, **kw: Any) -> Any:
+    """The JSON answer of one request; its time in milliseconds goes to ``samples``."""
+    started = time.perf_counter()
+    answer = http.request(method, url, timeout=60, **kw)
+    samples.append((time.perf_counter() - started) * 1000)
+    if answer.status_code >= 300:
+        raise RuntimeError(f"{method} {url}: {answer.status_code} {answer.text[:200]}")
+    return answer.json() if answer.content else None
+
+
+def _figures(samples: list[float]) -> dict[str, Any]:
+    ordered = sorted(samples)
+    return {
+        "n": len(ordered),
+        "mean_ms": round(statistics.fmean(ordered), 2),
+        "p50_ms": round(ordered[len(ordered) // 2], 2),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 2),
+        "max_ms": round(ordered[-1], 2),
+    }
+
+
+def speed(requests_each: int = 200, warm_up: int = 10) -> dict[str, Any]:
+    """Per-request times of both sandboxes, one request at a time over a kept-alive connection,
+    on a private pair seeded with the shared catalogue (``warm_up`` requests of each kind are
+    not counted): X-Cart checkout, order GET and product stock PUT; Acumatica sales-order PUT
+    (three lines), sales-order GET and inventory-adjustment PUT (one line)."""
+    from bench.stack import Stack
+
+    rng = random.Random(7)
+    with Stack(name="sandbox-speed", database="sqlite") as stack:
+        stack.start_sandboxes()
+        skus = stocked_skus()
+        store, erp = XCart(stack.env["XCART_BASE_URL"]), Acumatica(stack.env["ACUMATICA_BASE_URL"])
+        store.raise_stock(skus)
+        products = [
+            p["id"]
+            for p in store.http.get(
+                f"{store.base_url}/api/products", params={"itemsPerPage": 50}, timeout=60
+            ).json()
+        ]
+        base = f"{erp.base_url}{ENDPOINT}"
+        times: dict[str, list[float]] = {k: [] for k in (
+            "xcart_checkout", "xcart_order_get", "xcart_stock_put",
+            "acumatica_sales_order_put", "acumatica_sales_order_get", "acumatica_stock_put",
+        )}  # fmt: skip
+        try:
+            for n in range(warm_up + requests_each):
+                took = times if n >= warm_up else {k: [] for k in times}
+                body = shopper(rng, n, emails=20, skus=skus)
+                order = _timed(took["xcart_checkout"], store.http, "POST",
+                               f"{store.base_url}/_sandbox/checkout", json=body)  # fmt: skip
+                _timed(took["xcart_order_get"], store.http, "GET",
+                       f"{store.base_url}/api/orders/{order['id']}")  # fmt: skip
+                _timed(took["xcart_stock_put"], store.http, "PUT",
+                       f"{store.base_url}/api/products/{products[n % len(products)]}",
+                       json={"amount": 1_000_000 + n})  # fmt: skip
+                lines = [{"InventoryID": {"value": sku}, "OrderQty": {"value": qty}}
+                         for sku, qty in zip(skus[:3], (1, 2, 3), strict=True)]  # fmt: skip
+                so = _timed(took["acumatica_sales_order_put"], erp.http, "PUT", f"{base}/SalesOrder",
+                            json={"CustomerID": {"value": "XCGUEST"},
+                                  "CustomerOrder": {"value": f"SPEED-{n}"}, "Details": lines})  # fmt: skip
+                _timed(took["acumatica_sales_order_get"], erp.http, "GET",
+                       f"{base}/SalesOrder/{so['OrderType']['value']}/{so['OrderNbr']['value']}")  # fmt: skip
+                adjustment = {"InventoryID": {"value": skus[n % len(skus)]},
+                              "WarehouseID": {"value": "RETAIL"}, "Qty": {"value": 1}}  # fmt: skip
+                _timed(took["acumatica_stock_put"], erp.http, "PUT", f"{base}/InventoryAdjustment",
+                       json={"Hold": {"value": True}, "Details": [adjustment]})  # fmt: skip
+        finally:
+            erp.close()
+    figures = {kind: _figures(samples) for kind, samples in times.items()}
+    return {
+        "requests_each": requests_each,
+        "per_request": figures,
+        "sales_order_put_target_ms": SALES_ORDER_PUT_TARGET_MS,
+        "sales_order_put_met": figures["acumatica_sales_order_put"]["mean_ms"]
+        <= SALES_ORDER_PUT_TARGET_MS,
+    }
+
+
+SPEED_LABELS = {
+    "xcart_checkout": "X-Cart checkout",
+    "xcart_order_get": "X-Cart order GET",
+    "xcart_stock_put": "X-Cart product stock PUT",
+    "acumatica_sales_order_put": "Acumatica sales order PUT (3 lines)",
+    "acumatica_sales_order_get": "Acumatica sales order GET",
+    "acumatica_stock_put": "Acumatica inventory adjustment PUT",
+}
+
+
+def speed_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The rows of ``python -m bench``'s table for ``speed``'s result."""
+    out = []
+    for kind, label in SPEED_LABELS.items():
+        f = result["per_request"][kind]
+        target, verdict = "-", "-"
+        if kind == "acumatica_sales_order_put":
+            target = f"mean <= {result['sales_order_put_target_ms']:g}"
+            verdict = "met" if result["sales_order_put_met"] else "MISSED"
+        out.append((
+            f"sandbox speed: {label}, mean/p50/p95 ms",
+            f"{f['mean_ms']}/{f['p50_ms']}/{f['p95_ms']} (max {f['max_ms']}) over {f['n']}",
+            target, verdict,
+        ))  # fmt: skip
+    return out

@@ -1,18 +1,23 @@
 """One chaos run: the engine under kills, a Redis restart, a beat restart, API faults and
-replayed push notifications, then the invariants from the systems' own data."""
+replayed push notifications (and, with ``hosts``, workers on separate hosts that get cut off),
+then the invariants from the systems' own data."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bench.engine import Driver
 from bench.measure import load
+from bench.processes import Proc, port_open, wait_until
 from bench.sandbox import Acumatica
-from bench.stack import WEBHOOK_SECRET, Stack
+from bench.stack import REPO, WEBHOOK_SECRET, Stack
 from chaos import readback
+from chaos.hosts import Hosts, Partitioner
 from chaos.invariants import check
 from chaos.pushes import Replayer, Tap
 from chaos.scenario import Refunder, Shopper, Warehouse, fault_config
@@ -36,6 +41,12 @@ class Options:
     seed: int
     keep: bool
     broker: str = "redis"
+    #: Workers on this many hosts (network namespaces), round-robin; 0: all on this one.
+    hosts: int = 0
+    #: One host is cut off for ``partition_seconds`` every ``partition_every`` s (0: never).
+    partition_every: float = 0.0
+    partition_seconds: float = 0.0
+    partition_mode: str = "drop"
 
 
 def engine_env() -> dict[str, str]:
@@ -101,6 +112,36 @@ def converged(driver: Driver, shopper: Shopper, warehouse: Warehouse, refunder: 
     return set(warehouse.shipped.values()) <= written  # a ledger row per ShipmentNbr
 
 
+def start_relay(stack: Stack, hosts: Hosts) -> Proc:
+    """``chaos.relay`` on every host's root-side address, for each service URL of the stack."""
+    listen = hosts.listeners(stack.env)
+    argv = stack.python("-m", "chaos.relay", *[f"{addr}:{port}" for addr, port in listen])
+    proc = stack.group.add(Proc("relay", argv, stack.env, stack.root / "logs" / "relay.log", REPO))
+    wait_until(lambda: all(port_open(port, addr) for addr, port in listen), 30, "relay")
+    return proc
+
+
+def worker_starter(stack: Stack, hosts: Hosts | None, concurrency: int) -> Callable[[int], Proc]:
+    """Starts worker ``i`` on host ``i`` modulo the hosts (on this one without hosts)."""
+
+    def start(index: int) -> Proc:
+        if hosts is None:
+            return stack.start_worker(index, concurrency)
+        host = hosts.hosts[index % len(hosts.hosts)]
+        proc = Proc(
+            f"worker{index}",
+            hosts.wrap(host, stack.worker_argv(index, concurrency)),
+            hosts.env_for(host, stack.env),
+            stack.root / "logs" / f"worker{index}.log",
+            REPO,
+        )
+        stack.group.add(proc)
+        stack.workers.append(proc)
+        return proc
+
+    return start
+
+
 def run(opts: Options) -> dict[str, Any]:
     events: list[str] = []
 
@@ -109,113 +150,160 @@ def run(opts: Options) -> dict[str, Any]:
         events.append(line)
         print(line, flush=True)
 
-    with Stack(
-        name="chaos",
-        keep=opts.keep,
-        redis_persistence=True,
-        extra_env=engine_env(),
-        broker=opts.broker,
-    ) as stack:
-        stack.start_redis()
-        stack.start_sandboxes()
-        stack.migrate()
-        stack.apply_env()
-        driver = Driver(stack, seed=opts.seed)
-        driver.raise_stock()
-        driver.xcart.post("config", {"tracking_extension": True})
-        tap = Tap()
-        subscribe(driver, stack, tap)
-        stack.start_webhooks()
-        supervisor = Supervisor(lambda i: stack.start_worker(i, opts.concurrency), log=log)
-        supervisor.launch(opts.workers)
-        driver.wait_workers(opts.workers)
-        stack.start_beat()
-        killer = Killer(supervisor, opts.kill_every, log=log)
-        replayer = Replayer(tap, f"http://127.0.0.1:{stack.webhooks_port}", HEADER, WEBHOOK_SECRET)
-        erp = Acumatica(stack.env["ACUMATICA_BASE_URL"])
-        warehouse = Warehouse(driver, erp, opts.ship_share)
-        refunder = Refunder(driver, warehouse, opts.refund_share)
-        shopper = Shopper(driver, opts.orders, opts.bad, opts.rate, opts.buyers)
-        fault = fault_config(opts.seed, timeout_seconds=10)
-        for control in (driver.xcart, driver.acumatica):
-            control.faults(fault)
-        log(f"faults on; placing {opts.orders} valid and {opts.bad} bad orders at {opts.rate}/s")
-        load_before = load()
-        started = time.monotonic()
-        placing = (opts.orders + opts.bad) / opts.rate
-        redis_at, beat_at = started + 0.4 * placing, started + 0.6 * placing
-        redis_done = beat_done = False
-        shopper.start()
-        try:
-            last_ship = last_replay = 0.0
-            chaos_until: float | None = None
-            while True:
-                now = time.monotonic()
-                supervisor.check()
-                if chaos_until is None and shopper.done.is_set():
-                    chaos_until = now + max(2 * opts.kill_every, 30)
-                    log(f"all orders placed ({len(shopper.placed_valid)} valid, "
-                        f"{len(shopper.placed_bad)} bad, {len(shopper.refused)} refused)")  # fmt: skip
-                if chaos_until is not None and now > chaos_until:
-                    break
-                killer.tick(now)
-                if not redis_done and now >= redis_at:
-                    log("chaos: restarting Redis (AOF on)")
-                    stack.restart_redis()
-                    redis_done = True
-                if not beat_done and now >= beat_at:
-                    log("chaos: restarting beat")
-                    stack.stop_beat()
-                    stack.start_beat()
-                    beat_done = True
-                if now - last_ship > 5:
-                    warehouse.tick()
-                    refunder.tick()
-                    last_ship = now
-                if now - last_replay > 3:
-                    replayer.tick()
-                    last_replay = now
-                time.sleep(0.5)
-            chaos_seconds = time.monotonic() - started
-            for control in (driver.xcart, driver.acumatica):
-                control.faults({})
-            log("chaos over: faults off, no more kills; waiting for the engine to settle")
-            settle_started = time.monotonic()
-            while time.monotonic() - settle_started < opts.settle_timeout:
-                supervisor.check()
-                if time.monotonic() - last_ship > 5:
-                    warehouse.tick()
-                    refunder.tick()
-                    last_ship = time.monotonic()
-                    replayer.tick()
-                if converged(driver, shopper, warehouse, refunder) and not warehouse.tick():
-                    break
-                time.sleep(1.0)
-            settle_seconds = time.monotonic() - settle_started
-            replayer.tick()
-            time.sleep(3.0)
-            stack.stop_beat()  # polls never stop on their own: quiet needs beat gone
-            driver.quiet(still=5.0, timeout=300)
-            log("reading both systems, the ledger and the dead-letter queue")
-            erp.close()
-            snap = readback.snapshot(
-                xcart_url=stack.env["XCART_BASE_URL"],
-                acumatica_url=stack.env["ACUMATICA_BASE_URL"],
-                ledger=driver.ledger,
-                redis_url=stack.env["REDIS_URL"],
-                prefix=stack.env["REDIS_KEY_PREFIX"],
-                valid_orders=dict(shopper.placed_valid),
-                bad_orders=dict(shopper.placed_bad),
-                shipped_order_ids=set(warehouse.shipped),
-                refunded_order_ids=set(refunder.refunded),
+    with contextlib.ExitStack() as exits:
+        # Entered first, left last: the namespaces go after every process in them stopped.
+        hosts = (
+            exits.enter_context(Hosts(opts.hosts, opts.partition_mode, log)) if opts.hosts else None
+        )
+        stack = exits.enter_context(
+            Stack(
+                name="chaos",
+                keep=opts.keep,
+                redis_persistence=True,
+                extra_env=engine_env(),
+                broker=opts.broker,
             )
-            report = check(snap)
-            acu_stats, xc_stats = driver.acumatica.stats(), driver.xcart.stats()
-            statuses = driver.ledger.statuses()  # the stack's folder is gone once it closes
-        finally:
-            shopper.stop.set()
-            tap.close()
-            supervisor.stop()
+        )
+        return _run(opts, stack, hosts, log, events)
+
+
+def _run(
+    opts: Options,
+    stack: Stack,
+    hosts: Hosts | None,
+    log: Callable[[str], None],
+    events: list[str],
+) -> dict[str, Any]:
+    if hosts is not None:
+        start_relay(stack, hosts)
+    stack.start_redis()
+    if hosts is not None:
+        hosts.bind_redis(stack.redis_port)
+    stack.start_sandboxes()
+    stack.migrate()
+    stack.apply_env()
+    driver = Driver(stack, seed=opts.seed)
+    driver.raise_stock()
+    driver.xcart.post("config", {"tracking_extension": True})
+    tap = Tap()
+    subscribe(driver, stack, tap)
+    stack.start_webhooks()
+    supervisor = Supervisor(worker_starter(stack, hosts, opts.concurrency), log=log)
+    supervisor.launch(opts.workers)
+    driver.wait_workers(opts.workers)
+    workers_at = {p.name: hosts.host_of(p.pid) for p in supervisor.slots} if hosts else {}
+    stack.start_beat()
+    killer = Killer(supervisor, opts.kill_every, log=log)
+    partitioner = (
+        Partitioner(
+            hosts,
+            opts.partition_every,
+            opts.partition_seconds,
+            log=log,
+            probe_port=stack.redis_port,
+        )
+        if hosts is not None and opts.partition_every > 0 and opts.partition_seconds > 0
+        else None
+    )
+    replayer = Replayer(tap, f"http://127.0.0.1:{stack.webhooks_port}", HEADER, WEBHOOK_SECRET)
+    erp = Acumatica(stack.env["ACUMATICA_BASE_URL"])
+    warehouse = Warehouse(driver, erp, opts.ship_share)
+    refunder = Refunder(driver, warehouse, opts.refund_share)
+    shopper = Shopper(driver, opts.orders, opts.bad, opts.rate, opts.buyers)
+    fault = fault_config(opts.seed, timeout_seconds=10)
+    for control in (driver.xcart, driver.acumatica):
+        control.faults(fault)
+    log(f"faults on; placing {opts.orders} valid and {opts.bad} bad orders at {opts.rate}/s")
+    load_before = load()
+    started = time.monotonic()
+    placing = (opts.orders + opts.bad) / opts.rate
+    redis_at, beat_at = started + 0.4 * placing, started + 0.6 * placing
+    redis_done = beat_done = False
+    shopper.start()
+    try:
+        last_ship = last_replay = 0.0
+        chaos_until: float | None = None
+        while True:
+            now = time.monotonic()
+            supervisor.check()
+            if chaos_until is None and shopper.done.is_set():
+                window = max(2 * opts.kill_every, 30.0)
+                if partitioner is not None:  # time for a whole partition after the orders
+                    cycle = opts.partition_every + opts.partition_seconds + 5
+                    window = max(window, cycle) if opts.kill_every > 0 else cycle
+                chaos_until = now + window
+                log(f"all orders placed ({len(shopper.placed_valid)} valid, "
+                    f"{len(shopper.placed_bad)} bad, {len(shopper.refused)} refused)")  # fmt: skip
+            cutting = partitioner is not None and partitioner.current is not None
+            if chaos_until is not None and now > chaos_until and not cutting:
+                break  # a partition under way runs its full length
+            if opts.kill_every > 0:
+                killer.tick(now)
+            if partitioner is not None:
+                partitioner.tick(now)
+            if not redis_done and now >= redis_at:
+                log("chaos: restarting Redis (AOF on)")
+                stack.restart_redis()
+                if hosts is not None:
+                    hosts.bind_redis(stack.redis_port)
+                redis_done = True
+            if not beat_done and now >= beat_at:
+                log("chaos: restarting beat")
+                stack.stop_beat()
+                stack.start_beat()
+                beat_done = True
+            if now - last_ship > 5:
+                warehouse.tick()
+                refunder.tick()
+                last_ship = now
+            if now - last_replay > 3:
+                replayer.tick()
+                last_replay = now
+            time.sleep(0.5)
+        chaos_seconds = time.monotonic() - started
+        if partitioner is not None:
+            partitioner.stop(time.monotonic())
+        for control in (driver.xcart, driver.acumatica):
+            control.faults({})
+        log("chaos over: faults off, no more kills or partitions; waiting for the engine to settle")
+        settle_started = time.monotonic()
+        while time.monotonic() - settle_started < opts.settle_timeout:
+            supervisor.check()
+            if time.monotonic() - last_ship > 5:
+                warehouse.tick()
+                refunder.tick()
+                last_ship = time.monotonic()
+                replayer.tick()
+            if converged(driver, shopper, warehouse, refunder) and not warehouse.tick():
+                break
+            time.sleep(1.0)
+        settle_seconds = time.monotonic() - settle_started
+        replayer.tick()
+        time.sleep(3.0)
+        stack.stop_beat()  # polls never stop on their own: quiet needs beat gone
+        driver.quiet(still=5.0, timeout=300)
+        log("reading both systems, the ledger and the dead-letter queue")
+        erp.close()
+        snap = readback.snapshot(
+            xcart_url=stack.env["XCART_BASE_URL"],
+            acumatica_url=stack.env["ACUMATICA_BASE_URL"],
+            ledger=driver.ledger,
+            redis_url=stack.env["REDIS_URL"],
+            prefix=stack.env["REDIS_KEY_PREFIX"],
+            valid_orders=dict(shopper.placed_valid),
+            bad_orders=dict(shopper.placed_bad),
+            shipped_order_ids=set(warehouse.shipped),
+            refunded_order_ids=set(refunder.refunded),
+        )
+        report = check(snap)
+        acu_stats, xc_stats = driver.acumatica.stats(), driver.xcart.stats()
+        statuses = driver.ledger.statuses()  # the stack's folder is gone once it closes
+    finally:
+        shopper.stop.set()
+        tap.close()
+        if hosts is not None:
+            hosts.heal_all()  # workers on a cut-off host could not finish their shutdown
+        supervisor.stop()
     return {
         "options": vars(opts),
         "chaos_seconds": round(chaos_seconds, 1),
@@ -239,6 +327,12 @@ def run(opts: Options) -> dict[str, Any]:
             "acumatica": acu_stats.get("faults_injected"),
             "xcart": xc_stats.get("faults_injected"),
         },
+        "hosts": {
+            "count": opts.hosts,
+            "mode": opts.partition_mode,
+            "workers": workers_at,
+            "partitions": partitioner.partitions if partitioner else [],
+        },
         "invariants": report.as_dict(),
         "ledger": statuses,
         "events": events,
@@ -255,6 +349,7 @@ def render(result: dict[str, Any]) -> str:
         f"  push replays {result['push_replays']}, shipments {result['shipments_created']}, "
         f"refunds {result.get('refunds_made', 0)}",
         f"  faults injected {json.dumps(result['faults_injected'])}",
+        *_render_hosts(result),
         "  counts:",
         *[f"    {k:<34} {v}" for k, v in inv["counts"].items()],
     ]
@@ -267,3 +362,19 @@ def render(result: dict[str, Any]) -> str:
     else:
         lines.append("  every invariant holds")
     return "\n".join(lines)
+
+
+def _render_hosts(result: dict[str, Any]) -> list[str]:
+    hosts = result.get("hosts") or {}
+    if not hosts.get("count"):
+        return []
+    cuts = ", ".join(
+        f"host {p['host']} at {p['at_seconds']} s for {p['seconds']} s"
+        + ("" if p["cut_seen"] is None else f" (cut seen {p['cut_seen']}, back {p['back_seen']})")
+        for p in hosts["partitions"]
+    )
+    placed = ", ".join(f"{w} on {netns}" for w, netns in hosts.get("workers", {}).items())
+    return [
+        f"  hosts {hosts['count']} ({placed})",
+        f"  partitions ({hosts['mode']}): {cuts or 'none'}",
+    ]

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Ignore, Reject, Retry
+from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
 from celery.utils.dispatch import Signal
 from redis.exceptions import RedisError
 
@@ -126,8 +126,12 @@ class SyncTask(Task):
             return Ignore()
         try:
             self._note_first_failure()
-        except RedisError as exc:  # only the first-failure time is lost; the retry still goes
-            log.warning("%s: could not note the first failure: %s", self.name, exc)
+        except (RedisError, SoftTimeLimitExceeded) as exc:
+            # only the first-failure time is lost; the retry still goes (the soft limit fires
+            # here when Redis is unreachable long enough)
+            log.warning(
+                "%s: could not note the first failure: %s: %s", self.name, type(exc).__name__, exc
+            )
         level = logging.INFO if isinstance(transient, DependencyNotReady) else logging.WARNING
         record_id = self.record_id_of(self.request.args or (), self.request.kwargs or {})
         log.log(

@@ -29,6 +29,13 @@ _DATA = tempfile.mkdtemp(prefix=f"sync-workers-test-{_RUN}-")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 AMQP_TEST_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672").rstrip("/")
 POSTGRES_TEST_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+#: The engine's own ledger (``DATABASE_URL``, the ``ledger`` fixture): ``sqlite`` (the default:
+#: the SQLite file in the data directory) or ``postgresql`` (a schema of its own in the test
+#: database, made and migrated at the start of the run, dropped at its end).
+TEST_LEDGER = os.environ.get("TEST_LEDGER", "sqlite")
+if TEST_LEDGER not in ("sqlite", "postgresql"):
+    raise ValueError(f"TEST_LEDGER must be sqlite or postgresql, not {TEST_LEDGER!r}")
+_LEDGER_SCHEMA = f"ledger_{uuid.uuid4().hex[:12]}"
 
 
 def _free_port() -> int:
@@ -58,6 +65,8 @@ os.environ.update(
 for _name in list(os.environ):
     if _name.startswith(("XCART_", "ACUMATICA_", "SENTRY_", "DATABASE_URL", "WEBHOOK_")):
         del os.environ[_name]
+if TEST_LEDGER == "postgresql":
+    os.environ["DATABASE_URL"] = f"{POSTGRES_TEST_URL}?options=-csearch_path%3D{_LEDGER_SCHEMA}"
 # The engine under test talks to sandboxes started by the fixtures below, on ports of their own.
 os.environ.update(
     {
@@ -282,7 +291,8 @@ def celery_worker_parameters() -> dict:
 
 @pytest.fixture(scope="session")
 def ledger():
-    """The settings' ledger (SQLite in the test data directory), migrated once per run."""
+    """The settings' ledger (SQLite in the test data directory, or a PostgreSQL schema under
+    ``TEST_LEDGER=postgresql``), migrated once per run."""
     from sync_workers.ledger import get_engine, migrate
     from sync_workers.settings import get_settings
 
@@ -353,6 +363,47 @@ def sandboxes(xcart_server, acumatica_server, redis_client):
     return {"xcart": xcart_server, "acumatica": acumatica_server}
 
 
+def _ledger_schema(statement: str) -> None:
+    """Run ``statement`` (``create schema`` or ``drop schema``) on the run's ledger schema."""
+    import sqlalchemy
+
+    from sync_workers.ledger.db import make_engine
+
+    admin = make_engine(POSTGRES_TEST_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(statement.format(schema=_LEDGER_SCHEMA)))
+    finally:
+        admin.dispose()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under ``TEST_LEDGER=postgresql`` the engine's ledger is a schema of this run, migrated
+    before any test (as ``make migrate`` does before the worker starts); without PostgreSQL the
+    run stops with an error, whether ``CI`` is set or not."""
+    if TEST_LEDGER != "postgresql":
+        return
+    from sync_workers.ledger import migrate
+
+    try:
+        _ledger_schema("create schema {schema}")
+    except Exception as exc:
+        host = urlsplit(POSTGRES_TEST_URL).netloc.split("@")[-1]
+        raise pytest.UsageError(
+            f"TEST_LEDGER=postgresql: PostgreSQL at {host} is not reachable: {exc}"
+        ) from exc
+    migrate.upgrade(os.environ["DATABASE_URL"])
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The run's data directory (sandbox data, SQLite ledgers) goes with the run."""
+    """The run's data directory (sandbox data, SQLite ledgers) goes with the run, and so does
+    its PostgreSQL ledger schema."""
     shutil.rmtree(_DATA, ignore_errors=True)
+    if TEST_LEDGER == "postgresql":
+        from sync_workers.ledger.db import get_engine
+
+        get_engine(os.environ["DATABASE_URL"]).dispose()
+        try:
+            _ledger_schema("drop schema if exists {schema} cascade")
+        except Exception as exc:
+            print(f"\nthe ledger schema {_LEDGER_SCHEMA} was left in place: {exc}")

@@ -64,6 +64,10 @@ class Dac:
     columns: tuple[tuple[str, str], ...]
     rows: Callable[[Store], list[Row]]
     navigation: tuple[Navigation, ...] = ()
+    #: An index: the integer field ``index`` and the rows whose ``index`` is one of a set (what
+    #: a ``$filter`` that pins that field to a few values reads instead of every row).
+    index: str | None = None
+    indexed_rows: Callable[[Store, set[int]], list[Row]] | None = None
 
 
 def surrogate_id(code: str) -> int:
@@ -108,11 +112,16 @@ def _inventory_items(store: Store) -> list[Row]:
     ]
 
 
-def _site_status(store: Store) -> list[Row]:
+def _site_status(store: Store, items: set[int] | None = None) -> list[Row]:
     """One row per item and warehouse, keyed by the two database identities; the codes are on
     the rows ``InventoryItemByInventoryID`` and ``INSiteBySiteID`` navigate to.
-    ``LastModifiedDateTime``: the latest change of anything that moved the quantities."""
+    ``LastModifiedDateTime``: the latest change of anything that moved the quantities.
+    ``items``: only the rows of these ``InventoryID``s."""
     known = {str(i.get("InventoryID", "")).upper() for i in store.all("StockItem")}
+    if items is not None:
+        known = {sku for sku in known if surrogate_id(sku) in items}
+        if not known:
+            return []
     return [
         {
             "InventoryID": surrogate_id(sku),
@@ -122,7 +131,9 @@ def _site_status(store: Store) -> list[Row]:
             "QtyHardAvail": q["available_for_shipment"],
             "LastModifiedDateTime": q["changed"] or None,
         }
-        for (sku, wh), q in sorted(availability(store).items())
+        for (sku, wh), q in sorted(
+            availability(store, known if items is not None else None).items()
+        )
         if sku in known
     ]
 
@@ -285,6 +296,8 @@ DACS: dict[str, Dac] = {
                 ),
                 Navigation("INSiteBySiteID", "INSite", "SiteID", "SiteID"),
             ),
+            index="InventoryID",
+            indexed_rows=_site_status,
         ),
         Dac(
             "INSite",

@@ -158,6 +158,39 @@ def query_rows(
     return rows
 
 
+def _index_keys(text: str | None, field: str | None) -> set[int] | None:
+    """The integers ``field`` must equal for ``$filter`` to hold (``field eq 1 or field eq 2``,
+    possibly and-ed with more), or None when the filter does not pin it: the rows an index on
+    ``field`` would read. The full filter still runs on them, so the answer is the same."""
+    if not text or not field:
+        return None
+    try:
+        node = parse(text)
+    except (FilterError, ValueError):
+        return None  # the full read reports the error
+    return _pinned(node, field.lower())
+
+
+def _pinned(node: Any, field: str) -> set[int] | None:
+    kind = node[0]
+    if kind == "cmp" and node[1] == "eq":
+        for side, const in ((node[2], node[3]), (node[3], node[2])):
+            if side[0] == "field" and side[1].lower() == field and const[0] == "const":
+                value = const[1]
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return {value}
+        return None
+    if kind == "or":
+        left, right = _pinned(node[1], field), _pinned(node[2], field)
+        return None if left is None or right is None else left | right
+    if kind == "and":
+        left, right = _pinned(node[1], field), _pinned(node[2], field)
+        if left is None or right is None:
+            return left if right is None else right
+        return left & right
+    return None
+
+
 def make_odata_blueprint(sandbox: Sandbox, authorised: Callable[[], bool]) -> Blueprint:
     bp = Blueprint("acumatica_odata", __name__, url_prefix="/t/<tenant>/api/odata")
 
@@ -245,8 +278,12 @@ def make_odata_blueprint(sandbox: Sandbox, authorised: Callable[[], bool]) -> Bl
             with sandbox.store.lock:
                 return DACS[dac_name].rows(sandbox.store)
 
+        keys = _index_keys(request.args.get("$filter"), entry.index)
         with sandbox.store.lock:
-            rows = entry.rows(sandbox.store)
+            if keys is not None and entry.indexed_rows is not None:
+                rows = entry.indexed_rows(sandbox.store, keys)
+            else:
+                rows = entry.rows(sandbox.store)
         return rows_response(entry.name, rows, entry.columns, dac_expander(store_rows, entry))
 
     return bp

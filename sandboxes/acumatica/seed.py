@@ -15,6 +15,7 @@ from . import reference
 from .entities import configuration as config
 from .entities import ledger
 from .graphs import Env, graph_for
+from .graphs.attributes import seed_attributes
 from .graphs.customers import CustomerGraph
 from .graphs.stock import StockItemGraph
 from .writes import new_id
@@ -136,6 +137,7 @@ def seed(env: Env, options: dict[str, Any] | None = None) -> dict[str, Any]:
             customers.save(record, old)
             count_customers += 1
         seed_configuration(env)
+        seed_attributes(env)
     return {
         "stock_items": count_items,
         "customers": count_customers,

@@ -17,6 +17,8 @@ from sandboxes.common.stats import RequestStats
 from sandboxes.xcart import jwt
 from sandboxes.xcart import seed as seeding
 from sandboxes.xcart.api import orders, products, profiles
+from sandboxes.xcart.api.attributes import bp as attributes_bp
+from sandboxes.xcart.api.memberships import bp as memberships_bp
 from sandboxes.xcart.context import EXTENSION_KEY, Sandbox
 from sandboxes.xcart.control import add_xcart_routes
 from sandboxes.xcart.http import ApiError, error_response
@@ -99,6 +101,8 @@ def create_app(
 
     for blueprint in (orders.bp, products.bp, profiles.bp, jwt.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(memberships_bp)
+    app.register_blueprint(attributes_bp)
 
     def reset() -> None:
         store.wipe()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandboxes.common.catalog import seed_catalog
-from sandboxes.xcart import checkout, profiles
+from sandboxes.xcart import attributes, checkout, profiles
 from sandboxes.xcart.context import Sandbox
 from sandboxes.xcart.reference import PRODUCT_CLASSES, STATE_BY_CODE
 
@@ -33,25 +33,29 @@ STORE_ONLY: tuple[dict[str, Any], ...] = (
         "price": 19.0,
         "weight": 0.2,
         "amount": 0,
+        "attributes": {
+            "product select": {"Size": ("S", "M", "L")},
+            "global text": {"Material": "Cotton"},
+        },
         "variants": (
             {
                 "sku": "WEB-TEE-S",
                 "amount": 10,
                 "default_amount": False,
                 "default_variant": True,
-                "attribute_select_values": [{"id": 1, "attribute": "Size", "value": "S"}],
+                "select": ("Size", "S"),
             },
             {
                 "sku": "WEB-TEE-M",
                 "amount": 20,
                 "default_amount": False,
-                "attribute_select_values": [{"id": 2, "attribute": "Size", "value": "M"}],
+                "select": ("Size", "M"),
             },
             {
                 "sku": "WEB-TEE-L",
                 "amount": 0,
                 "default_amount": False,
-                "attribute_select_values": [{"id": 3, "attribute": "Size", "value": "L"}],
+                "select": ("Size", "L"),
             },
         ),
     },
@@ -61,16 +65,21 @@ STORE_ONLY: tuple[dict[str, Any], ...] = (
         "price": 14.0,
         "weight": 0.4,
         "amount": 50,
+        "attributes": {
+            "global select": {"Color": ("Red", "Blue")},
+            "global checkbox": {"Dishwasher safe": (True,)},
+            "global text": {"Material": "Ceramic"},
+        },
         "variants": (
             {
                 "sku": "WEB-MUG-RED",
                 "price": 16.5,
                 "default_price": False,
-                "attribute_select_values": [{"id": 4, "attribute": "Colour", "value": "Red"}],
+                "select": ("Color", "Red"),
             },
             {
                 "sku": "WEB-MUG-BLUE",
-                "attribute_select_values": [{"id": 5, "attribute": "Colour", "value": "Blue"}],
+                "select": ("Color", "Blue"),
             },
         ),
     },
@@ -199,13 +208,15 @@ def seed(sb: Sandbox, options: dict[str, Any]) -> dict[str, Any]:
                 "created": now,
                 "updated": now,
                 "arrival": now,
-                **{k: v for k, v in spec.items() if k != "variants"},
+                **{k: v for k, v in spec.items() if k not in ("variants", "attributes")},
             }
             product_id = sb.store.insert(
                 "products", doc, sku=doc["sku"], name=doc["name"], price=doc["price"], arrival=now
             )
             added["products"] += 1
+            value_ids = attributes.seed_product(sb, product_id, spec.get("attributes", {}))
             for variant in spec.get("variants", ()):
+                selected = variant.get("select")
                 vdoc = {
                     "price": 0.0,
                     "default_price": True,
@@ -216,7 +227,8 @@ def seed(sb: Sandbox, options: dict[str, Any]) -> dict[str, Any]:
                     "default_variant": False,
                     "image": None,
                     "attribute_checkbox_values": [],
-                    **variant,
+                    "attribute_select_values": [value_ids[selected]] if selected else [],
+                    **{k: v for k, v in variant.items() if k != "select"},
                 }
                 sb.store.insert("variants", vdoc, product_id=product_id, sku=vdoc["sku"])
                 added["variants"] += 1

@@ -58,7 +58,8 @@ def mapping() -> None:
 @click.option("--flow", help="Only values of this flow's dead letters or template.")
 @json_option
 def suggest(flow: str | None, as_json: bool) -> None:
-    """Every unmapped value of the open dead letters, with ranked Acumatica codes."""
+    """Every unmapped value of the open dead letters, with ranked Acumatica codes
+    (``--flow customers``: also the store's memberships no template maps)."""
     from sync_workers.mapping.assistant.suggest import open_items
 
     if flow is not None:
@@ -84,7 +85,7 @@ def suggest(flow: str | None, as_json: bool) -> None:
         if item.problem:
             click.echo("  " + printable(item.problem))
         if not item.acceptable:
-            click.echo("  (a state name has no template entry: correct the address in the store)")
+            click.echo("  (no template entry can be written for this value)")
         for n, found in enumerate(item.suggestions, 1):
             mark = " confident" if found.confident else ""
             click.echo(

@@ -147,3 +147,79 @@ def run_guarded(action: Callable[[], T], what: str, *, as_json: bool) -> T:
             "is it migrated (python -m sync_workers.ledger upgrade)?",
             as_json=as_json,
         )
+
+
+#: Key pairs that hold one field's two values in a drift's details: (the target's, the source's).
+_PAIRS = (("current", "proposed"), ("now", "expected"), ("target", "source"))
+
+
+def _pair(value: Any) -> tuple[Any, Any] | None:
+    if isinstance(value, dict):
+        for current, proposed in _PAIRS:
+            if current in value and proposed in value:
+                return value[current], value[proposed]
+    return None
+
+
+def field_differences(details: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(field, current, proposed)`` of a drift's or a planned change's field differences.
+
+    Reads ``fields`` as a list of ``{"field", "current", "proposed"}`` (what
+    ``flows.shape.mismatch_details`` and ``FieldChange`` give), and any mapping, nested or not,
+    whose leaves are ``{"current", "proposed"}``, ``{"now", "expected"}`` or ``{"target",
+    "source"}`` (the field named by its path). Values of personal fields (names, e-mails,
+    addresses, phones) are masked: people see which field differs, not the customer's data.
+    """
+    found: list[tuple[str, Any, Any]] = []
+    if not isinstance(details, dict):
+        return found
+    for key, value in details.items():
+        name = f"{prefix}{key}"
+        if key == "fields" and not prefix and isinstance(value, list | tuple):
+            for item in value:
+                if isinstance(item, dict) and "field" in item:
+                    found.append((str(item["field"]), item.get("current"), item.get("proposed")))
+        elif (pair := _pair(value)) is not None:
+            found.append((name, *pair))
+        elif isinstance(value, dict):
+            found += field_differences(value, f"{name}.")
+    return [_masked(field, current, proposed) for field, current, proposed in found]
+
+
+def _masked(field: str, current: Any, proposed: Any) -> tuple[str, Any, Any]:
+    from sync_workers.observability.scrubbing import is_personal_key
+    from sync_workers.redaction import MASK
+
+    if is_personal_key(field) and (current, proposed) != (MASK, MASK):
+        return field, None if current is None else MASK, None if proposed is None else MASK
+    return field, current, proposed
+
+
+def masked(value: Any, *, personal: bool = False) -> Any:
+    """A copy of a drift's or a planned change's details with every value under a personal key
+    (names, e-mails, addresses, phones), and both values of a ``fields`` entry naming a personal
+    field, masked; keys, field names and ``None`` are kept, so JSON output shows which field
+    differs, not the customer's data."""
+    from sync_workers.observability.scrubbing import is_personal_key
+    from sync_workers.redaction import MASK
+
+    if isinstance(value, dict):
+        if "field" in value and ("current" in value or "proposed" in value):
+            personal = personal or is_personal_key(str(value["field"]))
+        return {
+            key: value[key]
+            if key == "field"
+            else masked(value[key], personal=personal or is_personal_key(str(key)))
+            for key in value
+        }
+    if isinstance(value, list | tuple):
+        return [masked(item, personal=personal) for item in value]
+    if personal and value is not None:
+        return MASK
+    return value
+
+
+def show_field_differences(source: Any, differences: Iterable[tuple[str, Any, Any]]) -> None:
+    """One line per differing field: ``  <source>: <field>: <current> -> <proposed>``."""
+    for name, current, proposed in differences:
+        click.echo(printable(f"  {source}: {name}: {current!r} -> {proposed!r}"))

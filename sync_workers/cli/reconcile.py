@@ -1,13 +1,16 @@
 """``celery -A sync_workers reconcile FLOW|all [--since ISO] [--repair]``.
 
-Asks each flow's ``drift()`` what differs between X-Cart and Acumatica and prints it; exits 1
-when there is drift. ``--repair`` enqueues the resync of every drifted record that has a
-source id (one ``tasks.<flow>.poll`` with ``ids``), and lists what needs a person instead.
+Asks each flow's ``drift()`` what differs between X-Cart and Acumatica and prints it, a line
+per differing field of a ``mismatch`` (``--json``: the drifts as the flows give them); exits 1
+when there is drift. ``--repair`` enqueues the resync of every drifted record a resync can fix
+(one ``tasks.<flow>.poll`` with ``ids``) and lists, with the reason, what needs a person
+instead: a record without a source id, or a mismatch whose details say ``repairable: false``.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -19,30 +22,75 @@ from sync_workers.cli.flows import as_dict, flow_definition
 from sync_workers.cli.output import (
     emit_json,
     fail,
+    field_differences,
     json_option,
+    masked,
     parse_since,
+    printable,
     progress,
     shorten,
+    show_field_differences,
     table,
     usage_error,
 )
+from sync_workers.flows.shape import Flow
 
 
-def repair(drifts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Publish one poll per flow for the drifted source ids; (enqueued, needs a person)."""
+def _definition(flow: str) -> Flow:
+    from sync_workers.flows.runner import definition
+
+    return definition(flow)
+
+
+def _summary(details: dict[str, Any]) -> str:
+    """The table's DETAILS cell: how many fields differ, then the details that are no field."""
+    differences = field_differences(details)
+    count = len(differences)
+    parts = [f"{count} field{' differs' if count == 1 else 's differ'}"] if differences else []
+    if differences:
+        shown = {
+            k: v
+            for k, v in details.items()
+            if not isinstance(v, dict | list | tuple) and k not in ("repairable", "reason")
+        }
+    else:
+        shown = dict(details)
+    parts += [f"{k}={v}" for k, v in shown.items()]
+    return shorten(", ".join(parts))
+
+
+def repair(
+    drifts: list[dict[str, Any]], definitions: Mapping[str, Flow] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Publish one poll per flow for the drifted source ids a resync can fix; (enqueued, needs
+    a person). A drift without a source id, or whose details say ``repairable: false`` (e.g. a
+    shipped order's lines), needs a person: its ``reason`` says what to do. The flow's
+    ``before_repair`` runs with the ids of its ``mismatch`` drifts first."""
     from sync_workers.celery import publish
 
     by_flow: dict[str, list[str]] = defaultdict(list)
+    mismatched: dict[str, list[str]] = defaultdict(list)
     manual = []
     for drift in drifts:
-        if drift.get("source_id"):
-            ids = by_flow[drift["flow"]]
-            if str(drift["source_id"]) not in ids:
-                ids.append(str(drift["source_id"]))
-        else:
-            manual.append(drift)
+        details = drift.get("details") or {}
+        if not drift.get("source_id"):
+            manual.append({**drift, "reason": "no source record to resync"})
+            continue
+        if isinstance(details, dict) and details.get("repairable") is False:
+            why = details.get("reason") or "a resync cannot change it"
+            manual.append({**drift, "reason": why})
+            continue
+        ids = by_flow[drift["flow"]]
+        if str(drift["source_id"]) not in ids:
+            ids.append(str(drift["source_id"]))
+        if drift.get("kind") == "mismatch":
+            mismatched[drift["flow"]].append(str(drift["source_id"]))
     enqueued = []
     for flow, ids in by_flow.items():
+        if mismatched.get(flow):
+            definition = (definitions or {}).get(flow) or _definition(flow)
+            if definition.before_repair is not None:
+                definition.before_repair(mismatched[flow])
         task = f"tasks.{flow}.poll"
         task_id = publish(task, [], {"ids": ids}, queue=None, chain=[], trace_id=None, headers={})
         enqueued.append({"flow": flow, "task": task, "task_id": task_id, "ids": ids})
@@ -71,15 +119,15 @@ def reconcile(flow: str, since: str | None, do_repair: bool, as_json: bool) -> N
     enqueued: list[dict[str, Any]] = []
     manual: list[dict[str, Any]] = []
     if do_repair and drifts:
-        enqueued, manual = repair(drifts)
+        enqueued, manual = repair(drifts, dict(modules))
     if as_json:
         result: dict[str, Any] = {
             "flows": flows,
             "since": since,
-            "drift": drifts,
+            "drift": masked(drifts),
         }
         if do_repair:
-            result["repair"] = {"enqueued": enqueued, "manual": manual}
+            result["repair"] = {"enqueued": masked(enqueued), "manual": masked(manual)}
         emit_json(result)
     else:
         if not drifts:
@@ -92,12 +140,17 @@ def reconcile(flow: str, since: str | None, do_repair: bool, as_json: bool) -> N
                         d["kind"],
                         d.get("source_id") or "-",
                         d.get("target_key") or "-",
-                        shorten(", ".join(f"{k}={v}" for k, v in (d.get("details") or {}).items())),
+                        _summary(d.get("details") or {}),
                     ]
                     for d in drifts
                 ],
                 ["FLOW", "KIND", "SOURCE", "TARGET", "DETAILS"],
             )
+            for d in drifts:
+                show_field_differences(
+                    f"{d['flow']} {d.get('source_id') or d.get('target_key') or '-'}",
+                    field_differences(d.get("details") or {}),
+                )
             counts = Counter(f"{d['flow']} {d['kind']}" for d in drifts)
             click.echo("\n" + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
         for item in enqueued:
@@ -106,6 +159,13 @@ def reconcile(flow: str, since: str | None, do_repair: bool, as_json: bool) -> N
                 f"(task {item['task_id']})"
             )
         if manual:
-            click.echo(f"repair: {len(manual)} drifted records have no source id; fix by hand")
+            click.echo(f"repair: {len(manual)} drifted records need a person:")
+            for d in manual:
+                click.echo(
+                    printable(
+                        f"  {d['flow']} {d.get('source_id') or d.get('target_key') or '-'}: "
+                        f"{d['reason']}"
+                    )
+                )
     if drifts:
         raise SystemExit(EXIT_FOUND)

@@ -2,8 +2,9 @@
 
 Without ``--dry-run`` it publishes the flow's poll task (``tasks.<flow>.poll``) with those
 arguments; the workers do the rest. ``--dry-run`` asks the flow's ``plan()`` what would be
-created, updated or skipped, with field differences, and writes nothing anywhere: no message,
-no ledger row, no cursor, no remote write.
+created, updated or skipped, with the fields each write would change (a line per field: current
+value -> value sent), and writes nothing anywhere: no message, no ledger row, no cursor, no
+remote write.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from sync_workers.cli.output import (
     check_flow,
     emit_json,
     fail,
+    field_differences,
     json_option,
+    masked,
     parse_since,
     progress,
     shorten,
+    show_field_differences,
     table,
     usage_error,
 )
@@ -51,10 +55,7 @@ def show_plan(changes: list[dict[str, Any]]) -> None:
         ["ACTION", "SOURCE", "TARGET", "REASON"],
     )
     for c in changes:
-        for diff in c.get("changes") or ():
-            click.echo(
-                f"  {c['source_id']}: {diff['field']}: {diff['current']!r} -> {diff['proposed']!r}"
-            )
+        show_field_differences(c["source_id"], field_differences({"fields": c.get("changes")}))
     counts = Counter(c["action"] for c in changes)
     click.echo("\n" + ", ".join(f"{n} {action}" for action, n in sorted(counts.items())))
 
@@ -96,7 +97,7 @@ def resync(
                     )
         changes = [as_dict(c) for c in planned]
         if as_json:
-            emit_json({"flow": flow, "dry_run": True, "changes": changes})
+            emit_json({"flow": flow, "dry_run": True, "changes": masked(changes)})
         else:
             show_plan(changes)
         return

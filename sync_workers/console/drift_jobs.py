@@ -22,9 +22,11 @@ class DriftJobs(Jobs):
     def start(self, flow: str, since: datetime | None, *, by: str, wait: bool = False) -> str:
         def work(_job: dict[str, Any]) -> dict[str, Any]:
             from sync_workers.cli.flows import as_dict
+            from sync_workers.cli.output import masked
             from sync_workers.flows.runner import definition
 
-            drifts = [scrub_value(as_dict(d)) for d in definition(flow).drift(since=since)]
+            found = definition(flow).drift(since=since)
+            drifts = [scrub_value(masked(as_dict(d))) for d in found]
             return {"count": len(drifts), "drift": drifts[:DRIFT_LIMIT]}
 
         fields = {"flow": flow, "since": since.isoformat() if since else None}

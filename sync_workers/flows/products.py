@@ -2,8 +2,10 @@
 
 Chain ``sync`` (``tasks.products.sync``, record: the SKU), under the SKU's lock: ``fetch`` (the
 stock item and the store record) -> ``create`` (the side that is missing, when the template
-allows it) -> ``patch`` (each field group's owner wins; only what differs is written) ->
-``remember`` (the hashes of both sides, in the ledger).
+allows it) -> ``attributes`` (the store's attribute values on the stock item, as the template's
+``attributes`` section maps them; an unmapped attribute or a missing definition or value stops
+the record here, before anything else is written) -> ``patch`` (each field group's owner wins;
+only what differs is written) -> ``remember`` (the hashes of both sides, in the ledger).
 
 Change detection differs per side: X-Cart has no updated-since filter for products, so its
 catalogue is scanned and each product's mapped fields are hashed; Acumatica items are read by
@@ -31,6 +33,7 @@ from sqlalchemy import select
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
+from sync_workers.connectors.xcart.attributes import AttributeReader
 from sync_workers.connectors.xcart.index import StoreIndex, StoreTarget
 from sync_workers.cursor import PollCursor
 from sync_workers.dates import parse_datetime, parse_optional
@@ -47,6 +50,7 @@ from sync_workers.flows.shape import (
     Step,
     template_cursor,
 )
+from sync_workers.hashing import content_hash
 from sync_workers.ledger import (
     Status,
     SyncRecord,
@@ -56,6 +60,7 @@ from sync_workers.ledger import (
     session_scope,
 )
 from sync_workers.locks import record_lock
+from sync_workers.mapping import product_attributes as attribute_map
 from sync_workers.mapping import products as mapping
 from sync_workers.mapping.inventory import sku_key
 from sync_workers.mapping.products import ProductsConfig
@@ -137,11 +142,19 @@ def remembered(skus: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
 
 
 def remember_synced(
-    sku: str, store: StoreRecord, item: Mapping[str, Any], cfg: ProductsConfig
+    sku: str,
+    store: StoreRecord,
+    item: Mapping[str, Any],
+    cfg: ProductsConfig,
+    *,
+    custom_hash: str | None = None,
 ) -> None:
+    """Both hashes; ``custom_hash``: the custom-field values last written (kept when not given:
+    custom fields cannot be read back to compare)."""
     variant = store.is_variant
     with session_scope() as session:
         record = claim_record(session, NAME, DIRECTION, sku)
+        kept = (record.data or {}).get("custom_hash")
         mark_synced(
             session,
             record,
@@ -151,6 +164,7 @@ def remember_synced(
                 "xcart_hash": mapping.view_hash(store.view(cfg)),
                 "erp_hash": mapping.view_hash(mapping.erp_view(item, cfg, variant=variant)),
                 "unmatched": False,
+                **({"custom_hash": custom_hash or kept} if custom_hash or kept else {}),
             },
         )
 
@@ -208,6 +222,60 @@ def create(state: State) -> State:
     return state
 
 
+def attributes(state: State) -> State:
+    """The store's attribute values on the stock item: the rows that differ from its
+    ``Attributes`` and the custom fields whose values changed since they were last written;
+    missing definitions and values first, when the template allows creating them."""
+    cfg = config().attributes
+    if state.get("skip") or not cfg.active:
+        return state
+    store: StoreRecord = state["store"]
+    found = AttributeReader(clients.xcart()).product_attributes(store.target.product_id)
+    wanted = attribute_map.item_values(found, store.record if store.is_variant else None)
+    if not wanted:
+        return state
+    acumatica = clients.acumatica()
+    needed = sorted(
+        {cfg.map[k] for k in (attribute_map.fold(a.name) for a in wanted) if k in cfg.map}
+    )
+    definitions = {
+        attribute_id: _definition(
+            acumatica.get_by_keys(
+                "AttributeDefinition", attribute_id, expand=["Values"], missing_ok=True
+            )
+        )
+        for attribute_id in needed
+    }
+    todo = attribute_map.plan(wanted, definitions, cfg)
+    for body in todo.definitions.values():
+        acumatica.put("AttributeDefinition", body, expand=["Values"])
+    current = (
+        acumatica.get_by_keys("StockItem", state["sku"], expand=["Attributes"]) or {}
+        if todo.rows
+        else {}
+    )
+    rows = attribute_map.differing(todo.rows, current)
+    write: dict[str, Any] = {}
+    if rows:
+        write["Attributes"] = [{"AttributeID": k, "Value": v} for k, v in sorted(rows.items())]
+    custom_hash = content_hash(todo.custom) if todo.custom else None
+    if custom_hash and custom_hash != remembered([state["sku"]]).get(state["sku"], {}).get(
+        "custom_hash"
+    ):
+        write["custom"] = attribute_map.custom_body(todo.custom)
+    if write:
+        state["item"] = acumatica.put(
+            "StockItem", {"InventoryID": state["sku"], **write}, expand=["Attributes"]
+        )
+    state["custom_hash"] = custom_hash
+    state["attributes"] = sorted(rows)
+    return state
+
+
+def _definition(record: Mapping[str, Any] | None) -> attribute_map.Definition | None:
+    return attribute_map.definition_from(record) if record is not None else None
+
+
 def patch(state: State) -> State:
     """Write to each side the groups the other side owns, where they differ."""
     if state.get("skip"):
@@ -230,7 +298,9 @@ def remember(state: State) -> State:
     if state.get("skip"):
         return state
     store: StoreRecord = state["store"]
-    remember_synced(state["sku"], store, state["item"], config())
+    remember_synced(
+        state["sku"], store, state["item"], config(), custom_hash=state.get("custom_hash")
+    )
     state["target_key"] = store.target.key
     return state
 
@@ -507,6 +577,7 @@ FLOW = Flow(
             (
                 Step("fetch", fetch),
                 Step("create", create),
+                Step("attributes", attributes),
                 Step("patch", patch),
                 Step("remember", remember),
             ),

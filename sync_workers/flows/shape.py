@@ -161,6 +161,9 @@ class Flow:
     cursors: tuple[str, ...] = ()
     on_push: Callable[[Mapping[str, Any]], list[Start]] | None = None
     on_webhook: Callable[[str, Mapping[str, Any]], list[Start]] | None = None
+    #: Run by ``reconcile --repair`` with the drifted source ids before their resync is
+    #: published (e.g. so that records unchanged at the source are written again).
+    before_repair: Callable[[list[str]], None] | None = None
 
     def chain(self, name: str) -> Chain:
         for chain in self.chains:
@@ -192,3 +195,20 @@ def template_cursor(
         settle=timedelta(seconds=float(poll.get("settle_seconds", settle))),
         sweep_every=None if sweep is None else timedelta(seconds=float(sweep)),
     )
+
+
+def mismatch_details(
+    changes: Iterable[FieldChange], *, repairable: bool = True, reason: str = "", **extra: Any
+) -> dict[str, Any]:
+    """The ``details`` of a ``mismatch`` :class:`Drift`: ``fields`` (each differing field as
+    ``{"field", "current", "proposed"}``: the target's value and what a resync would write),
+    ``repairable`` (whether a resync fixes it; else ``reason`` says what a person must do) and
+    anything else the flow adds."""
+    details: dict[str, Any] = {
+        "fields": [asdict(change) for change in changes],
+        "repairable": repairable,
+        **extra,
+    }
+    if reason:
+        details["reason"] = reason
+    return details

@@ -21,12 +21,14 @@ from datetime import datetime
 from typing import Any
 
 from sync_workers import clients
-from sync_workers.connectors.acumatica.filters import F
+from sync_workers.connectors.acumatica.filters import F, one_of
+from sync_workers.connectors.errors import NotFound
 from sync_workers.dates import parse_optional
-from sync_workers.errors import DependencyNotReady
+from sync_workers.errors import DependencyNotReady, PermanentError
 from sync_workers.flows.shape import (
     Chain,
     Drift,
+    FieldChange,
     Flow,
     HandOut,
     PlannedChange,
@@ -34,6 +36,7 @@ from sync_workers.flows.shape import (
     Start,
     State,
     Step,
+    mismatch_details,
     template_cursor,
 )
 from sync_workers.ledger import (
@@ -270,63 +273,160 @@ def shipments_in_push(notification: Mapping[str, Any]) -> list[Start]:
 
 # Resync plan and reconcile --------------------------------------------------------------------
 
+#: Shipments per batched read (``ShipmentNbr`` in one ``$filter``, details expanded).
+READ_BATCH = 40
+
+
+def read_shipments(numbers: list[str]) -> dict[str, dict[str, Any]]:
+    """``{ShipmentNbr: shipment}`` of the listed shipments Acumatica has, with their lines,
+    packages and orders; ``READ_BATCH`` per call."""
+    found: dict[str, dict[str, Any]] = {}
+    client = clients.acumatica()
+    unique = list(dict.fromkeys(numbers))
+    for at in range(0, len(unique), READ_BATCH):
+        batch = unique[at : at + READ_BATCH]
+        wanted = {n.strip().upper(): n for n in batch}
+        for row in client.get_list(
+            "Shipment", filter=one_of("ShipmentNbr", list(batch)), expand=list(EXPAND)
+        ):
+            number = wanted.get(str(row.get("ShipmentNbr") or "").strip().upper())
+            if number is not None:
+                found[number] = row
+    return found
+
+
+def differences(
+    write: shipment_map.ShipmentWrite, order: Mapping[str, Any], *, tracking_on: bool
+) -> list[FieldChange]:
+    """What :func:`write_back` would change in the X-Cart ``order`` for ``write``: its shipping
+    status, and the tracking numbers it would add (it never removes one)."""
+    changes = []
+    current = (order.get("shipping_status") or {}).get("code")
+    if write.shipping_code and current != write.shipping_code:
+        changes.append(FieldChange("shipping_status", current, write.shipping_code))
+    if tracking_on:
+        present = sorted({str(t.get("value")) for t in order.get("tracking_numbers") or []})
+        missing = [n for n in write.tracking_numbers if n not in present]
+        if missing:
+            changes.append(FieldChange("tracking_numbers", present, sorted({*present, *missing})))
+    return changes
+
+
+def _writes(shipment: Mapping[str, Any], tmpl: Mapping[str, Any]) -> list:
+    """The writes the chain's ``fetch`` would find for ``shipment`` (none when it skips it)."""
+    if str(shipment.get("Type") or "Shipment") not in (tmpl.get("types") or ["Shipment"]):
+        return []
+    writes = shipment_map.to_writes(shipment, tmpl)
+    return [] if not writes or writes[0].shipping_code is None else writes
+
+
+def _order_link(order_type: str, order_nbr: str) -> str | None:
+    with session_scope() as session:
+        link = find_by_target(session, ORDERS, ORDERS_DIRECTION, f"{order_type}/{order_nbr}")
+        return link.source_id if link else None
+
+
+def _field_changes(shipment: Mapping[str, Any], tmpl: Mapping[str, Any]) -> list[FieldChange]:
+    """The X-Cart fields a write-back of ``shipment`` would change, per linked order
+    (``<order id>.<field>``); X-Cart orders are read, nothing is written."""
+    xcart = clients.xcart()
+    changes: list[FieldChange] = []
+    for write in _writes(shipment, tmpl):
+        order_id = _order_link(write.order_type, write.order_nbr)
+        if order_id is None:
+            continue
+        try:
+            order = xcart.get_order(int(order_id))
+        except NotFound:  # the write-back will say so; nothing to compare
+            continue
+        for change in differences(write, order, tracking_on=bool(xcart.supports_tracking)):
+            changes.append(
+                FieldChange(f"{order_id}.{change.field}", change.current, change.proposed)
+            )
+    return changes
+
 
 def plan(
     since: str | datetime | None = None, ids: list[Any] | None = None, all: bool = False
 ) -> list:
-    """Shipments that would be written back (reads only)."""
+    """Shipments that would be written back, with the X-Cart fields each would change (reads
+    only; shipments read in batches)."""
     planned = []
     if ids:
         rows: Iterator[dict[str, Any]] | list[dict[str, Any]] = [
             {"ShipmentNbr": str(i)} for i in ids
         ]
     else:
-        rows = changed_shipments(since, all=since is None)
+        rows = changed_shipments(since, all=all or since is None)
+    rows = list(rows)
+    shipments = read_shipments([str(row["ShipmentNbr"]) for row in rows])
+    tmpl = template()
     for row in rows:
+        number = str(row["ShipmentNbr"])
         with session_scope() as session:
-            record = find_by_source(session, NAME, DIRECTION, str(row["ShipmentNbr"]))
+            record = find_by_source(session, NAME, DIRECTION, number)
             done = record is not None and record.status == Status.SYNCED.value
             target_key = record.target_key if record is not None else None
+        shipment = shipments.get(number)
+        if shipment is None:
+            planned.append(
+                PlannedChange(NAME, DIRECTION, number, "error", target_key, "no such shipment")
+            )
+            continue
+        try:
+            changes = tuple(_field_changes(shipment, tmpl))
+        except PermanentError as exc:
+            planned.append(PlannedChange(NAME, DIRECTION, number, "error", target_key, str(exc)))
+            continue
         reason = f"status {row['Status']}" if row.get("Status") else "listed"
+        skip = done and not changes
         planned.append(
             PlannedChange(
                 NAME,
                 DIRECTION,
-                str(row["ShipmentNbr"]),
-                "skip" if done else "update",
+                number,
+                "skip" if skip else "update",
                 target_key=target_key,
-                reason="already written back" if done else reason,
+                reason="already written back" if skip else reason,
+                changes=changes,
             )
         )
     return planned
 
 
 def drift(since: str | datetime | None = None) -> list[Drift]:
-    """Shipped sales orders whose X-Cart order is not marked shipped."""
+    """Shipped sales orders whose X-Cart order does not show the shipment: its shipping status
+    differs, or a tracking number of its packages is missing (``mismatch``, the fields in
+    ``details``). Shipments are read in batches; ``since``: changed since then."""
     found: list[Drift] = []
     xcart = clients.xcart()
+    tracking_on = bool(xcart.supports_tracking)
     tmpl = template()
-    for row in changed_shipments(since, all=since is None):
-        shipment = read_shipment(str(row["ShipmentNbr"]))
-        for write in shipment_map.to_writes(shipment, tmpl):
-            with session_scope() as session:
-                link = find_by_target(
-                    session, ORDERS, ORDERS_DIRECTION, f"{write.order_type}/{write.order_nbr}"
-                )
-                order_id = link.source_id if link else None
+    rows = list(changed_shipments(since, all=since is None))
+    shipments = read_shipments([str(row["ShipmentNbr"]) for row in rows])
+    for row in rows:
+        shipment = shipments.get(str(row["ShipmentNbr"]))
+        if shipment is None:
+            continue
+        try:
+            writes = _writes(shipment, tmpl)
+        except PermanentError as exc:  # an unmapped status: the template's to fix
+            details = mismatch_details((), repairable=False, reason=str(exc))
+            found.append(Drift(NAME, DIRECTION, str(row["ShipmentNbr"]), None, "mismatch", details))
+            continue
+        for write in writes:
+            order_id = _order_link(write.order_type, write.order_nbr)
             if order_id is None:
                 continue
-            code = (xcart.get_order(int(order_id)).get("shipping_status") or {}).get("code")
-            if code != write.shipping_code:
+            try:
+                order = xcart.get_order(int(order_id))
+            except NotFound:  # linked to an order the store no longer has: the orders' drift
+                continue
+            changes = differences(write, order, tracking_on=tracking_on)
+            if changes:
+                details = mismatch_details(changes, order=f"{write.order_type}/{write.order_nbr}")
                 found.append(
-                    Drift(
-                        NAME,
-                        DIRECTION,
-                        write.shipment_nbr,
-                        order_id,
-                        "mismatch",
-                        {"xcart_shipping_status": code, "expected": write.shipping_code},
-                    )
+                    Drift(NAME, DIRECTION, write.shipment_nbr, order_id, "mismatch", details)
                 )
     return found
 

@@ -20,9 +20,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     false,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -35,6 +37,17 @@ NAMING = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class FreeText(TypeDecorator[str]):
+    """Text from outside (error messages): a NUL, which PostgreSQL's text columns refuse, is
+    stored as U+FFFD, so the same message is kept on every ledger."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else value.replace("\x00", "\ufffd")
 
 
 class Base(DeclarativeBase):
@@ -65,7 +78,7 @@ class SyncRecord(Base):
     target_key: Mapped[str | None] = mapped_column(String(191))
     content_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING.value)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(FreeText)
     trace_id: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     source_updated_at: Mapped[datetime | None]
@@ -112,7 +125,7 @@ class SyncRun(Base):
     #: chain that failed and continues as its own task), ``requeued``, ``dropped``.
     outcome: Mapped[str] = mapped_column(String(16))
     error_class: Mapped[str | None] = mapped_column(String(128))
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(FreeText)
     trace_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime]
     duration_ms: Mapped[int] = mapped_column(Integer)

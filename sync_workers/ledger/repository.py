@@ -121,6 +121,20 @@ def peek_by_source(session: Session, flow: str, direction: str, source_id: str) 
     return session.connection().execute(_PEEK, params).one_or_none()
 
 
+def linked_sources(session: Session, flow: str, direction: str, source_ids: list[str]) -> set[str]:
+    """The records among ``source_ids`` the ledger links to a target.
+
+    The link is tested here, not in SQL: with ``target_key IS NOT NULL`` in the query, SQLite
+    ranges over every linked record by the target-key index (a resync batch got slower with
+    every order synced before it, 96 of a worker's 2,086 samples at 85,000 orders)."""
+    rows = session.query(SyncRecord.source_id, SyncRecord.target_key).filter(
+        SyncRecord.flow == flow,
+        SyncRecord.direction == direction,
+        SyncRecord.source_id.in_(source_ids),
+    )
+    return {source_id for source_id, target_key in rows if target_key}
+
+
 @dataclass(frozen=True)
 class Claim:
     """A record claimed before its target is created (see :func:`claim_for_create`)."""

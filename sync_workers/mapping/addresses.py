@@ -1,13 +1,17 @@
 """X-Cart address -> Acumatica ``Address`` and ``DocContact``, normalised.
 
 X-Cart 5.5 gives a numeric state id (or a free-text ``state_name`` for countries without a
-state list); Acumatica wants the two-letter code. Names are kept exactly (apostrophes, quotes,
-non-ASCII letters); phones are reduced to digits with an optional leading ``+``.
+state list); Acumatica wants the two-letter code. A typed name is resolved from the built-in
+US/Canada names, else from the orders template's ``addresses.state_names`` (name -> ISO 3166-2
+code, compared without case, accents and surrounding blanks, used only for addresses in that
+code's country). Names are kept exactly (apostrophes, quotes, non-ASCII letters); phones are
+reduced to digits with an optional leading ``+``.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,9 +21,63 @@ REQUIRED = ("firstname", "lastname", "street", "city", "zipcode", "country_code"
 _PHONE_KEEP = re.compile(r"[^\d+]")
 
 
+_ISO = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+
+
+def fold_name(text: str) -> str:
+    """A state name as names are compared: no accents, case or extra blanks."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.split()).casefold()
+
+
+def is_state_code(value: Any) -> bool:
+    """Whether ``value`` is an ISO 3166-2 code like ``US-CA`` (country, dash, 1 to 3 letters)."""
+    return isinstance(value, str) and bool(_ISO.match(value))
+
+
+class StoreStates(StateTable):
+    """The built-in state table with the template's ids and names for this store."""
+
+    def __init__(
+        self, overrides: Mapping[int, str] | None = None, names: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(overrides)
+        self._typed = {fold_name(k): str(v).strip().upper() for k, v in (names or {}).items()}
+
+    def resolve(self, country: str, state: str) -> str | None:
+        found = super().resolve(country, state)
+        if found is not None:
+            return found
+        iso = self._typed.get(fold_name(state))
+        return iso if iso is not None and iso[:2] == country.strip().upper() else None
+
+
 def state_table(template: Mapping[str, Any]) -> StateTable:
-    overrides = (template.get("addresses") or {}).get("state_ids") or {}
-    return StateTable({int(k): str(v) for k, v in overrides.items()})
+    section = template.get("addresses") or {}
+    overrides = section.get("state_ids") or {}
+    names = section.get("state_names") or {}
+    return StoreStates({int(k): str(v) for k, v in overrides.items()}, names)
+
+
+def state_names_problems(names: Any) -> list[str]:
+    """What is wrong with an ``addresses.state_names`` section (empty when it is right)."""
+    if names is None:
+        return []
+    if not isinstance(names, Mapping):
+        return ["addresses.state_names: must map a state name to a code like 'US-CA'"]
+    problems = []
+    seen: dict[str, str] = {}
+    for name, iso in names.items():
+        key = fold_name(str(name))
+        if not key:
+            problems.append("addresses.state_names: a state name is empty")
+        elif not is_state_code(iso):
+            problems.append(f"addresses.state_names.{name}: must map to a code like 'US-CA'")
+        elif key in seen:
+            problems.append(f"addresses.state_names.{name}: the same name as {seen[key]!r}")
+        seen.setdefault(key, str(name))
+    return problems
 
 
 def normalise_phone(phone: Any) -> str:

@@ -28,6 +28,14 @@ CHANGES_INQUIRY = "InventoryQuantityAvailable"
 #: The DAC whose rows (item and warehouse) carry the quantities and their last change, read
 #: through the DAC-based OData service (no API seat).
 CHANGES_DAC = "INSiteStatus"
+#: ``availability_field`` (an ``InventorySummaryInquiry`` result column) -> the INSiteStatus
+#: column it shows: the inquiry's ``QtyAvailable`` is ``QtyAvail``, ``QtyAvailableForShipment``
+#: is ``QtyHardAvail``, ``QtyOnHand`` is ``QtyOnHand`` (InventorySummaryEnquiryResult).
+DAC_COLUMNS = {
+    "QtyAvailable": "QtyAvail",
+    "QtyAvailableForShipment": "QtyHardAvail",
+    "QtyOnHand": "QtyOnHand",
+}
 
 
 def sku_key(sku: Any) -> str:
@@ -60,6 +68,17 @@ class InventoryConfig:
 
     def counts_warehouse(self, warehouse: Any) -> bool:
         return not self.warehouses or sku_key(warehouse) in self.warehouses
+
+    @property
+    def quantities_from_dac(self) -> bool:
+        """Flushes take availability from INSiteStatus rows (OData) rather than from
+        ``InventorySummaryInquiry`` (the contract API): with ``poll.changes: INSiteStatus``."""
+        return self.poll_changes == CHANGES_DAC
+
+    @property
+    def dac_column(self) -> str:
+        """The INSiteStatus column of ``availability_field``."""
+        return DAC_COLUMNS[self.availability_field]
 
 
 def validate_template(template: Mapping[str, Any]) -> list[str]:
@@ -161,6 +180,17 @@ def erp_available(rows: Iterable[Mapping[str, Any]], config: InventoryConfig) ->
     for row in rows:
         if config.counts_warehouse(row.get("WarehouseID")):
             total += float(row.get(config.availability_field) or 0.0)
+    return total
+
+
+def dac_available(rows: Iterable[Mapping[str, Any]], config: InventoryConfig) -> float:
+    """Availability of one item summed over the configured warehouses, from INSiteStatus rows
+    (one per warehouse, or per warehouse and subitem) with the warehouse code in ``SiteCD``:
+    the same figure :func:`erp_available` makes of the item's inquiry rows."""
+    total = 0.0
+    for row in rows:
+        if config.counts_warehouse(row.get("SiteCD")):
+            total += float(row.get(config.dac_column) or 0.0)
     return total
 
 

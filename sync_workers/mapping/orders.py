@@ -365,6 +365,7 @@ def validate_template(template: dict[str, Any]) -> list[str]:
     for state_id, iso in ((template.get("addresses") or {}).get("state_ids") or {}).items():
         if not str(state_id).isdigit() or len(str(iso)) < 4 or str(iso)[2] != "-":
             problems.append(f"addresses.state_ids.{state_id}: must map an id to 'US-CA' style")
+    problems += addresses.state_names_problems((template.get("addresses") or {}).get("state_names"))
     currency = template.get("currency") or {}
     if currency.get("rate", "acumatica") not in ("acumatica", "store"):
         problems.append("currency.rate: must be acumatica or store")

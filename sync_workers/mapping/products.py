@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync_workers.hashing import content_hash
+from sync_workers.mapping import product_attributes
+from sync_workers.mapping.product_attributes import AttributesConfig
 from sync_workers.mapping.templates import load_template
 
 FLOW = "products"
@@ -41,6 +43,8 @@ class ProductsConfig:
     #: X-Cart has no updated-since filter for products: a cursor poll scans the whole store (every
     #: product page and variant list) at most this often and reads only Acumatica in between.
     store_scan_seconds: float = 600.0
+    #: The template's ``attributes`` section (:mod:`sync_workers.mapping.product_attributes`).
+    attributes: AttributesConfig = field(default_factory=AttributesConfig)
 
     def pairs(self, *, variant: bool = False) -> list[tuple[Group, str, str | None]]:
         return [
@@ -100,6 +104,7 @@ def validate_template(template: Mapping[str, Any]) -> list[str]:
     scan = poll.get("store_scan_seconds", 600) if isinstance(poll, Mapping) else None
     if isinstance(scan, bool) or not isinstance(scan, int | float) or scan < 0:
         problems.append("poll.store_scan_seconds: must be a number of seconds >= 0")
+    problems.extend(product_attributes.validate(template.get("attributes")))
     return problems
 
 
@@ -121,6 +126,7 @@ def config_from(template: Mapping[str, Any]) -> ProductsConfig:
         new_stock_item=dict(template.get("new_stock_item") or {}),
         create_store_products=bool(template.get("create_store_products", False)),
         store_scan_seconds=float((template.get("poll") or {}).get("store_scan_seconds", 600)),
+        attributes=product_attributes.config_from(template.get("attributes")),
     )
 
 

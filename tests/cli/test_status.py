@@ -120,7 +120,9 @@ def test_progress_bar_only_on_a_terminal(monkeypatch, capsys) -> None:
 def test_status_table_carries_no_terminal_control_characters(cli, clean_ledger) -> None:
     from tests.cli.test_dlq import HOSTILE, terminal_controls
 
-    CursorStore().set("orders", "xcart_to_acumatica", f"2026-11-27{HOSTILE}T05:00:00+00:00")
+    # PostgreSQL's text cannot hold a NUL: there the cursor carries every other control character
+    planted = HOSTILE.replace("\x00", "") if clean_ledger.dialect.name == "postgresql" else HOSTILE
+    CursorStore().set("orders", "xcart_to_acumatica", f"2026-11-27{planted}T05:00:00+00:00")
 
     result = cli("sync-status")
 

@@ -107,6 +107,29 @@ def retry_publish_fails_once(*, record_id: str) -> dict:
     return {"record_id": record_id}
 
 
+class SoftLimitWhileNotingFailure(SyncTask):
+    """The soft time limit fires while noting the first failure, as it does when Redis is
+    unreachable (a host cut off) until the limit."""
+
+    def _note_first_failure(self) -> None:
+        record_id = (self.request.kwargs or {}).get("record_id")
+        if get_redis().incr(prefixed("test", "soft-limit", record_id)) == 1:
+            raise SoftTimeLimitExceeded()
+        super()._note_first_failure()
+
+
+@app.task(
+    name="tests.orders.soft_limit_while_noting_failure",
+    flow="orders",
+    base=SoftLimitWhileNotingFailure,
+)
+def soft_limit_while_noting_failure(*, record_id: str) -> dict:
+    note("calls", record_id)
+    if len(notes("calls", record_id)) == 1:
+        raise TransientError("connection timed out")
+    return {"record_id": record_id}
+
+
 @app.task(name="tests.orders.sleep_past_hard_limit", flow="orders", soft_time_limit=1, time_limit=2)
 def sleep_past_hard_limit(*, record_id: str) -> None:
     """Swallows the soft limit, as a step stuck in C code would, so only the hard limit stops it."""

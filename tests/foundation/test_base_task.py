@@ -112,6 +112,20 @@ def test_retry_that_cannot_be_published_returns_the_message_instead_of_dead_lett
     assert open_entries("o-9") == []
 
 
+def test_a_soft_time_limit_while_noting_the_first_failure_still_retries(
+    redis_client, celery_worker, task_runs
+) -> None:
+    """A host cut off from Redis reaches the soft time limit while noting a transient failure;
+    the retry still goes instead of the limit dead-lettering a valid record."""
+    t.soft_limit_while_noting_failure.apply_async(kwargs={"record_id": "o-10"})
+
+    runs = task_runs.wait("o-10", 2)
+
+    assert [run.state for run in runs] == ["RETRY", "SUCCESS"]
+    assert redis_client.get(t.prefixed("test", "soft-limit", "o-10")) == "1"
+    assert open_entries("o-10") == []
+
+
 def test_a_message_that_expires_before_its_retry_would_run_is_not_retried(
     redis_client, celery_worker, task_runs
 ) -> None:

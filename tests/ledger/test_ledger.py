@@ -406,3 +406,34 @@ def test_the_migrations_build_the_schema_the_models_describe(engine) -> None:
 
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_postgresql_connections_give_up_on_a_silent_server_before_the_soft_limit(
+    postgres_url,
+) -> None:
+    """Connect, keepalive and user timeouts are set on every ledger connection to PostgreSQL
+    (a cut-off server becomes a retryable error, not a step stuck until its soft limit); one
+    given in the URL wins."""
+    from sync_workers.ledger.db import POSTGRES_CONNECT_ARGS, make_engine
+
+    for url, connect_timeout in ((postgres_url, "10"), (f"{postgres_url}?connect_timeout=3", "3")):
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                params = connection.connection.dbapi_connection.info.get_parameters()
+        finally:
+            engine.dispose()
+        assert params["connect_timeout"] == connect_timeout
+        for name in ("keepalives", "keepalives_idle", "keepalives_count", "tcp_user_timeout"):
+            assert params[name] == str(POSTGRES_CONNECT_ARGS[name])
+
+
+def test_an_error_message_with_a_nul_is_kept_on_every_ledger(engine) -> None:
+    """PostgreSQL's text columns refuse NUL; an error read from an API may carry one."""
+    with session_scope(engine) as session:
+        record = claim_record(session, FLOW, DIRECTION, "o-nul")
+        record.last_error = "bad value 'A\x00B'"
+    with session_scope(engine) as session:
+        record = find_by_source(session, FLOW, DIRECTION, "o-nul")
+        assert record is not None
+        assert record.last_error == "bad value 'A\ufffdB'"

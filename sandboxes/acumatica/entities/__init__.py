@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import common, configuration, inventory, ledger, parties, sales
+from . import attributes, common, configuration, inventory, ledger, parties, sales
 from .model import EntityDef
 
 SCHEMAS: dict[str, EntityDef] = {
@@ -14,6 +14,7 @@ SCHEMAS: dict[str, EntityDef] = {
         + parties.DEFINITIONS
         + configuration.DEFINITIONS
         + ledger.DEFINITIONS
+        + attributes.DEFINITIONS
     )
 }
 TOP_LEVEL: dict[str, EntityDef] = {n: d for n, d in SCHEMAS.items() if d.screen}

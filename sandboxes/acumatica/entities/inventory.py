@@ -67,7 +67,10 @@ STOCK_ITEM = EntityDef(
         Field("Visibility"),
         Field("Availability"),
     ),
-    links=(Link("WarehouseDetails", "StockItemWarehouseDetail", many=True),),
+    links=(
+        Link("WarehouseDetails", "StockItemWarehouseDetail", many=True),
+        Link("Attributes", "AttributeValue", many=True),
+    ),
 )
 
 INVENTORY_SUMMARY_ROW = EntityDef(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .attributes import AttributeDefinitionGraph
 from .base import ActionError, Env, Graph, Settings
 from .configuration import GRAPHS as CONFIGURATION_GRAPHS
 from .customers import CustomerGraph
@@ -31,6 +32,7 @@ _ALL: tuple[type[Graph], ...] = (
     AccountGraph,
     JournalTransactionGraph,
     *CONFIGURATION_GRAPHS,
+    AttributeDefinitionGraph,
 )
 GRAPHS: dict[str, type[Graph]] = {g.defn.name: g for g in _ALL}
 

@@ -20,6 +20,7 @@ from ..entities import inventory
 from ..store import Record, Store
 from ..values import money, now_iso, parse_datetime, qty
 from ..writes import add_error, new_id
+from .attributes import check_answers
 from .base import ActionError, Graph, today_iso
 
 CLOSED_ORDER_STATUSES = ("Canceled", "Completed", "Invoiced", "Rejected", "Expired")
@@ -155,6 +156,7 @@ class StockItemGraph(Graph):
             rows.append(_warehouse_row(record["DefaultWarehouseID"], is_default=True))
         for row in rows:
             row["IsDefault"] = str(row.get("WarehouseID", "")).upper() == default
+        check_answers(self.store, record)
 
 
 class InventorySummaryGraph(Graph):

@@ -309,6 +309,23 @@ class XCartClient:
         for profile in self.iter_profiles(page_size=page_size):
             yield profile, content_hash(profile, PROFILE_VOLATILE_KEYS)
 
+    def find_profile_by_login(self, login: str) -> dict[str, Any] | None:
+        """The profile whose login is ``login`` (compared case-insensitively, as X-Cart's
+        uniqueness check does), else ``None``. ``login`` filters by substring: the exact one is
+        picked from the matches."""
+        wanted = login.strip().casefold()
+        for profile in self.iter_collection("/api/profiles", {"login": login.strip()}):
+            if str(profile.get("login") or "").casefold() == wanted:
+                return profile
+        return None
+
+    def memberships(self) -> dict[int, str]:
+        """The store's memberships: id -> name (``GET /api/memberships``)."""
+        return {
+            int(row["id"]): str(row.get("name") or "")
+            for row in self.iter_collection("/api/memberships")
+        }
+
     def create_profile(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         return self._json("POST", "/api/profiles", json=dict(fields))
 

@@ -29,7 +29,7 @@ from sync_workers.flows import NAMES
 from sync_workers.mapping import templates
 from sync_workers.mapping.assistant import reference as ref
 from sync_workers.mapping.assistant.accept import AcceptError, accept
-from sync_workers.mapping.assistant.fields import BY_KIND, STATE, Field, field_named
+from sync_workers.mapping.assistant.fields import BY_KIND, STATE, STATE_ID, Field, field_named
 from sync_workers.mapping.assistant.profile import values_of
 from sync_workers.mapping.assistant.suggest import Item, suggestions_for
 
@@ -73,8 +73,9 @@ def _acumatica() -> Any:
 
 
 def _suggested(spec: Field, value: str, count: int, flows: list[str], ids: list[str]) -> Item:
+    if spec is STATE and value.strip().isdigit():
+        spec = STATE_ID
     item = Item(spec, value, count, flows, ids)
-    item.acceptable = not (spec is STATE and not value.strip().isdigit())
     try:
         item.suggestions = suggestions_for(
             spec, value, ref.KeptReference(_acumatica()), count=count

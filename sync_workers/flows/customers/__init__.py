@@ -5,8 +5,10 @@ Chains (``tasks.customers.<chain>``):
 * ``profile`` (record: the X-Cart profile id; ledger source ``profile:<id>``): ``fetch`` ->
   ``match`` -> ``push`` -> ``write_back``: the profile's customer matched or created, the fields
   X-Cart owns written to it, those Acumatica owns written back. See :mod:`.steps`.
-* ``customer`` (record: the Acumatica CustomerID): ``fetch`` -> ``write_back``: the fields
-  Acumatica owns (e.g. the status) written to the linked profile.
+* ``customer`` (record: the Acumatica CustomerID): ``fetch`` -> ``link`` -> ``write_back``: a
+  customer with no linked profile linked to the store's profile with its e-mail, else given a
+  new one (``create_store_profiles``); the fields Acumatica owns written to the profile and its
+  billing address.
 
 The orders flow resolves each order's buyer with :func:`ensure_for_order` (:mod:`.matching`: no
 duplicate customers). Poll, realtime triggers, plan and drift: :mod:`.poll`.
@@ -32,6 +34,7 @@ from sync_workers.flows.customers.poll import (
 from sync_workers.flows.customers.steps import (
     fetch_customer,
     fetch_profile,
+    link_profile,
     match,
     profile_locked,
     push,
@@ -60,7 +63,11 @@ FLOW = Flow(
         Chain(
             "customer",
             REVERSE,
-            (Step("fetch", fetch_customer), Step("write_back", write_back_customer)),
+            (
+                Step("fetch", fetch_customer),
+                Step("link", link_profile),
+                Step("write_back", write_back_customer),
+            ),
             hold=("write_back", profile_locked),
         ),
     ),

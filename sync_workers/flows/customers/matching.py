@@ -135,6 +135,15 @@ def _link(source_id: str, customer_id: str, data: Mapping[str, Any]) -> None:
         mark_status(session, record, Status.SYNCED)
 
 
+def membership_name(tmpl: Mapping[str, Any], profile: Mapping[str, Any] | None) -> str | None:
+    """The name of the profile's X-Cart membership, read only when the template maps
+    memberships to customer classes."""
+    membership_id = (profile or {}).get("membership_id")
+    if membership_id is None or not tmpl.get("membership_to_customer_class"):
+        return None
+    return clients.xcart().memberships().get(int(membership_id))
+
+
 def uses_guest_customer(profile: Mapping[str, Any]) -> bool:
     """A profile that never signed in is a guest's; with ``guest_mode: single`` its orders use
     the shared guest customer, which no profile's fields may overwrite."""
@@ -180,7 +189,13 @@ def ensure_for_order(
                 tmpl, profile_id=None if guest else order.get("customer_id"), email=email
             )
             states = addresses.state_table(load_template("orders"))
-            record = customer_map.to_customer(order, tmpl, states, customer_id=customer_id)
+            record = customer_map.to_customer(
+                order,
+                tmpl,
+                states,
+                customer_id=customer_id,
+                membership=membership_name(tmpl, profile),
+            )
             written = clients.acumatica().put("Customer", record, select=list(SELECT))
             how = "created"
         link: dict[str, str | None] = {"email": email, "how": how}

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.dates import parse_optional, to_utc_iso
@@ -31,14 +33,17 @@ from sync_workers.flows.customers.matching import (
 )
 from sync_workers.flows.shape import (
     Drift,
+    FieldChange,
     HandOut,
     PlannedChange,
     PollRequest,
     Start,
     template_cursor,
 )
-from sync_workers.ledger import find_by_source, session_scope
-from sync_workers.mapping.templates import change_source
+from sync_workers.ledger import SyncRecord, find_by_source, session_scope
+from sync_workers.mapping import addresses
+from sync_workers.mapping import customers as customer_map
+from sync_workers.mapping.templates import change_source, load_template
 from sync_workers.redis_client import get_redis, prefixed
 
 #: Customers read per ledger look-up of our own writes.
@@ -179,12 +184,62 @@ def customers_in_push(notification: Mapping[str, Any]) -> list[Start]:
     return [Start("customer", customer_id) for customer_id in found]
 
 
+def _billing(book: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((a for a in book if a.get("is_billing")), book[0] if book else None)
+
+
+def _customers_by_id() -> dict[str, dict[str, Any]]:
+    """Every Acumatica customer with its main contact and address, by CustomerID."""
+    rows = clients.acumatica().iter_list("Customer", expand=["MainContact/Address"])
+    return {str(r["CustomerID"]): r for r in rows}
+
+
+def _compared(
+    profile: Mapping[str, Any], customer: Mapping[str, Any]
+) -> list[tuple[str, str, Any, Any]]:
+    """The field differences a sync of a linked pair would write (reads the address book)."""
+    book = clients.xcart().addresses(int(profile["id"]))
+    states = addresses.state_table(load_template("orders"))
+    return customer_map.differences(profile, _billing(book), customer, template(), states)
+
+
+def _unlinked_customers(
+    customers: Mapping[str, Mapping[str, Any]],
+) -> Iterator[tuple[str, str | None]]:
+    """Acumatica customers the customer chain would bring to the store: CustomerID and why not
+    (``None``: it would be linked to, or become, a profile)."""
+    tmpl = template()
+    if not tmpl.get("create_store_profiles"):
+        return
+    guest = str(tmpl.get("guest_customer") or "").casefold()
+    with session_scope() as session:
+        linked_ids = {
+            str(r.target_key)
+            for r in session.scalars(
+                select(SyncRecord).where(
+                    SyncRecord.flow == NAME,
+                    SyncRecord.direction == DIRECTION,
+                    SyncRecord.target_key.is_not(None),
+                )
+            )
+        }
+    for customer_id, customer in customers.items():
+        if customer_id in linked_ids:
+            continue
+        if customer.get("IsGuestCustomer") or customer_id.casefold() == guest:
+            continue
+        email = customer.get("Email") or (customer.get("MainContact") or {}).get("Email")
+        yield customer_id, None if str(email or "").strip() else "no e-mail"
+
+
 def plan(
     since: str | datetime | None = None, ids: list[Any] | None = None, all: bool = False
 ) -> list:
-    """What a profile resync would do (reads only)."""
+    """What a resync would do (reads only): per changed profile, the fields it would write each
+    way; with ``all``, also the Acumatica customers that would become profiles."""
     planned: list[PlannedChange] = []
     wanted = {int(str(i).removeprefix("profile:")) for i in ids} if ids else None
+    customers: dict[str, dict[str, Any]] | None = None
     for profile, _digest in changed_profiles(all=all or bool(ids)):
         if wanted is not None and int(profile["id"]) not in wanted:
             continue
@@ -195,25 +250,69 @@ def plan(
                 PlannedChange(NAME, DIRECTION, source_id, "skip", reason="a guest profile")
             )
             continue
+        if not linked:
+            planned.append(
+                PlannedChange(NAME, DIRECTION, source_id, "create", reason="not linked yet")
+            )
+            continue
+        if customers is None:
+            customers = _customers_by_id()
+        customer = customers.get(linked)
+        if customer is None:
+            planned.append(
+                PlannedChange(
+                    NAME, DIRECTION, source_id, "skip", linked, "linked customer not found"
+                )
+            )
+            continue
+        changes = tuple(
+            FieldChange(field, now, new) for _g, field, now, new in _compared(profile, customer)
+        )
         planned.append(
             PlannedChange(
                 NAME,
                 DIRECTION,
                 source_id,
-                "update" if linked else "create",
+                "update" if changes else "skip",
                 target_key=linked,
-                reason="content changed" if linked else "not linked yet",
+                reason="fields differ" if changes else "content changed, fields agree",
+                changes=changes,
             )
         )
+    if all and wanted is None:
+        for customer_id, why_not in _unlinked_customers(customers or _customers_by_id()):
+            if why_not:
+                planned.append(PlannedChange(NAME, REVERSE, customer_id, "skip", reason=why_not))
+            else:
+                reason = "no linked X-Cart profile: linked by e-mail, else created"
+                planned.append(PlannedChange(NAME, REVERSE, customer_id, "create", reason=reason))
     return planned
 
 
 def drift(since: str | datetime | None = None) -> list[Drift]:
     """Registered profiles with no customer link (guests' profiles using the shared guest
-    customer left out)."""
+    customer left out); linked pairs whose fields differ (``mismatch``: per owned group, each
+    field's value now and the one its owner has); Acumatica customers that should have become a
+    profile and have not (``acumatica_to_xcart`` ``missing_in_target``)."""
     found = []
+    customers = _customers_by_id()
     for profile, _digest in changed_profiles(all=True):
         source_id = profile_source(profile["id"])
-        if linked_customer(source_id) is None and not uses_guest_customer(profile):
-            found.append(Drift(NAME, DIRECTION, source_id, None, "missing_in_target"))
+        linked = linked_customer(source_id)
+        if linked is None:
+            if not uses_guest_customer(profile):
+                found.append(Drift(NAME, DIRECTION, source_id, None, "missing_in_target"))
+            continue
+        customer = customers.get(linked)
+        if customer is None:
+            found.append(Drift(NAME, DIRECTION, source_id, linked, "target_gone"))
+            continue
+        details: dict[str, dict[str, Any]] = {}
+        for group, field, now, expected in _compared(profile, customer):
+            details.setdefault(group, {})[field] = {"now": now, "expected": expected}
+        if details:
+            found.append(Drift(NAME, DIRECTION, source_id, linked, "mismatch", details))
+    for customer_id, why_not in _unlinked_customers(customers):
+        if why_not is None:
+            found.append(Drift(NAME, REVERSE, customer_id, None, "missing_in_target"))
     return found

@@ -19,9 +19,12 @@ from datetime import datetime
 from typing import Any
 
 from sync_workers import clients
+from sync_workers.connectors.errors import AuthError
 from sync_workers.connectors.xcart.index import StoreTarget
 from sync_workers.cursor import PollCursor
 from sync_workers.dates import parse_optional, to_utc_iso
+from sync_workers.errors import PermanentError
+from sync_workers.flows.inventory import quantities
 from sync_workers.flows.inventory.book import (
     ORDERS_FULL_READ_SECONDS,
     recent_orders,
@@ -157,12 +160,19 @@ def _compare(
     return out
 
 
+def changed_figures(ids: Iterable[str] | None = None, all: bool = False) -> dict[str, float]:
+    """Availability of the SKUs whose X-Cart amount differs from the expected one (of every
+    SKU when ``all``), in SKU order."""
+    return {
+        sku: figures["erp_available"]
+        for sku, target, figures in _compare(ids)
+        if all or target.amount != figures["expected"]
+    }
+
+
 def changed_skus(ids: Iterable[str] | None = None, all: bool = False) -> list[str]:
     """SKUs whose X-Cart amount differs from the expected one (every SKU when ``all``)."""
-    compared = _compare(ids)
-    if all:
-        return [sku for sku, _, _ in compared]
-    return [sku for sku, target, figures in compared if target.amount != figures["expected"]]
+    return list(changed_figures(ids, all))
 
 
 # -- the cursor poll ------------------------------------------------------------------------------
@@ -175,12 +185,14 @@ def poll_cursor() -> PollCursor:
 
 @dataclass(frozen=True)
 class Change:
-    """One row of the change query: ``key`` and the version (date and quantity) dedupe it."""
+    """One row of the change query: ``key`` and the version (date and quantity) dedupe it;
+    ``item_id``: the item's ``InventoryID`` (INSiteStatus rows only)."""
 
     key: str
     sku: str
     quantity: Any
     modified: Any
+    item_id: int | None = None
 
 
 def changed_items(cfg: InventoryConfig, since: datetime) -> list[Change]:
@@ -197,7 +209,7 @@ def changed_items(cfg: InventoryConfig, since: datetime) -> list[Change]:
             key=("InventoryID", "SiteID"),
             start=since,
             end=None,
-            select=["QtyAvail"],
+            select=[cfg.dac_column],
             expand="InventoryItemByInventoryID($select=InventoryCD),INSiteBySiteID($select=SiteCD)",
         )
         found = []
@@ -207,7 +219,15 @@ def changed_items(cfg: InventoryConfig, since: datetime) -> list[Change]:
             sku = sku_key(item.get("InventoryCD"))
             if sku and cfg.counts_warehouse(site):
                 key = f"{sku}@{sku_key(site)}"
-                found.append(Change(key, sku, row.get("QtyAvail"), row.get("LastModifiedDateTime")))
+                found.append(
+                    Change(
+                        key,
+                        sku,
+                        row.get(cfg.dac_column),
+                        row.get("LastModifiedDateTime"),
+                        row.get("InventoryID"),
+                    )
+                )
         return found
     answer = clients.acumatica().put(
         cfg.poll_changes, {"LastModifiedDateTime": to_utc_iso(since)}, expand=["Results"]
@@ -246,6 +266,8 @@ class PollChanges:
     dropped_orders: list[str] = field(default_factory=list)
     synced_orders: list[str] = field(default_factory=list)
     started: float = 0.0
+    #: Availability per SKU to flush, read by this poll (``poll.changes: INSiteStatus``).
+    available: dict[str, float] = field(default_factory=dict)
 
     def commit(self) -> None:
         pipe = get_redis().pipeline()
@@ -275,6 +297,10 @@ def poll_changes() -> PollChanges:
     not read here: each flush reads what it needs. On the first poll, every
     ``full_compare_seconds``, or without ``poll.changes``, every store SKU is compared instead
     (:func:`changed_skus`).
+
+    With ``poll.changes: INSiteStatus`` the availability of the SKUs to flush is read here too,
+    through OData (every counted warehouse of those items, a page of items per request), and
+    handed to their flushes: no contract-API request. An idle poll still costs one request.
     """
     cfg = config()
     redis = get_redis()
@@ -285,6 +311,7 @@ def poll_changes() -> PollChanges:
     full = not cfg.poll_changes or first or now - full_at >= cfg.full_compare_seconds
     out = PollChanges(skus=[], full=full, cursor=cursor, started=now)
     fresh: set[str] = set()
+    ids: dict[str, int] = {}
     if cfg.poll_changes:
         window = cursor.window()
         since = window.start if window.start is not None else window.end - cursor.overlap
@@ -292,6 +319,8 @@ def poll_changes() -> PollChanges:
             sku = change.sku
             if not sku:
                 continue
+            if change.item_id is not None:
+                ids[sku] = int(change.item_id)
             moment = _moment(change.modified)
             if moment is None:
                 fresh.add(sku)
@@ -317,20 +346,53 @@ def poll_changes() -> PollChanges:
             released.update(json.loads(skus))
     out.dropped_orders = sorted(dropped)
     out.synced_orders = sorted({str(o.get("id")) for o in now_synced} | set(dropped))
-    out.skus = changed_skus() if full else sorted(fresh | released)
+    if full:
+        figures = changed_figures()
+        out.skus = list(figures)
+        if cfg.quantities_from_dac:
+            out.available = figures
+    else:
+        out.skus = sorted(fresh | released)
+        if cfg.quantities_from_dac and out.skus:
+            out.available = _dac_availability(out.skus, cfg, ids)
     return out
 
 
-def flush(skus: Iterable[str], hand_out: HandOut) -> list[str]:
+def _dac_availability(
+    skus: list[str], cfg: InventoryConfig, ids: dict[str, int]
+) -> dict[str, float]:
+    """:func:`quantities.availability` of the SKUs to flush; when Acumatica refuses that read
+    (say, a ``$filter`` longer than the instance allows), none: each flush reads its own."""
+    try:
+        return quantities.availability(skus, cfg, ids)
+    except PermanentError as exc:
+        if isinstance(exc, AuthError):
+            raise
+        log.warning(
+            "inventory: INSiteStatus read of %d items refused (%s); each flush reads its own",
+            len(skus),
+            exc,
+        )
+        return {}
+
+
+def flush(
+    skus: Iterable[str], hand_out: HandOut, hints: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[str]:
     """Flush the first ``POLL_INLINE_FLUSHES`` SKUs in this task (one that fails continues as
     its own task) and hand the others out, each unless a flush is already on its way; returns
-    the SKUs handed out."""
+    the SKUs handed out. ``hints``: per SKU, what its flush need not read again."""
     skus = list(skus)
+    hints = hints or {}
     for sku in skus[:POLL_INLINE_FLUSHES]:
-        run_inline(NAME, "sync", sku)
+        run_inline(NAME, "sync", sku, **hints.get(sku, {}))
     rest = coalescer().mark(skus[POLL_INLINE_FLUSHES:])
-    hand_out([Start("sync", sku) for sku in rest])
+    hand_out([Start("sync", sku, dict(hints.get(sku, {}))) for sku in rest])
     return rest
+
+
+def _hints(available: Mapping[str, float], started: float) -> dict[str, dict[str, Any]]:
+    return quantities.hints_for(available, repr(started))
 
 
 def poll(request: PollRequest, hand_out: HandOut) -> dict[str, Any]:
@@ -341,10 +403,12 @@ def poll(request: PollRequest, hand_out: HandOut) -> dict[str, Any]:
     SKU too, availability having no modification date.
     """
     if not request.is_cursor_poll:
-        changed = changed_skus(request.ids, all=request.all or request.since is not None)
-        return {"changed": changed, "handed_out": flush(changed, hand_out), "full": True}
+        figures = changed_figures(request.ids, all=request.all or request.since is not None)
+        hints = _hints(figures, time.time()) if config().quantities_from_dac else {}
+        changed = list(figures)
+        return {"changed": changed, "handed_out": flush(changed, hand_out, hints), "full": True}
     found = poll_changes()
-    handed_out = flush(found.skus, hand_out)
+    handed_out = flush(found.skus, hand_out, _hints(found.available, found.started))
     found.commit()
     return {"changed": found.skus, "handed_out": handed_out, "full": found.full}
 

@@ -22,6 +22,7 @@ from sync_workers.connectors.errors import NotFound, ValidationFailed
 from sync_workers.connectors.xcart.index import StoreIndex, StoreTarget
 from sync_workers.errors import TransientError
 from sync_workers.flows.coalesce import Coalescer
+from sync_workers.flows.inventory import quantities
 from sync_workers.flows.inventory.book import unsynced_quantities
 from sync_workers.flows.shape import State
 from sync_workers.ledger import claim_record, mark_synced, session_scope
@@ -63,6 +64,23 @@ def erp_rows(sku: str) -> list[dict[str, Any]] | None:
     except (NotFound, ValidationFailed):
         return None
     return list(answer.get("Results") or [])
+
+
+def erp_availability(state: State, cfg: InventoryConfig) -> float | None:
+    """The SKU's availability over the configured warehouses; None when Acumatica has no such
+    stock item.
+
+    With ``poll.changes: INSiteStatus``, the figure the poll handed over (when it is still the
+    newest), else the INSiteStatus rows through OData; otherwise ``InventorySummaryInquiry``.
+    """
+    sku = state["sku"]
+    if cfg.quantities_from_dac:
+        handed = quantities.hinted(state)
+        if handed is not None:
+            return handed
+        return quantities.availability([sku], cfg).get(sku)
+    rows = erp_rows(sku)
+    return None if rows is None else mapping.erp_available(rows, cfg)
 
 
 def read_store_amount(target: StoreTarget) -> int:
@@ -147,16 +165,15 @@ def locate(state: State) -> State:
 
 def read(state: State) -> State:
     """The amount the store should show (availability, safety stock, units on X-Cart orders
-    the ERP has not seen) and the one it shows."""
+    the ERP has not seen) and the one it shows. Availability: :func:`erp_availability`."""
     if state.get("skip"):
         return state
     cfg = config()
     sku = state["sku"]
-    rows = erp_rows(sku)
-    if rows is None:
+    available = erp_availability(state, cfg)
+    if available is None:
         state["skip"] = "no stock item in Acumatica"
         return state
-    available = mapping.erp_available(rows, cfg)
     safety = cfg.safety_stock(sku)
     current = read_store_amount(state["target"])
     unsynced = unsynced_quantities(cfg, {sku}).get(sku, 0)

@@ -8,13 +8,14 @@ Chains (``tasks.orders.<chain>``):
 * ``status`` (record: the sales order ``OrderType/OrderNbr``): ``record_status`` ->
   ``write_shipping_status``, from ``SalesOrders`` push notifications.
 
-Poll, plan and drift: :mod:`.changes`.
+Poll, plan and drift: :mod:`.changes` (field comparison: :mod:`.compare`).
 """
 
 from sync_workers.flows.orders.changes import (
     LOOK_UP_BATCH,
     changed_orders,
     drift,
+    forget_hashes,
     look_up_batch,
     on_webhook,
     plan,
@@ -74,6 +75,7 @@ FLOW = Flow(
     cursors=(DIRECTION,),
     on_push=statuses_in_push,
     on_webhook=on_webhook,
+    before_repair=forget_hashes,
 )
 
 __all__ = [

@@ -23,6 +23,7 @@ from sync_workers.connectors.http import query_string
 from sync_workers.cursor import PollCursor
 from sync_workers.dates import parse_optional
 from sync_workers.errors import PermanentError
+from sync_workers.flows.orders import compare
 from sync_workers.flows.orders.payments import ORDER_SELECT
 from sync_workers.flows.orders.steps import DIRECTION, NAME, order_hash, template
 from sync_workers.flows.runner import schedule_poll
@@ -33,12 +34,13 @@ from sync_workers.flows.shape import (
     PlannedChange,
     PollRequest,
     Start,
+    mismatch_details,
     template_cursor,
 )
 from sync_workers.ledger import (
     Status,
     SyncRecord,
-    find_by_source,
+    linked_sources,
     restart_stalled,
     session_scope,
 )
@@ -179,7 +181,8 @@ def look_up_batch(orders: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, An
     numbers: dict[str, str] = {}  # order id -> CustomerOrder
     for order in orders:
         numbers[str(order["id"])] = order_map.customer_order(order, tmpl)
-    linked = _linked(list(numbers))
+    with session_scope() as session:
+        linked = linked_sources(session, NAME, DIRECTION, list(numbers))
     numbers = {order_id: n for order_id, n in numbers.items() if order_id not in linked}
     found: dict[str, dict[str, Any]] = {}
     for batch in _look_up_batches(order_type, list(dict.fromkeys(numbers.values()))):
@@ -189,21 +192,6 @@ def look_up_batch(orders: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, An
         for row in rows:
             found.setdefault(_comparable(row.get("CustomerOrder")), row)
     return {order_id: {"found": found.get(_comparable(n))} for order_id, n in numbers.items()}
-
-
-def _linked(order_ids: list[str]) -> set[str]:
-    """The orders among ``order_ids`` the ledger links to a sales order.
-
-    The link is tested here, not in SQL: with ``target_key IS NOT NULL`` in the query, SQLite
-    ranges over every linked order by the target-key index (a resync batch got slower with every
-    order synced before it, 96 of a worker's 2,086 samples at 85,000 orders)."""
-    with session_scope() as session:
-        rows = session.query(SyncRecord.source_id, SyncRecord.target_key).filter(
-            SyncRecord.flow == NAME,
-            SyncRecord.direction == DIRECTION,
-            SyncRecord.source_id.in_(order_ids),
-        )
-        return {source_id for source_id, target_key in rows if target_key}
 
 
 def _comparable(customer_order: Any) -> str:
@@ -362,67 +350,193 @@ def stalled(limit: int = 100) -> list[str]:
         return restart_stalled(session, NAME, DIRECTION, older_than=older_than, limit=limit)
 
 
+#: Orders read, looked up in the ledger and compared with their sales orders per batch.
+COMPARE_BATCH = 200
+
+
+def _chunks(orders: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for order in orders:
+        batch.append(order)
+        if len(batch) >= COMPARE_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _ledger_rows(order_ids: list[str]) -> dict[str, tuple[str | None, str | None, str]]:
+    """``{order id: (target key, content hash, status)}`` of the orders the ledger has, in one
+    query."""
+    with session_scope() as session:
+        rows = session.query(
+            SyncRecord.source_id, SyncRecord.target_key, SyncRecord.content_hash, SyncRecord.status
+        ).filter(
+            SyncRecord.flow == NAME,
+            SyncRecord.direction == DIRECTION,
+            SyncRecord.source_id.in_(order_ids),
+        )
+        return {source: (key, known, status) for source, key, known, status in rows}
+
+
+def _compared(
+    batch: list[dict[str, Any]],
+) -> Iterator[tuple[dict[str, Any], tuple[str | None, str | None, str] | None, Any]]:
+    """Each order of ``batch`` with its ledger row and its sales order (``None`` when gone; not
+    read for an order the ledger does not link), read in one ledger query and batched reads."""
+    rows = _ledger_rows([str(o["id"]) for o in batch])
+    keys = [row[0] for row in rows.values() if row[0]]
+    sales = compare.read_sales_orders(keys) if keys else {}
+    for order in batch:
+        row = rows.get(str(order["id"]))
+        yield order, row, sales.get(row[0]) if row and row[0] else None
+
+
 def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:
-    """What a resync would do, without writing anywhere (X-Cart and ledger reads only)."""
+    """What a resync would do, with the fields it would change in each sales order, without
+    writing anywhere (X-Cart, ledger and Acumatica reads only; sales orders read in batches)."""
     xcart = clients.xcart()
-    orders = (
+    orders: Iterable[dict[str, Any]] = (
         [xcart.get_order(int(i)) for i in ids]
         if ids
-        else list(changed_orders(since=since, all=all or since is None))
+        else changed_orders(since=since, all=all or since is None)
     )
     planned: list[PlannedChange] = []
     tmpl = template()
-    for order in orders:
-        source = str(order["id"])
-        with session_scope() as session:
-            record = find_by_source(session, NAME, DIRECTION, source)
-            key = record.target_key if record else None
-            known_hash = record.content_hash if record else None
-        if key is None:
-            try:
-                action = order_map.payment_action(order, tmpl)
-            except PermanentError as exc:
-                planned.append(PlannedChange(NAME, DIRECTION, source, "error", reason=str(exc)))
-                continue
-            planned.append(
-                PlannedChange(
-                    NAME,
-                    DIRECTION,
-                    source,
-                    "skip" if action == "skip" else "create",
-                    reason=f"payment status action {action}",
-                )
-            )
-        elif known_hash == order_hash(order):
-            planned.append(PlannedChange(NAME, DIRECTION, source, "skip", key, "unchanged"))
-        else:
-            kind: Action = (
-                "cancel" if order_map.payment_action(order, tmpl) == "cancel" else "update"
-            )
-            planned.append(PlannedChange(NAME, DIRECTION, source, kind, key, "changed in X-Cart"))
+    for batch in _chunks(orders):
+        for order, row, sales_order in _compared(batch):
+            planned.append(_planned(order, row, sales_order, tmpl))
     return planned
 
 
+def _planned(
+    order: dict[str, Any],
+    row: tuple[str | None, str | None, str] | None,
+    sales_order: dict[str, Any] | None,
+    tmpl: dict[str, Any],
+) -> PlannedChange:
+    source = str(order["id"])
+    key, known_hash = (row[0], row[1]) if row else (None, None)
+    if key is None:
+        try:
+            action = order_map.payment_action(order, tmpl)
+        except PermanentError as exc:
+            return PlannedChange(NAME, DIRECTION, source, "error", reason=str(exc))
+        return PlannedChange(
+            NAME,
+            DIRECTION,
+            source,
+            "skip" if action == "skip" else "create",
+            reason=f"payment status action {action}",
+        )
+    if sales_order is None:
+        return PlannedChange(
+            NAME, DIRECTION, source, "error", key, "the sales order is gone from Acumatica"
+        )
+    changes, editable, why = compare.safe_compare(order, sales_order, tmpl)
+    if known_hash == order_hash(order):
+        if changes and editable:
+            why = "unchanged in X-Cart; Acumatica differs (reconcile orders --repair writes it)"
+        return PlannedChange(
+            NAME, DIRECTION, source, "skip", key, why or "unchanged", tuple(changes)
+        )
+    if not editable:
+        return PlannedChange(NAME, DIRECTION, source, "skip", key, why, tuple(changes))
+    try:
+        cancel = order_map.payment_action(order, tmpl) == "cancel"
+    except PermanentError as exc:
+        return PlannedChange(NAME, DIRECTION, source, "error", key, str(exc))
+    kind: Action = "cancel" if cancel else "update"
+    reason = "changed in X-Cart" if changes else "changed in X-Cart; no field it writes differs"
+    return PlannedChange(NAME, DIRECTION, source, kind, key, reason, tuple(changes))
+
+
 def drift(since: Any = None) -> list[Drift]:
-    """Orders never synced, and synced orders whose sales order is gone from Acumatica."""
+    """Orders never synced, synced orders whose sales order is gone from Acumatica, and sales
+    orders whose fields differ from what the mapping makes of the X-Cart order now
+    (``mismatch``, the fields in ``details``; see :mod:`.compare`).
+
+    Sales orders are read in batches of ``compare.READ_BATCH``. ``since`` limits the check to
+    the orders X-Cart changed since then and the synced orders whose sales order Acumatica
+    changed since then (an edit made in the ERP)."""
     found: list[Drift] = []
-    client = clients.acumatica()
-    for order in changed_orders(since=since, all=since is None):
+    tmpl = template()
+    seen: set[str] = set()
+    for batch in _chunks(changed_orders(since=since, all=since is None)):
+        seen.update(str(order["id"]) for order in batch)
+        found += _drift_of(batch, tmpl)
+    if since is not None:
+        for batch in _chunks(_changed_in_acumatica(since, seen)):
+            found += _drift_of(batch, tmpl)
+    return found
+
+
+def _drift_of(batch: list[dict[str, Any]], tmpl: dict[str, Any]) -> list[Drift]:
+    found: list[Drift] = []
+    for order, row, sales_order in _compared(batch):
         source = str(order["id"])
-        with session_scope() as session:
-            record = find_by_source(session, NAME, DIRECTION, source)
-            key = record.target_key if record else None
-            status = record.status if record else None
+        key, status = (row[0], row[2]) if row else (None, None)
         if key is None:
             if status != Status.DEAD_LETTERED.value:
                 found.append(Drift(NAME, DIRECTION, source, None, "missing_in_target"))
             continue
-        order_type, order_nbr = key.split("/", 1)
-        if (
-            client.get_by_keys(
-                "SalesOrder", order_type, order_nbr, select=["OrderNbr"], missing_ok=True
-            )
-            is None
-        ):
+        if sales_order is None:
             found.append(Drift(NAME, DIRECTION, source, key, "target_gone"))
+            continue
+        changes, editable, why = compare.safe_compare(order, sales_order, tmpl)
+        if changes or not editable:
+            details = mismatch_details(
+                changes, repairable=editable, reason=why, status=sales_order.get("Status")
+            )
+            found.append(Drift(NAME, DIRECTION, source, key, "mismatch", details))
     return found
+
+
+def _changed_in_acumatica(since: Any, seen: set[str]) -> Iterator[dict[str, Any]]:
+    """The X-Cart orders (not in ``seen``) of the synced sales orders Acumatica changed since
+    ``since`` (``LastModified``: SalesOrder has no ``LastModifiedDateTime``): the keys from one
+    filtered listing, the links from the ledger, each order read."""
+    moment = parse_optional(since)
+    if moment is None:
+        return
+    order_type = str(order_map.store_settings(template())["order_type"])
+    rows = clients.acumatica().iter_list(
+        "SalesOrder",
+        filter=(F("OrderType") == order_type) & (F("LastModified") >= moment),
+        select=["OrderType", "OrderNbr"],
+    )
+    keys = [f"{row['OrderType']}/{row['OrderNbr']}" for row in rows]
+    sources: list[str] = []
+    for at in range(0, len(keys), 500):
+        with session_scope() as session:
+            sources += [
+                source
+                for (source,) in session.query(SyncRecord.source_id).filter(
+                    SyncRecord.flow == NAME,
+                    SyncRecord.direction == DIRECTION,
+                    SyncRecord.target_key.in_(keys[at : at + 500]),
+                )
+            ]
+    xcart = clients.xcart()
+    for source in dict.fromkeys(sources):
+        if source in seen:
+            continue
+        try:
+            yield xcart.get_order(int(source))
+        except NotFound:  # the order is gone from the store: nothing to compare it with
+            continue
+
+
+def forget_hashes(order_ids: Iterable[str]) -> None:
+    """Make the next chain of these orders write their sales orders even though X-Cart did not
+    change them (a repair of fields changed in Acumatica): their ledger hash is cleared."""
+    ids = [str(i) for i in order_ids]
+    if not ids:
+        return
+    with session_scope() as session:
+        session.query(SyncRecord).filter(
+            SyncRecord.flow == NAME,
+            SyncRecord.direction == DIRECTION,
+            SyncRecord.source_id.in_(ids),
+            SyncRecord.target_key.is_not(None),
+        ).update({SyncRecord.content_hash: None}, synchronize_session=False)

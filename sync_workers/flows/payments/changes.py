@@ -9,7 +9,7 @@ made in Acumatica (a check received and released) back to X-Cart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,13 +24,15 @@ from sync_workers.flows.payments import refunds
 from sync_workers.flows.payments.steps import DIRECTION, NAME, ORDERS, REVERSE, template
 from sync_workers.flows.shape import (
     Drift,
+    FieldChange,
     HandOut,
     PlannedChange,
     PollRequest,
     Start,
+    mismatch_details,
     template_cursor,
 )
-from sync_workers.ledger import SyncRecord, find_by_source, session_scope
+from sync_workers.ledger import SyncRecord, find_by_source, linked_sources, session_scope
 from sync_workers.ledger.repository import UNFINISHED
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import CHANGE_SOURCES, change_source
@@ -168,7 +170,11 @@ def unsynced_transactions(
 
 
 def unsynced(
-    order_ids: list[str] | None = None, *, full: bool = False, note_checked: bool = True
+    order_ids: list[str] | None = None,
+    *,
+    full: bool = False,
+    note_checked: bool = True,
+    transactions_of: Callable[[str], list[dict[str, Any]]] | None = None,
 ) -> Iterator[tuple[str, str, dict, dict | None]]:
     """``(order id, chain, transaction, refund)`` of synced orders whose payments (chain
     ``sync``, refund ``None``) or refunds (chain ``refund``: the refund and the transaction it
@@ -180,6 +186,8 @@ def unsynced(
     ``STALL_SECONDS``; a dead-lettered one waits for the operator (listed and ``full`` reads
     return every unlinked one). An order gone from the store is logged and skipped; it never
     stops the poll for the others. ``note_checked=False`` writes nothing (dry runs).
+    ``transactions_of``: reads an order's transactions (raising ``NotFound`` for an order gone
+    from the store) instead of X-Cart, for a caller that reads them once for more than this.
     """
     stale_before = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
     if queue_backlog(NAME):  # behind a backlog a queued chain looks stalled: restart none now
@@ -213,7 +221,11 @@ def unsynced(
     tmpl = template()
     for order_id, order_hash in candidates:
         try:
-            transactions = xcart.payment_transactions(int(order_id))
+            transactions = (
+                transactions_of(order_id)
+                if transactions_of is not None
+                else xcart.payment_transactions(int(order_id))
+            )
         except NotFound:
             log.warning("payments: order %s is gone from the store; not checked again", order_id)
             transactions = []
@@ -266,8 +278,152 @@ def poll(request: PollRequest, hand_out: HandOut) -> dict[str, Any]:
     }
 
 
+#: Payments per batched read (``ReferenceNbr`` in one ``$filter``).
+READ_BATCH = 40
+#: Why a payment's field differences are a person's to fix.
+NOT_BY_RESYNC = (
+    "the payment exists in Acumatica and a resync never changes one: correct it there "
+    "(or void it and resync the order to record it again)"
+)
+
+
+#: X-Cart orders whose payments are checked together (one ledger query, batched reads).
+ORDER_CHUNK = 200
+
+
+def _orders_in_scope(since: Any, ids: list[str] | None) -> Iterator[list[dict[str, Any]]]:
+    """The synced X-Cart orders to compare, ``ORDER_CHUNK`` at a time: listed (read one by
+    one), changed since ``since``, or all (from the store's listing, page by page)."""
+    from sync_workers.flows.orders.changes import changed_orders
+
+    xcart = clients.xcart()
+    orders: Iterable[dict[str, Any]]
+    if ids:
+        listed = []
+        for order_id in ids:
+            try:
+                listed.append(xcart.get_order(int(order_id)))
+            except NotFound:
+                continue
+        orders = listed
+    else:
+        orders = changed_orders(since=since, all=since is None)
+    chunk: list[dict[str, Any]] = []
+    for order in orders:
+        chunk.append(order)
+        if len(chunk) >= ORDER_CHUNK:
+            yield _synced_only(chunk)
+            chunk = []
+    if chunk:
+        yield _synced_only(chunk)
+
+
+def _synced_only(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    with session_scope() as session:
+        synced = linked_sources(session, ORDERS, DIRECTION, [str(o["id"]) for o in orders])
+    return [o for o in orders if str(o["id"]) in synced]
+
+
+class _Transactions:
+    """Each order's transactions, read from X-Cart once (``NotFound`` remembered too)."""
+
+    def __init__(self) -> None:
+        self._read: dict[str, list[dict[str, Any]] | None] = {}
+
+    def __call__(self, order_id: str) -> list[dict[str, Any]]:
+        if order_id not in self._read:
+            try:
+                self._read[order_id] = clients.xcart().payment_transactions(int(order_id))
+            except NotFound:
+                self._read[order_id] = None
+        found = self._read[order_id]
+        if found is None:
+            raise NotFound(f"order {order_id} is gone from the store")
+        return found
+
+
+def _linked_payments(transaction_ids: list[str]) -> dict[str, str]:
+    """``{transaction id: "<Type>/<ReferenceNbr>"}`` of the transactions the ledger links."""
+    with session_scope() as session:
+        rows = session.query(SyncRecord.source_id, SyncRecord.target_key).filter(
+            SyncRecord.flow == NAME,
+            SyncRecord.direction == DIRECTION,
+            SyncRecord.source_id.in_(transaction_ids),
+        )
+        return {source: key for source, key in rows if key}
+
+
+def read_payments(keys: list[str]) -> dict[str, dict[str, Any]]:
+    """``{"<Type>/<ReferenceNbr>": payment}`` of the keys Acumatica has; ``READ_BATCH`` per
+    call (filtered on ``ReferenceNbr``, the type matched here)."""
+    from sync_workers.connectors.acumatica.filters import one_of
+    from sync_workers.flows.payments.steps import PAYMENT_SELECT
+
+    numbers = list(dict.fromkeys(key.split("/", 1)[1] for key in keys))
+    wanted = {key.strip().casefold(): key for key in keys}
+    found: dict[str, dict[str, Any]] = {}
+    client = clients.acumatica()
+    for at in range(0, len(numbers), READ_BATCH):
+        rows = client.get_list(
+            "Payment",
+            filter=one_of("ReferenceNbr", list[Any](numbers[at : at + READ_BATCH])),
+            select=list(PAYMENT_SELECT),
+        )
+        for row in rows:
+            key = wanted.get(f"{row.get('Type')}/{row.get('ReferenceNbr')}".strip().casefold())
+            if key is not None:
+                found[key] = row
+    return found
+
+
+def payment_differences(
+    transaction: Mapping[str, Any], payment: Mapping[str, Any], tmpl: Mapping[str, Any]
+) -> list[FieldChange]:
+    """The fields of an Acumatica ``payment`` that differ from what the mapping makes of its
+    X-Cart ``transaction``: the amount, the reference, and a payment voided in Acumatica."""
+    changes = []
+    amount = payment_map.money(transaction.get("value"))
+    if payment_map.money(payment.get("PaymentAmount")) != amount:
+        changes.append(FieldChange("PaymentAmount", payment.get("PaymentAmount"), float(amount)))
+    reference = payment_map.payment_ref(transaction, tmpl)
+    if str(payment.get("PaymentRef") or "").strip().casefold() != reference.casefold():
+        changes.append(FieldChange("PaymentRef", payment.get("PaymentRef"), reference))
+    if payment.get("Status") == "Voided":
+        changes.append(FieldChange("Status", "Voided", "not voided"))
+    return changes
+
+
+def compared_payments(
+    orders: list[dict[str, Any]], transactions_of: Callable[[str], list[dict[str, Any]]]
+) -> Iterator[tuple[str, str, str, list[FieldChange]]]:
+    """``(order id, transaction id, payment key, differences)`` of every linked payment of the
+    synced ``orders`` whose fields differ (AR payments only: a journal entry is not compared).
+    Acumatica is read in batches."""
+    tmpl = template()
+    if payment_map.post_as(tmpl) != "payment":
+        return
+    found: list[tuple[str, dict[str, Any]]] = []
+    for order in orders:
+        try:
+            transactions = transactions_of(str(order["id"]))
+        except NotFound:
+            continue
+        found += [(str(order["id"]), txn) for txn in transactions]
+    links = _linked_payments([str(txn["id"]) for _, txn in found])
+    payments = read_payments(list(links.values())) if links else {}
+    for order_id, txn in found:
+        key = links.get(str(txn["id"]))
+        if key is None or key not in payments:
+            continue
+        changes = payment_differences(txn, payments[key], tmpl)
+        if changes:
+            yield order_id, str(txn["id"]), key, changes
+
+
 def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:
-    """Transactions of synced orders that would become payments (reads only)."""
+    """Transactions of synced orders that would become payments, and payments whose fields
+    differ from their transactions (a resync leaves them: ``skip``, with the fields) (reads
+    only)."""
     planned = []
     order_ids = [str(i) for i in ids] if ids else None
     for order_id, _chain, txn, refund in unsynced(order_ids, full=all, note_checked=False):
@@ -276,47 +432,65 @@ def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> 
         else:
             source, reason = str(txn["id"]), f"order {order_id}"
         planned.append(PlannedChange(NAME, DIRECTION, source, "create", reason=reason))
+    for orders in _orders_in_scope(since, order_ids):
+        for order_id, txn_id, key, changes in compared_payments(orders, _Transactions()):
+            planned.append(
+                PlannedChange(NAME, DIRECTION, txn_id, "skip", key,
+                              f"order {order_id}: {NOT_BY_RESYNC}", tuple(changes))
+            )  # fmt: skip
     return planned
 
 
 def drift(since: Any = None) -> list[Drift]:
     """Transactions and refunds of synced orders that should be Acumatica payments (refunds)
-    but are not linked to one.
+    but are not linked to one, and linked payments whose amount or reference differs from the
+    transaction's, or that were voided in Acumatica (``mismatch``, the fields in ``details``;
+    not a resync's to fix: reconcile's repair lists them for a person). ``since``: only the
+    orders X-Cart changed since then.
 
     ``source_id`` is the X-Cart order id (what ``tasks.payments.poll(ids=...)`` takes, so
-    reconcile's repair can resync it); the transaction (or refund) is in ``details``.
+    reconcile's repair can resync it); the transaction (or refund) is in ``details``. Each
+    order's transactions are read once, its payments in batches.
     """
     tmpl = template()
     found: list[Drift] = []
-    xcart = clients.xcart()
-    codes: dict[str, str | None] = {}
-    for order_id, _chain, txn, refund in unsynced(full=True, note_checked=False):
-        if refund is not None:
-            found.append(
-                Drift(NAME, DIRECTION, str(order_id), None, "missing_in_target",
-                      {"refund_id": str(refund["id"]), "transaction_id": str(txn["id"])})
-            )  # fmt: skip
+    for orders in _orders_in_scope(since, None):
+        if not orders:
             continue
-        if order_id not in codes:
-            order = xcart.get_order(int(order_id))
-            codes[order_id] = (order.get("payment_status") or {}).get("code")
-        try:
-            action = payment_map.action(txn, codes[order_id], tmpl)
-        except PermanentError as exc:
-            found.append(
-                Drift(
-                    NAME,
-                    DIRECTION,
-                    str(order_id),
-                    None,
-                    "mismatch",
-                    {"transaction_id": str(txn["id"]), "error": str(exc)},
-                )
+        transactions_of = _Transactions()
+        codes = {str(o["id"]): (o.get("payment_status") or {}).get("code") for o in orders}
+        ids = list(codes)
+        for order_id, _chain, txn, refund in unsynced(
+            ids, note_checked=False, transactions_of=transactions_of
+        ):
+            found += _missing(order_id, txn, refund, codes.get(order_id), tmpl)
+        for order_id, txn_id, key, changes in compared_payments(orders, transactions_of):
+            details = mismatch_details(
+                changes, repairable=False, reason=NOT_BY_RESYNC, transaction_id=txn_id
             )
-            continue
-        if action in ("record", "hold"):
-            found.append(
-                Drift(NAME, DIRECTION, str(order_id), None, "missing_in_target",
-                      {"transaction_id": str(txn["id"])})
-            )  # fmt: skip
+            found.append(Drift(NAME, DIRECTION, order_id, key, "mismatch", details))
     return found
+
+
+def _missing(
+    order_id: str,
+    txn: Mapping[str, Any],
+    refund: Mapping[str, Any] | None,
+    code: str | None,
+    tmpl: Mapping[str, Any],
+) -> list[Drift]:
+    """The drift of one transaction (or refund) :func:`unsynced` found without its payment."""
+    if refund is not None:
+        details = {"refund_id": str(refund["id"]), "transaction_id": str(txn["id"])}
+        return [Drift(NAME, DIRECTION, str(order_id), None, "missing_in_target", details)]
+    try:
+        action = payment_map.action(txn, code, tmpl)
+    except PermanentError as exc:  # the template's to fix first
+        details = mismatch_details(
+            (), repairable=False, reason=str(exc), transaction_id=str(txn["id"]), error=str(exc)
+        )
+        return [Drift(NAME, DIRECTION, str(order_id), None, "mismatch", details)]
+    if action in ("record", "hold"):
+        details = {"transaction_id": str(txn["id"])}
+        return [Drift(NAME, DIRECTION, str(order_id), None, "missing_in_target", details)]
+    return []

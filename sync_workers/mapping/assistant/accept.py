@@ -9,7 +9,8 @@ In order, each step only when the previous one passed:
 
 1. the field and value are checked (a value the template already maps is refused), and the
    target is checked against Acumatica's list, read through the API (a payment method must be
-   active, used in AR, and the cash account one of its allowed accounts);
+   active, used in AR, and the cash account one of its allowed accounts; a state name's code
+   must be a state of the country of the open dead letters that carry the name);
 2. the new template must validate with no problem the current one does not already have (one
    accept writes a template at a time, fleet-wide, under a lease in Redis);
 3. the current file is kept as ``previous/<flow>-<UTC time>.yaml`` in the templates directory,
@@ -34,10 +35,16 @@ import yaml
 from sync_workers.dlq import DeadLetterQueue, EntryStateError, Publisher
 from sync_workers.errors import SyncError
 from sync_workers.locks import compare_and_delete
-from sync_workers.mapping import templates
+from sync_workers.mapping import addresses, templates
 from sync_workers.mapping.assistant import reference as ref
-from sync_workers.mapping.assistant.fields import PAYMENT_METHOD, STATE, TAX_REGION, Field
-from sync_workers.mapping.assistant.profile import fixed_by
+from sync_workers.mapping.assistant.fields import (
+    PAYMENT_METHOD,
+    STATE,
+    STATE_ID,
+    TAX_REGION,
+    Field,
+)
+from sync_workers.mapping.assistant.profile import OpenValue, fixed_by, open_values
 from sync_workers.mapping.assistant.writer import new_text, write_atomically
 
 #: Where the previous versions of the templates are kept, inside the templates directory.
@@ -95,13 +102,12 @@ def _key(spec: Field, value: str) -> Any:
     text = value.strip()
     if not text:
         raise AcceptError("the store value is empty")
-    if spec is STATE:
+    if spec is STATE_ID:
         if not text.isdigit():
-            raise AcceptError(
-                f"{value!r} is a state name, not a store state id: a name has no template entry; "
-                "correct the address in the store (or map the store's state id)"
-            )
+            raise AcceptError(f"{value!r} is not a store state id (a number)")
         return int(text)
+    if spec is STATE and text.isdigit():
+        raise AcceptError(f"{value!r} is a store state id: accept it as the field state_id")
     if spec is TAX_REGION:
         region = text.upper()
         if len(region) < 4 or region[2] != "-":
@@ -115,11 +121,8 @@ def _entry(spec: Field, target: str, reference: ref.Reference) -> tuple[str, Any
     code, _, account = target.strip().partition(":")
     if not code:
         raise AcceptError("the target code is empty")
-    if spec is STATE:
-        found = next((c for c in ref.states() if c.code == code.upper()), None)
-        if found is None:
-            raise AcceptError(f"{target!r} is not a state code like US-CA")
-        return found.code, found.code
+    if spec in (STATE, STATE_ID):
+        return _state(code)
     try:
         candidate = reference.find(spec.reference, code)
     except LookupError as exc:
@@ -144,6 +147,41 @@ def _entry(spec: Field, target: str, reference: ref.Reference) -> tuple[str, Any
     return candidate.code, {"payment_method": candidate.code, "cash_account": cash}
 
 
+def _state(code: str) -> tuple[str, str]:
+    """A state code: one of the built-in table's for its countries (US, Canada), any code like
+    ``AU-NSW`` for another country."""
+    iso = code.strip().upper()
+    known = ref.states()
+    if iso[:2] in {c.code[:2] for c in known}:
+        found = next((c for c in known if c.code == iso), None)
+        if found is None:
+            raise AcceptError(f"{code!r} is not a state of {iso[:2]}")
+        return found.code, found.code
+    if not addresses.is_state_code(iso):
+        raise AcceptError(f"{code!r} is not a state code like US-CA")
+    return iso, iso
+
+
+def _check_country(spec: Field, value: str, code: str, queue: DeadLetterQueue) -> None:
+    """A state name's code must be in the country of the addresses that carry the name."""
+    if spec is not STATE:
+        return
+    countries = {
+        v.country
+        for v in open_values(queue)
+        if v.field is STATE and _same(v, value) and v.country is not None
+    }
+    if countries and code[:2] not in countries:
+        raise AcceptError(
+            f"{code} is not in the country of the addresses that carry {value.strip()!r} "
+            f"({', '.join(sorted(countries))}); a state name applies in its code's country only"
+        )
+
+
+def _same(open_value: OpenValue, value: str) -> bool:
+    return open_value.value.strip().casefold() == value.strip().casefold()
+
+
 def _ensure_file(directory: Path, flow: str) -> Path:
     path = directory / f"{flow}.yaml"
     if not path.exists():
@@ -165,6 +203,7 @@ def accept(
     """Apply one mapping (see the module's docstring); ``publish`` None: nothing is replayed."""
     key = _key(spec, value)
     code, mapped = _entry(spec, target, ref.Reference(acumatica))
+    _check_country(spec, str(key), code, queue)
     directory = writable_dir()
     lease, token = queue.prefix + f"mapping:writing:{spec.flow}", uuid.uuid4().hex
     if not queue.redis.set(lease, token, nx=True, ex=WRITE_LEASE_SECONDS):

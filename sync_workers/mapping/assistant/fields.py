@@ -1,5 +1,9 @@
 """The fields the assistant maps: where each lives in the templates and where its codes come from.
 
+Payment method, shipping method, tax region, state (a typed name, or a store's state id),
+customer group (X-Cart membership -> ``CustomerClass``) and product attribute (X-Cart attribute
+name -> ``AttributeID``).
+
 A field's ``kinds`` are the words the mapping functions use in their field reasons
 (``unmapped shipping method 'Drone'``, ``unknown state 'Calif' for US``): that is how an open
 dead letter names the field and the value that stopped it.
@@ -70,19 +74,61 @@ TAX_REGION = Field(
     "taxes",
     folded_keys=False,
 )
-#: A store's own state ids (``addresses.state_ids``); a state name is matched for suggestions
-#: only: there is no template entry for a name, the address is corrected in the store.
+#: A state a shopper typed (``addresses.state_names``: name -> ``US-CA``); compared like the
+#: address mapping compares it (no case, accents or surrounding blanks).
 STATE = Field(
     "state",
     "state",
     ("state",),
     "orders",
+    "addresses.state_names",
+    "states",
+)
+#: A store's own numeric state id (``addresses.state_ids``: id -> ``US-CA``); a dead letter's
+#: state value that is all digits is one.
+STATE_ID = Field(
+    "state_id",
+    "state id",
+    (),
+    "orders",
     "addresses.state_ids",
     "states",
     folded_keys=False,
 )
+#: An X-Cart membership (customer group) -> Acumatica ``CustomerClass`` (customers.yaml
+#: ``membership_to_customer_class``); its store values are the store's memberships.
+CUSTOMER_GROUP = Field(
+    "customer_group",
+    "customer group",
+    ("customer group", "membership"),
+    "customers",
+    "membership_to_customer_class",
+    "customer_classes",
+    folded_keys=False,  # the customers mapping looks a membership up by its exact name
+)
+#: An X-Cart product attribute name -> Acumatica ``AttributeID`` (products.yaml
+#: ``attributes.map``).
+PRODUCT_ATTRIBUTE = Field(
+    "product_attribute",
+    "product attribute",
+    ("product attribute",),
+    "products",
+    "attributes.map",
+    "attributes",
+)
 
-FIELDS: dict[str, Field] = {f.name: f for f in (PAYMENT_METHOD, SHIPPING_METHOD, TAX_REGION, STATE)}
+FIELDS: dict[str, Field] = {
+    f.name: f
+    for f in (
+        PAYMENT_METHOD,
+        SHIPPING_METHOD,
+        TAX_REGION,
+        STATE,
+        STATE_ID,
+        CUSTOMER_GROUP,
+        PRODUCT_ATTRIBUTE,
+    )
+}
 BY_KIND: dict[str, Field] = {kind: f for f in FIELDS.values() for kind in f.kinds}
 
 

@@ -1,9 +1,11 @@
 """The store values of each mapped field, with counts.
 
-Two sources: the open dead letters (every value no mapping covers that stopped a record, with
-the entries it stopped: those are what an accepted mapping replays), and the store's recent
-orders (every payment method, shipping method and tax region the store uses, with counts and
-what each maps to: ``celery mapping profile``).
+Three sources: the open dead letters (every value no mapping covers that stopped a record, with
+the entries it stopped: those are what an accepted mapping replays); the store's recent orders
+(every payment method, shipping method and tax region the store uses, with counts and what each
+maps to: ``celery mapping profile``); and the store's memberships (``GET /api/memberships``),
+the customer groups a new customer's ``CustomerClass`` is chosen by. A membership no mapping
+covers stops no record (the customer gets ``customer_class``), so it is open without entries.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from sync_workers.mapping import addresses
 from sync_workers.mapping import orders as order_map
 from sync_workers.mapping.assistant.fields import (
     BY_KIND,
+    CUSTOMER_GROUP,
     PAYMENT_METHOD,
     SHIPPING_METHOD,
     STATE,
+    STATE_ID,
     TAX_REGION,
     Field,
 )
@@ -59,7 +63,14 @@ def _country(entry: DeadLetter) -> str | None:
 
 def values_of(entry: DeadLetter) -> list[tuple[Field, str]]:
     """The (field, value) pairs of an entry that the assistant maps."""
-    return [(BY_KIND[kind], value) for kind, value in unmapped_values(entry) if kind in BY_KIND]
+    found = []
+    for kind, value in unmapped_values(entry):
+        spec = BY_KIND.get(kind)
+        if spec is STATE and value.strip().isdigit():
+            spec = STATE_ID
+        if spec is not None:
+            found.append((spec, value))
+    return found
 
 
 def open_values(
@@ -74,7 +85,7 @@ def open_values(
             item = found.setdefault((spec.name, value), OpenValue(spec, value))
             item.entries.append(entry.id)
             item.flows.add(entry.flow)
-            if spec is STATE and item.country is None:
+            if spec in (STATE, STATE_ID) and item.country is None:
                 item.country = _country(entry)
     return sorted(found.values(), key=lambda v: (-v.count, v.field.name, v.value))
 
@@ -114,7 +125,8 @@ def _mapped_to(spec: Field, template: Mapping[str, Any], value: str) -> str | No
 
 def store_values(xcart: Any, count: int = RECENT_ORDERS) -> dict[str, list[StoreValue]]:
     """The payment methods, shipping methods and tax regions of the store's last ``count``
-    orders, with counts and what each maps to, most used first."""
+    orders, with counts and what each maps to, most used first; and the store's memberships
+    with what each maps to (count 0: orders are not counted by membership)."""
     orders_tmpl = load_template("orders")
     states = addresses.state_table(orders_tmpl)
     seen: dict[Field, Counter[str]] = {
@@ -143,6 +155,11 @@ def store_values(xcart: Any, count: int = RECENT_ORDERS) -> dict[str, list[Store
             StoreValue(value, n, _mapped_to(spec, template, value))
             for value, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         ]
+    customers_tmpl = load_template(CUSTOMER_GROUP.flow)
+    found[CUSTOMER_GROUP.name] = [
+        StoreValue(name, 0, _mapped_to(CUSTOMER_GROUP, customers_tmpl, name))
+        for name in memberships(xcart)
+    ]
     return found
 
 
@@ -158,3 +175,23 @@ def recent_orders(xcart: Any, count: int = RECENT_ORDERS) -> list[dict[str, Any]
             break
         page += 1
     return found[:count]
+
+
+def memberships(xcart: Any) -> list[str]:
+    """The names of the store's memberships (customer groups), as X-Cart lists them."""
+    names = []
+    for row in xcart.iter_collection("/api/memberships"):
+        name = str(row.get("name") or "").strip()
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def open_memberships(xcart: Any) -> list[OpenValue]:
+    """The store's memberships that ``membership_to_customer_class`` does not map."""
+    template = load_template(CUSTOMER_GROUP.flow)
+    return [
+        OpenValue(CUSTOMER_GROUP, name, flows={CUSTOMER_GROUP.flow})
+        for name in memberships(xcart)
+        if not CUSTOMER_GROUP.covers(template, name)
+    ]

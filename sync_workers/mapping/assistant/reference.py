@@ -6,7 +6,8 @@ API (read-only), and the states of the engine's state table.
 * ship vias (``ShipVia``, CS207500);
 * taxes (``Tax``, TX205000) for tax regions, each with its region's name as an alias so that
   ``CA-QC`` meets a tax described as "Quebec QST"; tax zones (``TaxZone``, TX206000) and
-  customer classes (``CustomerClass``, AR201000) are read for the profile page;
+  customer classes (``CustomerClass``, AR201000) for customer groups;
+* attribute definitions (``AttributeDefinition``, CS205000) for product attributes;
 * states: ISO 3166-2 codes of the countries with states, with their names.
 """
 
@@ -89,6 +90,7 @@ ship_vias = _plain("ShipVia", "CarrierID", _inactive("SHIP_VIAS"))
 tax_zones = _plain("TaxZone", "TaxZoneID", _inactive("TAX_ZONES"))
 customer_classes = _plain("CustomerClass", "ClassID", _inactive("CUSTOMER_CLASSES"))
 _taxes = _plain("Tax", "TaxID", _inactive("TAXES"))
+attributes = _plain("AttributeDefinition", "AttributeID", lambda row: None)
 
 
 def taxes(client: Lists) -> list[Candidate]:
@@ -118,6 +120,7 @@ READERS: dict[str, Callable[[Lists], list[Candidate]]] = {
     "taxes": taxes,
     "tax_zones": tax_zones,
     "customer_classes": customer_classes,
+    "attributes": attributes,
 }
 
 

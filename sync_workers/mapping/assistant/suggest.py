@@ -10,9 +10,9 @@ from typing import Any
 from sync_workers.dlq import DeadLetterQueue
 from sync_workers.errors import SyncError
 from sync_workers.mapping.assistant import reference as ref
-from sync_workers.mapping.assistant.fields import SHIPPING_METHOD, STATE, TAX_REGION, Field
+from sync_workers.mapping.assistant.fields import CUSTOMER_GROUP, SHIPPING_METHOD, TAX_REGION, Field
 from sync_workers.mapping.assistant.linked import ship_vias_set_by_hand
-from sync_workers.mapping.assistant.profile import OpenValue, open_values
+from sync_workers.mapping.assistant.profile import OpenValue, open_memberships, open_values
 from sync_workers.mapping.assistant.ranking import Candidate, Suggestion, rank
 from sync_workers.mapping.templates import load_template
 
@@ -29,7 +29,7 @@ class Item:
     suggestions: list[Suggestion] = dataclasses.field(default_factory=list)
     #: Why there are no suggestions (Acumatica unreachable, nothing to compare with).
     problem: str | None = None
-    #: Whether accepting writes a template entry (a state name has none: fix the address).
+    #: Whether accepting can write a template entry for the value.
     acceptable: bool = True
 
     @property
@@ -104,8 +104,6 @@ def _item(
     resolved: Mapping[str, int] | None = None,
 ) -> Item:
     item = Item(value.field, value.value, value.count, sorted(value.flows), list(value.entries))
-    if value.field is STATE and not value.value.strip().isdigit():
-        item.acceptable = False
     try:
         item.suggestions = suggestions_for(
             value.field,
@@ -131,9 +129,13 @@ def open_items(
 ) -> list[Item]:
     """Every open value (of ``flow``'s dead letters, or of its template's fields), ranked; with
     ``xcart``, shipping methods also weigh the sales orders a person keyed by hand
-    (:mod:`.linked`)."""
+    (:mod:`.linked`), and for ``flow`` ``customers`` the store's memberships no template maps
+    are open too (they stop no record: the customer gets ``customer_class``)."""
     reference = ref.Reference(acumatica)
     values = open_values(queue)
+    if xcart is not None and flow == CUSTOMER_GROUP.flow:
+        seen = {(v.field.name, v.value) for v in values}
+        values += [v for v in open_memberships(xcart) if (v.field.name, v.value) not in seen]
     if flow is not None:
         values = [v for v in values if flow in v.flows or flow == v.field.flow]
     items = []

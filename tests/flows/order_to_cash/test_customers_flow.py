@@ -138,12 +138,14 @@ def test_profile_changes_flow_per_system_of_record(
     wait_for(lambda: client.get_profile(profile_id)["status"] == "D")
     customer = clients.acumatica().get_by_keys("Customer", customer_id)
     assert customer["Status"] == "Inactive"  # Acumatica owns the status: not overwritten
-    # the poll also brought every other registered profile of the store over, once each
-    profiles = [p for p in clients.xcart().iter_profiles() if p["access_level"] == 0]
-    wait_for(lambda: len(linked("customers")) == len(profiles))
-    emails = sorted(c["Email"] for c in xc_customers())
-    assert emails == sorted(p["login"] for p in profiles)
     worker_activity.idle()  # the first poll's runs are done: what follows is the second's
+    # the poll also brought every other registered profile of the store over, once each, and
+    # every Acumatica customer but the guest customer to the store (create_store_profiles)
+    profiles = [p for p in clients.xcart().iter_profiles() if p["access_level"] == 0]
+    assert len(linked("customers")) == len(profiles)
+    everyone = clients.acumatica().get_list("Customer", select=["CustomerID", "Email"])
+    emails = sorted(c["Email"].casefold() for c in everyone if c["CustomerID"] != "XCGUEST")
+    assert emails == sorted(p["login"].casefold() for p in profiles)
     before = dict(acumatica_calls(acumatica_stats(acumatica)))
     pages = profile_pages(xcart)
     assert pages >= 1
@@ -225,12 +227,13 @@ def test_a_customers_push_brings_acumatica_owned_fields_to_the_profile(
     [run] = wait_for(lambda: history.runs_of("customers", "acumatica_to_xcart", customer_id))
     assert (run["task"], run["steps"], run["outcome"]) == (
         "tasks.customers.customer",
-        "fetch,write_back",
+        "fetch,link,write_back",
         "ok",
     )
-    # a customer linked to no X-Cart profile is left alone
+    # a customer linked to no X-Cart profile becomes one
     [other] = wait_for(lambda: history.runs_of("customers", "acumatica_to_xcart", "ABARTENDE"))
-    assert other["outcome"] == "skipped"
+    assert other["outcome"] == "ok"
+    assert clients.xcart().find_profile_by_login("orders@bartending.example") is not None
     assert not open_dead_letters()
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import F
 from sync_workers.flows import runner
@@ -58,12 +56,12 @@ def payment_code(order_id: int) -> str:
 
 
 def test_check_released_in_acumatica_marks_the_xcart_order_paid_once(
-    sandboxes, clean_ledger, celery_worker
+    sandboxes, clean_ledger, celery_worker, worker_activity
 ) -> None:
     xcart = sandboxes["xcart"].url
     full, f_type, f_nbr = check_order(xcart, "check.full@example.com")
     part, p_type, p_nbr = check_order(xcart, "check.part@example.com")
-    time.sleep(0.5)
+    worker_activity.idle()  # both orders' chains have run to their end
     assert linked("payments") == {}  # a pending check is no payment yet
     row = received_check(f_type, f_nbr, full["total"])
     received_check(p_type, p_nbr, round(part["total"] / 2, 2))
@@ -75,7 +73,7 @@ def test_check_released_in_acumatica_marks_the_xcart_order_paid_once(
 
     wait_for(lambda: payment_code(full["id"]) == "P")
     wait_for(lambda: payment_code(part["id"]) == "PP")
-    time.sleep(1.0)
+    worker_activity.idle()  # the duplicated push and the poll have run too
     stats = sandbox(xcart, "stats")["requests"]["by_path"]
     assert stats[f"PUT /api/orders/{full['id']}/payment_status"] == 1
     assert stats[f"PUT /api/orders/{part['id']}/payment_status"] == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import yaml
@@ -84,7 +83,7 @@ def so_status(order_type: str, order_nbr: str) -> str:
 
 
 def test_full_refund_of_an_open_order_cancels_it_and_pays_its_payment_back_once(
-    sandboxes, clean_ledger, celery_worker
+    sandboxes, clean_ledger, celery_worker, worker_activity
 ) -> None:
     xcart = sandboxes["xcart"].url
     order, order_type, order_nbr = synced(xcart, "full.refund@example.com")
@@ -95,7 +94,7 @@ def test_full_refund_of_an_open_order_cancels_it_and_pays_its_payment_back_once(
     order_tasks.realtime_on_webhook.delay(event="order.updated", data={"id": order["id"]})
 
     wait_for(lambda: refunds_linked())
-    time.sleep(1.5)  # the duplicated triggers have run too
+    worker_activity.idle()  # the duplicated triggers have run too
     assert so_status(order_type, order_nbr) == "Canceled"
     [made_refund] = acumatica_refunds([made["id"]])
     payment = payment_of(order)
@@ -113,7 +112,7 @@ def test_full_refund_of_an_open_order_cancels_it_and_pays_its_payment_back_once(
 
 
 def test_partial_refunds_are_each_recorded_once_and_the_order_stays_open(
-    sandboxes, clean_ledger, celery_worker
+    sandboxes, clean_ledger, celery_worker, worker_activity
 ) -> None:
     xcart = sandboxes["xcart"].url
     order, order_type, order_nbr = synced(xcart, "part.refund@example.com")
@@ -126,7 +125,7 @@ def test_partial_refunds_are_each_recorded_once_and_the_order_stays_open(
         pool.submit(lambda: runner.start("orders", order["id"]))
 
     wait_for(lambda: len(refunds_linked()) == 2)
-    time.sleep(1.0)
+    worker_activity.idle()  # the change handed out twice has run both times
     found = acumatica_refunds([first["id"], second["id"]])
     assert sorted(r["PaymentAmount"] for r in found) == [5.0, 7.25]
     assert so_status(order_type, order_nbr) == "Open"
@@ -138,21 +137,22 @@ def test_partial_refunds_are_each_recorded_once_and_the_order_stays_open(
 
 
 def test_a_refund_of_an_order_not_synced_yet_waits_for_its_order(
-    sandboxes, clean_ledger, celery_worker
+    sandboxes, clean_ledger, celery_worker, task_runs, worker_activity
 ) -> None:
     xcart = sandboxes["xcart"].url
     order = place(xcart, "refund.first@example.com")
     made = refund(xcart, order["id"], 3.0)
     # the refund's own task first (as a payments poll or a replay would start it): it waits
     runner.start("payments", made["id"], chain="refund", order_id=str(order["id"]))
-    time.sleep(1.0)
+    [first] = task_runs.wait(str(made["id"]), 1)
+    assert first.state == "RETRY"  # it ran, found no sales order, and waits
     assert refunds_linked() == {}
     assert not open_dead_letters()
 
     runner.start("orders", order["id"])
 
     wait_for(lambda: refunds_linked(), timeout=40)
-    time.sleep(1.5)
+    worker_activity.idle()  # every trigger of the refund has run
     [found] = acumatica_refunds([made["id"]])
     assert found["PaymentAmount"] == 3.0
     assert len(clients.acumatica().get_list("Payment", filter=F("Type") == "Prepayment")) == 1

@@ -3,6 +3,8 @@ one ledger row per shipment."""
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from sync_workers import clients
 from sync_workers.flows import runner
 from sync_workers.flows.shipments import FLOW
@@ -146,9 +148,9 @@ def test_shipment_of_an_order_not_synced_yet_waits_instead_of_failing(
     assert first.state == "RETRY"
     assert xcart_order(xcart, order["id"])["shipping_status"]["code"] == "N"
     with clean_ledger.begin() as conn:
-        conn.exec_driver_sql(
-            "update sync_records set target_key = ? where flow = 'orders'",
-            (f"{order_type}/{order_nbr}",),
+        conn.execute(
+            text("update sync_records set target_key = :key where flow = 'orders'"),
+            {"key": f"{order_type}/{order_nbr}"},
         )
 
     wait_for(lambda: xcart_order(xcart, order["id"])["shipping_status"]["code"] == "S")

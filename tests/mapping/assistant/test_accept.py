@@ -12,7 +12,12 @@ import yaml
 from bench.mapping_assistant import _refusal, dead_letter
 from sync_workers.mapping import templates
 from sync_workers.mapping.assistant.accept import AcceptError, accept
-from sync_workers.mapping.assistant.fields import PAYMENT_METHOD, SHIPPING_METHOD, STATE
+from sync_workers.mapping.assistant.fields import (
+    PAYMENT_METHOD,
+    SHIPPING_METHOD,
+    STATE,
+    STATE_ID,
+)
 from sync_workers.mapping.assistant.suggest import open_items
 
 
@@ -97,7 +102,10 @@ def test_bad_choices_are_refused_and_nothing_is_written(sandboxes, redis_client,
         (SHIPPING_METHOD, "Hover", "TELEPORT", "not an active ship via"),
         (SHIPPING_METHOD, "Courier", "UPS", "already maps"),
         (SHIPPING_METHOD, "  ", "UPS", "empty"),
-        (STATE, "Calif.", "US-CA", "state name"),
+        (STATE, "Calif.", "US-ZZ", "not a state of US"),
+        (STATE, "Calif.", "Golden", "not a state code"),
+        (STATE, "42", "US-CA", "accept it as the field state_id"),
+        (STATE_ID, "Calif.", "US-CA", "not a store state id"),
     ):
         with pytest.raises(AcceptError, match=why):
             accept(spec, value, target, by="o", queue=queue, acumatica=acumatica, publish=None)
