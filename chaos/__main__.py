@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--refund-share", type=float, default=0.05, help="unshipped orders refunded in the store"
     )
+    parser.add_argument(
+        "--erp-customers",
+        type=int,
+        default=6,
+        help="customers created in Acumatica during the run (every third with the e-mail of an "
+        "existing store profile), each other one renamed once linked",
+    )
     parser.add_argument("--settle-timeout", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=2026)
     add_database_option(parser)
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         buyers=args.buyers,
         ship_share=args.ship_share,
         refund_share=args.refund_share,
+        erp_customers=args.erp_customers,
         settle_timeout=args.settle_timeout,
         seed=args.seed,
         keep=args.keep,

@@ -37,6 +37,42 @@ class Snapshot:
     erp_refunds: list[tuple[str, str, float]] = field(default_factory=list)
     #: PaymentRef of the refund of X-Cart refund ``n``: prefix + n (payments template).
     refund_ref_prefix: str = "XC-R"
+    #: Customers the harness created in Acumatica: CustomerID -> what it made of them.
+    made_customers: dict[str, MadeCustomer] = field(default_factory=dict)
+    #: Ledger links of those customers: CustomerID -> X-Cart profile ids (either direction).
+    customer_links: dict[str, set[str]] = field(default_factory=dict)
+    #: Store profiles whose login is one of their e-mails: id -> (login, first name, last name
+    #: of the billing address, else the first address).
+    profiles: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    #: Their ``LastModifiedDateTime`` in Acumatica now: CustomerID -> value.
+    erp_modified: dict[str, str] = field(default_factory=dict)
+    #: Write requests (POST/PUT/PATCH/DELETE) the store saw on ``/api/profiles/{id}...``: id -> n.
+    profile_writes: dict[str, int] = field(default_factory=dict)
+    #: Writes on the made customers' profiles and made customers written (their
+    #: ``LastModifiedDateTime`` moved) during one more customers poll after settle (``None``:
+    #: not measured).
+    writes_after_settle: dict[str, int] | None = None
+
+
+@dataclass
+class MadeCustomer:
+    """A customer the harness created in Acumatica (``PUT Customer``), as it left it."""
+
+    email: str
+    first: str
+    last: str
+    #: The store profile that already had this e-mail when it was created (``None``: new).
+    existing_profile: str | None
+    #: Name edits made after the engine linked it.
+    edits: int
+    #: ``LastModifiedDateTime`` of the harness's last write.
+    written_at: str
+
+
+def profile_write_bound(edits: int) -> int:
+    """Writes allowed on the profile of a customer with ``edits`` edits: its creation and each
+    edit, each possibly repeated after an answer lost to a fault."""
+    return 3 * (edits + 1)
 
 
 @dataclass
@@ -89,6 +125,7 @@ def check(snap: Snapshot) -> Report:
     _note(report, "unknown_sales_orders", sorted(n for n in by_number if n not in known))
 
     _check_refunds(snap, report)
+    _check_customers(snap, report)
     applied: Counter[tuple[str, str]] = Counter()
     for _type, _ref, status, orders in snap.payments:
         if status in snap.ignored_payment_statuses:
@@ -123,9 +160,9 @@ def check(snap: Snapshot) -> Report:
     wrong_ledger = []
     for number, order_id in snap.valid_orders.items():
         found = by_number.get(number) or []
-        key = snap.ledger_orders.get(order_id)
-        if found and key != f"{found[0][0]}/{found[0][1]}":
-            wrong_ledger.append(f"{number}: ledger {key}")
+        ledger_key = snap.ledger_orders.get(order_id)
+        if found and ledger_key != f"{found[0][0]}/{found[0][1]}":
+            wrong_ledger.append(f"{number}: ledger {ledger_key}")
     _note(report, "ledger_disagrees", sorted(wrong_ledger))
 
     letters: dict[str, list[str]] = defaultdict(list)
@@ -175,3 +212,57 @@ def _check_refunds(snap: Snapshot, report: Report) -> None:
     _note(report, "refund_amount_wrong", wrong)
     ours = {f"{snap.refund_ref_prefix}{refund_id}" for refund_id in snap.store_refunds}
     _note(report, "unknown_refunds", sorted(ref for ref in found if ref not in ours))
+
+
+def _check_customers(snap: Snapshot, report: Report) -> None:
+    """Each customer the harness made in Acumatica is one store profile with its e-mail as login
+    (the existing one when there was one), carries its Acumatica-owned name edits, and the
+    engine's writes stop: nothing written back to a customer with a new e-mail, a bounded
+    number of profile writes, nothing at all on one more poll after settle."""
+    made = snap.made_customers
+    report.counts["erp_customers_made"] = len(made)
+    report.counts["erp_customers_with_existing_email"] = sum(
+        1 for c in made.values() if c.existing_profile is not None
+    )
+    by_login: dict[str, list[str]] = defaultdict(list)
+    for profile_id, (login, _first, _last) in snap.profiles.items():
+        by_login[login.casefold()].append(profile_id)
+    unlinked, twice, wrong_login, not_existing, dup, stale, written, chatty = ([] for _ in range(8))
+    for customer_id, c in sorted(made.items()):
+        links = sorted(snap.customer_links.get(customer_id, set()))
+        profiles = by_login.get(c.email.casefold(), [])
+        if len(profiles) > 1:
+            dup.append(f"{customer_id} x{len(profiles)}")
+        if not links:
+            unlinked.append(customer_id)
+            continue
+        if len(links) > 1:
+            twice.append(f"{customer_id} -> {links}")
+            continue
+        profile_id = links[0]
+        login, first, last = snap.profiles.get(profile_id, ("", "", ""))
+        if login.casefold() != c.email.casefold():
+            wrong_login.append(f"{customer_id} -> {profile_id}")
+            continue
+        if c.existing_profile is not None and profile_id != c.existing_profile:
+            not_existing.append(f"{customer_id} -> {profile_id} (had {c.existing_profile})")
+        if (first, last) != (c.first, c.last):
+            stale.append(f"{customer_id} -> {profile_id}")
+        now = snap.erp_modified.get(customer_id)
+        # a profile that existed brings its own values of the groups X-Cart owns: one write
+        if c.existing_profile is None and now is not None and now != c.written_at:
+            written.append(customer_id)
+        writes = snap.profile_writes.get(profile_id, 0)
+        if writes > profile_write_bound(c.edits):
+            chatty.append(f"{profile_id}: {writes} writes for {c.edits} edits")
+    _note(report, "erp_customers_not_linked", unlinked)
+    _note(report, "erp_customers_linked_twice", twice)
+    _note(report, "erp_customers_wrong_login", wrong_login)
+    _note(report, "erp_customers_existing_profile_not_used", not_existing)
+    _note(report, "erp_customers_duplicate_profiles", dup)
+    _note(report, "erp_customer_edits_not_applied", stale)
+    _note(report, "erp_customers_written_back", written)
+    _note(report, "profiles_written_too_often", chatty)
+    after = snap.writes_after_settle
+    if after is not None:
+        _note(report, "writes_on_poll_after_settle", [f"{k} {v}" for k, v in after.items() if v])

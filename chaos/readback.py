@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import redis
 
 from bench.measure import Ledger
 from bench.sandbox import ENDPOINT, Acumatica, XCart
-from chaos.invariants import Snapshot
+from chaos.invariants import MadeCustomer, Snapshot
 
 
 def _value(field: Any) -> Any:
@@ -152,3 +153,110 @@ def _refund_ref_prefix() -> str:
     from sync_workers.mapping.templates import load_template
 
     return str((load_template("payments").get("refunds") or {}).get("ref_prefix") or "XC-R")
+
+
+#: A store write on one profile or its addresses, as the sandbox's request counters name it.
+PROFILE_WRITE = re.compile(r"^(POST|PUT|PATCH|DELETE) /api/profiles/(\d+)(/|$)")
+
+
+def profile_writes(by_path: dict[str, int]) -> dict[str, int]:
+    """Write requests per profile id from the X-Cart sandbox's ``requests.by_path``."""
+    found: dict[str, int] = {}
+    for path, count in by_path.items():
+        match = PROFILE_WRITE.match(path)
+        if match:
+            found[match.group(2)] = found.get(match.group(2), 0) + count
+    return found
+
+
+def engine_customer_writes(xcart_by_path: dict[str, int], erp_by_path: dict[str, int]) -> dict:
+    """Profile writes and ``PUT Customer`` calls in two sandboxes' ``requests.by_path``."""
+    customers = sum(
+        n
+        for path, n in erp_by_path.items()
+        if path.startswith("PUT ") and path.endswith("/Customer")
+    )
+    profiles = sum(profile_writes(xcart_by_path).values()) + xcart_by_path.get(
+        "POST /api/profiles", 0
+    )
+    return {"xcart_profile_writes": profiles, "acumatica_customer_puts": customers}
+
+
+def store_logins(xcart_url: str) -> dict[str, str]:
+    """Customer profiles of the store (no staff): login -> profile id."""
+    store = XCart(xcart_url)
+    found: dict[str, str] = {}
+    page = 1
+    while True:
+        answer = store.http.get(
+            f"{store.base_url}/api/profiles", params={"page": page, "itemsPerPage": 100}, timeout=60
+        )
+        answer.raise_for_status()
+        rows = answer.json()
+        for row in rows:
+            if row.get("access_level", 0) == 0 and row.get("login"):
+                found[str(row["login"])] = str(row["id"])
+        if len(rows) < 100:
+            return found
+        page += 1
+
+
+def customer_facts(
+    *,
+    xcart_url: str,
+    acumatica_url: str,
+    ledger: Ledger,
+    made: dict[str, MadeCustomer],
+    xcart_by_path: dict[str, int],
+) -> dict[str, Any]:
+    """The ``Snapshot`` fields of the customers the harness made in Acumatica (the store's
+    request counters, ``xcart_by_path``, give the writes per profile)."""
+    links: dict[str, set[str]] = {}
+    rows = ledger._query(
+        "select source_id, target_key, direction from sync_records where flow = ?", "customers"
+    )
+    for source, key, direction in rows:
+        if not key:
+            continue
+        customer_id, profile = (key, source) if direction == "xcart_to_acumatica" else (source, key)
+        if str(customer_id) in made:
+            links.setdefault(str(customer_id), set()).add(str(profile).removeprefix("profile:"))
+    store = XCart(xcart_url)
+    emails = {c.email.casefold() for c in made.values()}
+    profiles: dict[str, tuple[str, str, str]] = {}
+    for login, profile_id in store_logins(xcart_url).items():
+        if login.casefold() not in emails:
+            continue
+        answer = store.http.get(f"{store.base_url}/api/profiles/{profile_id}/addresses", timeout=60)
+        answer.raise_for_status()
+        addresses = answer.json()
+        billing = next((a for a in addresses if a.get("is_billing")), None) or (
+            addresses[0] if addresses else {}
+        )
+        profiles[profile_id] = (
+            login, str(billing.get("firstname") or ""), str(billing.get("lastname") or "")
+        )  # fmt: skip
+    with Acumatica(acumatica_url) as erp:
+        customers = _rows(erp, "Customer", {"$select": "CustomerID,LastModifiedDateTime"})
+    modified = {
+        str(_value(c["CustomerID"])): str(_value(c.get("LastModifiedDateTime")))
+        for c in customers
+        if str(_value(c["CustomerID"])) in made
+    }
+    return {
+        "made_customers": made,
+        "customer_links": links,
+        "profiles": profiles,
+        "erp_modified": modified,
+        "profile_writes": profile_writes(xcart_by_path),
+    }
+
+
+def customer_modified(erp: Acumatica, ids: set[str]) -> dict[str, str]:
+    """``LastModifiedDateTime`` of the customers ``ids``: CustomerID -> value."""
+    found = {}
+    for row in _rows(erp, "Customer", {"$select": "CustomerID,LastModifiedDateTime"}):
+        customer_id = str(_value(row["CustomerID"]))
+        if customer_id in ids:
+            found[customer_id] = str(_value(row.get("LastModifiedDateTime")))
+    return found

@@ -20,7 +20,7 @@ from chaos import readback
 from chaos.hosts import Hosts, Partitioner
 from chaos.invariants import check
 from chaos.pushes import Replayer, Tap
-from chaos.scenario import Refunder, Shopper, Warehouse, fault_config
+from chaos.scenario import Refunder, Registrar, Shopper, Warehouse, fault_config
 from chaos.supervisor import Killer, Supervisor
 
 HEADER = "X-Sync-Secret"
@@ -47,6 +47,8 @@ class Options:
     partition_every: float = 0.0
     partition_seconds: float = 0.0
     partition_mode: str = "drop"
+    #: Customers created in Acumatica during the run (``chaos.scenario.Registrar``).
+    erp_customers: int = 6
 
 
 def engine_env() -> dict[str, str]:
@@ -55,6 +57,7 @@ def engine_env() -> dict[str, str]:
         "SHIPMENTS_POLL_INTERVAL_SECONDS": "5",
         "PAYMENTS_POLL_INTERVAL_SECONDS": "120",
         "INVENTORY_POLL_INTERVAL_SECONDS": "600",
+        "CUSTOMERS_POLL_INTERVAL_SECONDS": "5",
         "POLL_INTERVAL_SECONDS": "600",
         "RETRY_MAX": "10",
         "RETRY_BACKOFF_BASE": "1",
@@ -78,6 +81,7 @@ def subscribe(driver: Driver, stack: Stack, tap: Tap) -> None:
     subs = [
         ("shipments", f"{receiver}/shipments", ["Shipments"]),
         ("inventory", f"{receiver}/inventory", ["ItemAvailability"]),
+        ("customers", f"{receiver}/customers", ["Customers"]),
         ("tap-shipments", f"http://127.0.0.1:{tap.port}/shipments", ["Shipments"]),
         ("tap-inventory", f"http://127.0.0.1:{tap.port}/inventory", ["ItemAvailability"]),
     ]
@@ -89,7 +93,15 @@ def subscribe(driver: Driver, stack: Stack, tap: Tap) -> None:
         )  # fmt: skip
 
 
-def converged(driver: Driver, shopper: Shopper, warehouse: Warehouse, refunder: Refunder) -> bool:
+def converged(
+    driver: Driver,
+    shopper: Shopper,
+    warehouse: Warehouse,
+    refunder: Refunder,
+    registrar: Registrar | None = None,
+) -> bool:
+    if registrar is not None and not registrar.settled():
+        return False
     valid = set(shopper.placed_valid.values())
     orders = driver.ledger.rows("orders")
     linked = {s for s, key, _st, _at in orders if key and s in valid}
@@ -110,6 +122,38 @@ def converged(driver: Driver, shopper: Shopper, warehouse: Warehouse, refunder: 
         return False
     written = {s for s, key, _st, _at in driver.ledger.rows("shipments") if key}
     return set(warehouse.shipped.values()) <= written  # a ledger row per ShipmentNbr
+
+
+def poll_once(driver: Driver, task: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Runs one ``task`` poll with beat stopped and the engine quiet. Returns the customer
+    writes (profile writes, ``PUT Customer``) both sandboxes saw meanwhile, and the profile
+    writes per profile id."""
+
+    def by_path() -> tuple[dict[str, int], dict[str, int]]:
+        return (
+            driver.xcart.stats()["requests"]["by_path"],
+            driver.acumatica.stats()["requests"]["by_path"],
+        )
+
+    xcart_before, erp_before = by_path()
+    reads_before = sum(erp_before.values())
+    driver.send(task)
+    wait_until(
+        lambda: sum(driver.acumatica.stats()["requests"]["by_path"].values()) > reads_before,
+        120,
+        "the customers poll's first read",
+    )
+    driver.quiet(still=5.0, timeout=300)
+    xcart_after, erp_after = by_path()
+    before = readback.engine_customer_writes(xcart_before, erp_before)
+    after = readback.engine_customer_writes(xcart_after, erp_after)
+    per_profile_before = readback.profile_writes(xcart_before)
+    per_profile = {
+        p: n - per_profile_before.get(p, 0)
+        for p, n in readback.profile_writes(xcart_after).items()
+        if n != per_profile_before.get(p, 0)
+    }
+    return {name: after[name] - before[name] for name in after}, per_profile
 
 
 def start_relay(stack: Stack, hosts: Hosts) -> Proc:
@@ -209,6 +253,9 @@ def _run(
     erp = Acumatica(stack.env["ACUMATICA_BASE_URL"])
     warehouse = Warehouse(driver, erp, opts.ship_share)
     refunder = Refunder(driver, warehouse, opts.refund_share)
+    registrar = Registrar(
+        driver, erp, opts.erp_customers, readback.store_logins(stack.env["XCART_BASE_URL"])
+    )
     shopper = Shopper(driver, opts.orders, opts.bad, opts.rate, opts.buyers)
     fault = fault_config(opts.seed, timeout_seconds=10)
     for control in (driver.xcart, driver.acumatica):
@@ -255,6 +302,7 @@ def _run(
             if now - last_ship > 5:
                 warehouse.tick()
                 refunder.tick()
+                registrar.tick()
                 last_ship = now
             if now - last_replay > 3:
                 replayer.tick()
@@ -272,9 +320,10 @@ def _run(
             if time.monotonic() - last_ship > 5:
                 warehouse.tick()
                 refunder.tick()
+                registrar.tick()
                 last_ship = time.monotonic()
                 replayer.tick()
-            if converged(driver, shopper, warehouse, refunder) and not warehouse.tick():
+            if converged(driver, shopper, warehouse, refunder, registrar) and not warehouse.tick():
                 break
             time.sleep(1.0)
         settle_seconds = time.monotonic() - settle_started
@@ -282,8 +331,11 @@ def _run(
         time.sleep(3.0)
         stack.stop_beat()  # polls never stop on their own: quiet needs beat gone
         driver.quiet(still=5.0, timeout=300)
+        log("one more customers poll: it must write nothing")
+        modified_before = readback.customer_modified(erp, set(registrar.made))
+        all_after_settle, profiles_after_settle = poll_once(driver, "tasks.customers.poll")
         log("reading both systems, the ledger and the dead-letter queue")
-        erp.close()
+        erp.close()  # its seat: the readback signs in with its own
         snap = readback.snapshot(
             xcart_url=stack.env["XCART_BASE_URL"],
             acumatica_url=stack.env["ACUMATICA_BASE_URL"],
@@ -295,6 +347,23 @@ def _run(
             shipped_order_ids=set(warehouse.shipped),
             refunded_order_ids=set(refunder.refunded),
         )
+        facts = readback.customer_facts(
+            xcart_url=stack.env["XCART_BASE_URL"],
+            acumatica_url=stack.env["ACUMATICA_BASE_URL"],
+            ledger=driver.ledger,
+            made=dict(registrar.made),
+            xcart_by_path=driver.xcart.stats()["requests"]["by_path"],
+        )
+        for name, value in facts.items():
+            setattr(snap, name, value)
+        linked_profiles = {p for found in snap.customer_links.values() for p in found}
+        snap.writes_after_settle = {
+            "their_profile_writes": sum(profiles_after_settle.get(p, 0) for p in linked_profiles),
+            "their_customer_writes": sum(
+                1 for c, at in modified_before.items() if snap.erp_modified.get(c) != at
+            ),
+        }
+        made_profile_writes = sum(snap.profile_writes.get(p, 0) for p in linked_profiles)
         report = check(snap)
         acu_stats, xc_stats = driver.acumatica.stats(), driver.xcart.stats()
         statuses = driver.ledger.statuses()  # the stack's folder is gone once it closes
@@ -322,6 +391,13 @@ def _run(
         "shipment_errors": warehouse.errors[:10],
         "refunds_made": sum(len(v) for v in refunder.refunded.values()),
         "refund_errors": refunder.errors[:10],
+        "erp_customers_made": len(registrar.made),
+        "erp_customer_edits": sum(c.edits for c in registrar.made.values()),
+        "erp_customer_errors": registrar.errors[:10],
+        "erp_customer_profile_writes": made_profile_writes,
+        "customer_writes_on_poll_after_settle": snap.writes_after_settle,
+        # every customer and profile, the order buyers' too (for the reader; not an invariant)
+        "all_customer_writes_on_poll_after_settle": all_after_settle,
         "checkouts_refused": shopper.refused[:10],
         "faults_injected": {
             "acumatica": acu_stats.get("faults_injected"),
@@ -347,7 +423,11 @@ def render(result: dict[str, Any]) -> str:
         f"  kills {result['kills']} {result['kills_by_kind']}, restarts {result['restarts']}, "
         f"redis restarted {result['redis_restarted']}, beat restarted {result['beat_restarted']}",
         f"  push replays {result['push_replays']}, shipments {result['shipments_created']}, "
-        f"refunds {result.get('refunds_made', 0)}",
+        f"refunds {result.get('refunds_made', 0)}, "
+        f"ERP customers {result.get('erp_customers_made', 0)} "
+        f"({result.get('erp_customer_edits', 0)} edits, "
+        f"{result.get('erp_customer_profile_writes', 0)} writes on their profiles); "
+        f"writes on one more customers poll {result.get('all_customer_writes_on_poll_after_settle')}",
         f"  faults injected {json.dumps(result['faults_injected'])}",
         *_render_hosts(result),
         "  counts:",

@@ -13,6 +13,7 @@ import requests
 
 from bench.engine import Driver
 from bench.sandbox import ENDPOINT, Acumatica, XCart, shopper
+from chaos.invariants import MadeCustomer
 
 #: Bad orders and the field the engine must name in the dead-letter entry.
 BAD_KINDS = (
@@ -206,3 +207,160 @@ class Refunder:
     def _refund(self, source: str, amount: float) -> None:
         self.driver.xcart.post(f"orders/{source}/refund", {"amount": amount})
         self.refunded.setdefault(source, []).append(amount)
+
+
+class Registrar:
+    """Creates customers in Acumatica as a person would (``PUT Customer`` with a main contact
+    e-mail and address), ``count`` in all and one per tick: every third with the e-mail of a
+    store profile that already exists, the others with a new one. Each other customer is renamed
+    (an Acumatica-owned field group) once the engine has linked it to a profile."""
+
+    PREFIX = "CHX"
+
+    def __init__(self, driver: Driver, erp: Acumatica, count: int, logins: dict[str, str]) -> None:
+        self.driver = driver
+        self.erp = erp
+        self.rng = random.Random(19)
+        existing = sorted(logins.items())
+        self.logins = existing
+        #: CustomerID -> (e-mail, id of the profile that already had it, or None).
+        self.plan: list[tuple[str, str, str | None]] = []
+        for n in range(count):
+            customer_id = f"{self.PREFIX}{n:03d}"
+            if n % 3 == 0 and existing:
+                login, profile_id = existing[(7 * n) % len(existing)]
+                self.plan.append((customer_id, login, profile_id))
+            else:
+                self.plan.append((customer_id, f"erp{n:03d}@example.org", None))
+        self.made: dict[str, MadeCustomer] = {}
+        self.to_edit = {customer_id for n, (customer_id, _e, _p) in enumerate(self.plan) if n % 2}
+        self.errors: list[str] = []
+
+    def tick(self) -> None:
+        if len(self.made) < len(self.plan):
+            customer_id, email, existing = self.plan[len(self.made)]
+            if existing is not None:
+                email, existing = self._unlinked_login(customer_id, email, existing)
+            self._create(customer_id, email, existing)
+        linked = self.linked()
+        for customer_id in sorted(self.to_edit & set(self.made) & linked):
+            self.to_edit.discard(customer_id)
+            self._rename(customer_id)
+
+    @property
+    def pending(self) -> int:
+        """Creates and edits still to make."""
+        return len(self.plan) - len(self.made) + len(self.to_edit)
+
+    def _unlinked_login(
+        self, customer_id: str, email: str, profile_id: str
+    ) -> tuple[str, str | None]:
+        """The planned existing profile, or the next one no customer is linked to yet (a
+        profile links to one customer: the engine leaves a second one with its e-mail
+        unbrought); a new e-mail when every profile is linked."""
+        taken = set()
+        for source, key, _status, _at in self.driver.ledger.rows("customers"):
+            for value in (source, key):
+                if str(value or "").startswith("profile:"):
+                    taken.add(str(value).removeprefix("profile:"))
+        taken |= {c.existing_profile for c in self.made.values() if c.existing_profile}
+        start = next(i for i, (_l, p) in enumerate(self.logins) if p == profile_id)
+        for login, candidate in self.logins[start:] + self.logins[:start]:
+            if candidate not in taken:
+                return login, candidate
+        return f"erp{customer_id[-3:]}@example.org", None
+
+    def links(self) -> dict[str, str]:
+        """The made customers the ledger links to a profile: CustomerID -> profile id."""
+        found = {}
+        for source, key, _status, _at in self.driver.ledger.rows("customers"):
+            if not key:
+                continue
+            if str(source) in self.made:
+                found[str(source)] = str(key).removeprefix("profile:")
+            elif str(key) in self.made:
+                found[str(key)] = str(source).removeprefix("profile:")
+        return found
+
+    def linked(self) -> set[str]:
+        return set(self.links())
+
+    def settled(self) -> bool:
+        """Every customer made and linked, and every edit on its profile's billing address."""
+        if self.pending:
+            return False
+        links = self.links()
+        if set(self.made) - set(links):
+            return False
+        store = XCart(self.driver.stack.env["XCART_BASE_URL"])
+        for customer_id, made in self.made.items():
+            if not made.edits:
+                continue
+            answer = store.http.get(
+                f"{store.base_url}/api/profiles/{links[customer_id]}/addresses", timeout=60
+            )
+            if answer.status_code >= 300:
+                return False
+            rows = answer.json()
+            billing = next((a for a in rows if a.get("is_billing")), rows[0] if rows else {})
+            if (billing.get("firstname"), billing.get("lastname")) != (made.first, made.last):
+                return False
+        return True
+
+    def _create(self, customer_id: str, email: str, existing: str | None) -> None:
+        first, last = "Erin", f"Made{customer_id[-3:]}"
+        body = {
+            "CustomerID": {"value": customer_id},
+            "CustomerName": {"value": f"{first} {last}"},
+            "CustomerClass": {"value": "RETAIL"},
+            "MainContact": {
+                "Email": {"value": email},
+                "FirstName": {"value": first},
+                "LastName": {"value": last},
+                "Phone1": {"value": f"+1503555{self.rng.randint(0, 9999):04d}"},
+                "Address": {
+                    "AddressLine1": {"value": f"{self.rng.randint(1, 99)} Alder St"},
+                    "City": {"value": "Portland"},
+                    "State": {"value": "OR"},
+                    "PostalCode": {"value": "97205"},
+                    "Country": {"value": "US"},
+                },
+            },
+        }
+        written_at = self._put(customer_id, body)
+        if written_at is not None:
+            self.made[customer_id] = MadeCustomer(email, first, last, existing, 0, written_at)
+
+    def _rename(self, customer_id: str) -> None:
+        made = self.made[customer_id]
+        first, last = "Rena", f"Edited{customer_id[-3:]}"
+        body = {
+            "CustomerID": {"value": customer_id},
+            "CustomerName": {"value": f"{first} {last}"},
+            "MainContact": {"FirstName": {"value": first}, "LastName": {"value": last}},
+        }
+        written_at = self._put(customer_id, body)
+        if written_at is not None:
+            made.first, made.last, made.written_at = first, last, written_at
+            made.edits += 1
+
+    def _put(self, customer_id: str, body: dict[str, Any], tries: int = 8) -> str | None:
+        """The write, repeated while faults answer it (a PUT by key is an upsert); the
+        ``LastModifiedDateTime`` it left, or ``None`` after ``tries``."""
+        url = f"{self.erp.base_url}{ENDPOINT}/Customer"
+        params = {"$select": "CustomerID,LastModifiedDateTime"}
+        problem = ""
+        for _ in range(tries):
+            try:
+                answer = self.erp.http.put(url, json=body, params=params, timeout=30)
+            except requests.RequestException as exc:
+                problem = type(exc).__name__
+                continue
+            if answer.status_code < 300:
+                return str(answer.json()["LastModifiedDateTime"]["value"])
+            problem = f"{answer.status_code}"
+            if answer.status_code not in (429, 500, 502, 503, 504):
+                break
+            time.sleep(0.5)
+        self.errors.append(f"{customer_id}: {problem}")
+        return None

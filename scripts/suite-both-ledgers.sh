@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite on the embedded SQLite ledger (`make test`) and, at the same time, the flow,
 # CLI and end-to-end tests again on a PostgreSQL ledger (TEST_LEDGER=postgresql: a schema of its
-# own in the test database). The two runs share one machine, Redis, PostgreSQL and RabbitMQ:
+# own in the test database). The chaos tests, which start stacks of their own, run in the second
+# run only, so that the two take about as long. The two runs share one machine, Redis, PostgreSQL and RabbitMQ:
 # each has its own key prefix (TEST_RUN_ID), data directory, sandbox ports and ledger, and
 # deletes only its own keys. Both must pass, and neither may leave a key behind, which is what
 # scripts/suite-twice.sh checks for a subset.
@@ -18,6 +19,12 @@ POSTGRES_PASS=(
     tests/flows
     tests/cli
     tests/proof/test_prefork_e2e.py
+)
+# Tests that start whole stacks of their own (each chooses its ledgers and brokers) run once, in
+# the PostgreSQL run, which is the shorter of the two: both end at about the same time.
+OWN_STACKS=(
+    tests/proof/test_chaos_smoke.py
+    tests/proof/test_chaos_hosts.py
 )
 REDIS="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 logs="$(mktemp -d -t suite-both-ledgers-XXXXXX)"
@@ -41,11 +48,12 @@ PY
 
 started=$(date +%s.%N)
 TEST_LEDGER=postgresql TEST_RUN_ID="$postgres_id" \
-    "$PYTHON" -m pytest -q -p no:cacheprovider "${POSTGRES_PASS[@]}" >"$logs/postgresql.log" 2>&1 &
+    "$PYTHON" -m pytest -q -p no:cacheprovider "${POSTGRES_PASS[@]}" "${OWN_STACKS[@]}" \
+    >"$logs/postgresql.log" 2>&1 &
 postgres_pid=$!
 
 status=0
-TEST_RUN_ID="$sqlite_id" make test || status=1
+TEST_RUN_ID="$sqlite_id" make test PYTEST_ARGS="${OWN_STACKS[*]/#/--ignore=}" || status=1
 sqlite_done=$(echo "$(date +%s.%N) - $started" | bc)
 
 if wait "$postgres_pid"; then

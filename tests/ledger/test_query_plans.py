@@ -19,7 +19,13 @@ from sqlalchemy import event
 from sync_workers.flows import inventory
 from sync_workers.flows import payments as payments_flow
 from sync_workers.flows.orders import changes as orders_flow
-from sync_workers.ledger import claim_record, get_engine, mark_synced, session_scope
+from sync_workers.ledger import (
+    claim_record,
+    get_engine,
+    linked_sources,
+    mark_synced,
+    session_scope,
+)
 
 DIRECTION = "xcart_to_acumatica"
 #: As many ids as a resync batch: SQLite weighs an ``IN`` list by its length.
@@ -61,7 +67,11 @@ def plans_of(call: Callable[[], Any], marker: str = " IN (") -> tuple[Any, list[
 
 
 def test_a_resync_batch_reads_its_orders_by_source_id(orders_in_ledger) -> None:
-    linked, plans = plans_of(lambda: orders_flow._linked(MANY))
+    def linked_orders() -> set[str]:
+        with session_scope() as session:
+            return linked_sources(session, "orders", "xcart_to_acumatica", MANY)
+
+    linked, plans = plans_of(linked_orders)
     assert linked == {"1"}
     assert plans and all(BY_SOURCE in plan for plan in plans), plans
 

@@ -1,5 +1,7 @@
 """Order-to-cash and inventory end to end through worker processes started as ``make worker``
-starts them, with polls published by a beat started as ``make beat`` starts it.
+starts them, with polls published by a beat started as ``make beat`` starts it, on each broker:
+Redis (the default) and RabbitMQ (``BROKER_URL`` naming a vhost made for the test, as the broker
+tests make one; under ``CI=true`` a RabbitMQ that cannot be used fails the test).
 
 The worker and beat command lines are read from the Makefile's ``worker`` and ``beat`` targets
 (the ``celery`` entry point of the venv, the default prefork pool), so this test runs what an
@@ -27,6 +29,7 @@ import pytest
 
 from sync_workers import clients
 from sync_workers.ledger import CursorStore
+from tests.broker.conftest import vhost  # noqa: F401  (a RabbitMQ vhost per test)
 from tests.flows.catalog.conftest import Erp, Store
 from tests.flows.order_to_cash.helpers import (
     address,
@@ -109,9 +112,19 @@ def start_worker_and_beat(tmp_path: Path, flows: tuple[str, ...], **env: str) ->
     return procs
 
 
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment that puts the engine's tasks on the broker: Redis needs nothing (the
+    broker is ``REDIS_URL``); RabbitMQ's ``BROKER_URL`` names a vhost made for this test."""
+    if request.param == "redis":
+        return {}
+    return {"BROKER_URL": request.getfixturevalue("vhost")}
+
+
 @pytest.fixture
-def processes(sandboxes, clean_ledger) -> Iterator[list[Processes]]:
-    """Stops what the test started, before the sandboxes and the run's Redis keys go."""
+def processes(sandboxes, clean_ledger, broker: dict[str, str]) -> Iterator[list[Processes]]:
+    """Stops what the test started, before the sandboxes, the run's Redis keys and the test's
+    RabbitMQ vhost go."""
     started: list[Processes] = []
     yield started
     for procs in started:
@@ -131,16 +144,28 @@ def pool_children(pid: int) -> int:
     return count
 
 
-def assert_ran_as_deployed(procs: Processes, flows: tuple[str, ...]) -> None:
-    """Both processes are still up, the worker's pool is prefork with its children running, and
-    beat sent each flow's polls."""
+def without_user(url: str) -> str:
+    """``url`` less its user and password (which the processes' banners show masked)."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+
+
+def assert_ran_as_deployed(
+    procs: Processes, flows: tuple[str, ...], broker: dict[str, str]
+) -> None:
+    """Both processes are still up and on the test's broker, the worker's pool is prefork with its
+    children running, and beat sent each flow's polls."""
     procs.alive()
     log = procs.log("worker")
     pool = re.search(r"concurrency: (\d+) \(prefork\)", log)
     assert pool, log[:3000]
     assert pool_children(procs.procs["worker"].pid) == int(pool[1])
+    beat = procs.log("beat")
+    expected = without_user(broker.get("BROKER_URL", os.environ["REDIS_URL"]))
+    assert [without_user(url) for url in re.findall(r"transport: +(\S+)", log)] == [expected]
+    assert [without_user(url) for url in re.findall(r"broker -> (\S+)", beat)] == [expected]
     for flow in flows:
-        assert f"Sending due task poll-{flow} (tasks.{flow}.poll)" in procs.log("beat")
+        assert f"Sending due task poll-{flow} (tasks.{flow}.poll)" in beat
 
 
 def confirmed_shipment(order_type: str, order_nbr: str, tracking: list[str]) -> str:
@@ -161,11 +186,13 @@ def confirmed_shipment(order_type: str, order_nbr: str, tracking: list[str]) -> 
 
 
 def test_an_order_is_paid_shipped_and_tracked_through_prefork_workers_and_beat(
-    sandboxes, processes: list[Processes], tmp_path: Path
+    sandboxes, broker: dict[str, str], processes: list[Processes], tmp_path: Path
 ) -> None:
     xcart = sandboxes["xcart"].url
     sandbox(xcart, "config", {"tracking_extension": True})
-    procs = start_worker_and_beat(tmp_path, ("orders", "shipments"), XCART_TRACKING_ENDPOINT="true")
+    procs = start_worker_and_beat(
+        tmp_path, ("orders", "shipments"), XCART_TRACKING_ENDPOINT="true", **broker
+    )
     processes.append(procs)
     order = checkout(
         xcart,
@@ -202,7 +229,7 @@ def test_an_order_is_paid_shipped_and_tracked_through_prefork_workers_and_beat(
         return found if done else None
 
     shipped_order = wait_for(shipped, timeout=FLOW_TIMEOUT, interval=0.5)
-    assert_ran_as_deployed(procs, ("orders", "shipments"))
+    assert_ran_as_deployed(procs, ("orders", "shipments"), broker)
     assert [t["value"] for t in shipped_order["tracking_numbers"]] == tracking
     [row] = ledger_rows("shipments", "acumatica_to_xcart")
     assert (row.source_id, row.target_key) == (shipment_nbr, f"{order_id}/{shipment_nbr}")
@@ -210,12 +237,12 @@ def test_an_order_is_paid_shipped_and_tracked_through_prefork_workers_and_beat(
 
 
 def test_a_stock_change_in_acumatica_reaches_the_store_through_prefork_workers_and_beat(
-    sandboxes, processes: list[Processes], tmp_path: Path
+    sandboxes, broker: dict[str, str], processes: list[Processes], tmp_path: Path
 ) -> None:
     erp, store = Erp(), Store(sandboxes["xcart"].url)
     try:
         product = store.products()["AA-0012"]
-        procs = start_worker_and_beat(tmp_path, ("inventory",))
+        procs = start_worker_and_beat(tmp_path, ("inventory",), **broker)
         processes.append(procs)
         # the first poll records where the ERP's change query stands; a change after it is new
         wait_for(
@@ -230,7 +257,7 @@ def test_a_stock_change_in_acumatica_reaches_the_store_through_prefork_workers_a
         wait_for(
             lambda: store.amount(product["id"]) == expected, timeout=FLOW_TIMEOUT, interval=0.5
         )
-        assert_ran_as_deployed(procs, ("inventory",))
+        assert_ran_as_deployed(procs, ("inventory",), broker)
     finally:
         erp.close()
         store.http.close()
