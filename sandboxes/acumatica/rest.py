@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, request
 
+from .custom_fields import CUSTOM_FIELDS, ad_hoc_custom, apply_custom, with_custom
 from .entities import top_level
 from .entities.model import EntityDef
 from .errors import (
@@ -163,7 +164,14 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             top = request.args.get("$top")
             records = records[skip : skip + int(top)] if top not in (None, "") else records[skip:]
             body = [
-                render(defn, with_files(defn, r, expand), base=g.base, expand=expand, select=select)
+                with_custom(
+                    defn.name,
+                    r,
+                    render(
+                        defn, with_files(defn, r, expand), base=g.base, expand=expand, select=select
+                    ),
+                    request.args.get("$custom"),
+                )
                 for r in records
             ]
         except FilterError as exc:
@@ -200,7 +208,14 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
                     f"{verb} '{defn.title}' record raised at least one error. Please review the errors."
                 )
             return json_response(render(defn, record, base=g.base, expand=echo_expand), 422)
-        return json_response(render(defn, record, base=g.base, expand=expand, select=select))
+        return json_response(
+            with_custom(
+                defn.name,
+                record,
+                render(defn, record, base=g.base, expand=expand, select=select),
+                request.args.get("$custom"),
+            )
+        )
 
     def _upsert(
         defn: EntityDef, graph: Graph, body: dict[str, Any], *, patch: bool
@@ -222,6 +237,7 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
         record = existing if existing is not None else graph.new_record(body)
         keys = {k: record.get(k) for k in defn.keys if record.get(k) is not None}
         merge(defn, record, body)
+        apply_custom(defn.name, record, body.get("custom"))
         record.update(keys)
         graph.validate_put(record, old)
         graph.prepare(record, old)
@@ -250,7 +266,10 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
         defn = entity_or_404(name)
         if isinstance(defn, Response):
             return defn
-        return json_response(ad_hoc_schema(defn))
+        schema = ad_hoc_schema(defn)
+        if CUSTOM_FIELDS.get(defn.name):
+            schema["custom"] = ad_hoc_custom(defn.name)
+        return json_response(schema)
 
     def find(defn: EntityDef, rest: str) -> Record | None:
         graph = graph_for(defn.name, sandbox.env)
@@ -281,7 +300,14 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             return delete(defn, record)
         expand, select = query_trees()
         record = with_files(defn, record, expand)
-        return json_response(render(defn, record, base=g.base, expand=expand, select=select))
+        return json_response(
+            with_custom(
+                defn.name,
+                record,
+                render(defn, record, base=g.base, expand=expand, select=select),
+                request.args.get("$custom"),
+            )
+        )
 
     def delete(defn: EntityDef, record: Record) -> Response:
         graph = graph_for(defn.name, sandbox.env)
