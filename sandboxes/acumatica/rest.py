@@ -145,6 +145,12 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             return put(defn, patch=request.method == "PATCH")
         return http_error(406, "The requested resource does not support this HTTP method.")
 
+    def shown(defn: EntityDef, record: Record, expand: Any, select: Any) -> dict[str, Any]:
+        """The record as the contract API answers it: rendered, with the custom fields the
+        request's ``$custom`` names."""
+        rendered = render(defn, record, base=g.base, expand=expand, select=select)
+        return with_custom(defn.name, record, rendered, request.args.get("$custom"))
+
     def get_list(defn: EntityDef) -> Response:
         if defn.inquiry:
             return http_error(
@@ -163,17 +169,7 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             skip = int(request.args.get("$skip") or 0)
             top = request.args.get("$top")
             records = records[skip : skip + int(top)] if top not in (None, "") else records[skip:]
-            body = [
-                with_custom(
-                    defn.name,
-                    r,
-                    render(
-                        defn, with_files(defn, r, expand), base=g.base, expand=expand, select=select
-                    ),
-                    request.args.get("$custom"),
-                )
-                for r in records
-            ]
+            body = [shown(defn, with_files(defn, r, expand), expand, select) for r in records]
         except FilterError as exc:
             return filter_refused(exc)
         except ValueError as exc:
@@ -208,14 +204,7 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
                     f"{verb} '{defn.title}' record raised at least one error. Please review the errors."
                 )
             return json_response(render(defn, record, base=g.base, expand=echo_expand), 422)
-        return json_response(
-            with_custom(
-                defn.name,
-                record,
-                render(defn, record, base=g.base, expand=expand, select=select),
-                request.args.get("$custom"),
-            )
-        )
+        return json_response(shown(defn, record, expand, select))
 
     def _upsert(
         defn: EntityDef, graph: Graph, body: dict[str, Any], *, patch: bool
@@ -300,14 +289,7 @@ def make_rest_blueprint(sandbox: Sandbox) -> Blueprint:
             return delete(defn, record)
         expand, select = query_trees()
         record = with_files(defn, record, expand)
-        return json_response(
-            with_custom(
-                defn.name,
-                record,
-                render(defn, record, base=g.base, expand=expand, select=select),
-                request.args.get("$custom"),
-            )
-        )
+        return json_response(shown(defn, record, expand, select))
 
     def delete(defn: EntityDef, record: Record) -> Response:
         graph = graph_for(defn.name, sandbox.env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -12,6 +13,8 @@ import requests
 
 from sync_workers.clients import acumatica_config
 from sync_workers.connectors.acumatica.client import AcumaticaClient
+from sync_workers.mapping import templates
+from sync_workers.mapping.templates import BUNDLED_DIR
 from sync_workers.redis_client import get_redis
 from sync_workers.settings import get_settings, load_settings
 
@@ -126,6 +129,29 @@ class Store:
 
     def reset_stats(self) -> None:
         self.http.post(f"{self.url}/_sandbox/stats/reset", json={}, timeout=10).raise_for_status()
+
+
+@pytest.fixture
+def template(tmp_path):
+    """Edit a copy of the bundled products template for one test (``edit(old, new)``)."""
+    folder = tmp_path / "templates"
+    shutil.copytree(BUNDLED_DIR, folder)
+    templates.use_templates_dir(folder)
+
+    def edit(old: str, new: str) -> None:
+        path = folder / "products.yaml"
+        text = path.read_text(encoding="utf-8")
+        assert old in text
+        path.write_text(text.replace(old, new), encoding="utf-8")
+        templates.clear_cache()
+
+    yield edit
+    templates.use_templates_dir(None)
+
+
+def attributes_of(erp, sku: str) -> dict[str, str]:
+    item = erp.api.get_by_keys("StockItem", sku, expand=["Attributes"])
+    return {row["AttributeID"]: row["Value"] for row in item.get("Attributes") or ()}
 
 
 @pytest.fixture

@@ -4,45 +4,18 @@ sandboxes: a template's ``attributes.custom_fields`` sends an attribute's value 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 import tasks.products  # noqa: F401  (registers the products chain's task)
 from sync_workers.flows import products, runner
-from sync_workers.mapping import templates
-from sync_workers.mapping.templates import BUNDLED_DIR
 from sync_workers.task import get_dlq
-from tests.flows.catalog.conftest import wait_for
-
-
-@pytest.fixture
-def template(tmp_path):
-    """Edit a copy of the bundled products template for one test."""
-    folder = tmp_path / "templates"
-    shutil.copytree(BUNDLED_DIR, folder)
-    templates.use_templates_dir(folder)
-
-    def edit(old: str, new: str) -> None:
-        path = folder / "products.yaml"
-        text = path.read_text(encoding="utf-8")
-        assert old in text
-        path.write_text(text.replace(old, new), encoding="utf-8")
-        templates.clear_cache()
-
-    yield edit
-    templates.use_templates_dir(None)
+from tests.flows.catalog.conftest import attributes_of, wait_for
 
 
 @pytest.fixture
 def primed(sandboxes, store, clean_ledger, redis_client):
     assert products.changed_skus() == []
     return sandboxes
-
-
-def attributes_of(erp, sku: str) -> dict[str, str]:
-    item = erp.api.get_by_keys("StockItem", sku, expand=["Attributes"])
-    return {row["AttributeID"]: row["Value"] for row in item.get("Attributes") or ()}
 
 
 def custom_of(erp, sku: str, field: str) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -12,7 +11,6 @@ import tasks.products
 from sync_workers.flows import products
 from sync_workers.flows.runner import run_inline
 from sync_workers.mapping import templates
-from sync_workers.mapping.templates import BUNDLED_DIR
 from tests.flows.catalog.conftest import wait_for
 
 
@@ -56,24 +54,6 @@ def primed(sandboxes, store, clean_ledger, redis_client):
     store.reset_stats()
     requests.post(f"{sandboxes['acumatica'].url}/_sandbox/stats/reset", json={}, timeout=10)
     return sandboxes
-
-
-@pytest.fixture
-def template(tmp_path):
-    """Edit a copy of the bundled products template for one test."""
-    folder = tmp_path / "templates"
-    shutil.copytree(BUNDLED_DIR, folder)
-    templates.use_templates_dir(folder)
-
-    def edit(old: str, new: str) -> None:
-        path = folder / "products.yaml"
-        text = path.read_text(encoding="utf-8")
-        assert old in text
-        path.write_text(text.replace(old, new), encoding="utf-8")
-        templates.clear_cache()
-
-    yield edit
-    templates.use_templates_dir(None)
 
 
 def test_first_poll_over_aligned_catalogues_links_every_sku_and_writes_nothing(
