@@ -34,8 +34,11 @@ class TransientError(SyncError):
     """Worth retrying: timeouts, connection errors, 429, 502-504, a licence seat not free yet.
 
     ``retry_after`` (seconds) is honoured by the base task when the remote system said how long
-    to wait.
+    to wait. ``fleet_wide``: the whole fleet waits on it (no licence seat free), not this record;
+    the base task does not spend the record's retries on it (see ``sync_workers.task``).
     """
+
+    fleet_wide = False
 
     def __init__(
         self,

@@ -3,6 +3,10 @@
 * A ``TransientError`` (or an infrastructure hiccup, see ``errors_policy``) is retried with
   exponential backoff and jitter: each delay lies in [d/2, d] with d = base x 2^retries capped at
   the maximum, so delays grow while staying spread out. ``retry_after`` from the remote wins.
+* A fleet-wide wait (``TransientError.fleet_wide``: every Acumatica licence seat taken, as when
+  sessions of killed processes or lost login answers hold them until Acumatica's idle timeout)
+  is retried the same way but does not spend the record's ``RETRY_MAX``, for up to
+  ``FLEET_WAIT_LIMIT`` seconds after the task's first failure; then it counts like any other.
 * A ``PermanentError`` (or an engine error no retry can fix, such as a ledger schema that is
   not migrated) or any unexpected exception goes to the dead-letter queue at once.
 * An exhausted retry goes there exactly once, also when the hard time limit killed the process or
@@ -37,6 +41,8 @@ log = logging.getLogger(__name__)
 dead_lettered = Signal(name="dead_lettered", providing_args={"entry"})
 
 FIRST_FAILURE_TTL = 7 * 24 * 3600
+#: Seconds after a task's first failure during which fleet-wide waits leave its retries alone.
+FLEET_WAIT_LIMIT = 3600.0
 
 
 def backoff_delay(retries: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -132,21 +138,26 @@ class SyncTask(Task):
             log.warning(
                 "%s: could not note the first failure: %s: %s", self.name, type(exc).__name__, exc
             )
+        waiting = transient.fleet_wide and self._failing_for() < FLEET_WAIT_LIMIT
         level = logging.INFO if isinstance(transient, DependencyNotReady) else logging.WARNING
         record_id = self.record_id_of(self.request.args or (), self.request.kwargs or {})
         log.log(
             level,
-            "%s: record %s, step %s: retry %d/%d in %.2fs: %s: %s",
+            "%s: record %s, step %s: retry %s in %.2fs: %s: %s",
             self.name,
             record_id,
             self.step,
-            retries + 1,
-            settings.retry_max,
+            f"{retries}/{settings.retry_max} (fleet-wide wait, not counted)"
+            if waiting
+            else f"{retries + 1}/{settings.retry_max}",
             countdown,
             type(transient).__name__,
             transient,
             extra={"flow": self.flow, "record_id": record_id, "step": self.step},
         )
+        if waiting:
+            # Celery publishes the retry with ``request.retries + 1``: the record keeps its count.
+            self.request.retries = retries - 1
         try:
             return self.retry(exc=original, countdown=countdown, max_retries=settings.retry_max)
         except Retry as retry:
@@ -168,6 +179,14 @@ class SyncTask(Task):
         get_redis().set(
             prefixed("dlq", "first", self.request.id), now_iso(), nx=True, ex=FIRST_FAILURE_TTL
         )
+
+    def _failing_for(self) -> float:
+        """Seconds since this task's first noted failure (0 when none is known)."""
+        try:
+            first = parse_optional(get_redis().get(prefixed("dlq", "first", self.request.id)))
+        except (RedisError, SoftTimeLimitExceeded):
+            return FLEET_WAIT_LIMIT  # unknown: count the retry, as for any transient error
+        return 0.0 if first is None else max(0.0, datetime.now(UTC).timestamp() - first.timestamp())
 
     # -- dead letters -----------------------------------------------------------------------
 

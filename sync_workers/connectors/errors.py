@@ -35,6 +35,8 @@ class RateLimited(TransientError):
 class LoginLimitReached(TransientError):
     """Every licence seat is taken ("API Login Limit"); never retry the login at once."""
 
+    fleet_wide = True
+
 
 class SessionExpired(TransientError):
     """401 "You are not logged in.": the client re-logs in once and retries."""

@@ -16,6 +16,7 @@ from redis.exceptions import BusyLoadingError
 from sqlalchemy import select
 
 from sync_workers.celery import app
+from sync_workers.connectors.errors import LoginLimitReached
 from sync_workers.errors import PermanentError, TransientError
 from sync_workers.ledger.db import make_engine, session_scope
 from sync_workers.ledger.models import SyncRecord
@@ -138,6 +139,15 @@ def sleep_past_hard_limit(*, record_id: str) -> None:
         time.sleep(30)
     except SoftTimeLimitExceeded:
         time.sleep(30)
+
+
+@app.task(name="tests.orders.login_limit_then_ok", flow="orders")
+def login_limit_then_ok(*, record_id: str, waits: int) -> dict:
+    """Finds every Acumatica licence seat taken ``waits`` times, then succeeds."""
+    note("calls", record_id)
+    if len(notes("calls", record_id)) <= waits:
+        raise LoginLimitReached("acumatica: API Login Limit", retry_after=0.05)
+    return {"record_id": record_id}
 
 
 @app.task(name="tests.orders.die", flow="orders")

@@ -126,6 +126,35 @@ def test_a_soft_time_limit_while_noting_the_first_failure_still_retries(
     assert open_entries("o-10") == []
 
 
+def test_waiting_for_a_licence_seat_does_not_spend_the_records_retries(
+    redis_client, celery_worker, task_runs
+) -> None:
+    """Every seat taken (sessions of killed workers held until Acumatica's idle timeout) is a
+    wait of the whole fleet: more such waits than RETRY_MAX (3 here) still end in success."""
+    t.login_limit_then_ok.apply_async(kwargs={"record_id": "o-11", "waits": 6})
+
+    runs = task_runs.wait("o-11", 7)
+
+    assert [run.state for run in runs] == ["RETRY"] * 6 + ["SUCCESS"]
+    assert len(t.notes("calls", "o-11")) == 7
+    assert open_entries("o-11") == []
+
+
+def test_waiting_for_a_licence_seat_counts_once_the_fleet_wait_limit_has_passed(
+    redis_client, celery_worker, task_runs, monkeypatch
+) -> None:
+    import sync_workers.task
+
+    monkeypatch.setattr(sync_workers.task, "FLEET_WAIT_LIMIT", 0.0)
+    t.login_limit_then_ok.apply_async(kwargs={"record_id": "o-12", "waits": 6})
+
+    runs = task_runs.wait("o-12", 4)
+
+    assert [run.state for run in runs] == ["RETRY", "RETRY", "RETRY", "FAILURE"]
+    (entry,) = open_entries("o-12")
+    assert entry.error_class == "LoginLimitReached"
+
+
 def test_a_message_that_expires_before_its_retry_would_run_is_not_retried(
     redis_client, celery_worker, task_runs
 ) -> None:

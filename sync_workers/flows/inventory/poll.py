@@ -67,18 +67,17 @@ POLL_INLINE_FLUSHES = 25
 
 
 def on_push(notification: Mapping[str, Any]) -> list[Start]:
-    """The SKUs a push notification names, each flushed once per coalescing window: a flush
-    ``coalesce_window_seconds`` from now for the SKUs not already waiting for one. (The
-    receiver has already dropped repeated ``Id``s; a repeat that gets through only marks the
-    SKUs again.)"""
+    """The SKUs a push notification names, each flushed at most once per coalescing window: at
+    once for a SKU not flushed within ``coalesce_window_seconds``, else when that window ends,
+    for the SKUs not already waiting for a flush. (The receiver has already dropped repeated
+    ``Id``s; a repeat that gets through only marks the SKUs again.)"""
     cfg = config()
     query = notification.get("Query")
     if query and query != cfg.push_query:
         log.info("inventory: ignoring push notification of query %r", query)
         return []
     skus = sorted(mapping.skus_in_notification(notification, cfg.push_sku_column))
-    window = cfg.coalesce_window
-    return [Start("sync", sku, countdown=window) for sku in coalescer(cfg).mark(skus)]
+    return [Start("sync", sku, countdown=delay) for sku, delay in coalescer(cfg).schedule(skus)]
 
 
 # -- comparing every SKU --------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def test_duplicate_stale_and_split_notifications_end_with_the_erp_value_in_one_w
     assert puts == {f"PUT /api/products/{product['id']}": 1}
 
 
-def test_burst_to_one_sku_within_a_window_makes_one_write_with_the_last_value(
+def test_burst_to_one_sku_makes_at_most_the_first_write_and_one_with_the_last_value(
     erp, store, push_receiver, clean_ledger, celery_worker, worker_activity
 ) -> None:
     sku = "AA-0007"
@@ -214,7 +214,7 @@ def test_burst_to_one_sku_within_a_window_makes_one_write_with_the_last_value(
     wait_for(lambda: store.amount(product["id"]) == truth, timeout=10)
     worker_activity.idle()  # every flush booked, coalesce window and all, has run
     assert truth == product["amount"] + 12
-    assert store.stats().get(f"PUT /api/products/{product['id']}") == 1
+    assert store.stats().get(f"PUT /api/products/{product['id']}") in (1, 2)
 
 
 def test_store_orders_not_yet_in_acumatica_are_deducted_until_synced(
