@@ -12,7 +12,14 @@ catalogue is scanned and each product's mapped fields are hashed; Acumatica item
 ``LastModifiedDateTime`` (the ledger cursor, with the template's ``poll`` section): with
 ``poll.source: odata`` a cursor poll finds the new versions in the InventoryItem DAC through
 OData and reads only those StockItems through the contract API (:func:`changed_erp_items`). A
-SKU whose hash differs from the one the ledger remembers is handed out to its chain.
+SKU whose hash differs from the one the ledger remembers is handed out to its chain. An edit of
+attribute values alone leaves the product record as it was: with ``poll.attribute_scan_seconds``
+each cursor poll also hashes the attribute values of a slice of the catalogue, the slices
+covering every product once in that time (:func:`attribute_slice`).
+
+``plan`` and ``drift`` compare the mapped fields and, with an ``attributes`` section, what the
+``attributes`` step would write against the stock items' ``Attributes`` and custom fields
+(:class:`AttributeComparison`).
 
 No ping-pong: after every sync the ledger keeps the hash of both sides *as we left them*
 (``data.xcart_hash``, ``data.erp_hash``), so our own write, seen again by the next scan, poll,
@@ -21,22 +28,28 @@ webhook or push notification, matches and is skipped.
 
 from __future__ import annotations
 
+import bisect
+import copy
 import logging
+import math
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from sync_workers import clients
-from sync_workers.connectors.acumatica.filters import F
+from sync_workers.connectors.acumatica.filters import F, one_of
+from sync_workers.connectors.errors import NotFound
 from sync_workers.connectors.xcart.attributes import AttributeReader
+from sync_workers.connectors.xcart.client import XCartClient
 from sync_workers.connectors.xcart.index import StoreIndex, StoreTarget
 from sync_workers.cursor import PollCursor
 from sync_workers.dates import parse_datetime, parse_optional
+from sync_workers.errors import PermanentError, TransientError
 from sync_workers.flows.shape import (
     Chain,
     Drift,
@@ -63,6 +76,7 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import product_attributes as attribute_map
 from sync_workers.mapping import products as mapping
 from sync_workers.mapping.inventory import sku_key
+from sync_workers.mapping.product_attributes import StoreAttribute
 from sync_workers.mapping.products import ProductsConfig
 from sync_workers.mapping.templates import change_source, load_template
 from sync_workers.redis_client import get_redis, prefixed
@@ -148,13 +162,15 @@ def remember_synced(
     cfg: ProductsConfig,
     *,
     custom_hash: str | None = None,
+    attributes_hash: str | None = None,
 ) -> None:
-    """Both hashes; ``custom_hash``: the custom-field values last written (kept when not given:
-    custom fields cannot be read back to compare)."""
+    """Both hashes; ``custom_hash``: the custom-field values last written, ``attributes_hash``:
+    the store's attribute values last synced (each kept when not given)."""
     variant = store.is_variant
     with session_scope() as session:
         record = claim_record(session, NAME, DIRECTION, sku)
         kept = (record.data or {}).get("custom_hash")
+        seen = attributes_hash or (record.data or {}).get("attributes_hash")
         mark_synced(
             session,
             record,
@@ -165,6 +181,7 @@ def remember_synced(
                 "erp_hash": mapping.view_hash(mapping.erp_view(item, cfg, variant=variant)),
                 "unmatched": False,
                 **({"custom_hash": custom_hash or kept} if custom_hash or kept else {}),
+                **({"attributes_hash": seen} if seen else {}),
             },
         )
 
@@ -230,14 +247,12 @@ def attributes(state: State) -> State:
     if state.get("skip") or not cfg.active:
         return state
     store: StoreRecord = state["store"]
-    found = AttributeReader(clients.xcart()).product_attributes(store.target.product_id)
-    wanted = attribute_map.item_values(found, store.record if store.is_variant else None)
+    wanted = wanted_attributes(store, AttributeReader(clients.xcart()))
+    state["attributes_hash"] = attribute_map.values_hash(wanted)
     if not wanted:
         return state
     acumatica = clients.acumatica()
-    needed = sorted(
-        {cfg.map[k] for k in (attribute_map.fold(a.name) for a in wanted) if k in cfg.map}
-    )
+    needed = attribute_map.attribute_ids(wanted, cfg)
     definitions = {
         attribute_id: _definition(
             acumatica.get_by_keys(
@@ -272,6 +287,13 @@ def attributes(state: State) -> State:
     return state
 
 
+def wanted_attributes(store: StoreRecord, reader: AttributeReader) -> list[StoreAttribute]:
+    """The store's attribute values of one SKU (a variant: its own and its product's
+    single-valued ones)."""
+    found = reader.product_attributes(store.target.product_id)
+    return attribute_map.item_values(found, store.record if store.is_variant else None)
+
+
 def _definition(record: Mapping[str, Any] | None) -> attribute_map.Definition | None:
     return attribute_map.definition_from(record) if record is not None else None
 
@@ -299,7 +321,12 @@ def remember(state: State) -> State:
         return state
     store: StoreRecord = state["store"]
     remember_synced(
-        state["sku"], store, state["item"], config(), custom_hash=state.get("custom_hash")
+        state["sku"],
+        store,
+        state["item"],
+        config(),
+        custom_hash=state.get("custom_hash"),
+        attributes_hash=state.get("attributes_hash"),
     )
     state["target_key"] = store.target.key
     return state
@@ -386,6 +413,12 @@ def changed_skus(
     Records whose both sides are already equal are adopted into the ledger on the spot, so the
     first run over an already-aligned catalogue starts no chains. ``hand_out`` (the poll's)
     starts the SKUs' chains before the cursor moves past them.
+
+    When ``poll.attribute_scan_seconds`` is set, a cursor poll also reads the attribute values
+    of the next slice of products (:func:`attribute_slice`); a SKU whose values differ from the
+    ones its last sync saw runs its chain even when no other field changed (a SKU seen for the
+    first time only has its values remembered). SKUs that reconcile's repair named
+    (:func:`before_repair`) run theirs too.
     """
     cfg = config()
     cursor = template_cursor(NAME, DIRECTION, load_template(NAME).get("poll"))
@@ -398,7 +431,24 @@ def changed_skus(
     scan = not cursor_poll or _store_scan_due(cfg)
     stores = store_records() if scan else {}
     memory = remembered()
-    candidates: set[str] = set()
+    sliced = AttributeSlice()
+    if cursor_poll and cfg.attributes.active and cfg.attribute_scan_seconds is not None:
+        sliced = attribute_slice(cfg.attribute_scan_seconds, stores if scan else None)
+    seen_attributes = sliced.hashes
+    rerun = {
+        sku
+        for sku, value in seen_attributes.items()
+        if memory.get(sku, {}).get("attributes_hash") not in (None, value)
+        and not memory.get(sku, {}).get("unmatched")
+    }
+    if not scan:  # the store records of attribute-only edits, for their chains
+        for sku in sorted(rerun):
+            record = sliced.records.get(sku) or read_store(sku)
+            if record is not None:
+                stores[sku] = record
+    repairs = {sku_key(s) for s in get_redis().smembers(repair_key())}
+    rerun |= {s for s in repairs if wanted is None or s in wanted}
+    candidates: set[str] = {s for s in rerun if s in stores}
     for sku, store in stores.items():
         if wanted is not None and sku not in wanted:
             continue
@@ -443,7 +493,9 @@ def changed_skus(
             if cfg.create_store_products:
                 chains.append(sku)
         elif erp_item is not None:
-            if mapping.patches(found.record, erp_item, cfg, variant=found.is_variant):
+            if sku in rerun or mapping.patches(
+                found.record, erp_item, cfg, variant=found.is_variant
+            ):
                 chains.append(sku)
             else:
                 remember_synced(sku, found, erp_item, cfg)
@@ -453,11 +505,182 @@ def changed_skus(
             chains.append(sku)
     if hand_out is not None:
         hand_out([Start("sync", sku) for sku in chains])
+    considered = {s for s in repairs if wanted is None or s in wanted}
+    if considered:
+        get_redis().srem(repair_key(), *sorted(considered))
+    _remember_attribute_baselines(
+        {s: v for s, v in seen_attributes.items() if s not in chains}, memory
+    )
     if cursor_poll:
         cursor.commit()
         if scan:
             get_redis().set(store_scan_key(), str(time.time()))
+        sliced.save()
     return chains
+
+
+#: The most products one cursor poll reads the attribute values of, so that a slice costs at
+#: most about ``3 + ATTRIBUTE_SLICE_MAX x (4 + attributes)`` store requests whatever the size of
+#: the catalogue.
+ATTRIBUTE_SLICE_MAX = 100
+
+
+def attribute_scan_key() -> str:
+    """The attribute scan's place in Redis (a hash): ``after``, the id of the last product whose
+    values were read, and ``at``, the time the slices read so far account for."""
+    return prefixed(NAME, "attribute-scan")
+
+
+@dataclass
+class AttributeSlice:
+    """What one poll's slice of the attribute scan saw: each SKU's values hashed, the variant
+    records it read, and the place to keep once the poll is done (``after``: the last product
+    read, None when none was; ``at``: the time the slices account for)."""
+
+    hashes: dict[str, str] = field(default_factory=dict)
+    records: dict[str, StoreRecord] = field(default_factory=dict)
+    after: int | None = None
+    at: float = 0.0
+
+    def save(self) -> None:
+        if self.after is not None:
+            get_redis().hset(attribute_scan_key(), mapping={"after": self.after, "at": self.at})
+
+
+def slice_size(products: int, period: float, at: float | None, now: float) -> tuple[int, float]:
+    """How many products the slice due ``now`` reads, and the time it accounts for up to.
+
+    Each product's share of ``period`` is ``period / products`` seconds: a slice is due once a
+    share has passed since ``at`` and reads one product per whole share passed (at most
+    ``ATTRIBUTE_SLICE_MAX``, at most the catalogue). A slice accounts only for its products'
+    shares, so what is left of a share, or what a capped slice left, is read by the next polls:
+    every product once per period, however often the polls come. Time older than one period
+    is not owed. The first slice (no ``at``) reads one product; a period of 0 reads the most
+    every poll."""
+    if products == 0:
+        return 0, now
+    if at is None:
+        return 1, now
+    most = min(products, ATTRIBUTE_SLICE_MAX)
+    if period <= 0:
+        return most, now
+    start = max(at, now - period)
+    share = period / products
+    if now - start < share:
+        return 0, at
+    count = min(math.floor((now - start) / share), most)
+    return count, start + count * share
+
+
+def attribute_slice(period: float, stores: Mapping[str, StoreRecord] | None) -> AttributeSlice:
+    """The attribute values of the next slice of the catalogue (see :func:`slice_size`).
+
+    Products are taken in id order from the one after the last slice's, wrapping around, so the
+    slices read every product once per ``period``. The product list comes from the SKU index
+    (kept in Redis, see :class:`StoreIndex`); the values cost what
+    :mod:`sync_workers.connectors.xcart.attributes` says (3 global lists per slice, then per
+    product 3 lists and one read per attribute), and a product with variants one read of its
+    variant list, unless ``stores`` (this poll's store scan) holds its variants' records. A
+    product gone from the store is passed over; a read that fails ends the slice early (the
+    next poll goes on from there)."""
+    targets: dict[int, list[StoreTarget]] = {}
+    for target in store_index().current(partial=True).values():
+        targets.setdefault(target.product_id, []).append(target)
+    ids = sorted(targets)
+    redis = get_redis()
+    place = redis.hgetall(attribute_scan_key())
+    at = float(place["at"]) if "at" in place else None
+    count, covered = slice_size(len(ids), period, at, time.time())
+    if count == 0:
+        return AttributeSlice()
+    first = bisect.bisect_right(ids, int(place.get("after", -1)))
+    xcart = clients.xcart()
+    reader = AttributeReader(xcart)
+    found = AttributeSlice()
+    for product_id in (ids[(first + i) % len(ids)] for i in range(count)):
+        try:
+            values = reader.product_attributes(product_id)
+            variants = _variant_records(xcart, product_id, targets[product_id], stores)
+        except NotFound:  # gone from the store since the index was built
+            found.after = product_id
+            continue
+        except TransientError as exc:
+            log.info("products: attribute scan stopped before product %s (%s)", product_id, exc)
+            covered = at if at is not None else covered  # the products not read stay owed
+            break
+        for target in targets[product_id]:
+            if target.variant_id is None:
+                found.hashes[target.sku] = attribute_map.values_hash(
+                    attribute_map.item_values(values)
+                )
+            elif target.sku in variants:
+                record = StoreRecord(target, variants[target.sku])
+                found.records[target.sku] = record
+                found.hashes[target.sku] = attribute_map.values_hash(
+                    attribute_map.item_values(values, record.record)
+                )
+        found.after = product_id
+    found.at = covered
+    return found
+
+
+def _variant_records(
+    xcart: XCartClient,
+    product_id: int,
+    targets: list[StoreTarget],
+    stores: Mapping[str, StoreRecord] | None,
+) -> dict[str, dict[str, Any]]:
+    """The records of a product's variants by SKU (none read when it has none)."""
+    skus = {t.sku for t in targets if t.variant_id is not None}
+    if not skus:
+        return {}
+    if stores is not None:
+        return {s: stores[s].record for s in skus if s in stores}
+    rows = xcart.iter_variants(product_id)
+    return {sku_key(v.get("sku")): v for v in rows if sku_key(v.get("sku")) in skus}
+
+
+def _remember_attribute_baselines(seen: Mapping[str, str], memory: Mapping[str, Any]) -> None:
+    """Keep the attribute hashes of ledger records that have none (or whose values were seen
+    without a chain to run), so the next scan compares against them."""
+    fresh = {s: v for s, v in seen.items() if memory.get(s, {}).get("attributes_hash") != v}
+    if not fresh:
+        return
+    with session_scope() as session:
+        rows = session.scalars(
+            select(SyncRecord).where(
+                SyncRecord.flow == NAME,
+                SyncRecord.direction == DIRECTION,
+                SyncRecord.source_id.in_(sorted(fresh)),
+            )
+        )
+        for record in rows:
+            record.data = {**(record.data or {}), "attributes_hash": fresh[record.source_id]}
+
+
+def repair_key() -> str:
+    return prefixed(NAME, "repair")
+
+
+def before_repair(skus: list[str]) -> None:
+    """Reconcile's repair: the next poll naming these SKUs runs their chains even when their
+    fields agree (attribute drift), and their custom fields are written again."""
+    found = sorted({sku_key(s) for s in skus if sku_key(s)})
+    if not found:
+        return
+    get_redis().sadd(repair_key(), *found)
+    with session_scope() as session:
+        rows = session.scalars(
+            select(SyncRecord).where(
+                SyncRecord.flow == NAME,
+                SyncRecord.direction == DIRECTION,
+                SyncRecord.source_id.in_(found),
+            )
+        )
+        for record in rows:
+            data = dict(record.data or {})
+            if data.pop("custom_hash", None) is not None:
+                record.data = data
 
 
 def store_scan_key() -> str:
@@ -508,62 +731,146 @@ def on_push(notification: Mapping[str, Any]) -> list[Start]:
 # -- plan and drift -------------------------------------------------------------------------------
 
 
-def _compare(ids: Iterable[str] | None) -> list[tuple[str, StoreRecord, dict[str, Any]]]:
+def _compare(
+    ids: Iterable[str] | None, cfg: ProductsConfig
+) -> list[tuple[str, StoreRecord, dict[str, Any]]]:
+    """Matched SKUs with their store record and stock item. With an ``attributes`` section the
+    stock items come with their ``Attributes`` and mapped custom fields in the same paged read
+    (no call per SKU)."""
     wanted = {sku_key(s) for s in ids} if ids else None
     stores = store_records(persist=False)
+    extra: dict[str, Any] = {}
+    if cfg.attributes.active:
+        extra["expand"] = ["Attributes"]
+        if cfg.attributes.custom_fields:
+            extra["custom"] = attribute_map.custom_names(cfg.attributes)
     out = []
-    for item in erp_items(None):
+    for item in clients.acumatica().iter_list("StockItem", **extra):
         sku = sku_key(item.get("InventoryID"))
         if sku in stores and (wanted is None or sku in wanted):
             out.append((sku, stores[sku], item))
     return out
 
 
+class AttributeComparison:
+    """What the ``attributes`` step would write, against what stock items hold: the store's
+    values read once per product, the mapped definitions in one read."""
+
+    def __init__(self, cfg: ProductsConfig) -> None:
+        self.cfg = cfg.attributes
+        self.reader = AttributeReader(clients.xcart())
+        self._definitions: dict[str, attribute_map.Definition] | None = None
+
+    def definitions(self) -> dict[str, attribute_map.Definition]:
+        if self._definitions is None:
+            ids = sorted(set(self.cfg.map.values()))
+            rows = (
+                clients.acumatica().get_list(
+                    "AttributeDefinition",
+                    filter=one_of("AttributeID", list(ids)),
+                    expand=["Values"],
+                )
+                if ids
+                else []
+            )
+            found = (attribute_map.definition_from(r) for r in rows)
+            self._definitions = {d.attribute_id: d for d in found}
+        return self._definitions
+
+    def changes(self, store: StoreRecord, item: Mapping[str, Any]) -> list[FieldChange]:
+        """The stock item's attribute rows (``Attributes[<AttributeID>]``) and custom fields
+        (``custom.<View>.<Field>``) that differ; raises ``PermanentError`` where the step would
+        stop the record."""
+        wanted = wanted_attributes(store, self.reader)
+        if not wanted:
+            return []
+        known = self.definitions()
+        definitions = {
+            attribute_id: copy.deepcopy(known.get(attribute_id))
+            for attribute_id in attribute_map.attribute_ids(wanted, self.cfg)
+        }
+        todo = attribute_map.plan(wanted, definitions, self.cfg)
+        return [
+            *(
+                FieldChange(f"Attributes[{attribute_id}]", now, new)
+                for attribute_id, now, new in attribute_map.row_changes(todo.rows, item)
+            ),
+            *(
+                FieldChange(f"custom.{path}", now, new)
+                for path, now, new in attribute_map.custom_changes(todo.custom, item)
+            ),
+        ]
+
+
+def _attribute_changes(
+    comparison: AttributeComparison | None, store: StoreRecord, item: Mapping[str, Any]
+) -> tuple[list[FieldChange], str | None]:
+    """(differences, why a resync would stop the record instead)."""
+    if comparison is None:
+        return [], None
+    try:
+        return comparison.changes(store, item), None
+    except PermanentError as exc:
+        return [], (
+            f"{exc}: a resync stops this SKU in the dead-letter queue; fix the products "
+            "template's attributes section (or Acumatica's definitions) first"
+        )
+
+
 def plan(
     since: str | datetime | None = None, ids: Iterable[str] | None = None, all: bool = False
 ) -> list[PlannedChange]:
-    """Writes a resync would make, per SKU (reads only)."""
+    """Writes a resync would make, per SKU (reads only): the mapped fields and, with an
+    ``attributes`` section, the attribute values."""
     cfg = config()
     moment = parse_optional(since)
+    comparison = AttributeComparison(cfg) if cfg.attributes.active else None
     out: list[PlannedChange] = []
-    for sku, store, item in _compare(ids):
+    for sku, store, item in _compare(ids, cfg):
         modified = item.get("LastModifiedDateTime")
         if moment is not None and modified and parse_datetime(modified) < moment:
             continue
         todo = mapping.patches(store.record, item, cfg, variant=store.is_variant)
-        if not todo and not all:
+        extra, stop = _attribute_changes(comparison, store, item)
+        changes = (*(FieldChange(f, now, new) for f, now, new in todo.differences), *extra)
+        if not changes and not stop and not all:
             continue
-        direction = XCART_DIRECTION if todo.acumatica and not todo.xcart else DIRECTION
+        direction = XCART_DIRECTION if (todo.acumatica or extra) and not todo.xcart else DIRECTION
         out.append(
             PlannedChange(
                 flow=NAME,
                 direction=direction,
                 source_id=sku,
-                action="update" if todo else "skip",
+                action="skip" if stop or not changes else "update",
                 target_key=store.target.key,
-                reason="fields differ" if todo else "in agreement",
-                changes=tuple(FieldChange(f, now, new) for f, now, new in todo.differences),
+                reason=stop or ("fields differ" if changes else "in agreement"),
+                changes=changes,
             )
         )
     return out
 
 
 def drift(since: str | datetime | None = None) -> list[Drift]:
-    """SKUs whose mapped fields differ between the two systems."""
+    """SKUs whose mapped fields or attribute values differ between the two systems (each
+    field, attribute row or custom field with its value now and the one expected); one whose
+    attributes a resync would stop is not repairable, with the reason."""
     del since  # every matched SKU is compared
     cfg = config()
-    return [
-        Drift(
-            flow=NAME,
-            direction=DIRECTION,
-            source_id=sku,
-            target_key=store.target.key,
-            kind="mismatch",
-            details={f: {"now": now, "expected": new} for f, now, new in todo.differences},
-        )
-        for sku, store, item in _compare(None)
-        if (todo := mapping.patches(store.record, item, cfg, variant=store.is_variant))
-    ]
+    comparison = AttributeComparison(cfg) if cfg.attributes.active else None
+    found: list[Drift] = []
+    for sku, store, item in _compare(None, cfg):
+        todo = mapping.patches(store.record, item, cfg, variant=store.is_variant)
+        extra, stop = _attribute_changes(comparison, store, item)
+        if not todo and not extra and not stop:
+            continue
+        details: dict[str, Any] = {
+            f: {"now": now, "expected": new} for f, now, new in todo.differences
+        }
+        details.update({c.field: {"now": c.current, "expected": c.proposed} for c in extra})
+        if stop:
+            details.update(repairable=False, reason=stop)
+        found.append(Drift(NAME, DIRECTION, sku, store.target.key, "mismatch", details))
+    return found
 
 
 FLOW = Flow(
@@ -588,6 +895,7 @@ FLOW = Flow(
     plan=plan,
     drift=drift,
     cursors=(DIRECTION,),
+    before_repair=before_repair,
     on_push=on_push,
     on_webhook=on_webhook,
 )

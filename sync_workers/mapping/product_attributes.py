@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sync_workers.errors import PermanentError
+from sync_workers.hashing import content_hash
 
 UNMAPPED = ("dead_letter", "skip")
 #: Acumatica control types whose values must be one of the definition's ``Values``.
@@ -273,17 +274,66 @@ def _value(
     return ",".join(ids)
 
 
-def differing(plan_rows: Mapping[str, str], item: Mapping[str, Any]) -> dict[str, str]:
-    """The planned rows whose value differs from the stock item's ``Attributes``."""
+def attribute_ids(attributes: Iterable[StoreAttribute], cfg: AttributesConfig) -> list[str]:
+    """The AttributeIDs the template maps ``attributes`` to (their definitions are needed)."""
+    return sorted({cfg.map[k] for k in (fold(a.name) for a in attributes) if k in cfg.map})
+
+
+def values_hash(attributes: Iterable[StoreAttribute]) -> str:
+    """A hash of one item's store attribute values (names without case, values in order)."""
+    return content_hash(
+        sorted([fold(a.name), a.kind, [str(v) for v in a.values]] for a in attributes)
+    )
+
+
+def row_changes(
+    plan_rows: Mapping[str, str], item: Mapping[str, Any]
+) -> list[tuple[str, Any, str]]:
+    """``(AttributeID, the stock item's value or None, planned value)`` of the planned rows
+    whose value differs from the stock item's ``Attributes``."""
     current = {
-        str(r.get("AttributeID") or "").upper(): str(r.get("Value") or "")
+        str(r.get("AttributeID") or "").upper(): r.get("Value")
         for r in item.get("Attributes") or ()
     }
-    return {
-        attribute_id: value
+    return [
+        (attribute_id, current.get(attribute_id), value)
         for attribute_id, value in plan_rows.items()
-        if fold(current.get(attribute_id, "")) != fold(value)
+        if fold(current.get(attribute_id) or "") != fold(value)
+    ]
+
+
+def differing(plan_rows: Mapping[str, str], item: Mapping[str, Any]) -> dict[str, str]:
+    """The planned rows whose value differs from the stock item's ``Attributes``."""
+    return {attribute_id: value for attribute_id, _, value in row_changes(plan_rows, item)}
+
+
+def custom_names(cfg: AttributesConfig) -> list[str]:
+    """The mapped custom fields as ``$custom`` names them (``View.Field``)."""
+    return sorted({f"{view}.{name}" for view, name in cfg.custom_fields.values()})
+
+
+def custom_changes(
+    custom: Mapping[str, Mapping[str, Any]], item: Mapping[str, Any]
+) -> list[tuple[str, Any, Any]]:
+    """``("View.Field", the stock item's value, planned value)`` of the planned custom fields
+    that differ from the ones read back with ``$custom`` (view -> field -> ``{type, value}``)."""
+    read = {
+        (fold(view), fold(name)): value.get("value") if isinstance(value, Mapping) else value
+        for view, fields in (item.get("custom") or {}).items()
+        if isinstance(fields, Mapping)
+        for name, value in fields.items()
     }
+    changes = []
+    for view, fields in custom.items():
+        for name, wanted in fields.items():
+            now = read.get((fold(view), fold(name)))
+            if isinstance(wanted, bool):
+                same = isinstance(now, bool | str) and fold(now) == fold(wanted)
+            else:
+                same = fold(now if now is not None else "") == fold(wanted)
+            if not same:
+                changes.append((f"{view}.{name}", now, wanted))
+    return changes
 
 
 def custom_body(custom: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

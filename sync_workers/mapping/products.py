@@ -43,6 +43,9 @@ class ProductsConfig:
     #: X-Cart has no updated-since filter for products: a cursor poll scans the whole store (every
     #: product page and variant list) at most this often and reads only Acumatica in between.
     store_scan_seconds: float = 600.0
+    #: How often a cursor poll also reads every product's attribute values to see edits of them
+    #: alone (``None``: never; attributes are then written only when the SKU's chain runs).
+    attribute_scan_seconds: float | None = None
     #: The template's ``attributes`` section (:mod:`sync_workers.mapping.product_attributes`).
     attributes: AttributesConfig = field(default_factory=AttributesConfig)
 
@@ -104,6 +107,13 @@ def validate_template(template: Mapping[str, Any]) -> list[str]:
     scan = poll.get("store_scan_seconds", 600) if isinstance(poll, Mapping) else None
     if isinstance(scan, bool) or not isinstance(scan, int | float) or scan < 0:
         problems.append("poll.store_scan_seconds: must be a number of seconds >= 0")
+    attribute_scan = poll.get("attribute_scan_seconds") if isinstance(poll, Mapping) else None
+    if attribute_scan is not None and (
+        isinstance(attribute_scan, bool)
+        or not isinstance(attribute_scan, int | float)
+        or attribute_scan < 0
+    ):
+        problems.append("poll.attribute_scan_seconds: must be a number of seconds >= 0, or null")
     problems.extend(product_attributes.validate(template.get("attributes")))
     return problems
 
@@ -126,8 +136,16 @@ def config_from(template: Mapping[str, Any]) -> ProductsConfig:
         new_stock_item=dict(template.get("new_stock_item") or {}),
         create_store_products=bool(template.get("create_store_products", False)),
         store_scan_seconds=float((template.get("poll") or {}).get("store_scan_seconds", 600)),
+        attribute_scan_seconds=_optional_seconds(
+            (template.get("poll") or {}), "attribute_scan_seconds"
+        ),
         attributes=product_attributes.config_from(template.get("attributes")),
     )
+
+
+def _optional_seconds(section: Mapping[str, Any], key: str) -> float | None:
+    value = section.get(key)
+    return None if value is None else float(value)
 
 
 def load_config() -> ProductsConfig:

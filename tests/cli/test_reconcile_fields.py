@@ -112,3 +112,51 @@ def test_other_flows_field_details_are_shown_per_field_with_personal_values_mask
         ("contact.Email", MASK, MASK),
         ("terms.Terms", "30D", "COD"),
     ]
+
+
+def test_a_refund_changed_in_acumatica_is_shown_for_a_person(
+    cli, sandboxes, clean_ledger, celery_worker
+) -> None:
+    """A synced refund is compared by amount and reference like a payment: both changed in
+    Acumatica are named (with the refund and its transaction); a resync never changes a
+    refund, so repair lists it for a person."""
+    from tests.flows.order_to_cash.test_refunds import refund, refunds_linked
+
+    xcart = sandboxes["xcart"].url
+    order_id, _key = synced(cli, xcart, "fields.refund")
+    wait_for(lambda: linked("payments").get(next(iter(linked("payments")), "")))
+    made = refund(xcart, int(order_id), 5.0)
+    cli("resync", "orders", "--id", order_id)
+    [(source, refund_key)] = wait_for(lambda: list(refunds_linked().items()), timeout=60)
+    assert source == f"refund:{made['id']}"
+    assert [d for d in drift_of(cli, "payments", order_id) if d["kind"] == "mismatch"] == []
+    refund_type, reference = refund_key.split("/", 1)
+    client = clients.acumatica()
+    client.put(
+        "Payment",
+        {
+            "Type": refund_type,
+            "ReferenceNbr": reference,
+            "PaymentRef": "CHANGED-BY-HAND",
+            "PaymentAmount": 6.0,
+        },
+    )
+
+    result = cli("reconcile", "payments", "--repair", "--json")
+    plan = cli("resync", "payments", "--id", order_id, "--dry-run", "--json").json
+
+    [drift] = [
+        d for d in result.json["drift"] if d["kind"] == "mismatch" and d["source_id"] == order_id
+    ]
+    assert drift["target_key"] == refund_key
+    assert drift["details"]["fields"] == [
+        {"field": "PaymentAmount", "current": 6.0, "proposed": 5.0},
+        {"field": "PaymentRef", "current": "CHANGED-BY-HAND", "proposed": f"XC-R{made['id']}"},
+    ]
+    assert drift["details"]["refund_id"] == str(made["id"])
+    assert drift["details"]["repairable"] is False
+    assert result.json["repair"]["enqueued"] == []
+    assert [m["target_key"] for m in result.json["repair"]["manual"]] == [refund_key]
+    [planned] = [c for c in plan["changes"] if c["changes"]]
+    assert (planned["action"], planned["source_id"]) == ("skip", source)
+    assert client.get_by_keys("Payment", refund_type, reference)["PaymentRef"] == "CHANGED-BY-HAND"

@@ -5,6 +5,9 @@ own (``/api/products/{id}/attributes_*``); its values of each are read one attri
 (``/api/products/{id}/attributes_*/{attribute_id}/values``: a list for select and checkbox, one
 value for text, 404 when the product has none). Reading one product therefore costs three
 requests for the global lists (once per reader), three for its own lists, and one per attribute.
+X-Cart has no read of one attribute's values across products, so seeing every product's values
+costs ``3 + sum over products of (3 + global attributes + its own attributes)`` requests; the
+products flow's attribute scan spreads them over its period, a slice of products per poll.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ KINDS = ("select", "checkbox", "text")
 
 
 class AttributeReader:
-    """One reader per chain run: the global attribute lists are read once."""
+    """One reader per chain run, scan slice or comparison: the global attribute lists are read
+    once, and each product's values once (its variants share them)."""
 
     def __init__(self, xcart: XCartClient) -> None:
         self.xcart = xcart
         self._globals: dict[str, list[dict[str, Any]]] = {}
+        self._products: dict[int, list[StoreAttribute]] = {}
 
     def global_attributes(self, kind: str) -> list[dict[str, Any]]:
         if kind not in self._globals:
@@ -33,6 +38,11 @@ class AttributeReader:
     def product_attributes(self, product_id: int) -> list[StoreAttribute]:
         """Every attribute the product has a value of (global ones first, then its own)."""
         pid = int(product_id)
+        if pid not in self._products:
+            self._products[pid] = self._read(pid)
+        return self._products[pid]
+
+    def _read(self, pid: int) -> list[StoreAttribute]:
         found: list[StoreAttribute] = []
         for kind in KINDS:
             own = list(self.xcart.iter_collection(f"/api/products/{pid}/attributes_{kind}"))

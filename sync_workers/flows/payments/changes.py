@@ -381,49 +381,79 @@ def payment_differences(
 ) -> list[FieldChange]:
     """The fields of an Acumatica ``payment`` that differ from what the mapping makes of its
     X-Cart ``transaction``: the amount, the reference, and a payment voided in Acumatica."""
-    changes = []
     amount = payment_map.money(transaction.get("value"))
-    if payment_map.money(payment.get("PaymentAmount")) != amount:
-        changes.append(FieldChange("PaymentAmount", payment.get("PaymentAmount"), float(amount)))
-    reference = payment_map.payment_ref(transaction, tmpl)
-    if str(payment.get("PaymentRef") or "").strip().casefold() != reference.casefold():
-        changes.append(FieldChange("PaymentRef", payment.get("PaymentRef"), reference))
-    if payment.get("Status") == "Voided":
+    return _differences(payment, amount, payment_map.payment_ref(transaction, tmpl))
+
+
+def refund_differences(
+    refund: Mapping[str, Any], record: Mapping[str, Any], tmpl: Mapping[str, Any]
+) -> list[FieldChange]:
+    """The fields of an Acumatica refund (a ``Payment`` of type ``Refund``) that differ from
+    what ``payment_map.to_refund`` makes of its X-Cart ``refund``: the amount, the reference,
+    and a refund voided in Acumatica."""
+    amount = payment_map.money(refund.get("value"))
+    return _differences(record, amount, payment_map.refund_ref(refund, tmpl))
+
+
+def _differences(record: Mapping[str, Any], amount: Any, reference: str) -> list[FieldChange]:
+    changes = []
+    if payment_map.money(record.get("PaymentAmount")) != amount:
+        changes.append(FieldChange("PaymentAmount", record.get("PaymentAmount"), float(amount)))
+    if str(record.get("PaymentRef") or "").strip().casefold() != reference.casefold():
+        changes.append(FieldChange("PaymentRef", record.get("PaymentRef"), reference))
+    if record.get("Status") == "Voided":
         changes.append(FieldChange("Status", "Voided", "not voided"))
     return changes
 
 
 def compared_payments(
     orders: list[dict[str, Any]], transactions_of: Callable[[str], list[dict[str, Any]]]
-) -> Iterator[tuple[str, str, str, list[FieldChange]]]:
-    """``(order id, transaction id, payment key, differences)`` of every linked payment of the
-    synced ``orders`` whose fields differ (AR payments only: a journal entry is not compared).
-    Acumatica is read in batches."""
+) -> Iterator[tuple[str, str, str, list[FieldChange], dict[str, str]]]:
+    """``(order id, ledger source id, payment key, differences, ids)`` of every linked payment
+    and refund of the synced ``orders`` whose fields differ (AR documents only: a journal entry
+    is not compared). ``ids``: the transaction's (``transaction_id``) and, for a refund, the
+    refund's (``refund_id``; its source id is ``refund:<id>``). Acumatica is read in batches,
+    payments and refunds together."""
     tmpl = template()
     if payment_map.post_as(tmpl) != "payment":
         return
-    found: list[tuple[str, dict[str, Any]]] = []
+    found: list[tuple[str, str, dict[str, Any], dict[str, Any] | None]] = []
     for order in orders:
+        order_id = str(order["id"])
         try:
-            transactions = transactions_of(str(order["id"]))
+            transactions = transactions_of(order_id)
         except NotFound:
             continue
-        found += [(str(order["id"]), txn) for txn in transactions]
-    links = _linked_payments([str(txn["id"]) for _, txn in found])
+        found += [(order_id, str(txn["id"]), txn, None) for txn in transactions]
+        code = (order.get("payment_status") or {}).get("code")
+        try:
+            paid_back = refunds.refunds_of_order(transactions, code, tmpl)
+        except PermanentError:  # the template's to fix first: drift names it per transaction
+            paid_back = []
+        found += [
+            (order_id, refunds.source_id(str(refund["id"])), txn, refund)
+            for refund, txn in paid_back
+        ]
+    links = _linked_payments([source for _, source, _, _ in found])
     payments = read_payments(list(links.values())) if links else {}
-    for order_id, txn in found:
-        key = links.get(str(txn["id"]))
+    for order_id, source, txn, refund in found:
+        key = links.get(source)
         if key is None or key not in payments:
             continue
-        changes = payment_differences(txn, payments[key], tmpl)
+        ids = {"transaction_id": str(txn["id"])}
+        if refund is None:
+            changes = payment_differences(txn, payments[key], tmpl)
+        else:
+            changes = refund_differences(refund, payments[key], tmpl)
+            ids["refund_id"] = str(refund["id"])
         if changes:
-            yield order_id, str(txn["id"]), key, changes
+            yield order_id, source, key, changes, ids
 
 
 def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> list:
-    """Transactions of synced orders that would become payments, and payments whose fields
-    differ from their transactions (a resync leaves them: ``skip``, with the fields) (reads
-    only)."""
+    """Transactions of synced orders that would become payments, and payments and refunds
+    whose fields differ from their transactions (refunds): a resync leaves those (``skip``,
+    with the fields). Reads only."""
     planned = []
     order_ids = [str(i) for i in ids] if ids else None
     for order_id, _chain, txn, refund in unsynced(order_ids, full=all, note_checked=False):
@@ -433,9 +463,9 @@ def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> 
             source, reason = str(txn["id"]), f"order {order_id}"
         planned.append(PlannedChange(NAME, DIRECTION, source, "create", reason=reason))
     for orders in _orders_in_scope(since, order_ids):
-        for order_id, txn_id, key, changes in compared_payments(orders, _Transactions()):
+        for order_id, source, key, changes, _ids in compared_payments(orders, _Transactions()):
             planned.append(
-                PlannedChange(NAME, DIRECTION, txn_id, "skip", key,
+                PlannedChange(NAME, DIRECTION, source, "skip", key,
                               f"order {order_id}: {NOT_BY_RESYNC}", tuple(changes))
             )  # fmt: skip
     return planned
@@ -443,9 +473,10 @@ def plan(since: Any = None, ids: list[Any] | None = None, all: bool = False) -> 
 
 def drift(since: Any = None) -> list[Drift]:
     """Transactions and refunds of synced orders that should be Acumatica payments (refunds)
-    but are not linked to one, and linked payments whose amount or reference differs from the
-    transaction's, or that were voided in Acumatica (``mismatch``, the fields in ``details``;
-    not a resync's to fix: reconcile's repair lists them for a person). ``since``: only the
+    but are not linked to one, and linked payments and refunds whose amount or reference
+    differs from the transaction's (the refund's), or that were voided in Acumatica
+    (``mismatch``, the fields in ``details``; not a resync's to fix: reconcile's repair lists
+    them for a person). ``since``: only the
     orders X-Cart changed since then.
 
     ``source_id`` is the X-Cart order id (what ``tasks.payments.poll(ids=...)`` takes, so
@@ -464,10 +495,8 @@ def drift(since: Any = None) -> list[Drift]:
             ids, note_checked=False, transactions_of=transactions_of
         ):
             found += _missing(order_id, txn, refund, codes.get(order_id), tmpl)
-        for order_id, txn_id, key, changes in compared_payments(orders, transactions_of):
-            details = mismatch_details(
-                changes, repairable=False, reason=NOT_BY_RESYNC, transaction_id=txn_id
-            )
+        for order_id, _source, key, changes, names in compared_payments(orders, transactions_of):
+            details = mismatch_details(changes, repairable=False, reason=NOT_BY_RESYNC, **names)
             found.append(Drift(NAME, DIRECTION, order_id, key, "mismatch", details))
     return found
 
