@@ -6,8 +6,10 @@ default route and IP forwarding is left as it is (off), so nothing leaves this m
 run's services stay in the root namespace: its own Redis also listens on each host's root-side
 address (``bind_redis``), and ``chaos.relay`` forwards that address to the others (sandboxes,
 PostgreSQL, RabbitMQ) on 127.0.0.1. A worker started with ``wrap`` (``ip netns exec``) gets the
-stack's environment with every loopback URL pointed at its host's root-side address
-(``env_for``).
+stack's environment with every loopback URL pointed at ``SERVICES``, a name each host's own
+``/etc/netns/<namespace>/hosts`` resolves to its root-side address (``ip netns exec`` mounts it
+over ``/etc/hosts``): every host reaches the services by the same URLs, as machines of one
+deployment reach them by the same DNS names (the Acumatica session pool is keyed by its URL).
 
 ``cut`` partitions a host: ``drop`` (the default) points both ends' neighbour entries at an
 address no interface has, so every packet either way is silently dropped, as a firewall DROP
@@ -31,6 +33,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,6 +43,9 @@ NET = "10.213"
 #: A MAC no interface has: a neighbour entry pointing there drops every packet silently.
 NOWHERE = "02:00:5e:00:53:01"
 MODES = ("drop", "down")
+#: The name every host's URLs use for the services; each host resolves it to its own side.
+SERVICES = "chaos-services"
+NETNS_ETC = Path("/etc/netns")
 URL_KEYS = ("REDIS_URL", "BROKER_URL", "DATABASE_URL", "XCART_BASE_URL", "ACUMATICA_BASE_URL")
 LOOPBACK = ("127.0.0.1", "localhost")
 _NAME = re.compile(rf"^{PREFIX}-(\d+)-(\d+)$")
@@ -132,6 +138,12 @@ class Hosts:
             self._run("-n", host.netns, "addr", "add", f"{host.address}/30", "dev", host.inner)
             self._run("-n", host.netns, "link", "set", host.inner, "up")
             self._run("-n", host.netns, "link", "set", "lo", "up")
+            etc = NETNS_ETC / host.netns
+            etc.mkdir(parents=True, exist_ok=True)
+            (etc / "hosts").write_text(
+                f"127.0.0.1\tlocalhost\n::1\tlocalhost\n{host.gateway}\t{SERVICES}\n",
+                encoding="utf-8",
+            )
         self.log(
             f"hosts: {self.count} network namespaces ({', '.join(h.netns for h in self.hosts)}) "
             f"on {NET}.{third}.0/24"
@@ -142,6 +154,7 @@ class Hosts:
         for host in self.hosts:
             _quiet(self.ip, "link", "del", host.outer)
             _quiet(self.ip, "netns", "del", host.netns)
+            shutil.rmtree(NETNS_ETC / host.netns, ignore_errors=True)
         self.hosts = []
         with contextlib.suppress(Exception):
             atexit.unregister(self.close)
@@ -159,11 +172,12 @@ class Hosts:
         return [self.ip, "netns", "exec", host.netns, *argv]
 
     def env_for(self, host: Host, env: dict[str, str]) -> dict[str, str]:
-        """``env`` with every service URL on loopback pointed at ``host``'s root-side address."""
+        """``env`` with every service URL on loopback pointed at :data:`SERVICES`, which
+        ``host`` resolves to its root-side address: the same URLs on every host."""
         out = dict(env)
         for key in URL_KEYS:
             if key in out:
-                out[key] = _rehost(out[key], host.gateway)
+                out[key] = _rehost(out[key], SERVICES)
         return out
 
     def listeners(
@@ -347,6 +361,7 @@ def remove_stale(ip: str = "ip") -> list[str]:
             continue
         _quiet(ip, "link", "del", f"{PREFIX}{match[1]}h{match[2]}")
         _quiet(ip, "netns", "del", name)
+        shutil.rmtree(NETNS_ETC / name, ignore_errors=True)
         removed.append(name)
     return removed
 

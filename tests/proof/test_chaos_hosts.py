@@ -57,10 +57,14 @@ def test_a_host_gets_every_loopback_url_pointed_at_its_side_of_the_link() -> Non
 
     moved = hosts.env_for(hosts.hosts[1], env)
 
-    assert moved["REDIS_URL"] == "redis://10.213.5.5:41000/0"
-    assert moved["BROKER_URL"] == "amqp://guest:guest@10.213.5.5:5672/sync-workers-chaos-1-x"
-    assert moved["DATABASE_URL"] == "postgresql+psycopg://postgres@10.213.5.5/sync_workers_chaos_1"
-    assert moved["XCART_BASE_URL"] == "http://10.213.5.5:41001"
+    # Every host uses the same URLs (its own /etc/hosts resolves the name to its side).
+    assert hosts.env_for(hosts.hosts[0], env) == moved
+    assert moved["REDIS_URL"] == "redis://chaos-services:41000/0"
+    assert moved["BROKER_URL"] == "amqp://guest:guest@chaos-services:5672/sync-workers-chaos-1-x"
+    assert (
+        moved["DATABASE_URL"] == "postgresql+psycopg://postgres@chaos-services/sync_workers_chaos_1"
+    )
+    assert moved["XCART_BASE_URL"] == "http://chaos-services:41001"
     assert moved["ACUMATICA_BASE_URL"] == env["ACUMATICA_BASE_URL"]  # not on this machine
     assert moved["XCART_API_TOKEN"] == "sandbox-rw"
     # The run's own Redis (41000) listens on the hosts' addresses itself: no relay for it.
@@ -134,9 +138,11 @@ def test_a_host_reaches_loopback_services_through_the_relay_until_it_is_cut_off(
         try:
             assert relay.stdout is not None and "2 listeners up" in relay.stdout.readline()
             host, other = hosts.hosts
-            # Inside a host, 127.0.0.1 is the host's own: the service is only on the far side.
+            # Inside a host, 127.0.0.1 is the host's own: the service is only on the far side,
+            # under the name every host's URLs use.
             assert _echo(hosts, host, "127.0.0.1", echo) is None
             assert _echo(hosts, host, host.gateway, echo) == "ping"
+            assert _echo(hosts, other, hosts_module.SERVICES, echo) == "ping"
 
             partitioner = Partitioner(hosts, every=0, seconds=0, probe_port=echo)
             partitioner.tick(0.0)  # cuts a host off (every=0: at once)
