@@ -83,6 +83,7 @@ demo: install services migrate
 	$(BIN)/python -m sync_workers.demo
 
 bench: install services migrate
+	@scripts/ensure-services.sh redis rabbitmq
 	$(BIN)/python -m bench
 
 # Every fault over 10,000 orders. `python -m chaos --hosts N` puts the workers on N hosts

@@ -31,6 +31,7 @@ PARTS = (
     "odata_polls",
     "mapping_assistant",
     "sandbox_speed",
+    "recovery",
 )
 
 
@@ -66,9 +67,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backfill", type=int, default=100_000, help="orders in the backfill")
     parser.add_argument("--window", type=int, default=10_000, help="backfill window size")
     parser.add_argument("--licence-minutes", type=float, default=3.0)
-    parser.add_argument("--latency-seconds", type=float, default=120.0)
+    parser.add_argument("--latency-seconds", type=float, default=240.0)
     parser.add_argument("--order-rate", type=float, default=1.0, help="checkouts/s (latency)")
-    parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="latency: the orders poll's interval, the other polls slowed out of the way "
+        "(default: every poll as shipped, POLL_INTERVAL_SECONDS's default, 30 s)",
+    )
     parser.add_argument(
         "--orders-settle",
         type=float,
@@ -84,6 +91,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--console-rounds", type=int, default=30, help="console: requests per page")
     parser.add_argument(
         "--sandbox-requests", type=int, default=200, help="sandbox_speed: requests of each kind"
+    )
+    parser.add_argument(
+        "--recovery-kills",
+        type=at_least_one,
+        default=5,
+        help="recovery: SIGKILLs of a busy worker per broker",
+    )
+    parser.add_argument(
+        "--recovery-timeout",
+        type=float,
+        default=600.0,
+        help="recovery: seconds after its kill an order may take to finish before it is "
+        "reported as not finished",
+    )
+    parser.add_argument(
+        "--recovery-brokers",
+        choices=("rabbitmq", "redis"),
+        action="append",
+        help="recovery: only these brokers (default: rabbitmq, then redis)",
     )
     add_database_option(parser)
     parser.add_argument("--keep", action="store_true", help="licence: keep its temp dir and logs")
@@ -134,6 +160,15 @@ def run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
         from bench import sandbox
 
         return sandbox.speed(requests_each=args.sandbox_requests)
+    if part == "recovery":
+        from bench import recovery
+
+        return recovery.run(
+            kills=args.recovery_kills,
+            timeout=args.recovery_timeout,
+            buyers=args.buyers,
+            brokers=args.recovery_brokers or recovery.BROKERS,
+        )
     if part == "console":
         from bench import console
 

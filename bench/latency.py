@@ -132,6 +132,13 @@ def _amount(driver: Driver, product_id: int) -> int:
     return int(answer.json()["amount"])
 
 
+def shipped_poll_interval() -> float:
+    """``POLL_INTERVAL_SECONDS``'s default: every poll's interval in a deployment that leaves it."""
+    from sync_workers.settings import VARIABLES
+
+    return float(next(v.default for v in VARIABLES if v.name == "POLL_INTERVAL_SECONDS") or 30)
+
+
 def bundled_orders_settle() -> float:
     """``poll.settle_seconds`` of the bundled orders template (what a deployment runs with)."""
     import yaml
@@ -211,17 +218,24 @@ def idle_figures(per_round: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(
     *,
-    poll_interval: float,
+    poll_interval: float | None,
     seconds: float,
     rate: float,
     buyers: int = 20,
     orders_settle: float | None = None,
 ) -> dict:
-    env = {
-        "POLL_INTERVAL_SECONDS": SLOW,
-        "ORDERS_POLL_INTERVAL_SECONDS": str(poll_interval),
-        "PAYMENTS_POLL_INTERVAL_SECONDS": SLOW,
-    }
+    """``poll_interval`` None: every poll as shipped (each at ``POLL_INTERVAL_SECONDS``'s
+    default, beside the orders poll); else the orders poll at that interval and the others
+    slowed out of the way."""
+    env: dict[str, str] = {}
+    if poll_interval is not None:
+        env = {
+            "POLL_INTERVAL_SECONDS": SLOW,
+            "ORDERS_POLL_INTERVAL_SECONDS": str(poll_interval),
+            "PAYMENTS_POLL_INTERVAL_SECONDS": SLOW,
+        }
+    shipped = poll_interval is None
+    poll_interval = shipped_poll_interval() if poll_interval is None else poll_interval
     with Stack(name="bench-latency", extra_env=env, orders_settle=orders_settle) as stack:
         stack.start_redis()
         stack.start_sandboxes()
@@ -251,6 +265,7 @@ def run(
             time.sleep(0.5)
         orders = order_lag(driver, seconds=seconds, rate=rate, buyers=buyers)
         orders["poll_interval_seconds"] = poll_interval
+        orders["polls_as_shipped"] = shipped
         orders["orders_settle_seconds"] = (
             bundled_orders_settle() if orders_settle is None else orders_settle
         )

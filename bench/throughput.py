@@ -37,6 +37,28 @@ def start_orders_poll(driver: Driver, since: datetime, path: str) -> None:
     driver.send("tasks.orders.poll")
 
 
+def redis_commands(port: int) -> dict[str, int]:
+    """Calls per command so far on the stack's Redis (``INFO commandstats``): the broker's,
+    the locks', the limits' and the ledger caches' round trips alike."""
+    import redis
+
+    client = redis.Redis(port=port)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return {name.removeprefix("cmdstat_"): int(row["calls"]) for name, row in stats.items()}
+
+
+def per_order(after: dict[str, int], before: dict[str, int], orders: int) -> dict[str, float]:
+    """``after - before`` per order, by command, most frequent first (commands under 0.05 per
+    order left out), with the total."""
+    counts = {name: after[name] - before.get(name, 0) for name in after}
+    rates = {name: round(n / orders, 2) for name, n in counts.items() if orders and n > 0}
+    shown = dict(sorted(((k, v) for k, v in rates.items() if v >= 0.05), key=lambda kv: -kv[1]))
+    return {"total": round(sum(counts.values()) / orders, 2) if orders else 0.0, **shown}
+
+
 def pipeline_batch(
     driver: Driver,
     *,
@@ -56,6 +78,7 @@ def pipeline_batch(
     before_payments = driver.ledger.linked("payments")
     driver.quiet(still=1.0)
     xcart_before, acu_before = driver.calls()
+    redis_before = redis_commands(stack.redis_port)
     load_before = load()
     started = time.monotonic()
     start_orders_poll(driver, since, path)
@@ -67,6 +90,7 @@ def pipeline_batch(
     load_after = load()
     driver.quiet(still=1.5)
     xcart_after, acu_after = driver.calls()
+    redis_after = redis_commands(stack.redis_port)
     stack.stop_workers()
     xcart_calls, acu_calls = diff(xcart_after, xcart_before), diff(acu_after, acu_before)
     return {
@@ -83,6 +107,7 @@ def pipeline_batch(
         "acumatica_calls": api_calls(acu_calls),
         "xcart_pattern": dict(call_pattern(xcart_calls)),
         "acumatica_pattern": dict(call_pattern(acu_calls)),
+        "redis_commands_per_order": per_order(redis_after, redis_before, done),
     }
 
 
@@ -199,6 +224,7 @@ def run(
             "per_order": {
                 "acumatica": round(first["acumatica_calls"] / max(first["completed"], 1), 3),
                 "xcart": round(first["xcart_calls"] / max(first["completed"], 1), 3),
+                "redis_commands": first["redis_commands_per_order"],
                 "measured_over_orders": first["completed"],
                 "path": path,
             },

@@ -5,7 +5,6 @@ the template cannot map is drift a resync cannot fix."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from typing import Any
 
@@ -14,9 +13,8 @@ import requests
 
 import tasks.products  # noqa: F401  (registers the products chain's task)
 from sync_workers.flows import runner
-from sync_workers.mapping import templates
-from sync_workers.mapping.templates import BUNDLED_DIR
 from tests.flows.catalog.conftest import Erp, Store, attributes_of, wait_for
+from tests.flows.catalog.conftest import template as template  # a fixture
 from tests.flows.catalog.test_product_attributes import add_store_value
 
 
@@ -67,24 +65,6 @@ def store(sandboxes):
     client = Store(sandboxes["xcart"].url)
     yield client
     client.http.close()
-
-
-@pytest.fixture
-def template(tmp_path):
-    """Edit a copy of the bundled products template for one test (``edit(old, new)``)."""
-    folder = tmp_path / "templates"
-    shutil.copytree(BUNDLED_DIR, folder)
-    templates.use_templates_dir(folder)
-
-    def edit(old: str, new: str) -> None:
-        path = folder / "products.yaml"
-        text = path.read_text(encoding="utf-8")
-        assert old in text
-        path.write_text(text.replace(old, new), encoding="utf-8")
-        templates.clear_cache()
-
-    yield edit
-    templates.use_templates_dir(None)
 
 
 def test_an_attribute_changed_in_acumatica_is_shown_and_repaired(
