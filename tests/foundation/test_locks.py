@@ -76,8 +76,15 @@ def test_a_busy_record_takes_none_of_the_locks_and_is_named(redis_client) -> Non
         assert not redis_client.lock(name("payments", "12"), timeout=60).acquire(blocking=False)
 
 
+def lock_timeout() -> float:
+    from sync_workers.settings import get_settings
+
+    return get_settings().lock_timeout
+
+
 def test_a_lock_waits_for_the_holder_up_to_its_wait(redis_client) -> None:
-    other = redis_client.lock(name("orders", "1"), timeout=60, thread_local=False)
+    # another worker's lock, just taken (record locks all live LOCK_TIMEOUT)
+    other = redis_client.lock(name("orders", "1"), timeout=lock_timeout(), thread_local=False)
     assert other.acquire(blocking=False)
     threading.Timer(0.3, other.release).start()
     started = time.monotonic()
@@ -94,6 +101,26 @@ def test_a_lock_waits_for_the_holder_up_to_its_wait(redis_client) -> None:
         pytest.fail("the block ran without the lock")
     assert 0.3 <= time.monotonic() - started < 3  # gave up after its wait; did not hang
     other.release()
+
+
+def test_a_lock_held_longer_than_the_wait_is_not_waited_for_and_its_retry_waits_on(
+    redis_client,
+) -> None:
+    """A holder killed with its worker leaves its lock until it expires: a lock already held
+    longer than the wait gives up at once, asking for twice its age, never past its expiry."""
+    timeout = lock_timeout()
+    redis_client.set(name("orders", "1"), "killed-workers-token", px=int((timeout - 30) * 1000))
+
+    started = time.monotonic()
+    with pytest.raises(TransientError) as raised, record_lock("orders", "1", wait=20):
+        pytest.fail("the block ran without the lock")
+
+    assert time.monotonic() - started < 3  # did not wait 20 s for a lock held 30 s
+    assert 59 <= raised.value.retry_after <= 61  # twice its age (30 s and the time to ask)
+    redis_client.set(name("orders", "1"), "killed-workers-token", px=10_000)
+    with pytest.raises(TransientError) as raised, record_lock("orders", "1", wait=5):
+        pytest.fail("the block ran without the lock")
+    assert 9 <= raised.value.retry_after <= 10  # never past the expiry
 
 
 def test_a_lock_that_expired_and_was_taken_by_another_is_left_to_it(redis_client) -> None:

@@ -23,7 +23,6 @@ from sync_workers.flows.inventory.poll import (
 from sync_workers.flows.inventory.steps import (
     DIRECTION,
     NAME,
-    busy_wait,
     config,
     locate,
     locked,
@@ -57,7 +56,6 @@ __all__ = [
     "FLOW",
     "NAME",
     "POLL_INLINE_FLUSHES",
-    "busy_wait",
     "changed_skus",
     "config",
     "drift",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from sync_workers import clients
@@ -30,8 +30,6 @@ from sync_workers.locks import record_lock
 from sync_workers.mapping import inventory as mapping
 from sync_workers.mapping.inventory import FLOW as NAME
 from sync_workers.mapping.inventory import InventoryConfig, sku_key
-from sync_workers.redis_client import get_redis, prefixed
-from sync_workers.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -114,34 +112,19 @@ def remember(sku: str, target: StoreTarget, amount: int, available: float, unsyn
 # -- the lock -------------------------------------------------------------------------------------
 
 
-def busy_wait(left: float, lock_timeout: float) -> float:
-    """Seconds a flush that found the SKU's lock taken waits before its retry: twice as long as
-    the lock has been held, and never past its expiry (``left`` seconds from now)."""
-    held = max(0.0, lock_timeout - left)
-    return max(0.0, min(left, 2 * held))
-
-
 @contextmanager
 def locked(state: Mapping[str, Any]) -> Iterator[None]:
     """The SKU's lock, from reading the amounts to writing them.
 
     A flush that finds it taken raises the lock's ``TransientError`` and the base task retries
-    it. The error asks for a wait of :func:`busy_wait`: a flush killed with its worker leaves
-    its lock for ``LOCK_TIMEOUT``, and the backoff's jittered delays alone (each may be half
-    its nominal length) can run out of retries before that lock expires.
+    it after the lock's :func:`~sync_workers.locks.busy_wait`: a flush killed with its worker
+    leaves its lock for ``LOCK_TIMEOUT``, and the backoff's jittered delays alone (each may be
+    half its nominal length) can run out of retries before that lock expires.
     """
     if state.get("skip"):
         yield
         return
-    sku = state["sku"]
-    with ExitStack() as held:
-        try:
-            held.enter_context(record_lock(NAME, sku))
-        except TransientError as busy:
-            left = get_redis().pttl(prefixed("lock", NAME, sku)) / 1000
-            wait = busy_wait(left, get_settings().lock_timeout) if left > 0 else 0.0
-            busy.retry_after = max(busy.retry_after or 0.0, wait)
-            raise
+    with record_lock(NAME, state["sku"]):
         yield
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import tasks.inventory
 from sync_workers.flows import inventory
+from sync_workers.locks import busy_wait
 from tests.flows.catalog.conftest import wait_for
 
 
@@ -119,7 +120,7 @@ def test_busy_sku_retries_outlast_a_lock_left_by_a_killed_flush() -> None:
         if held >= lock_timeout:
             break
         backoff = backoff_delay(retry, base, cap, rng=Shortest())
-        asked = min(inventory.busy_wait(lock_timeout - held, lock_timeout), cap)
+        asked = min(busy_wait(lock_timeout - held, lock_timeout), cap)
         held += max(backoff, asked)
     assert held >= lock_timeout, f"retries exhausted {lock_timeout - held:.0f}s before expiry"
 
