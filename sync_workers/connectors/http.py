@@ -148,10 +148,13 @@ class Transport:
         auth: tuple[str, str] | None = None,
         limited: bool = True,
         allow_redirects: bool = False,
+        count: tuple[str, str] | None = None,
     ) -> requests.Response:
         """Send one request under the shared limits; raise the mapped error on failure.
 
-        ``limited=False`` skips the limits (Acumatica's sign-out is never queued). A failed
+        ``limited=False`` skips the limits (Acumatica's sign-out is never queued). ``count``: a
+        Redis hash and field incremented for each attempt sent under the limits, in the round
+        trip that takes its slot (nothing is counted without them). A failed
         ``GET``/``HEAD`` may be sent again first (see the module's docstring); the error of the
         last attempt is the one raised.
         """
@@ -160,7 +163,7 @@ class Transport:
         while True:
             try:
                 return self._attempt(
-                    method, url, params, json, data, headers, auth, limited, allow_redirects
+                    method, url, params, json, data, headers, auth, limited, allow_redirects, count
                 )
             except TransientError as error:
                 if attempt >= retries:
@@ -192,9 +195,10 @@ class Transport:
         auth: tuple[str, str] | None,
         limited: bool,
         allow_redirects: bool,
+        count: tuple[str, str] | None = None,
     ) -> requests.Response:
         if limited and self.limits is not None:
-            with self.limits.slot():
+            with self.limits.slot(count):
                 response = self._send(
                     method, url, params, json, data, headers, auth, allow_redirects
                 )

@@ -32,8 +32,9 @@ import redis
 
 from sync_workers.connectors.errors import RateLimited
 
-#: Take a request slot, or say why not. KEYS: leases, cool-down, window.
-#: ARGV: max concurrent (0: no cap), lease ms, token, requests per window (0: no cap), window ms.
+#: Take a request slot, or say why not. KEYS: leases, cool-down, window, counter hash.
+#: ARGV: max concurrent (0: no cap), lease ms, token, requests per window (0: no cap), window ms,
+#: the counter's field ("": count nothing; else HINCRBY once the slot is taken).
 #: Returns {1, 0} (taken), {0, 0} (every concurrency slot busy), {-1, ms} (429 cool-down left)
 #: or {-2, ms} (until the oldest request in the window leaves it). Nothing is taken unless all
 #: three allow it, so a request waiting for the rate holds no concurrency slot.
@@ -67,6 +68,9 @@ end
 if max_concurrent > 0 then
   redis.call('ZADD', KEYS[1], now_ms + tonumber(ARGV[2]), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
+end
+if ARGV[6] ~= '' then
+  redis.call('HINCRBY', KEYS[4], ARGV[6], 1)
 end
 return {1, 0}
 """
@@ -142,16 +146,17 @@ class SharedLimits:
         self._window_ms = (window_seconds + window_margin_seconds) * 1000
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one request slot: cool-down waited out, concurrency and rate acquired."""
-        token = self._take(time.monotonic() + self.max_wait)
+    def slot(self, count: tuple[str, str] | None = None) -> Iterator[None]:
+        """Hold one request slot: cool-down waited out, concurrency and rate acquired.
+        ``count``: a Redis hash and field incremented in the same round trip once it is taken."""
+        token = self._take(time.monotonic() + self.max_wait, count)
         try:
             yield
         finally:
             if self.max_concurrent:
                 self._redis.zrem(self._slots_key, token)
 
-    def _take(self, deadline: float) -> str:
+    def _take(self, deadline: float, count: tuple[str, str] | None = None) -> str:
         """A request slot (the token of its concurrency lease), waiting while a 429 cool-down,
         the concurrency cap or the rate window says no; one round trip when all say yes."""
         token = uuid.uuid4().hex
@@ -160,13 +165,19 @@ class SharedLimits:
             got, wait_ms = (
                 int(value)
                 for value in self._acquire(
-                    keys=[self._slots_key, self._cooldown_key, self._window_key],
+                    keys=[
+                        self._slots_key,
+                        self._cooldown_key,
+                        self._window_key,
+                        count[0] if count else self._slots_key,
+                    ],
                     args=[
                         self.max_concurrent or 0,
                         self._lease_ms,
                         token,
                         self.requests_per_window,
                         self._window_ms,
+                        count[1] if count else "",
                     ],
                 )
             )

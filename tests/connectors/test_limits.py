@@ -151,3 +151,32 @@ def test_one_round_trip_takes_a_slot_and_a_request_waiting_for_the_rate_holds_no
     assert limits.in_flight() == 0  # the refused request took no concurrency lease
     time.sleep(1.05)
     assert limits.in_window() == 0
+
+
+def test_a_slot_taken_counts_the_request_in_the_same_round_trip(redis_client, monkeypatch):
+    counter = f"{PREFIX}ops:acumatica_requests"
+    limits = SharedLimits(
+        redis_client, "sys", max_concurrent=1, max_wait=0.1, requests_per_window=2, prefix=PREFIX
+    )
+    sent: list[str] = []
+    original = redis_client.execute_command
+
+    def counting(*args, **kwargs):
+        sent.append(str(args[0]).upper())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(redis_client, "execute_command", counting)
+
+    with (
+        limits.slot((counter, "contract")),
+        pytest.raises(RateLimited),
+        limits.slot((counter, "contract")),
+    ):
+        pytest.fail("a second slot over the concurrency cap")  # not sent: not counted
+    with limits.slot():
+        pass  # not counted: no counter given
+    with pytest.raises(RateLimited), limits.slot((counter, "contract")):
+        pytest.fail("a slot over the rate window")  # not sent: not counted
+
+    assert int(redis_client.hget(counter, "contract")) == 1
+    assert "HINCRBY" not in sent  # counted by the script that took the slot

@@ -47,7 +47,9 @@ _UNSAFE_IN_PATH = ("/", "\\", "|", "?", "#", "%")
 class RequestCounter:
     """Fleet-wide counts of Acumatica requests by interface, in the Redis hash
     ``{prefix}ops:acumatica_requests`` (fields :data:`CONTRACT` and :data:`ODATA`), read by
-    ``sync-status`` and ``/metrics``. Sign-in and sign-out are not counted."""
+    ``sync-status`` and ``/metrics``. Each contract-API request sent counts (a resend after a
+    401, a retried read), in the round trip that takes its slot under the shared limits. Sign-in
+    and sign-out are not counted."""
 
     CONTRACT = "contract"
     ODATA = "odata"
@@ -149,7 +151,9 @@ class AcumaticaClient:
     ) -> requests.Response:
         """Send with the pool's session; on 401 re-login once (fleet-wide) and resend."""
         query = query_string(params) if params else None
-        self.requests.count(RequestCounter.CONTRACT)
+        count = (self.requests.key, RequestCounter.CONTRACT)
+        if self.transport.limits is None:  # counted here, else with the request's slot
+            self.requests.count(RequestCounter.CONTRACT)
         lease = self.sessions.acquire()
         for attempt in (1, 2):
             try:
@@ -159,6 +163,7 @@ class AcumaticaClient:
                     params=query,
                     json=json,
                     headers={**(headers or {}), **lease.headers},
+                    count=count if self.transport.limits is not None else None,
                 )
             except SessionExpired:
                 if attempt == 2:
