@@ -217,8 +217,15 @@ def _kill_round(stack: Stack, driver: Driver, number: int, *, buyers: int) -> di
         str(o["id"]) for o in driver.place(ORDERS_PER_KILL, buyers=buyers, offset=driver.placed)
     }
     deadline = time.monotonic() + 120
+    more_at = time.monotonic() + 30
     busy_since: float | None = None
     while True:
+        if busy_since is None and time.monotonic() > more_at:  # the other worker took them all
+            fresh |= {
+                str(o["id"])
+                for o in driver.place(ORDERS_PER_KILL, buyers=buyers, offset=driver.placed)
+            }
+            more_at = time.monotonic() + 30
         active = _inspect(driver, "active", node)
         # This round's orders: a retry of an order an earlier kill held does not count.
         running = [o for o in held_orders(active) if o in fresh]
