@@ -13,8 +13,10 @@ import requests
 
 import tasks.products  # noqa: F401  (registers the products chain's task)
 from sync_workers.flows import runner
-from tests.flows.catalog.conftest import Erp, Store, attributes_of, wait_for
-from tests.flows.catalog.conftest import template as template  # a fixture
+from tests.flows.catalog.conftest import attributes_of, wait_for
+from tests.flows.catalog.conftest import erp as erp  # fixtures
+from tests.flows.catalog.conftest import store as store
+from tests.flows.catalog.conftest import template as template
 from tests.flows.catalog.test_product_attributes import add_store_value
 
 
@@ -51,20 +53,6 @@ def custom_value(erp: Any, sku: str, field: str) -> Any:
 @pytest.fixture
 def aligned(sandboxes, clean_ledger, redis_client):
     return sandboxes
-
-
-@pytest.fixture
-def erp(sandboxes):
-    driver = Erp()
-    yield driver
-    driver.close()
-
-
-@pytest.fixture
-def store(sandboxes):
-    client = Store(sandboxes["xcart"].url)
-    yield client
-    client.http.close()
 
 
 def test_an_attribute_changed_in_acumatica_is_shown_and_repaired(
