@@ -94,7 +94,7 @@ chaos: install services migrate
 	$(BIN)/python -m chaos
 
 # 100 orders, every fault of `make chaos`, the workers on two hosts, each cut off in turn for
-# 20 s, the ledger on PostgreSQL (cuts of 40 s lose orders to dead letters: docs/proof.md).
+# 20 s, the ledger on PostgreSQL (longer cuts settle more slowly: docs/proof.md).
 chaos-hosts: install services
 	$(BIN)/python -m chaos --orders 100 --rate 5 --kill-every 20 --hosts 2 --workers 2 \
 		--partition-every 20 --partition-seconds 20 --database postgres --settle-timeout 600 \
