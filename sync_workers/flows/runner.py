@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -43,9 +43,12 @@ from sync_workers.ledger import (
     claim_records,
     history,
     mark_status,
+    restart_stalled,
     session_scope,
 )
 from sync_workers.logs import scrubbed
+from sync_workers.redis_client import queue_backlog
+from sync_workers.settings import get_settings
 from sync_workers.task import SyncTask
 from sync_workers.tracing import current_task, current_trace_id, trace
 
@@ -307,7 +310,7 @@ def hand_out(flow: str, starts: Iterable[Start], *, new_trace: bool = True) -> l
             for (owner_name, chain_name), group in tracked.items():
                 chain = definition(owner_name).chain(chain_name)
                 sources = [chain.source_id(s.record_id) for s in group]
-                claim_records(session, owner_name, chain.direction, sources)
+                claim_records(session, owner_name, chain.direction, sources, reopen=chain.reopen)
     ids = []
     for start in starts:
         if new_trace:
@@ -316,6 +319,22 @@ def hand_out(flow: str, starts: Iterable[Start], *, new_trace: bool = True) -> l
         else:
             ids.append(_publish(start.flow or flow, start))
     return ids
+
+
+def stalled(flow: str, direction: str, limit: int = 100) -> list[str]:
+    """Records of a tracked chain with no progress for ``STALL_SECONDS``: their message was lost;
+    restart them.
+
+    Only while the flow's queue is empty: behind a backlog, a record whose message simply waits
+    its turn looks the same as one whose message was lost, and restarting those would flood the
+    queue with copies faster than the workers drain it. A lost message is still found, once the
+    backlog is gone.
+    """
+    if queue_backlog(flow):
+        return []
+    older_than = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
+    with session_scope() as session:
+        return restart_stalled(session, flow, direction, older_than=older_than, limit=limit)
 
 
 def start(flow: str, record_id: str | int, chain: str = "sync", **hints: Any) -> str:

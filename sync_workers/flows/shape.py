@@ -48,7 +48,8 @@ class Chain:
     ``direction`` and ``ledger_prefix`` place the record in the ledger (source id = prefix +
     record id): its dead letters mark that row, its runs are kept under it. ``tracked``: the
     record's ledger row is claimed before its task is published, so a poll can tell a task on
-    its way from a lost one (``STALL_SECONDS``). ``hold``: ``(step name, context)``: the
+    its way from a lost one (``STALL_SECONDS``); with ``reopen``, a row that exists is made
+    pending again by each hand-out (its chain ends by finishing it). ``hold``: ``(step name, context)``: the
     context (locks taken in one round trip) is entered with the state as it reaches that step
     and held until the chain ends.
     """
@@ -58,6 +59,7 @@ class Chain:
     steps: tuple[Step, ...]
     ledger_prefix: str = ""
     tracked: bool = False
+    reopen: bool = False
     hold: tuple[str, Callable[[State], AbstractContextManager[Any]]] | None = None
 
     def source_id(self, record_id: str) -> str:

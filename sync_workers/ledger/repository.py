@@ -46,8 +46,11 @@ def claim_record(
     return record
 
 
-def claim_records(session: Session, flow: str, direction: str, source_ids: list[str]) -> None:
-    """:func:`claim_record` for many source ids in one statement (nothing read back)."""
+def claim_records(
+    session: Session, flow: str, direction: str, source_ids: list[str], *, reopen: bool = False
+) -> None:
+    """:func:`claim_record` for many source ids in one statement (nothing read back). With
+    ``reopen``, a record that exists is made pending again (its last error cleared), as of now."""
     if not source_ids:
         return
     now = utcnow()
@@ -63,8 +66,19 @@ def claim_records(session: Session, flow: str, direction: str, source_ids: list[
         }
         for source_id in source_ids
     ]
-    statement = _insert(session)(SyncRecord.__table__).on_conflict_do_nothing(
-        index_elements=["flow", "direction", "source_id"]
+    insert = _insert(session)(SyncRecord.__table__)
+    keys = ["flow", "direction", "source_id"]
+    statement = (
+        insert.on_conflict_do_update(
+            index_elements=keys,
+            set_={
+                "status": insert.excluded.status,
+                "last_error": None,
+                "updated_at": insert.excluded.updated_at,
+            },
+        )
+        if reopen
+        else insert.on_conflict_do_nothing(index_elements=keys)
     )
     session.connection().execute(statement, rows)
 

@@ -22,6 +22,7 @@ from sync_workers.ledger import (
     history,
     link_claimed,
     make_engine,
+    mark_status,
     mark_synced,
     migrate,
     peek_by_source,
@@ -270,6 +271,24 @@ def test_claiming_many_records_is_one_statement_and_keeps_existing_rows(engine) 
     assert sorted(rows) == ["L1", "L2", "L3"]
     assert rows["L1"].target_key == "SO/SO000015" and rows["L1"].status == Status.SYNCED
     assert rows["L2"].status == Status.PENDING and rows["L2"].data == {}
+
+
+def test_claiming_records_to_reopen_makes_those_that_exist_pending_again(engine) -> None:
+    with session_scope(engine) as s:
+        done = claim_record(s, "customers", "acumatica_to_xcart", "R1")
+        mark_status(s, done, Status.SKIPPED, error="no e-mail")
+        done.updated_at = datetime(2026, 1, 1, tzinfo=UTC)
+    with _statements(engine) as seen, session_scope(engine) as s:
+        claim_records(s, "customers", "acumatica_to_xcart", ["R1", "R2"], reopen=True)
+    assert seen == ["INSERT"]
+    with session_scope(engine) as s:
+        rows = {
+            r.source_id: r
+            for r in s.scalars(select(SyncRecord).where(SyncRecord.source_id.like("R%")))
+        }
+    assert {k: r.status for k, r in rows.items()} == {"R1": Status.PENDING, "R2": Status.PENDING}
+    assert rows["R1"].last_error is None
+    assert rows["R1"].updated_at.replace(tzinfo=None) > datetime(2026, 1, 2)  # as of now
 
 
 def test_same_source_id_may_exist_in_other_flows_and_directions(engine) -> None:

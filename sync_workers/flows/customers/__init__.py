@@ -5,10 +5,13 @@ Chains (``tasks.customers.<chain>``):
 * ``profile`` (record: the X-Cart profile id; ledger source ``profile:<id>``): ``fetch`` ->
   ``match`` -> ``push`` -> ``write_back``: the profile's customer matched or created, the fields
   X-Cart owns written to it, those Acumatica owns written back. See :mod:`.steps`.
-* ``customer`` (record: the Acumatica CustomerID): ``fetch`` -> ``link`` -> ``write_back``: a
-  customer with no linked profile linked to the store's profile with its e-mail, else given a
-  new one (``create_store_profiles``); the fields Acumatica owns written to the profile and its
-  billing address.
+* ``customer`` (record: the Acumatica CustomerID; ledger ``acumatica_to_xcart`` row, source the
+  CustomerID): ``fetch`` -> ``link`` -> ``write_back`` -> ``finish``: a customer with no linked
+  profile linked to the store's profile with its e-mail, else given a new one
+  (``create_store_profiles``); the fields Acumatica owns written to the profile and its billing
+  address. Each hand-out makes the customer's row pending; ``finish`` removes it (a customer not
+  brought keeps it, skipped, with the reason), and the poll restarts a pending row that stalls
+  (its message lost with a broker or a killed worker).
 
 The orders flow resolves each order's buyer with :func:`ensure_for_order` (:mod:`.matching`: no
 duplicate customers). Poll, realtime triggers, plan and drift: :mod:`.poll`.
@@ -34,6 +37,7 @@ from sync_workers.flows.customers.poll import (
 from sync_workers.flows.customers.steps import (
     fetch_customer,
     fetch_profile,
+    finish_customer,
     link_profile,
     match,
     profile_locked,
@@ -67,7 +71,10 @@ FLOW = Flow(
                 Step("fetch", fetch_customer),
                 Step("link", link_profile),
                 Step("write_back", write_back_customer),
+                Step("finish", finish_customer),
             ),
+            tracked=True,
+            reopen=True,
             hold=("write_back", profile_locked),
         ),
     ),

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from sync_workers import clients
 from sync_workers.connectors.acumatica.filters import Expr, F, any_of
@@ -125,14 +126,24 @@ def find_existing(email: str | None, phone: str | None, match_by: list[str]) -> 
 
 
 def _link(source_id: str, customer_id: str, data: Mapping[str, Any]) -> None:
-    """Record the link; a customer already linked to another buyer is shared, not re-linked."""
-    with session_scope() as session:
-        record = claim_record(session, NAME, DIRECTION, source_id, trace_id=current_trace_id())
-        other = find_by_target(session, NAME, DIRECTION, customer_id)
-        if other is None or other.id == record.id:
-            record.target_key = customer_id
-        record.data = {**(record.data or {}), **data, "customer_id": customer_id}
-        mark_status(session, record, Status.SYNCED)
+    """Record the link; a customer already linked to another buyer is shared, not re-linked.
+
+    Another buyer's link to the same customer may be committed between the look-up and this
+    one (the ledger's unique target key then refuses it): the link is made again, sharing."""
+    for last in (False, True):
+        try:
+            with session_scope() as session:
+                trace_id = current_trace_id()
+                record = claim_record(session, NAME, DIRECTION, source_id, trace_id=trace_id)
+                other = find_by_target(session, NAME, DIRECTION, customer_id)
+                if other is None or other.id == record.id:
+                    record.target_key = customer_id
+                record.data = {**(record.data or {}), **data, "customer_id": customer_id}
+                mark_status(session, record, Status.SYNCED)
+            return
+        except IntegrityError:
+            if last:
+                raise
 
 
 def membership_name(tmpl: Mapping[str, Any], profile: Mapping[str, Any] | None) -> str | None:

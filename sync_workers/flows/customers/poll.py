@@ -31,6 +31,7 @@ from sync_workers.flows.customers.matching import (
     template,
     uses_guest_customer,
 )
+from sync_workers.flows.runner import stalled
 from sync_workers.flows.shape import (
     Drift,
     FieldChange,
@@ -163,7 +164,9 @@ def poll(request: PollRequest, hand_out: HandOut) -> dict[str, Any]:
         hand_out([Start("customer", customer_id)])
     if request.is_cursor_poll and scan:
         profiles_scanned()
-    return {"profiles": profiles, "customers": customers}
+    restarted = [] if request.ids else stalled(NAME, REVERSE)
+    hand_out(Start("customer", customer_id) for customer_id in restarted)
+    return {"profiles": profiles, "customers": customers, "restarted": restarted}
 
 
 def on_webhook(event: str, data: Mapping[str, Any]) -> list[Start]:

@@ -9,7 +9,8 @@ recorded). From ``match`` on, the profile's lock is held.
 ``customer`` (record: an Acumatica CustomerID): ``fetch`` (the customer and its linked profile)
 -> ``link`` (an unlinked customer: the profile with its e-mail as login, else a new one, linked
 under the customer's lock) -> ``write_back`` (the fields Acumatica owns, to the profile and its
-billing address, under the profile's lock).
+billing address, under the profile's lock) -> ``finish`` (the customer's pending ledger row
+removed; a customer not brought keeps it, skipped, with the reason).
 
 Which side owns which field is the template's ``system_of_record``. X-Cart keeps no name, phone
 or postal address on a profile: the ``name``, ``contact`` and ``address`` groups are the
@@ -27,6 +28,8 @@ import re
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from sync_workers import clients
 from sync_workers.connectors.xcart.client import PROFILE_VOLATILE_KEYS
@@ -191,7 +194,7 @@ def _not_brought(state: State, reason: str) -> State:
     with session_scope() as session:
         record = claim_record(session, NAME, REVERSE, str(state["record_id"]))
         mark_status(session, record, Status.SKIPPED, error=reason)
-    state["skip"] = reason
+    state.update(skip=reason, not_brought=True)
     return state
 
 
@@ -297,16 +300,24 @@ def link_profile(state: State) -> State:
             )
         # nothing of the store's to bring to Acumatica: a scan need not see the profile again
         settled = not _store_changes(int(profile["id"]), profile, state["customer"])
-        with session_scope() as session:
-            record = claim_record(session, NAME, DIRECTION, profile_source(profile["id"]))
-            record.target_key = customer_id
-            record.data = {**(record.data or {}), "customer_id": customer_id, "how": how}
-            if settled:
-                record.content_hash = content_hash(profile, PROFILE_VOLATILE_KEYS)
-            mark_status(session, record, Status.SYNCED)
-            reverse = find_by_source(session, NAME, REVERSE, customer_id)
-            if reverse is not None:
-                session.delete(reverse)
+        try:
+            with session_scope() as session:
+                record = claim_record(session, NAME, DIRECTION, profile_source(profile["id"]))
+                record.target_key = customer_id
+                record.data = {**(record.data or {}), "customer_id": customer_id, "how": how}
+                if settled:
+                    record.content_hash = content_hash(profile, PROFILE_VOLATILE_KEYS)
+                mark_status(session, record, Status.SYNCED)
+        except IntegrityError:
+            # an order or a profile linked another buyer to the customer meanwhile (the ledger's
+            # unique target key refused this link): as though that link had been found first
+            profile_id, source = _linked_profile(customer_id)
+            if source is None:
+                raise
+            if profile_id is None:
+                state["skip"] = "a guest e-mail's customer"
+            state["profile_id"] = profile_id
+            return state
     log.info("customer %s: X-Cart profile %s %s", customer_id, profile["id"], how)
     state.update(profile_id=int(profile["id"]), profile_how=how)
     return state
@@ -370,4 +381,16 @@ def write_back_customer(state: State) -> State:
         "xcart_fields": fields,
         **({"profile": state["profile_how"]} if state.get("profile_how") else {}),
     }
+    return state
+
+
+def finish_customer(state: State) -> State:
+    """Done with the customer: its ledger row (made pending when the chain was handed out) is
+    removed, unless the customer is not brought to the store (the row keeps why)."""
+    if state.get("not_brought"):
+        return state
+    with session_scope() as session:
+        record = find_by_source(session, NAME, REVERSE, str(state["record_id"]))
+        if record is not None:
+            session.delete(record)
     return state

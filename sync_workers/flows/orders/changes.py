@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sync_workers import clients
@@ -26,7 +26,7 @@ from sync_workers.errors import PermanentError
 from sync_workers.flows.orders import compare
 from sync_workers.flows.orders.payments import ORDER_SELECT
 from sync_workers.flows.orders.steps import DIRECTION, NAME, order_hash, template
-from sync_workers.flows.runner import schedule_poll
+from sync_workers.flows.runner import schedule_poll, stalled
 from sync_workers.flows.shape import (
     Action,
     Drift,
@@ -41,13 +41,11 @@ from sync_workers.ledger import (
     Status,
     SyncRecord,
     linked_sources,
-    restart_stalled,
     session_scope,
 )
 from sync_workers.locks import compare_and_delete
 from sync_workers.mapping import orders as order_map
-from sync_workers.redis_client import get_redis, prefixed, queue_backlog
-from sync_workers.settings import get_settings
+from sync_workers.redis_client import get_redis, prefixed
 
 #: Orders per batched look-up, and the longest URL-encoded ``$filter`` one may send (IIS, in
 #: front of Acumatica, refuses query strings over 2,048 bytes by default).
@@ -89,7 +87,7 @@ def poll(request: PollRequest, hand_out: HandOut) -> dict[str, Any]:
                 following = update_moment(changed[at + HAND_OUT_BATCH])
                 cursor.checkpoint(following - timedelta(microseconds=1))
         cursor.commit()  # only now: each order has its ledger row and its message
-    restarted = [] if request.ids else stalled()
+    restarted = [] if request.ids else stalled(NAME, DIRECTION)
     # a lost chain: look in Acumatica first, the PUT may have landed
     hand_out(Start("sync", order_id, {"verify": True}) for order_id in restarted)
     booked = claim_follow_up(settling, after=request.follow_up)
@@ -333,21 +331,6 @@ def read_orders(order_ids: Iterable[Any]) -> list[tuple[str, dict[str, Any] | No
         except NotFound:
             found.append((str(order_id), None))
     return found
-
-
-def stalled(limit: int = 100) -> list[str]:
-    """Orders with no progress for ``STALL_SECONDS``: their chain was lost; restart them.
-
-    Only while the orders queue is empty: behind a backlog, an order whose message simply waits
-    its turn looks the same as one whose message was lost, and restarting those would flood the
-    queue with copies faster than the workers drain it. A lost message is still found, once the
-    backlog is gone.
-    """
-    if queue_backlog(NAME):
-        return []
-    older_than = datetime.now(UTC) - timedelta(seconds=get_settings().stall_seconds)
-    with session_scope() as session:
-        return restart_stalled(session, NAME, DIRECTION, older_than=older_than, limit=limit)
 
 
 #: Orders read, looked up in the ledger and compared with their sales orders per batch.

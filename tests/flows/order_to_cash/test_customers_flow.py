@@ -227,7 +227,7 @@ def test_a_customers_push_brings_acumatica_owned_fields_to_the_profile(
     [run] = wait_for(lambda: history.runs_of("customers", "acumatica_to_xcart", customer_id))
     assert (run["task"], run["steps"], run["outcome"]) == (
         "tasks.customers.customer",
-        "fetch,link,write_back",
+        "fetch,link,write_back,finish",
         "ok",
     )
     # a customer linked to no X-Cart profile becomes one

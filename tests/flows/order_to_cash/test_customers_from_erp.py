@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
@@ -10,9 +11,17 @@ import yaml
 from sync_workers import clients
 from sync_workers.flows import customers as customer_flow
 from sync_workers.flows import runner
+from sync_workers.flows.customers import matching, steps
 from sync_workers.flows.customers.poll import drift, plan, poll, profiles_scanned
 from sync_workers.flows.shape import PollRequest, Start
-from sync_workers.ledger import Status, history
+from sync_workers.ledger import (
+    Status,
+    claim_record,
+    find_by_target,
+    history,
+    mark_status,
+    session_scope,
+)
 from sync_workers.mapping import addresses, templates
 from tasks import customers as customer_tasks
 from tasks import orders as order_tasks  # noqa: F401  (registers the orders tasks)
@@ -20,6 +29,7 @@ from tasks import payments as payment_tasks  # noqa: F401  (registers the paymen
 from tests.flows.order_to_cash.helpers import (
     acumatica_stats,
     address,
+    backdate,
     checkout,
     ledger_rows,
     linked,
@@ -138,7 +148,7 @@ def test_an_acumatica_customer_becomes_one_profile_and_the_next_poll_finds_nothi
 
     # Run again (a retry, a second notification): the profile is found, not made twice.
     run = run_customer("NQUINN")
-    assert (run["steps"], run["outcome"]) == ("fetch,link,write_back", "ok")
+    assert (run["steps"], run["outcome"]) == ("fetch,link,write_back,finish", "ok")
     assert len(profiles_with("nora.quinn@example.com")) == 1
     assert len(clients.xcart().addresses(profile_id)) == 1
     assert sum(1 for _ in clients.xcart().iter_profiles()) == before + 1
@@ -506,3 +516,101 @@ def test_a_customer_name_without_contact_names_is_split_at_its_last_space() -> N
         "state": None,
         "state_name": "D",
     }
+
+
+def test_a_customer_chain_whose_message_is_lost_is_restarted_once_it_stalls(
+    sandboxes, clean_ledger, redis_client, celery_worker, worker_activity, monkeypatch
+) -> None:
+    """A customer's chain lost with its message (a broker restart, or a killed worker's
+    prefetched message on Redis): its ledger row, made pending by the hand-out, stalls and the
+    poll restarts it; the cursor had moved past the customer already."""
+    profiles_scanned()
+    list(customer_flow.changed_acumatica_customers())
+    new_customer("LOSTMSG", "lost.message@example.com")
+    with monkeypatch.context() as lost:
+        lost.setattr(runner, "_publish", lambda flow, start: "never-published")
+        found = poll(PollRequest(), partial(runner.hand_out, "customers"))
+    assert found["customers"] == ["LOSTMSG"]
+    [row] = [r for r in ledger_rows("customers", REVERSE) if r.source_id == "LOSTMSG"]
+    assert row.status == Status.PENDING.value
+    handed: list[Start] = []
+    again = poll(PollRequest(), lambda starts: handed.extend(starts) or [])
+    assert again["customers"] == [] and again["restarted"] == []  # not stalled yet
+    backdate("customers", "LOSTMSG")
+
+    customer_tasks.poll.delay()
+
+    profile_id = profile_of("LOSTMSG")
+    worker_activity.idle()
+    assert [p["id"] for p in profiles_with("lost.message@example.com")] == [profile_id]
+    # done with: the pending row is gone, and no later poll restarts the customer
+    assert not [r for r in ledger_rows("customers", REVERSE) if r.source_id == "LOSTMSG"]
+    assert poll(PollRequest(), lambda starts: handed.extend(starts) or [])["restarted"] == []
+    assert not open_dead_letters()
+
+
+def test_an_order_linking_a_customer_another_buyer_linked_that_moment_shares_it(
+    sandboxes, clean_ledger, monkeypatch
+) -> None:
+    """Two buyers matched to one customer (here by phone) at the same moment: the second link,
+    refused by the ledger's unique target key, is made again as a shared one, not a failure."""
+    new_customer("SHAREDC", "first.buyer@example.com")
+    looked_up: list[str] = []
+
+    def other_commits_first(session, flow, direction, source_id, **kwargs):
+        if not looked_up:  # the other buyer's link commits as this transaction begins ...
+            with session_scope() as other:
+                record = claim_record(other, flow, direction, "profile:9901")
+                record.target_key = "SHAREDC"
+                mark_status(other, record, Status.SYNCED)
+        return claim_record(session, flow, direction, source_id, **kwargs)
+
+    def missed_once(session, flow, direction, target_key):
+        looked_up.append(target_key)  # ... and this look-up is as of before that commit
+        return None if len(looked_up) == 1 else find_by_target(session, flow, direction, target_key)
+
+    monkeypatch.setattr(matching, "claim_record", other_commits_first)
+    monkeypatch.setattr(matching, "find_by_target", missed_once)
+    order = {
+        "id": 1,
+        "customer_id": 9902,
+        "email": "second.buyer@example.com",
+        "billing_address": address("Sam", "Second", "OR", phone="+1 503 555 0199"),
+    }
+    profile = {"id": 9902, "login": "second.buyer@example.com", "first_login_date": 1}
+
+    assert customer_flow.ensure_for_order(order, profile) == "SHAREDC"
+
+    assert looked_up == ["SHAREDC", "SHAREDC"]
+    assert linked("customers") == {"profile:9901": "SHAREDC"}
+    assert customer_flow.linked_customer("profile:9902") == "SHAREDC"
+    assert customer_flow.ensure_for_order(order, profile) == "SHAREDC"  # from the ledger now
+
+
+def test_a_customer_chain_racing_an_order_for_the_customer_keeps_the_order_link(
+    sandboxes, clean_ledger, celery_worker, monkeypatch
+) -> None:
+    """While a new Acumatica customer's chain links the profile with its e-mail, an order of
+    another buyer links that customer first: the chain goes on as if it had found that link."""
+    xcart = clients.xcart()
+    buyer = xcart.create_profile({"login": "order.buyer@example.com", "status": "E"})
+    new_customer("RACEDC", "race.customer@example.com")
+    real = steps._store_changes
+
+    def order_links_first(profile_id, profile, customer):
+        with session_scope() as other:
+            source = f"profile:{buyer['id']}"
+            record = claim_record(other, "customers", "xcart_to_acumatica", source)
+            record.target_key = "RACEDC"
+            mark_status(other, record, Status.SYNCED)
+        return real(profile_id, profile, customer)
+
+    monkeypatch.setattr(steps, "_store_changes", order_links_first)
+
+    run = run_customer("RACEDC")
+
+    assert (run["steps"], run["outcome"]) == ("fetch,link,write_back,finish", "ok")
+    assert linked("customers") == {f"profile:{buyer['id']}": "RACEDC"}
+    [book] = xcart.addresses(buyer["id"])  # the customer's fields went to the linked profile
+    assert (book["firstname"], book["lastname"]) == ("Nora", "Quinn")
+    assert not open_dead_letters()
