@@ -232,6 +232,11 @@ def _run(
     tap = Tap()
     subscribe(driver, stack, tap)
     stack.start_webhooks()
+    erp = Acumatica(stack.env["ACUMATICA_BASE_URL"])
+    registrar = Registrar(
+        driver, erp, opts.erp_customers, readback.store_logins(stack.env["XCART_BASE_URL"])
+    )
+    registrar.create_existing()
     supervisor = Supervisor(worker_starter(stack, hosts, opts.concurrency), log=log)
     supervisor.launch(opts.workers)
     driver.wait_workers(opts.workers)
@@ -250,12 +255,8 @@ def _run(
         else None
     )
     replayer = Replayer(tap, f"http://127.0.0.1:{stack.webhooks_port}", HEADER, WEBHOOK_SECRET)
-    erp = Acumatica(stack.env["ACUMATICA_BASE_URL"])
     warehouse = Warehouse(driver, erp, opts.ship_share)
     refunder = Refunder(driver, warehouse, opts.refund_share)
-    registrar = Registrar(
-        driver, erp, opts.erp_customers, readback.store_logins(stack.env["XCART_BASE_URL"])
-    )
     shopper = Shopper(driver, opts.orders, opts.bad, opts.rate, opts.buyers)
     fault = fault_config(opts.seed, timeout_seconds=10)
     for control in (driver.xcart, driver.acumatica):
