@@ -3,19 +3,31 @@
 The lock is an efficiency guard, not the correctness guarantee (that is the ledger's unique
 constraints and the remote check before a create). A busy record raises ``TransientError`` so the
 base task retries it later instead of blocking a worker slot: a caller may wait ``wait`` seconds
-for a young lock (a live holder about to finish), but not for one already held longer than that
-(a holder killed with its worker leaves its lock until ``LOCK_TIMEOUT``), and the error asks for
-a retry after :func:`busy_wait`.
+for a young lock (a live holder about to finish), but not for one already held longer than that,
+and the error asks for a retry after :func:`busy_wait`.
 
 :func:`record_locks` takes several records' locks in one round trip, all or none, and releases
 them in one more: an order's task takes the order's and its payments' at once instead of one
 lock per record. Locks are re-entrant within a task (a context variable holds the names taken):
 a step that locks a record its task already holds goes on without asking Redis. A lock is a key
-``lock:<flow>:<record_id>`` holding the holder's token, with an expiry (``LOCK_TIMEOUT``).
+``lock:<flow>:<record_id>`` holding ``<holder>/<token>``, with an expiry (``LOCK_TIMEOUT``).
+
+A killed holder's locks are not left until they expire. Each process that takes locks keeps a
+heartbeat, ``alive:<holder>``, living ``HOLDER_SECONDS`` and renewed every fifth of that by a
+thread of its own. A lock whose holder's heartbeat is gone is taken over once it has stayed gone
+another ``HOLDER_SECONDS`` (noted in ``gone:<holder>``): by then the holder's last request is
+long answered, and a holder cut off from Redis for a moment (a Redis restart) has renewed its
+heartbeat. A waiter behind a holder that is alive retries within ``2 x HOLDER_SECONDS``, so a
+holder killed meanwhile is found gone soon after. A lock whose value names no holder (another
+client's) only expires.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -29,18 +41,42 @@ from sync_workers.errors import TransientError
 from sync_workers.redis_client import get_redis, prefixed
 from sync_workers.settings import get_settings
 
+log = logging.getLogger(__name__)
+
 #: Lock names this task holds (re-entrancy).
 _held: ContextVar[frozenset[str]] = ContextVar("sync_workers_locks_held", default=frozenset())
 
-#: All or none: ``{i, ms}``, the 1-based index of the first key already taken and the
-#: milliseconds it has left, or ``{0, 0}`` once every key is set.
+#: How long a holder's heartbeat lives, and how long it must have been gone before the holder's
+#: locks are taken over; renewed every fifth of it.
+HOLDER_SECONDS = 10.0
+
+#: All or none. ``KEYS``: the locks; ``ARGV``: this lock's value, its expiry (ms), the prefixes
+#: of heartbeats and of gone marks, ``HOLDER_SECONDS`` in ms. ``{i, ms, beat}`` for the first
+#: key taken (1-based), with the ms it has left and its holder's heartbeat's ms to live (``-1``:
+#: no holder named, ``-2``: gone, ``ms`` then being the ms until the take-over), or ``{0, 0, 0}``
+#: once every key is set.
 _ACQUIRE = """
+local now = redis.call('time')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local grace = tonumber(ARGV[5])
 for i, key in ipairs(KEYS) do
-    local left = redis.call('pttl', key)
-    if left ~= -2 then return {i, left} end
+    local value = redis.call('get', key)
+    if value then
+        local holder = string.match(value, '^(.+)/[^/]+$')
+        if not holder then return {i, redis.call('pttl', key), -1} end
+        local beat = redis.call('pttl', ARGV[3] .. holder)
+        if beat ~= -2 then return {i, redis.call('pttl', key), beat} end
+        local mark = ARGV[4] .. holder
+        local since = tonumber(redis.call('get', mark))
+        if not since then
+            redis.call('set', mark, ms, 'PX', 10 * grace)
+            return {i, grace, -2}
+        end
+        if ms - since < grace then return {i, grace - (ms - since), -2} end
+    end
 end
 for _, key in ipairs(KEYS) do redis.call('set', key, ARGV[1], 'PX', ARGV[2]) end
-return {0, 0}
+return {0, 0, 0}
 """
 #: Only the keys still holding this token: one that expired meanwhile may be someone else's.
 _RELEASE = """
@@ -79,14 +115,66 @@ def busy_wait(left: float, lock_timeout: float) -> float:
     return max(0.0, min(left, 2 * held))
 
 
+class _Heartbeat:
+    """This process's holder name and the thread renewing its heartbeat (started with the
+    first lock the process takes; a forked child starts its own)."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.holder = ""
+        self.guard = threading.Lock()
+
+    def name(self) -> str:
+        with self.guard:
+            if self.pid != os.getpid():
+                self.pid = os.getpid()
+                self.holder = f"{socket.gethostname()}:{self.pid}:{uuid.uuid4().hex[:8]}"
+                self.beat()
+                threading.Thread(
+                    target=self.run, args=(self.pid,), name="lock-heartbeat", daemon=True
+                ).start()
+            return self.holder
+
+    def beat(self) -> None:
+        """Renew the heartbeat, and drop a gone mark a moment without it left (one round trip)."""
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.set(prefixed("alive", self.holder), "1", px=int(HOLDER_SECONDS * 1000))
+        pipe.delete(prefixed("gone", self.holder))
+        pipe.execute()
+
+    def run(self, pid: int) -> None:
+        while self.pid == pid:
+            time.sleep(HOLDER_SECONDS / 5)
+            try:
+                self.beat()
+            except Exception as exc:  # Redis away for a moment: the next beat tries again
+                log.warning("lock heartbeat not renewed: %s", type(exc).__name__)
+
+
+_heartbeat = _Heartbeat()
+
+
+def _retry_after(left: float, beat: float, lock_timeout: float) -> float:
+    """Seconds until a busy lock is worth asking for again: its holder gone, the take-over's
+    time; a live holder's, :func:`busy_wait` within ``2 x HOLDER_SECONDS``; another client's,
+    :func:`busy_wait`."""
+    if beat == -2:
+        return max(1.0, left)
+    wait = busy_wait(left, lock_timeout)
+    if beat >= 0:
+        wait = min(wait, 2 * HOLDER_SECONDS)
+    return max(1.0, wait)
+
+
 @contextmanager
 def record_locks(records: Iterable[tuple[str, str]], *, wait: float = 0.0) -> Iterator[None]:
     """Hold the locks of every ``(flow, record_id)`` for the block, taken in one round trip.
 
     Raise ``TransientError`` naming a busy record when one is still held by another worker after
-    ``wait`` seconds, or at once when it has already been held longer than ``wait`` (its
-    ``retry_after``: :func:`busy_wait`, at least a second); then none is taken. Records this task
-    already holds are not asked for.
+    ``wait`` seconds, or at once when it has already been held longer than ``wait`` or its holder
+    is gone (its ``retry_after``: :func:`_retry_after`); then none is taken. A lock whose holder
+    has been gone ``HOLDER_SECONDS`` is taken over. Records this task already holds are not
+    asked for.
     """
     pairs = {
         prefixed("lock", flow, str(record_id)): (flow, str(record_id))
@@ -98,20 +186,26 @@ def record_locks(records: Iterable[tuple[str, str]], *, wait: float = 0.0) -> It
         yield
         return
     acquire, release = _registered()
-    token = uuid.uuid4().hex
+    token = f"{_heartbeat.name()}/{uuid.uuid4().hex}"
     lock_timeout = get_settings().lock_timeout
-    expiry_ms = int(lock_timeout * 1000)
+    args = [
+        token,
+        int(lock_timeout * 1000),
+        prefixed("alive", ""),
+        prefixed("gone", ""),
+        int(HOLDER_SECONDS * 1000),
+    ]
     deadline = time.monotonic() + wait
     while True:
-        busy, left_ms = (int(x) for x in acquire(keys=names, args=[token, expiry_ms]))
+        busy, left_ms, beat = (int(x) for x in acquire(keys=names, args=args))
         if not busy:
             break
         left = left_ms / 1000 if left_ms >= 0 else lock_timeout
-        if time.monotonic() >= deadline or lock_timeout - left > wait:
+        if beat == -2 or time.monotonic() >= deadline or lock_timeout - left > wait:
             flow, record_id = pairs[names[busy - 1]]
             raise TransientError(
                 f"{flow} record {record_id} is being processed by another worker",
-                retry_after=max(1.0, busy_wait(left, lock_timeout)),
+                retry_after=_retry_after(left, beat, lock_timeout),
                 details={"flow": flow, "record_id": record_id, "reason": "locked"},
             )
         time.sleep(POLL_SECONDS)

@@ -129,10 +129,11 @@ def test_orders_held_by_a_killed_worker_are_finished_by_another_exactly_once(
     """Two workers hold two orders at their sales order's PUT (stored, no answer yet); the one
     holding more is SIGKILLed with its pool. RabbitMQ hands its messages to the other worker as
     the connection drops; Redis once they are BROKER_VISIBILITY_TIMEOUT (60 s here) old. The
-    other worker then waits out the dead tasks' record locks (LOCK_TIMEOUT, 17 s here), finds
-    each sales order the dead worker stored, and creates nothing twice."""
+    other worker takes the dead tasks' record locks over once their holder's heartbeat has been
+    gone a while (on RabbitMQ with the shipped LOCK_TIMEOUT, 330 s: long before the locks
+    expire), finds each sales order the dead worker stored, and creates nothing twice."""
     if broker == "rabbitmq":
-        env = {"BROKER_URL": request.getfixturevalue("vhost")}
+        env = {"BROKER_URL": request.getfixturevalue("vhost"), "LOCK_TIMEOUT": "330"}
         prefix = get_settings().redis_key_prefix
     else:  # a key prefix of its own: its queues, locks and dead letters, removed after the test
         prefix = f"{get_settings().redis_key_prefix}k{uuid.uuid4().hex[:6]}:"
@@ -176,6 +177,7 @@ def test_orders_held_by_a_killed_worker_are_finished_by_another_exactly_once(
     assert "could not schedule retry" not in other.text()
     if broker == "rabbitmq":
         assert redelivered < 5  # at once: the dead connection's unacknowledged messages
+        assert finished < 90  # the locks taken over, not expired (330 s)
     else:
         assert redelivered > 30  # not before the visibility timeout (from delivery, 60 s)
 

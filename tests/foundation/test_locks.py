@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
+from sync_workers import locks
 from sync_workers.errors import TransientError
 from sync_workers.locks import record_lock, record_locks
 from sync_workers.redis_client import prefixed
@@ -21,9 +26,11 @@ def commands(redis_client, monkeypatch) -> list[str]:
     """The commands the engine's client sends from now on."""
     sent: list[str] = []
     original = redis_client.execute_command
+    test = threading.current_thread()
 
     def counting(*args, **kwargs):
-        sent.append(str(args[0]))
+        if threading.current_thread() is test:  # not the heartbeat's renewals
+            sent.append(str(args[0]))
         return original(*args, **kwargs)
 
     monkeypatch.setattr(redis_client, "execute_command", counting)
@@ -135,3 +142,89 @@ def test_a_lock_expires_after_the_lock_timeout(redis_client) -> None:
     with record_lock("orders", "1"):
         ttl = redis_client.pttl(name("orders", "1"))
     assert 0 < ttl <= get_settings().lock_timeout * 1000
+
+
+HOLDER = """
+import sys, time
+from sync_workers import locks
+locks.HOLDER_SECONDS = float(sys.argv[1])
+with locks.record_lock("orders", "77"):
+    print("held", flush=True)
+    sys.stdin.readline()
+print("released", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def holder(redis_client, monkeypatch):
+    """Another process holding ``orders``/``77`` (its heartbeat living 1 s); this process's
+    ``HOLDER_SECONDS`` set alike."""
+    monkeypatch.setattr(locks, "HOLDER_SECONDS", 1.0)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def heartbeat_of(redis_client, lock_name: str) -> str:
+    """The heartbeat key of the process the lock's value names."""
+    return locks.prefixed("alive", redis_client.get(lock_name).rsplit("/", 1)[0])
+
+
+def busy_retry(record_id: str = "77") -> float:
+    with pytest.raises(TransientError) as raised, record_lock("orders", record_id):
+        pytest.fail("the block ran without the lock")
+    return raised.value.retry_after
+
+
+def test_a_killed_holders_lock_is_taken_over_once_its_heartbeat_has_been_gone_a_while(
+    redis_client, holder
+) -> None:
+    lock_name = name("orders", "77")
+    alive = heartbeat_of(redis_client, lock_name)
+    assert redis_client.pttl(alive) > 0
+    assert 1 <= busy_retry() <= 2  # a live holder: asked again within 2 x HOLDER_SECONDS
+
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    deadline = time.monotonic() + 5
+    while redis_client.exists(alive):
+        assert time.monotonic() < deadline, "the heartbeat outlived its holder"
+        time.sleep(0.05)
+    assert busy_retry() == 1.0  # gone: noted, taken over after HOLDER_SECONDS more
+    time.sleep(0.5)
+    assert busy_retry() == 1.0  # still within that time (never less than a second)
+    time.sleep(0.6)
+
+    with record_lock("orders", "77"):
+        assert redis_client.get(lock_name).startswith(locks._heartbeat.name() + "/")
+    assert not redis_client.exists(lock_name)
+
+
+def test_a_live_holder_keeps_its_lock_even_when_its_heartbeat_is_lost_for_a_moment(
+    redis_client, holder
+) -> None:
+    """A heartbeat lost (a Redis restart without it) is renewed before the take-over's time."""
+    alive = heartbeat_of(redis_client, name("orders", "77"))
+    until = time.monotonic() + 3.5  # three and a half lives of the heartbeat
+    while time.monotonic() < until:
+        redis_client.delete(alive)
+        busy_retry()
+        time.sleep(0.3)
+        busy_retry()
+        time.sleep(0.3)
+    assert redis_client.exists(alive)
+
+    assert holder.stdin is not None and holder.stdout is not None
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline() == "released\n"
+    with record_lock("orders", "77"):
+        pass
