@@ -17,9 +17,13 @@ heartbeat, ``alive:<holder>``, living ``HOLDER_SECONDS`` and renewed every fifth
 thread of its own. A lock whose holder's heartbeat is gone is taken over once it has stayed gone
 another ``HOLDER_SECONDS`` (noted in ``gone:<holder>``): by then the holder's last request is
 long answered, and a holder cut off from Redis for a moment (a Redis restart) has renewed its
-heartbeat. A waiter behind a holder that is alive retries within ``2 x HOLDER_SECONDS``, so a
-holder killed meanwhile is found gone soon after. A lock whose value names no holder (another
-client's) only expires.
+heartbeat. A holder cut off for longer starts no write once its heartbeat is
+``0.8 x HOLDER_SECONDS`` old (:func:`check_holding`, before each write request), well before
+anyone may take its locks; and a holder that died during a write keeps its locks until that
+write's time in flight (its request slot's lease, the connector's timeouts) has passed
+(``writing:<holder>``, :func:`write_mark`): the remote system may still carry it out. A waiter behind a holder that is alive retries within
+``2 x HOLDER_SECONDS``, so a holder killed meanwhile is found gone soon after. A lock whose value
+names no holder (another client's) only expires.
 """
 
 from __future__ import annotations
@@ -48,17 +52,18 @@ _held: ContextVar[frozenset[str]] = ContextVar("sync_workers_locks_held", defaul
 
 #: How long a holder's heartbeat lives, and how long it must have been gone before the holder's
 #: locks are taken over; renewed every fifth of it.
-HOLDER_SECONDS = 10.0
+HOLDER_SECONDS = 15.0
 
 #: All or none. ``KEYS``: the locks; ``ARGV``: this lock's value, its expiry (ms), the prefixes
-#: of heartbeats and of gone marks, ``HOLDER_SECONDS`` in ms. ``{i, ms, beat}`` for the first
-#: key taken (1-based), with the ms it has left and its holder's heartbeat's ms to live (``-1``:
-#: no holder named, ``-2``: gone, ``ms`` then being the ms until the take-over), or ``{0, 0, 0}``
-#: once every key is set.
+#: of heartbeats, of gone marks and of write marks, ``HOLDER_SECONDS`` in ms. ``{i, ms, beat}``
+#: for the first key taken (1-based), with the ms it has left and its holder's heartbeat's ms to
+#: live (``-1``: no holder named; ``-2``: gone, ``ms`` being the ms until the take-over; ``-3``:
+#: gone with a write maybe in flight, ``ms`` being its mark's ms to live), or ``{0, 0, 0}`` once
+#: every key is set.
 _ACQUIRE = """
 local now = redis.call('time')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local grace = tonumber(ARGV[5])
+local grace = tonumber(ARGV[6])
 for i, key in ipairs(KEYS) do
     local value = redis.call('get', key)
     if value then
@@ -73,6 +78,8 @@ for i, key in ipairs(KEYS) do
             return {i, grace, -2}
         end
         if ms - since < grace then return {i, grace - (ms - since), -2} end
+        local writing = redis.call('pttl', ARGV[5] .. holder)
+        if writing > 0 then return {i, writing, -3} end
     end
 end
 for _, key in ipairs(KEYS) do redis.call('set', key, ARGV[1], 'PX', ARGV[2]) end
@@ -123,6 +130,8 @@ class _Heartbeat:
         self.pid = 0
         self.holder = ""
         self.guard = threading.Lock()
+        #: When the last renewal that Redis acknowledged was sent (``time.monotonic()``).
+        self.renewed = 0.0
 
     def name(self) -> str:
         with self.guard:
@@ -137,10 +146,12 @@ class _Heartbeat:
 
     def beat(self) -> None:
         """Renew the heartbeat, and drop a gone mark a moment without it left (one round trip)."""
+        sent = time.monotonic()
         pipe = get_redis().pipeline(transaction=False)
         pipe.set(prefixed("alive", self.holder), "1", px=int(HOLDER_SECONDS * 1000))
         pipe.delete(prefixed("gone", self.holder))
         pipe.execute()
+        self.renewed = sent
 
     def run(self, pid: int) -> None:
         while self.pid == pid:
@@ -154,11 +165,38 @@ class _Heartbeat:
 _heartbeat = _Heartbeat()
 
 
+def write_mark() -> str | None:
+    """While this task holds record locks, the key its next write request marks for as long as
+    the request may be in flight (the request slot sets and removes it, in the round trips it
+    makes anyway): a gone holder's locks are not taken over while that mark lives, since the
+    write it marks may still be carried out."""
+    if not _held.get() or _heartbeat.pid != os.getpid():
+        return None
+    return prefixed("writing", _heartbeat.holder)
+
+
+def check_holding() -> None:
+    """Refuse to go on (``TransientError``) while this task holds record locks and its process's
+    heartbeat has not been renewed for ``0.8 x HOLDER_SECONDS``: cut off from Redis, its locks
+    are about to be taken over, so it must not start a write another worker may repeat. Called
+    before each write request; no Redis round trip."""
+    if not _held.get() or _heartbeat.pid != os.getpid():
+        return
+    stale = time.monotonic() - _heartbeat.renewed
+    if stale > 0.8 * HOLDER_SECONDS:
+        raise TransientError(
+            f"the lock heartbeat was last renewed {stale:.0f} s ago: its record locks may be "
+            "taken over, so no write is started",
+            retry_after=HOLDER_SECONDS,
+            details={"reason": "heartbeat"},
+        )
+
+
 def _retry_after(left: float, beat: float, lock_timeout: float) -> float:
     """Seconds until a busy lock is worth asking for again: its holder gone, the take-over's
-    time; a live holder's, :func:`busy_wait` within ``2 x HOLDER_SECONDS``; another client's,
-    :func:`busy_wait`."""
-    if beat == -2:
+    time, or the end of its last write's time in flight; a live holder's, :func:`busy_wait`
+    within ``2 x HOLDER_SECONDS``; another client's, :func:`busy_wait`."""
+    if beat < -1:
         return max(1.0, left)
     wait = busy_wait(left, lock_timeout)
     if beat >= 0:
@@ -193,6 +231,7 @@ def record_locks(records: Iterable[tuple[str, str]], *, wait: float = 0.0) -> It
         int(lock_timeout * 1000),
         prefixed("alive", ""),
         prefixed("gone", ""),
+        prefixed("writing", ""),
         int(HOLDER_SECONDS * 1000),
     ]
     deadline = time.monotonic() + wait
@@ -201,7 +240,7 @@ def record_locks(records: Iterable[tuple[str, str]], *, wait: float = 0.0) -> It
         if not busy:
             break
         left = left_ms / 1000 if left_ms >= 0 else lock_timeout
-        if beat == -2 or time.monotonic() >= deadline or lock_timeout - left > wait:
+        if beat < -1 or time.monotonic() >= deadline or lock_timeout - left > wait:
             flow, record_id = pairs[names[busy - 1]]
             raise TransientError(
                 f"{flow} record {record_id} is being processed by another worker",

@@ -37,6 +37,7 @@ from sync_workers.connectors.errors import (
 )
 from sync_workers.connectors.limits import SharedLimits
 from sync_workers.errors import TransientError
+from sync_workers.locks import check_holding, write_mark
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +198,12 @@ class Transport:
         allow_redirects: bool,
         count: tuple[str, str] | None = None,
     ) -> requests.Response:
+        writing = None
+        if method.upper() != "GET":
+            check_holding()
+            writing = write_mark()
         if limited and self.limits is not None:
-            with self.limits.slot(count):
+            with self.limits.slot(count, writing):
                 response = self._send(
                     method, url, params, json, data, headers, auth, allow_redirects
                 )

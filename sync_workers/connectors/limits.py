@@ -32,9 +32,10 @@ import redis
 
 from sync_workers.connectors.errors import RateLimited
 
-#: Take a request slot, or say why not. KEYS: leases, cool-down, window, counter hash.
-#: ARGV: max concurrent (0: no cap), lease ms, token, requests per window (0: no cap), window ms,
-#: the counter's field ("": count nothing; else HINCRBY once the slot is taken).
+#: Take a request slot, or say why not. KEYS: leases, cool-down, window, counter hash, the
+#: holder's write mark. ARGV: max concurrent (0: no cap), lease ms, token, requests per window
+#: (0: no cap), window ms, the counter's field ("": count nothing; else HINCRBY once the slot is
+#: taken), "1" to set the write mark for the lease's time once the slot is taken.
 #: Returns {1, 0} (taken), {0, 0} (every concurrency slot busy), {-1, ms} (429 cool-down left)
 #: or {-2, ms} (until the oldest request in the window leaves it). Nothing is taken unless all
 #: three allow it, so a request waiting for the rate holds no concurrency slot.
@@ -71,6 +72,9 @@ if max_concurrent > 0 then
 end
 if ARGV[6] ~= '' then
   redis.call('HINCRBY', KEYS[4], ARGV[6], 1)
+end
+if ARGV[7] == '1' then
+  redis.call('SET', KEYS[5], '1', 'PX', tonumber(ARGV[2]))
 end
 return {1, 0}
 """
@@ -146,17 +150,31 @@ class SharedLimits:
         self._window_ms = (window_seconds + window_margin_seconds) * 1000
 
     @contextmanager
-    def slot(self, count: tuple[str, str] | None = None) -> Iterator[None]:
+    def slot(
+        self, count: tuple[str, str] | None = None, writing: str | None = None
+    ) -> Iterator[None]:
         """Hold one request slot: cool-down waited out, concurrency and rate acquired.
-        ``count``: a Redis hash and field incremented in the same round trip once it is taken."""
-        token = self._take(time.monotonic() + self.max_wait, count)
+        ``count``: a Redis hash and field incremented in the same round trip once it is taken.
+        ``writing``: a key set, in that round trip, for as long as the request may be in flight
+        (the lease's time), and removed with the lease (a record lock holder's write mark)."""
+        token = self._take(time.monotonic() + self.max_wait, count, writing)
         try:
             yield
         finally:
-            if self.max_concurrent:
+            if writing is not None:
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.zrem(self._slots_key, token)
+                pipe.delete(writing)
+                pipe.execute()
+            elif self.max_concurrent:
                 self._redis.zrem(self._slots_key, token)
 
-    def _take(self, deadline: float, count: tuple[str, str] | None = None) -> str:
+    def _take(
+        self,
+        deadline: float,
+        count: tuple[str, str] | None = None,
+        writing: str | None = None,
+    ) -> str:
         """A request slot (the token of its concurrency lease), waiting while a 429 cool-down,
         the concurrency cap or the rate window says no; one round trip when all say yes."""
         token = uuid.uuid4().hex
@@ -170,6 +188,7 @@ class SharedLimits:
                         self._cooldown_key,
                         self._window_key,
                         count[0] if count else self._slots_key,
+                        writing or self._slots_key,
                     ],
                     args=[
                         self.max_concurrent or 0,
@@ -178,6 +197,7 @@ class SharedLimits:
                         self.requests_per_window,
                         self._window_ms,
                         count[1] if count else "",
+                        "1" if writing else "",
                     ],
                 )
             )

@@ -128,9 +128,9 @@ def test_the_shared_penalty_of_a_429_is_waited_and_every_attempt_takes_a_slot(
     slots = []
     real_slot = limits.slot
 
-    def counting_slot(count=None):
+    def counting_slot(count=None, writing=None):
         slots.append(time.monotonic())
-        return real_slot(count)
+        return real_slot(count, writing)
 
     monkeypatch.setattr(limits, "slot", counting_slot)
     mock.get(URL, status=429, json={"detail": "slow down"})  # no Retry-After
@@ -235,3 +235,56 @@ def test_read_retries_can_be_given_to_the_transport(mock, sleeps) -> None:
     with pytest.raises(TransientError):
         transport(read_retries=4).request("GET", URL)
     assert len(mock.calls) == 5 and len(sleeps) == 4
+
+
+def test_a_write_under_record_locks_whose_heartbeat_is_stale_is_not_sent(
+    mock, redis_client, monkeypatch
+) -> None:
+    """Cut off from Redis, a task holding record locks starts no write: its locks are about to
+    be taken over by a worker that may make the same write. Reads still go."""
+    from sync_workers import locks
+
+    mock.put(URL, json={"id": 1})
+    mock.get(URL, json=[])
+    with locks.record_lock("orders", "5"):
+        assert transport().request("PUT", URL, json={}).json() == {"id": 1}
+        monkeypatch.setattr(locks, "HOLDER_SECONDS", 0.001)  # the last renewal is now too old
+        with pytest.raises(TransientError, match="no write is started") as raised:
+            transport().request("PUT", URL, json={})
+        assert raised.value.details == {"reason": "heartbeat"}
+        assert transport().request("GET", URL).json() == []
+        monkeypatch.undo()
+    assert [c.request.method for c in mock.calls] == ["PUT", "GET"]
+    monkeypatch.setattr(locks, "HOLDER_SECONDS", 0.001)
+    assert transport().request("PUT", URL, json={}).json() == {"id": 1}  # no lock held
+
+
+def test_a_write_under_record_locks_marks_its_holder_writing_while_in_flight(
+    mock, redis_client
+) -> None:
+    """The mark a gone holder's locks wait for: set with the request's slot, for the lease's
+    time, and removed with it; reads and writes outside record locks mark nothing."""
+    from sync_workers import locks
+    from sync_workers.redis_client import get_redis
+
+    limits = SharedLimits(redis_client, "mark-test", max_concurrent=2, prefix=PREFIX)
+    seen: list[tuple[str, int]] = []
+
+    def answer(request):
+        mark = locks.write_mark()
+        seen.append((request.method, get_redis().pttl(mark) if mark else -2))
+        return 200, {}, "{}"
+
+    mock.add_callback(responses.PUT, URL, callback=answer)
+    mock.add_callback(responses.GET, URL, callback=answer)
+    with locks.record_lock("orders", "6"):
+        mark = locks.write_mark()
+        transport(limits=limits).request("PUT", URL, json={})
+        transport(limits=limits).request("GET", URL)
+        assert mark is not None and not get_redis().exists(mark)
+    transport(limits=limits).request("PUT", URL, json={})
+    [(put, ttl), get, outside] = seen
+    assert put == "PUT" and 0 < ttl <= 300_000  # the lease's time
+    assert get == ("GET", -2)
+    assert outside == ("PUT", -2)
+    assert limits.in_flight() == 0

@@ -228,3 +228,24 @@ def test_a_live_holder_keeps_its_lock_even_when_its_heartbeat_is_lost_for_a_mome
     assert holder.stdout.readline() == "released\n"
     with record_lock("orders", "77"):
         pass
+
+
+def test_a_gone_holders_lock_waits_for_its_last_write_to_have_been_carried_out(
+    redis_client, holder
+) -> None:
+    """A holder killed during a write: the remote system may still carry the write out until
+    the request's time in flight (its write mark) has passed; only then is the lock taken."""
+    holder_name = redis_client.get(name("orders", "77")).rsplit("/", 1)[0]
+    redis_client.set(locks.prefixed("writing", holder_name), "1", px=2500)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    while redis_client.exists(locks.prefixed("alive", holder_name)):
+        time.sleep(0.05)
+    busy_retry()
+    time.sleep(1.05)  # past the take-over's time: the write mark still lives
+
+    assert 0.5 <= busy_retry() <= 2  # until the write mark is gone
+    while redis_client.exists(locks.prefixed("writing", holder_name)):
+        time.sleep(0.05)
+    with record_lock("orders", "77"):
+        pass
