@@ -29,6 +29,7 @@ from typing import Any
 from bench.engine import Driver
 from bench.measure import Ledger, load, percentile
 from bench.stack import Stack
+from sync_workers.settings import VARIABLES
 
 BROKERS = ("rabbitmq", "redis")
 WORKERS = 2
@@ -40,11 +41,17 @@ ORDERS_POLL_SECONDS = 2
 SYNC_TASK = "tasks.orders.sync"
 #: The target for RabbitMQ: p95 of the seconds to finish a held order.
 TARGET_P95 = 60.0
-#: Only the polls: every reliability setting (visibility timeout, locks, retries, time limits)
-#: stays as shipped.
+#: Only the polls: every reliability setting (visibility timeout, locks, retries, time limits,
+#: and the read timeouts, which bound how long a killed holder's write may still land) stays as
+#: shipped.
 ENGINE_ENV = {
     "ORDERS_POLL_INTERVAL_SECONDS": str(ORDERS_POLL_SECONDS),
     "POLL_INTERVAL_SECONDS": "600",
+    **{
+        variable.name: str(variable.default)
+        for variable in VARIABLES
+        if variable.name in ("ACUMATICA_READ_TIMEOUT", "XCART_READ_TIMEOUT")
+    },
 }
 #: The engine settings that decide when a held order comes back, as the stack runs them.
 SHIPPED = (
@@ -55,6 +62,8 @@ SHIPPED = (
     "retry_backoff_base",
     "retry_backoff_max",
     "stall_seconds",
+    "acumatica_read_timeout",
+    "xcart_read_timeout",
 )
 _RECORD_ID = re.compile(r"'record_id':\s*'?(\d+)")
 LOCKED = "being processed by another worker"

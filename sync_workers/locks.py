@@ -19,9 +19,11 @@ another ``HOLDER_SECONDS`` (noted in ``gone:<holder>``): by then the holder's la
 long answered, and a holder cut off from Redis for a moment (a Redis restart) has renewed its
 heartbeat. A holder cut off for longer starts no write once its heartbeat is
 ``0.8 x HOLDER_SECONDS`` old (:func:`check_holding`, before each write request), well before
-anyone may take its locks; and a holder that died during a write keeps its locks until that
-write's time in flight (its request slot's lease, the connector's timeouts) has passed
-(``writing:<holder>``, :func:`write_mark`): the remote system may still carry it out. A waiter behind a holder that is alive retries within
+anyone may take its locks. A holder that died during a write leaves a write mark living as
+long as that write may be in flight (``writing:<holder>``: its request slot's lease, the
+connector's timeouts; :func:`write_mark`): the remote system may still carry it out, so whoever
+takes the locks over sends no create again whose earlier PUT is not found until the mark would
+have expired (:func:`check_no_write_in_flight`); finding what the write made, it goes on at once. A waiter behind a holder that is alive retries within
 ``2 x HOLDER_SECONDS``, so a holder killed meanwhile is found gone soon after. A lock whose value
 names no holder (another client's) only expires.
 """
@@ -49,6 +51,9 @@ log = logging.getLogger(__name__)
 
 #: Lock names this task holds (re-entrancy).
 _held: ContextVar[frozenset[str]] = ContextVar("sync_workers_locks_held", default=frozenset())
+#: Until when (``time.monotonic()``) a write of a gone holder whose locks this task took over
+#: may still be carried out.
+_inherited: ContextVar[float] = ContextVar("sync_workers_locks_inherited", default=0.0)
 
 #: How long a holder's heartbeat lives, and how long it must have been gone before the holder's
 #: locks are taken over; renewed every fifth of it.
@@ -57,13 +62,14 @@ HOLDER_SECONDS = 15.0
 #: All or none. ``KEYS``: the locks; ``ARGV``: this lock's value, its expiry (ms), the prefixes
 #: of heartbeats, of gone marks and of write marks, ``HOLDER_SECONDS`` in ms. ``{i, ms, beat}``
 #: for the first key taken (1-based), with the ms it has left and its holder's heartbeat's ms to
-#: live (``-1``: no holder named; ``-2``: gone, ``ms`` being the ms until the take-over; ``-3``:
-#: gone with a write maybe in flight, ``ms`` being its mark's ms to live), or ``{0, 0, 0}`` once
-#: every key is set.
+#: live (``-1``: no holder named; ``-2``: gone, ``ms`` being the ms until the take-over), or
+#: ``{0, ms, 0}`` once every key is set, ``ms`` being the longest a gone holder's write may still
+#: be in flight (its write mark's ms to live; 0 when none).
 _ACQUIRE = """
 local now = redis.call('time')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local grace = tonumber(ARGV[6])
+local inherited = 0
 for i, key in ipairs(KEYS) do
     local value = redis.call('get', key)
     if value then
@@ -78,12 +84,11 @@ for i, key in ipairs(KEYS) do
             return {i, grace, -2}
         end
         if ms - since < grace then return {i, grace - (ms - since), -2} end
-        local writing = redis.call('pttl', ARGV[5] .. holder)
-        if writing > 0 then return {i, writing, -3} end
+        inherited = math.max(inherited, redis.call('pttl', ARGV[5] .. holder))
     end
 end
 for _, key in ipairs(KEYS) do redis.call('set', key, ARGV[1], 'PX', ARGV[2]) end
-return {0, 0, 0}
+return {0, inherited, 0}
 """
 #: Only the keys still holding this token: one that expired meanwhile may be someone else's.
 _RELEASE = """
@@ -168,11 +173,25 @@ _heartbeat = _Heartbeat()
 def write_mark() -> str | None:
     """While this task holds record locks, the key its next write request marks for as long as
     the request may be in flight (the request slot sets and removes it, in the round trips it
-    makes anyway): a gone holder's locks are not taken over while that mark lives, since the
-    write it marks may still be carried out."""
+    makes anyway): whoever takes over a gone holder's locks learns how long the write it was
+    making may still be carried out (:func:`check_no_write_in_flight`)."""
     if not _held.get() or _heartbeat.pid != os.getpid():
         return None
     return prefixed("writing", _heartbeat.holder)
+
+
+def check_no_write_in_flight() -> None:
+    """Refuse (``TransientError``, retried once it can no longer land) to send again a create
+    whose earlier PUT was sent and is not found, while the locks this task took over were a gone
+    holder's whose last write may still be carried out: that PUT may be the one in flight."""
+    left = _inherited.get() - time.monotonic()
+    if left > 0:
+        raise TransientError(
+            "the worker that held this record died during a write that may still be carried "
+            f"out: nothing is sent again for {left:.0f} s",
+            retry_after=max(1.0, left),
+            details={"reason": "write in flight"},
+        )
 
 
 def check_holding() -> None:
@@ -194,9 +213,9 @@ def check_holding() -> None:
 
 def _retry_after(left: float, beat: float, lock_timeout: float) -> float:
     """Seconds until a busy lock is worth asking for again: its holder gone, the take-over's
-    time, or the end of its last write's time in flight; a live holder's, :func:`busy_wait`
-    within ``2 x HOLDER_SECONDS``; another client's, :func:`busy_wait`."""
-    if beat < -1:
+    time; a live holder's, :func:`busy_wait` within ``2 x HOLDER_SECONDS``; another client's,
+    :func:`busy_wait`."""
+    if beat == -2:
         return max(1.0, left)
     wait = busy_wait(left, lock_timeout)
     if beat >= 0:
@@ -238,9 +257,10 @@ def record_locks(records: Iterable[tuple[str, str]], *, wait: float = 0.0) -> It
     while True:
         busy, left_ms, beat = (int(x) for x in acquire(keys=names, args=args))
         if not busy:
+            inherited = time.monotonic() + left_ms / 1000
             break
         left = left_ms / 1000 if left_ms >= 0 else lock_timeout
-        if beat < -1 or time.monotonic() >= deadline or lock_timeout - left > wait:
+        if beat == -2 or time.monotonic() >= deadline or lock_timeout - left > wait:
             flow, record_id = pairs[names[busy - 1]]
             raise TransientError(
                 f"{flow} record {record_id} is being processed by another worker",
@@ -249,9 +269,11 @@ def record_locks(records: Iterable[tuple[str, str]], *, wait: float = 0.0) -> It
             )
         time.sleep(POLL_SECONDS)
     restore = _held.set(held | set(names))
+    restore_inherited = _inherited.set(max(_inherited.get(), inherited))
     try:
         yield
     finally:
+        _inherited.reset(restore_inherited)
         _held.reset(restore)
         release(keys=names, args=[token])
 

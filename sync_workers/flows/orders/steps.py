@@ -63,7 +63,7 @@ from sync_workers.ledger import (
     peek_by_source,
     session_scope,
 )
-from sync_workers.locks import record_lock, record_locks
+from sync_workers.locks import check_no_write_in_flight, record_lock, record_locks
 from sync_workers.mapping import orders as order_map
 from sync_workers.mapping.templates import load_template
 from sync_workers.redis_client import Reader, read_together
@@ -259,6 +259,8 @@ def push(state: State) -> State:
         elif state.get("verify"):  # no PUT was ever sent: the poll's look-up still holds
             found = state["remote"]["found"]
         if found is None:
+            if claim.put_sent:
+                check_no_write_in_flight()
             body = dict(sales_order)
             if payment_claims:
                 body["Payments"] = [rows[txn_id] for txn_id in payment_claims]

@@ -39,7 +39,7 @@ from sync_workers.flows.payments.steps import (
 )
 from sync_workers.flows.shape import State
 from sync_workers.ledger import claim_for_create, link_claimed, peek_by_source, session_scope
-from sync_workers.locks import record_locks
+from sync_workers.locks import check_no_write_in_flight, record_locks
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.orders import money
 from sync_workers.tracing import current_trace_id
@@ -193,6 +193,8 @@ def push_refund(state: State) -> State:
             return state
         found = find_refund(refund) if claim.put_sent or state.get("verify") else None
         if found is None:
+            if claim.put_sent:
+                check_no_write_in_flight()
             make_room(state["payment_key"], money(refund["PaymentAmount"]), state["order_key"])
             result = clients.acumatica().put("Payment", refund, select=list(PAYMENT_SELECT))
         else:

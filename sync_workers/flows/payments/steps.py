@@ -27,7 +27,7 @@ from sync_workers.ledger import (
     peek_by_source,
     session_scope,
 )
-from sync_workers.locks import record_lock
+from sync_workers.locks import check_no_write_in_flight, record_lock
 from sync_workers.mapping import payments as payment_map
 from sync_workers.mapping.templates import load_template
 from sync_workers.tracing import current_trace_id
@@ -168,6 +168,8 @@ def post_journal(
         return claim.target_key, False
     found = find_journal(entry) if claim.put_sent or verify else None
     if found is None:
+        if claim.put_sent:
+            check_no_write_in_flight()
         journal_check.require_accounts(client, tmpl)
         result = client.put("JournalTransaction", dict(entry), select=list(JOURNAL_SELECT))
     else:
@@ -218,6 +220,8 @@ def push(state: State) -> State:
             return state
         must_look = claim.put_sent or bool(state.get("verify"))
         found = find_remote(payment) if must_look else None
+        if found is None and claim.put_sent:
+            check_no_write_in_flight()
         result = found or clients.acumatica().put("Payment", payment, select=list(PAYMENT_SELECT))
         key = f"{result['Type']}/{result['ReferenceNbr']}"
         with session_scope() as session:

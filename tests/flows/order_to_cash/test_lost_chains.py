@@ -245,3 +245,38 @@ def test_a_poll_killed_in_a_large_window_leaves_the_next_only_what_it_had_not_ha
     started.clear()
     orders_flow.poll(PollRequest(), lambda starts: started.extend(s.record_id for s in starts))
     assert started == []  # nothing new
+
+
+def test_an_order_taken_from_a_worker_killed_during_its_put_is_not_sent_again_while_it_may_land(
+    sandboxes, clean_ledger, redis_client
+) -> None:
+    """The worker holding the order died after its claim and during its PUT (its lock names it,
+    its heartbeat is gone, its write mark lives): the next run takes the lock over, does not find
+    the sales order, and sends nothing until that PUT can no longer land; then it creates one."""
+    from sync_workers.errors import TransientError
+    from sync_workers.flows.orders.steps import push
+    from sync_workers.ledger import claim_for_create
+    from sync_workers.redis_client import prefixed
+    from tests.flows.order_to_cash.helpers import prepared
+
+    order = place(sandboxes["xcart"].url, "in.flight@example.com")
+    order_id = str(order["id"])
+    state = prepared(order_id)
+    with session_scope() as session:  # the dead worker's claim, committed before its PUT
+        claim_for_create(session, "orders", "xcart_to_acumatica", order_id)
+    dead = "elsewhere:4242:dead0001"
+    redis_client.set(prefixed("lock", "orders", order_id), f"{dead}/token", px=330_000)
+    redis_client.set(prefixed("gone", dead), "0", px=60_000)  # gone long enough: taken over
+    redis_client.set(prefixed("writing", dead), "1", px=2_000)
+
+    with pytest.raises(TransientError, match="may still be carried out") as raised:
+        push(dict(state))
+    assert 1 <= raised.value.retry_after <= 2
+    assert sales_orders_for(order["order_number"]) == []
+    assert not redis_client.exists(prefixed("lock", "orders", order_id))  # released on the way
+
+    time.sleep(raised.value.retry_after + 0.1)
+    done = push(dict(state))
+
+    assert done["created"] is True
+    assert len(sales_orders_for(order["order_number"])) == 1
