@@ -150,12 +150,16 @@ class Transport:
         limited: bool = True,
         allow_redirects: bool = False,
         count: tuple[str, str] | None = None,
+        writes: bool | None = None,
     ) -> requests.Response:
         """Send one request under the shared limits; raise the mapped error on failure.
 
         ``limited=False`` skips the limits (Acumatica's sign-out is never queued). ``count``: a
         Redis hash and field incremented for each attempt sent under the limits, in the round
-        trip that takes its slot (nothing is counted without them). A failed
+        trip that takes its slot (nothing is counted without them). ``writes``: whether the
+        request changes data, as record locks see it (:func:`check_holding`,
+        :func:`write_mark`); by default any method but ``GET`` (a sign-in is sent with
+        ``False``). A failed
         ``GET``/``HEAD`` may be sent again first (see the module's docstring); the error of the
         last attempt is the one raised.
         """
@@ -164,7 +168,17 @@ class Transport:
         while True:
             try:
                 return self._attempt(
-                    method, url, params, json, data, headers, auth, limited, allow_redirects, count
+                    method,
+                    url,
+                    params,
+                    json,
+                    data,
+                    headers,
+                    auth,
+                    limited,
+                    allow_redirects,
+                    count,
+                    method.upper() != "GET" if writes is None else writes,
                 )
             except TransientError as error:
                 if attempt >= retries:
@@ -196,10 +210,11 @@ class Transport:
         auth: tuple[str, str] | None,
         limited: bool,
         allow_redirects: bool,
-        count: tuple[str, str] | None = None,
+        count: tuple[str, str] | None,
+        writes: bool,
     ) -> requests.Response:
         writing = None
-        if method.upper() != "GET":
+        if writes:
             check_holding()
             writing = write_mark()
         if limited and self.limits is not None:

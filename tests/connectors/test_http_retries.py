@@ -277,14 +277,17 @@ def test_a_write_under_record_locks_marks_its_holder_writing_while_in_flight(
 
     mock.add_callback(responses.PUT, URL, callback=answer)
     mock.add_callback(responses.GET, URL, callback=answer)
+    mock.add_callback(responses.POST, URL, callback=answer)
     with locks.record_lock("orders", "6"):
         mark = locks.write_mark()
         transport(limits=limits).request("PUT", URL, json={})
         transport(limits=limits).request("GET", URL)
+        transport(limits=limits).request("POST", URL, json={}, writes=False)  # a sign-in
         assert mark is not None and not get_redis().exists(mark)
     transport(limits=limits).request("PUT", URL, json={})
-    [(put, ttl), get, outside] = seen
+    [(put, ttl), get, sign_in, outside] = seen
     assert put == "PUT" and 0 < ttl <= 300_000  # the lease's time
     assert get == ("GET", -2)
+    assert sign_in == ("POST", -2)
     assert outside == ("PUT", -2)
     assert limits.in_flight() == 0

@@ -50,7 +50,7 @@ def login(transport: Transport, config: AcumaticaConfig) -> Credential:
         if value:
             body[key] = value
     url = f"{config.base_url.rstrip('/')}/entity/auth/login"
-    response = transport.request("POST", url, json=body)
+    response = transport.request("POST", url, json=body, writes=False)
     cookies = {cookie.name: cookie.value for cookie in response.cookies}
     if not cookies:
         raise TransientError(
@@ -86,7 +86,7 @@ def logout(transport: Transport, config: AcumaticaConfig, credential: Credential
     """Close the session; failures are ignored (the session times out by itself)."""
     url = f"{config.base_url.rstrip('/')}/entity/auth/logout"
     with contextlib.suppress(Exception):  # sign-out must never break shutdown
-        transport.request("POST", url, headers=headers_for(credential), limited=False)
+        transport.request("POST", url, headers=headers_for(credential), limited=False, writes=False)
 
 
 def needs_refresh(credential: Credential, margin: float = 60.0) -> bool:
@@ -143,7 +143,7 @@ def _token(
 ) -> Credential:
     """Ask the token endpoint; ``chain_ends_at`` is when the refresh chain being continued ends."""
     url = f"{config.base_url.rstrip('/')}/identity/connect/token"
-    response = transport.request("POST", url, data=form)
+    response = transport.request("POST", url, data=form, writes=False)
     try:
         payload = response.json()
         access = payload["access_token"]
