@@ -9,7 +9,8 @@ and ``reserved`` on ``w0`` name the orders it holds (the messages it has taken a
 acknowledged), and its whole process group (main process and pool children) gets SIGKILL. The
 worker is restarted and the next round begins. A held order is finished when a later run of its
 chain ends ``ok`` in the ledger's history (``sync_runs``: the sales order created or found, the
-write-back and the payments done) with the order's ledger row linked; its figure is the seconds
+write-back and the payments done), or ``skipped`` as done already, with the order's ledger row
+linked; its figure is the seconds
 from the kill to the end of that run. An order not finished ``timeout`` seconds after its kill
 counts as beyond that bound in the percentiles and is reported as unfinished.
 """
@@ -330,9 +331,14 @@ def _runs(ledger: Ledger, order_ids: Iterable[str]) -> dict[str, list[Run]]:
     return found
 
 
+#: Outcomes of a run that leaves the order finished: its work done, or found done already (the
+#: killed task linked the sales order before it died; the run after it skips the order).
+FINISHING = ("ok", "skipped")
+
+
 def _finished(runs: list[Run], after: float) -> Run | None:
-    """The first run that ended ``ok`` after ``after``."""
-    done = [run for run in runs if run[2] == "ok" and run[1] > after]
+    """The first run that ended ``ok``, or ``skipped`` as done, after ``after``."""
+    done = [run for run in runs if run[2] in FINISHING and run[1] > after]
     return min(done, key=lambda run: run[1]) if done else None
 
 

@@ -44,7 +44,7 @@ def test_every_order_finished_gives_plain_percentiles() -> None:
     assert figures([], 600.0)["p95"] is None
 
 
-def test_the_finish_is_the_first_ok_run_ending_after_the_kill() -> None:
+def test_the_finish_is_the_first_ok_or_found_done_run_ending_after_the_kill() -> None:
     runs = [
         (90.0, 99.0, "ok", "", "t1"),  # before the kill: not this delivery
         (100.5, 121.0, "retry", "orders record 5 is being processed by another worker", "t2"),
@@ -54,6 +54,10 @@ def test_the_finish_is_the_first_ok_run_ending_after_the_kill() -> None:
 
     assert _finished(runs, 100.0) == runs[3]
     assert _finished(runs[:2], 100.0) is None
+    # the killed task linked the order before it died: the run after it finds it done
+    found_done = (101.0, 102.0, "skipped", "", "t2")
+    assert _finished([*runs[:2], found_done], 100.0) == found_done
+    assert _finished([*runs[:2], (101.0, 102.0, "failed", "boom", "t2")], 100.0) is None
 
 
 def _result(seconds: list[float | None]) -> dict:
