@@ -143,10 +143,10 @@ class _Heartbeat:
             if self.pid != os.getpid():
                 self.pid = os.getpid()
                 self.holder = f"{socket.gethostname()}:{self.pid}:{uuid.uuid4().hex[:8]}"
-                self.beat()
                 threading.Thread(
                     target=self.run, args=(self.pid,), name="lock-heartbeat", daemon=True
                 ).start()
+                self.beat()  # the thread renews it even when this first one fails
             return self.holder
 
     def beat(self) -> None:
