@@ -64,6 +64,8 @@ from sync_workers.mapping.templates import load_template
 log = logging.getLogger(__name__)
 #: What X-Cart takes as a profile login: an e-mail address (5 to 128 characters).
 LOGIN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+#: Why a customer linked to a guest's e-mail (not a profile) is not brought to the store.
+GUEST_EMAIL = "a guest e-mail's customer"
 
 
 def profile_locked(state: Mapping[str, Any]) -> AbstractContextManager[None]:
@@ -218,7 +220,7 @@ def fetch_customer(state: State) -> State:
     tmpl = template()
     profile_id, source = _linked_profile(customer_id)
     if profile_id is None and source is not None:
-        state["skip"] = "a guest e-mail's customer"
+        state["skip"] = GUEST_EMAIL
         return state
     if profile_id is None and not tmpl.get("create_store_profiles"):
         state["skip"] = "no linked X-Cart profile"
@@ -315,7 +317,7 @@ def link_profile(state: State) -> State:
             if source is None:
                 raise
             if profile_id is None:
-                state["skip"] = "a guest e-mail's customer"
+                state["skip"] = GUEST_EMAIL
             state["profile_id"] = profile_id
             return state
     log.info("customer %s: X-Cart profile %s %s", customer_id, profile["id"], how)
