@@ -10,6 +10,7 @@
 #   scripts/suite-both-ledgers.sh
 #
 # The PostgreSQL run's output goes to a file, shown at the end; `make test` prints as usual.
+# Both print their slowest tests, which is where to look when CI nears its time budget.
 # TEST_REDIS_URL and TEST_POSTGRES_URL are honoured as by the suite itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,16 +49,17 @@ PY
 
 started=$(date +%s.%N)
 TEST_LEDGER=postgresql TEST_RUN_ID="$postgres_id" \
-    "$PYTHON" -m pytest -q -p no:cacheprovider "${POSTGRES_PASS[@]}" "${OWN_STACKS[@]}" \
+    "$PYTHON" -m pytest -q -p no:cacheprovider --durations=10 "${POSTGRES_PASS[@]}" "${OWN_STACKS[@]}" \
     >"$logs/postgresql.log" 2>&1 &
 postgres_pid=$!
 
 status=0
-TEST_RUN_ID="$sqlite_id" make test PYTEST_ARGS="${OWN_STACKS[*]/#/--ignore=}" || status=1
+TEST_RUN_ID="$sqlite_id" make test PYTEST_ARGS="--durations=15 ${OWN_STACKS[*]/#/--ignore=}" || status=1
 sqlite_done=$(echo "$(date +%s.%N) - $started" | bc)
 
 if wait "$postgres_pid"; then
     echo "PostgreSQL ledger (${POSTGRES_PASS[*]}): $(tail -n 1 "$logs/postgresql.log")"
+    sed -n '/slowest .* durations/,/^$/p' "$logs/postgresql.log"
 else
     status=1
     echo "PostgreSQL ledger (${POSTGRES_PASS[*]}) FAILED; its output:"
