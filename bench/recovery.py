@@ -304,11 +304,11 @@ def _epoch(value: Any) -> float:
     return moment.timestamp()
 
 
-Run = tuple[float, float, str, str, str]
+Run = tuple[float, float, str, str, str, str]
 
 
 def _runs(ledger: Ledger, order_ids: Iterable[str]) -> dict[str, list[Run]]:
-    """Each order's chain runs: (start epoch, end epoch, outcome, error, task id)."""
+    """Each order's chain runs: (start epoch, end epoch, outcome, error, task id, steps)."""
     from sqlalchemy import bindparam, text
 
     ids = sorted(set(order_ids))
@@ -316,16 +316,18 @@ def _runs(ledger: Ledger, order_ids: Iterable[str]) -> dict[str, list[Run]]:
     if not ids:
         return found
     query = text(
-        "select source_id, started_at, duration_ms, outcome, error, task_id from sync_runs "
+        "select source_id, started_at, duration_ms, outcome, error, task_id, steps from sync_runs "
         "where flow = 'orders' and task = :task and source_id in :ids"
     ).bindparams(bindparam("ids", expanding=True))
     with ledger.engine.connect() as db:
-        for source, started, duration, outcome, error, task_id in db.execute(
+        for source, started, duration, outcome, error, task_id, steps in db.execute(
             query, {"task": SYNC_TASK, "ids": ids}
         ):
             start = _epoch(started)
             end = start + duration / 1000
-            found[str(source)].append((start, end, outcome, error or "", task_id or ""))
+            found[str(source)].append(
+                (start, end, outcome, error or "", task_id or "", steps or "")
+            )
     for runs in found.values():
         runs.sort()
     return found
@@ -404,6 +406,19 @@ def _measure(ledger: Ledger, rounds: list[dict[str, Any]], timeout: float) -> No
                 "runs_after_kill": len(after),
                 "lock_busy_retries": sum(1 for o, e in after if o == "retry" and LOCKED in e),
                 "outcomes_after_kill": [o for o, _e in after],
+                # each run after the kill: when it started and how long it took, in seconds,
+                # the steps it ran and how it ended (why a slow order was slow)
+                "runs": [
+                    {
+                        "started": round(run[0] - killed, 2),
+                        "seconds": round(run[1] - run[0], 2),
+                        "steps": run[5],
+                        "outcome": run[2],
+                        "error": run[3][:200],
+                    }
+                    for run in mine
+                    if run[0] > killed
+                ],
                 "ledger_status": statuses.get(order_id),
                 # the held message again (redelivered or retried), or another hand-out of it
                 "finished_by": None if finish is None else (

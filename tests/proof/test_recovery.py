@@ -45,19 +45,20 @@ def test_every_order_finished_gives_plain_percentiles() -> None:
 
 
 def test_the_finish_is_the_first_ok_or_found_done_run_ending_after_the_kill() -> None:
+    busy = "orders record 5 is being processed by another worker"
     runs = [
-        (90.0, 99.0, "ok", "", "t1"),  # before the kill: not this delivery
-        (100.5, 121.0, "retry", "orders record 5 is being processed by another worker", "t2"),
-        (400.0, 401.0, "ok", "", "t3"),
-        (300.0, 331.0, "ok", "", "t2"),
+        (90.0, 99.0, "ok", "", "t1", "fetch,push"),  # before the kill: not this delivery
+        (100.5, 121.0, "retry", busy, "t2", "fetch"),
+        (400.0, 401.0, "ok", "", "t3", "fetch,push"),
+        (300.0, 331.0, "ok", "", "t2", "fetch"),
     ]
 
     assert _finished(runs, 100.0) == runs[3]
     assert _finished(runs[:2], 100.0) is None
     # the killed task linked the order before it died: the run after it finds it done
-    found_done = (101.0, 102.0, "skipped", "", "t2")
+    found_done = (101.0, 102.0, "skipped", "", "t2", "fetch")
     assert _finished([*runs[:2], found_done], 100.0) == found_done
-    assert _finished([*runs[:2], (101.0, 102.0, "failed", "boom", "t2")], 100.0) is None
+    assert _finished([*runs[:2], (101.0, 102.0, "failed", "boom", "t2", "fetch")], 100.0) is None
 
 
 def _result(seconds: list[float | None]) -> dict:
