@@ -23,9 +23,11 @@ anyone may take its locks. A holder that died during a write leaves a write mark
 long as that write may be in flight (``writing:<holder>``: its request slot's lease, the
 connector's timeouts; :func:`write_mark`): the remote system may still carry it out, so whoever
 takes the locks over sends no create again whose earlier PUT is not found until the mark would
-have expired (:func:`check_no_write_in_flight`); finding what the write made, it goes on at once. A waiter behind a holder that is alive retries within
-``2 x HOLDER_SECONDS``, so a holder killed meanwhile is found gone soon after. A lock whose value
-names no holder (another client's) only expires.
+have expired (:func:`check_no_write_in_flight`); finding what the write made, it goes on at
+once. A waiter behind a holder that is alive retries within ``2 x HOLDER_SECONDS``, so a holder
+killed meanwhile is found gone soon after. A lock whose value names no holder (another
+client's) only expires. The request slots of the connectors' shared limits name the same
+heartbeat (:func:`heartbeat_key`): a dead process's slots are free once it is gone.
 """
 
 from __future__ import annotations
@@ -168,6 +170,13 @@ class _Heartbeat:
 
 
 _heartbeat = _Heartbeat()
+
+
+def heartbeat_key() -> str:
+    """This process's heartbeat key (``alive:<holder>``), its renewals started if they were not:
+    a request slot names it, so that a process that dies holding slots frees them once its
+    heartbeat is gone instead of when their leases run out (:mod:`~sync_workers.connectors.limits`)."""
+    return prefixed("alive", _heartbeat.name())
 
 
 def write_mark() -> str | None:

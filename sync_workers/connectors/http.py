@@ -37,7 +37,7 @@ from sync_workers.connectors.errors import (
 )
 from sync_workers.connectors.limits import SharedLimits
 from sync_workers.errors import TransientError
-from sync_workers.locks import check_holding, write_mark
+from sync_workers.locks import check_holding, heartbeat_key, write_mark
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class Transport:
             check_holding()
             writing = write_mark()
         if limited and self.limits is not None:
-            with self.limits.slot(count, writing):
+            with self.limits.slot(count, writing, heartbeat_key()):
                 response = self._send(
                     method, url, params, json, data, headers, auth, allow_redirects
                 )

@@ -7,7 +7,12 @@ the caps hold whatever the number of workers:
   ``window_margin_seconds`` longer than the remote window so that network jitter between our
   count and the remote system's count cannot squeeze one request too many into its window;
 * concurrent requests: a semaphore of leases in a sorted set, scored by expiry (Redis clock),
-  so a process that dies holding a slot frees it when the lease runs out;
+  so a process that dies holding a slot frees it when the lease runs out; a lease that names its
+  process's heartbeat key (``alive:<holder>``, :func:`sync_workers.locks.heartbeat_key`) is
+  freed sooner, once the cap is reached and that heartbeat is gone (the process died or has
+  been cut off from Redis for ``HOLDER_SECONDS``): a killed worker's requests, answered or
+  dropped long before, no longer hold the fleet's slots for the rest of their leases (the
+  connect and read timeouts);
 * adaptive backoff: a 429 sets a shared cool-down (``Retry-After`` when given, otherwise
   doubling per consecutive 429 up to a cap) that every process waits out before sending.
 
@@ -35,7 +40,9 @@ from sync_workers.connectors.errors import RateLimited
 #: Take a request slot, or say why not. KEYS: leases, cool-down, window, counter hash, the
 #: holder's write mark. ARGV: max concurrent (0: no cap), lease ms, token, requests per window
 #: (0: no cap), window ms, the counter's field ("": count nothing; else HINCRBY once the slot is
-#: taken), "1" to set the write mark for the lease's time once the slot is taken.
+#: taken), "1" to set the write mark for the lease's time once the slot is taken. A token
+#: ``<heartbeat key>|<id>`` names its process's heartbeat: with the cap reached, the slots whose
+#: heartbeat key is gone are removed before the count.
 #: Returns {1, 0} (taken), {0, 0} (every concurrency slot busy), {-1, ms} (429 cool-down left)
 #: or {-2, ms} (until the oldest request in the window leaves it). Nothing is taken unless all
 #: three allow it, so a request waiting for the rate holds no concurrency slot.
@@ -50,7 +57,15 @@ local max_concurrent = tonumber(ARGV[1])
 if max_concurrent > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
   if redis.call('ZCARD', KEYS[1]) >= max_concurrent then
-    return {0, 0}
+    for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+      local cut = string.find(member, '|', 1, true)
+      if cut and redis.call('EXISTS', string.sub(member, 1, cut - 1)) == 0 then
+        redis.call('ZREM', KEYS[1], member)
+      end
+    end
+    if redis.call('ZCARD', KEYS[1]) >= max_concurrent then
+      return {0, 0}
+    end
   end
 end
 local per_window = tonumber(ARGV[4])
@@ -151,13 +166,21 @@ class SharedLimits:
 
     @contextmanager
     def slot(
-        self, count: tuple[str, str] | None = None, writing: str | None = None
+        self,
+        count: tuple[str, str] | None = None,
+        writing: str | None = None,
+        heartbeat: str | None = None,
     ) -> Iterator[None]:
         """Hold one request slot: cool-down waited out, concurrency and rate acquired.
         ``count``: a Redis hash and field incremented in the same round trip once it is taken.
         ``writing``: a key set, in that round trip, for as long as the request may be in flight
-        (the lease's time), and removed with the lease (a record lock holder's write mark)."""
-        token = self._take(time.monotonic() + self.max_wait, count, writing)
+        (the lease's time), and removed with the lease (a record lock holder's write mark).
+        ``heartbeat``: this process's heartbeat key, named in the lease: once it is gone, the
+        slot is free for others."""
+        token = uuid.uuid4().hex
+        if heartbeat:
+            token = f"{heartbeat}|{token}"
+        self._take(time.monotonic() + self.max_wait, token, count, writing)
         try:
             yield
         finally:
@@ -172,12 +195,13 @@ class SharedLimits:
     def _take(
         self,
         deadline: float,
+        token: str,
         count: tuple[str, str] | None = None,
         writing: str | None = None,
-    ) -> str:
-        """A request slot (the token of its concurrency lease), waiting while a 429 cool-down,
-        the concurrency cap or the rate window says no; one round trip when all say yes."""
-        token = uuid.uuid4().hex
+    ) -> None:
+        """Take a request slot (its concurrency lease under ``token``), waiting while a 429
+        cool-down, the concurrency cap or the rate window says no; one round trip when all say
+        yes."""
         delay = 0.005
         while True:
             got, wait_ms = (
@@ -202,7 +226,7 @@ class SharedLimits:
                 )
             )
             if got == 1:
-                return token
+                return
             if got == 0:  # every concurrency slot is busy: poll with a growing pause
                 wait, reason = delay + random.uniform(0, delay), "concurrency limit"
                 delay = min(delay * 2, 0.05)

@@ -128,9 +128,9 @@ def test_the_shared_penalty_of_a_429_is_waited_and_every_attempt_takes_a_slot(
     slots = []
     real_slot = limits.slot
 
-    def counting_slot(count=None, writing=None):
+    def counting_slot(count=None, writing=None, heartbeat=None):
         slots.append(time.monotonic())
-        return real_slot(count, writing)
+        return real_slot(count, writing, heartbeat)
 
     monkeypatch.setattr(limits, "slot", counting_slot)
     mock.get(URL, status=429, json={"detail": "slow down"})  # no Retry-After

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -180,3 +183,63 @@ def test_a_slot_taken_counts_the_request_in_the_same_round_trip(redis_client, mo
 
     assert int(redis_client.hget(counter, "contract")) == 1
     assert "HINCRBY" not in sent  # counted by the script that took the slot
+
+
+SLOT_HOLDER = """
+import sys, time
+import redis
+from sync_workers import locks
+from sync_workers.connectors.limits import SharedLimits
+locks.HOLDER_SECONDS = float(sys.argv[1])
+limits = SharedLimits(
+    redis.Redis.from_url(sys.argv[2]), "sys", max_concurrent=1, lease_seconds=60, prefix=sys.argv[3]
+)
+with limits.slot(heartbeat=locks.heartbeat_key()):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_killed_processs_slot_is_free_once_its_heartbeat_is_gone_not_when_its_lease_ends(
+    redis_client, redis_url, monkeypatch
+):
+    """A real process takes the only slot (lease 60 s, heartbeat living 1 s) and is SIGKILLed:
+    the slot stays taken while its heartbeat lives, then is free, 59 s before its lease ends. A
+    live process's slot is never taken, however long it is held."""
+    from sync_workers import locks
+
+    monkeypatch.setattr(locks, "HOLDER_SECONDS", 1.0)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOT_HOLDER, "1", redis_url, PREFIX],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+        (token,) = redis_client.zrange(PREFIX + "limits:sys:inflight", 0, -1)
+        heartbeat = token.decode().split("|")[0]
+        assert heartbeat.startswith(locks.prefixed("alive", ""))
+        other = SharedLimits(
+            redis_client, "sys", max_concurrent=1, lease_seconds=60, max_wait=0.2, prefix=PREFIX
+        )
+        time.sleep(1.5)  # past the heartbeat's life: renewed, so the slot is still the holder's
+        with pytest.raises(RateLimited), other.slot(heartbeat=locks.heartbeat_key()):
+            pass
+
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with pytest.raises(RateLimited), other.slot(heartbeat=locks.heartbeat_key()):
+            pass  # its heartbeat still lives: the request may still be in flight
+        deadline = time.monotonic() + 5
+        while redis_client.exists(heartbeat):
+            assert time.monotonic() < deadline, "the heartbeat outlived its process"
+            time.sleep(0.05)
+
+        with other.slot(heartbeat=locks.heartbeat_key()):
+            assert other.in_flight() == 1
+            mine = redis_client.zrange(PREFIX + "limits:sys:inflight", 0, -1)
+            assert [t.decode().split("|")[0] for t in mine] == [locks.heartbeat_key()]
+        assert other.in_flight() == 0
+    finally:
+        proc.kill()
+        proc.wait()
