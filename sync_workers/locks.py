@@ -12,9 +12,9 @@ lock per record. Locks are re-entrant within a task (a context variable holds th
 a step that locks a record its task already holds goes on without asking Redis. A lock is a key
 ``lock:<flow>:<record_id>`` holding ``<holder>/<token>``, with an expiry (``LOCK_TIMEOUT``).
 
-A killed holder's locks are not left until they expire. Each process that takes locks keeps a
-heartbeat, ``alive:<holder>``, living ``HOLDER_SECONDS`` and renewed every fifth of that by a
-thread of its own. A lock whose holder's heartbeat is gone is taken over once it has stayed gone
+A killed holder's locks are not left until they expire. Each process that takes locks (or a
+request slot, :func:`heartbeat_key`) keeps a heartbeat, ``alive:<holder>``, living
+``HOLDER_SECONDS`` and renewed every fifth of that by a thread of its own. A lock whose holder's heartbeat is gone is taken over once it has stayed gone
 another ``HOLDER_SECONDS`` (noted in ``gone:<holder>``): by then the holder's last request is
 long answered, and a holder cut off from Redis for a moment (a Redis restart) has renewed its
 heartbeat. A holder cut off for longer starts no write once its heartbeat is
@@ -131,7 +131,7 @@ def busy_wait(left: float, lock_timeout: float) -> float:
 
 class _Heartbeat:
     """This process's holder name and the thread renewing its heartbeat (started with the
-    first lock the process takes; a forked child starts its own)."""
+    first lock or request slot the process takes; a forked child starts its own)."""
 
     def __init__(self) -> None:
         self.pid = 0
