@@ -14,10 +14,11 @@ a step that locks a record its task already holds goes on without asking Redis. 
 
 A killed holder's locks are not left until they expire. Each process that takes locks (or a
 request slot, :func:`heartbeat_key`) keeps a heartbeat, ``alive:<holder>``, living
-``HOLDER_SECONDS`` and renewed every fifth of that by a thread of its own. A lock whose holder's heartbeat is gone is taken over once it has stayed gone
-another ``HOLDER_SECONDS`` (noted in ``gone:<holder>``): by then the holder's last request is
-long answered, and a holder cut off from Redis for a moment (a Redis restart) has renewed its
-heartbeat. A holder cut off for longer starts no write once its heartbeat is
+``HOLDER_SECONDS`` and renewed every fifth of that by a thread of its own. A lock whose
+holder's heartbeat is gone is taken over once it has stayed gone another ``HOLDER_SECONDS``
+(noted in ``gone:<holder>``): by then the holder's last request is long answered, and a holder
+cut off from Redis for a moment (a Redis restart) has renewed its heartbeat. A holder cut off
+for longer starts no write once its heartbeat is
 ``0.8 x HOLDER_SECONDS`` old (:func:`check_holding`, before each write request), well before
 anyone may take its locks. A holder that died during a write leaves a write mark living as
 long as that write may be in flight (``writing:<holder>``: its request slot's lease, the
@@ -175,7 +176,8 @@ _heartbeat = _Heartbeat()
 def heartbeat_key() -> str:
     """This process's heartbeat key (``alive:<holder>``), its renewals started if they were not:
     a request slot names it, so that a process that dies holding slots frees them once its
-    heartbeat is gone instead of when their leases run out (:mod:`~sync_workers.connectors.limits`)."""
+    heartbeat is gone instead of when their leases run out
+    (:mod:`~sync_workers.connectors.limits`)."""
     return prefixed("alive", _heartbeat.name())
 
 
